@@ -1,0 +1,58 @@
+/**
+ * The interface between the worker and the platforms: the worker calls a Deliverer
+ * (adapters/<platform>/deliver.ts implements one) to show progress, post the result with its
+ * actions, and report failure. Deliverers use only REST/Web APIs, never a gateway connection.
+ */
+import type { JobPayload, JobResult, Platform } from './jobs.ts';
+import type { PlatformSecret } from './platform-secrets.ts';
+
+export interface DeliveryContext {
+  jobId: string;
+  payload: JobPayload;
+  /** Still-valid interaction token / response_url, or null once expired. */
+  secret: PlatformSecret | null;
+}
+
+export interface ProgressUpdate {
+  step: number;
+  total: number;
+  etaMs: number | null;
+  /** Cheap latent preview PNG, when enabled. */
+  preview?: Buffer;
+}
+
+export interface ResultFiles {
+  /** The grid (n > 1) or the single image. */
+  grid: Buffer;
+  images: Buffer[];
+}
+
+export interface FailureNotice {
+  /** Short user-facing text. */
+  message: string;
+  /** Whether to offer a Retry action. */
+  retry: boolean;
+  /** A cancelled job says "cancelled" rather than failed. */
+  cancelled?: boolean;
+}
+
+export interface DeliveredMessage {
+  /** The platform message that now shows the result (for reactions and later edits). */
+  messageId: string;
+  channelId?: string;
+}
+
+export interface Deliverer {
+  readonly platform: Platform;
+  progress(ctx: DeliveryContext, update: ProgressUpdate): Promise<void>;
+  result(ctx: DeliveryContext, result: JobResult, files: ResultFiles): Promise<DeliveredMessage>;
+  failure(ctx: DeliveryContext, notice: FailureNotice): Promise<void>;
+}
+
+/** Thrown by deliverers for platform answers that must not be retried (e.g. 403, unknown channel). */
+export class PermanentDeliveryError extends Error {
+  constructor(message: string, readonly status?: number) {
+    super(message);
+    this.name = 'PermanentDeliveryError';
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * Job and result contracts. Versioned (`v`) so a worker never runs a payload it does not
+ * understand; validated when enqueued and again when dequeued.
+ *
+ * Platform secrets (Discord interaction tokens, Slack response_urls) are deliberately absent:
+ * BullMQ stores job data in clear text, so they live under their own expiring key
+ * (see platform-secrets.ts).
+ */
+import { z } from 'zod';
+import { SAMPLERS } from './config.ts';
+
+export const JOB_VERSION = 1 as const;
+
+export const platformSchema = z.enum(['discord', 'slack', 'web']);
+export type Platform = z.infer<typeof platformSchema>;
+
+/** Where a job came from and where its messages go. */
+export const originSchema = z.object({
+  platform: platformSchema,
+  /** Discord guild id / Slack team id; absent in DMs and on the web. */
+  workspaceId: z.string().max(64).optional(),
+  channelId: z.string().min(1).max(64),
+  /** Slack thread_ts / Discord thread channel; absent when the reply is not threaded. */
+  threadId: z.string().max(64).optional(),
+  userId: z.string().min(1).max(64),
+  userName: z.string().max(100).optional(),
+  /** The message that shows this job's status and is edited with progress. */
+  messageId: z.string().max(64).optional(),
+  /** The platform event that caused the job (interaction id, command trigger, event id): the dedupe key. */
+  eventId: z.string().max(128).optional(),
+  /** Discord application id, needed for interaction webhook routes. */
+  applicationId: z.string().max(32).optional(),
+  /** Discord: user's role ids, for role-based press policies. */
+  roleIds: z.array(z.string().max(32)).max(250).optional(),
+});
+export type Origin = z.infer<typeof originSchema>;
+
+export const MAX_SEED = 4294967295;
+
+/** Fully resolved generation parameters: what the pipeline runs and what a result records. */
+export const generationParamsSchema = z.object({
+  prompt: z.string().min(1).max(4000),
+  negativePrompt: z.string().max(4000).default(''),
+  seed: z.number().int().min(0).max(MAX_SEED),
+  steps: z.number().int().min(1).max(500),
+  guidance: z.number().min(0).max(30),
+  width: z.number().int().min(32).max(4096).multipleOf(8),
+  height: z.number().int().min(32).max(4096).multipleOf(8),
+  n: z.number().int().min(1).max(4),
+  sampler: z.enum(SAMPLERS),
+  model: z.string().min(1).max(100),
+});
+export type GenerationParams = z.infer<typeof generationParamsSchema>;
+
+export const sourceImageSchema = z.object({
+  resultId: z.string().min(1).max(64),
+  index: z.number().int().min(0).max(3),
+});
+export type SourceImage = z.infer<typeof sourceImageSchema>;
+
+const base = {
+  v: z.literal(JOB_VERSION),
+  origin: originSchema,
+  params: generationParamsSchema,
+  /** The result this job was derived from (buttons, reactions); absent for a fresh /imagine. */
+  parentResultId: z.string().max(64).optional(),
+  createdAt: z.number().int(),
+};
+
+export const txt2imgJobSchema = z.object({
+  ...base,
+  kind: z.literal('txt2img'),
+  /** An uploaded init image (img2img from an attachment), already fetched into the artifact store. */
+  initImage: z.object({ artifactKey: z.string().min(1).max(200), strength: z.number().min(0.05).max(1) }).optional(),
+});
+
+export const variationJobSchema = z.object({
+  ...base,
+  kind: z.literal('variation'),
+  source: sourceImageSchema,
+  /** strong = img2img of the source at `strength`; subtle = same seed, noise slerped toward `blendSeed`. */
+  mode: z.enum(['strong', 'subtle']),
+  strength: z.number().min(0.05).max(1),
+  blendSeed: z.number().int().min(0).max(MAX_SEED).optional(),
+  blendAmount: z.number().min(0).max(1).optional(),
+});
+
+export const upscaleJobSchema = z.object({
+  ...base,
+  kind: z.literal('upscale'),
+  source: sourceImageSchema,
+  factor: z.union([z.literal(2), z.literal(4)]),
+});
+
+export const jobPayloadSchema = z.discriminatedUnion('kind', [txt2imgJobSchema, variationJobSchema, upscaleJobSchema]);
+export type Txt2ImgJob = z.infer<typeof txt2imgJobSchema>;
+export type VariationJob = z.infer<typeof variationJobSchema>;
+export type UpscaleJob = z.infer<typeof upscaleJobSchema>;
+export type JobPayload = z.infer<typeof jobPayloadSchema>;
+export type JobKind = JobPayload['kind'];
+
+export const artifactRefSchema = z.object({ key: z.string().min(1).max(200), bytes: z.number().int().min(0), contentType: z.string() });
+export type ArtifactRef = z.infer<typeof artifactRefSchema>;
+
+export const resultSchema = z.object({
+  v: z.literal(JOB_VERSION),
+  resultId: z.string().min(1).max(64),
+  jobId: z.string().min(1).max(128),
+  kind: z.enum(['txt2img', 'variation', 'upscale']),
+  params: generationParamsSchema,
+  origin: originSchema,
+  parentResultId: z.string().max(64).optional(),
+  images: z.array(z.object({ artifact: artifactRefSchema, seed: z.number().int().min(0).max(MAX_SEED), width: z.number().int(), height: z.number().int() })).min(1).max(4),
+  grid: artifactRefSchema.optional(),
+  timings: z.record(z.string(), z.number()),
+  model: z.string(),
+  sampler: z.string(),
+  provider: z.string(),
+  createdAt: z.number().int(),
+  /** The platform message that shows this result (filled in after delivery). */
+  messageId: z.string().optional(),
+});
+export type JobResult = z.infer<typeof resultSchema>;
+
+/** Thrown for a payload that must never be retried: the message is safe to show users. */
+export class InvalidJobError extends Error {
+  readonly userMessage: string;
+  constructor(userMessage: string, readonly detail: string) {
+    super(`${userMessage} (${detail})`);
+    this.name = 'InvalidJobError';
+    this.userMessage = userMessage;
+  }
+}
+
+/** Validate a payload (at enqueue and at dequeue). An unknown version or bad shape is an InvalidJobError. */
+export function parseJobPayload(data: unknown): JobPayload {
+  const version = (data as { v?: unknown } | null)?.v;
+  if (version !== JOB_VERSION) {
+    throw new InvalidJobError(
+      'This request was made by a different version of the bot and cannot be run. Please send it again.',
+      `unsupported job version ${JSON.stringify(version)}`,
+    );
+  }
+  const parsed = jobPayloadSchema.safeParse(data);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidJobError('This request is malformed and cannot be run. Please send it again.', `${issue.path.join('.')}: ${issue.message}`);
+  }
+  return parsed.data;
+}
+
+export function parseJobResult(data: unknown): JobResult {
+  return resultSchema.parse(data);
+}

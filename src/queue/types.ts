@@ -1,0 +1,76 @@
+/**
+ * The queue interface every part codes against. Two implementations: BullMQ on Redis
+ * (bullmq-queue.ts, for fleets) and the in-process runner (local-queue.ts, for `npm start`
+ * with no Redis). Same payload schemas, limits, progress, cancel and delivery paths.
+ */
+import type { JobPayload, JobResult } from '../jobs.ts';
+import type { PlatformSecret } from '../platform-secrets.ts';
+
+export type EnqueueRefusal =
+  | 'user-queued-limit' // too many of this user's jobs waiting or running
+  | 'user-rate-limit' // too many jobs from this user in the last minute
+  | 'queue-full'; // global depth cap
+
+export type EnqueueOutcome =
+  | { ok: true; jobId: string; position: number; duplicate: boolean }
+  | { ok: false; reason: EnqueueRefusal; message: string };
+
+export interface EnqueueOptions {
+  /** Same platform event delivered twice -> one job. Usually the interaction / event id. */
+  dedupeId?: string;
+  /** Kept under its own expiring key, never in the job data. */
+  secret?: PlatformSecret;
+}
+
+export type CancelOutcome =
+  | { ok: true; state: 'removed' | 'cancelling' }
+  | { ok: false; reason: 'not-found' | 'not-owner' | 'finished'; message: string };
+
+export type JobState = 'waiting' | 'active' | 'completed' | 'failed' | 'cancelled' | 'unknown';
+
+export interface JobSummary {
+  jobId: string;
+  state: JobState;
+  position: number | null;
+  payload: JobPayload;
+}
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  completed: number;
+  failed: number;
+  delayed: number;
+}
+
+/** The producer side: adapters and commands enqueue, look up and cancel jobs. */
+export interface JobQueue {
+  readonly backend: 'redis' | 'local';
+  enqueue(payload: JobPayload, opts?: EnqueueOptions): Promise<EnqueueOutcome>;
+  /** 1-based position among waiting jobs; 0 when active; null when finished or unknown. */
+  position(jobId: string): Promise<number | null>;
+  /** Waiting jobs are removed; active jobs are flagged and stop at the worker's next step. */
+  cancel(jobId: string, byUserId: string): Promise<CancelOutcome>;
+  /** A user's waiting and active jobs, oldest first. */
+  userJobs(userId: string): Promise<JobSummary[]>;
+  counts(): Promise<QueueCounts>;
+  close(): Promise<void>;
+}
+
+/** What a job handler is given by the consumer side (the worker). */
+export interface ActiveJob {
+  id: string;
+  payload: JobPayload;
+  attemptsMade: number;
+  /** Aborted when the job is cancelled or times out. */
+  signal: AbortSignal;
+  updateProgress(progress: JobProgress): Promise<void>;
+}
+
+export interface JobProgress {
+  step: number;
+  total: number;
+  etaMs?: number;
+}
+
+export type JobHandler = (job: ActiveJob) => Promise<JobResult>;
