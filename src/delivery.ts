@@ -56,3 +56,14 @@ export class PermanentDeliveryError extends Error {
     this.name = 'PermanentDeliveryError';
   }
 }
+
+/**
+ * Thrown by deliverers for answers worth retrying (429, 5xx, timeouts). `retryAfterMs` carries
+ * the platform's advised wait (Retry-After), which the worker's retry policy honours.
+ */
+export class TransientDeliveryError extends Error {
+  constructor(message: string, readonly status?: number, readonly retryAfterMs?: number) {
+    super(message);
+    this.name = 'TransientDeliveryError';
+  }
+}
