@@ -25,6 +25,8 @@ export interface ResultFiles {
   /** The grid (n > 1) or the single image. */
   grid: Buffer;
   images: Buffer[];
+  /** Per image: whether the model folder's safety_checker flagged it (absent when there is none). */
+  flagged?: boolean[];
 }
 
 export interface FailureNotice {
