@@ -1,0 +1,108 @@
+/**
+ * Exactly-once delivery from the user's point of view. Each job has one record in the
+ * key-value store (Redis in a fleet) around its final post — the result, or the failure
+ * notice, whichever comes first:
+ *
+ *   absent ──claim──> posting(owner) ──post ok──> done(messageId)
+ *                          └──post failed──> absent (the next attempt posts)
+ *
+ * A re-run that finds `done` never posts again (it completes the job with the recorded
+ * message). A re-run that finds someone else's `posting` record is the one window we cannot
+ * close: the previous attempt died after claiming, and the platform may or may not have
+ * accepted its post. BullMQ's job lock guarantees that attempt is gone (its lock expired), so
+ * the re-run takes the claim over and posts again, with the same idempotency key (the job id)
+ * that deliverers pass to platforms that deduplicate (Discord's message nonce with
+ * enforce_nonce; editing the job's own status message in place is naturally idempotent).
+ * We choose "maybe twice in that window" over "maybe never": a lost result is worse for a
+ * user than a duplicate, and the window is one HTTP round trip wide.
+ */
+import type { KeyValueStore } from '../src/kv.ts';
+
+export type DeliveryOutcome = 'result' | 'failure';
+
+export type DeliveryRecord =
+  | { state: 'posting'; owner: string; outcome: DeliveryOutcome; at: number }
+  | { state: 'done'; outcome: DeliveryOutcome; messageId?: string; resultId?: string; at: number };
+
+export type DoneRecord = Extract<DeliveryRecord, { state: 'done' }>;
+
+export interface LedgerOptions {
+  /** How long records are kept (the result TTL: a job can be re-run from the queue at most that long). */
+  ttlS: number;
+  /** Tries when writing the `done` mark (the post already happened; losing the mark would allow a second post). */
+  markAttempts?: number;
+  now?: () => number;
+  onTakeover?(jobId: string, previous: DeliveryRecord): void;
+}
+
+const key = (jobId: string) => `delivery:${jobId}`;
+
+export class DeliveryLedger {
+  private readonly now: () => number;
+
+  constructor(private readonly kv: KeyValueStore, private readonly opts: LedgerOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  async get(jobId: string): Promise<DeliveryRecord | null> {
+    const raw = await this.kv.get(key(jobId));
+    if (!raw) return null;
+    try {
+      return JSON.parse(raw) as DeliveryRecord;
+    } catch {
+      return null;
+    }
+  }
+
+  /** The `done` record, when this job's outcome was already delivered. */
+  async delivered(jobId: string): Promise<DoneRecord | null> {
+    const rec = await this.get(jobId);
+    return rec?.state === 'done' ? rec : null;
+  }
+
+  /**
+   * Run `post` unless this job's outcome was already delivered. Returns whether this call
+   * posted, and the `done` record either way.
+   */
+  async once(
+    jobId: string,
+    owner: string,
+    outcome: DeliveryOutcome,
+    post: () => Promise<{ messageId?: string; resultId?: string }>,
+  ): Promise<{ posted: boolean; record: DoneRecord }> {
+    const posting = JSON.stringify({ state: 'posting', owner, outcome, at: this.now() } satisfies DeliveryRecord);
+    for (let tries = 0; ; tries++) {
+      const existing = await this.get(jobId);
+      if (existing?.state === 'done') return { posted: false, record: existing };
+      if (existing?.state === 'posting') {
+        if (existing.owner !== owner) this.opts.onTakeover?.(jobId, existing);
+        await this.kv.set(key(jobId), posting, this.opts.ttlS);
+        break;
+      }
+      if (await this.kv.setIfAbsent(key(jobId), posting, this.opts.ttlS)) break;
+      // Lost a race for an absent record; read again. Two rounds are enough unless the store misbehaves.
+      if (tries >= 5) throw new Error(`delivery record for job ${jobId} keeps changing; refusing to post`);
+    }
+
+    let delivered: { messageId?: string; resultId?: string };
+    try {
+      delivered = await post();
+    } catch (err) {
+      // Nothing reached the user (or the deliverer could not tell): let the next attempt post.
+      await this.kv.del(key(jobId)).catch(() => undefined);
+      throw err;
+    }
+    const record: DoneRecord = { state: 'done', outcome, messageId: delivered.messageId, resultId: delivered.resultId, at: this.now() };
+    const attempts = this.opts.markAttempts ?? 5;
+    for (let i = 1; ; i++) {
+      try {
+        await this.kv.set(key(jobId), JSON.stringify(record), this.opts.ttlS);
+        break;
+      } catch (err) {
+        if (i >= attempts) throw err;
+        await new Promise((r) => setTimeout(r, 200 * i));
+      }
+    }
+    return { posted: true, record };
+  }
+}
