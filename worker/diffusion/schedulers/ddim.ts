@@ -1,0 +1,83 @@
+/**
+ * DDIM (Song et al. 2020) with eta = 0, as diffusers' DDIMScheduler: deterministic, each
+ * step jumps from t to t - num_train_timesteps // N whatever the spacing. Arithmetic
+ * mirrors the float32 torch expressions (see alpha-schedule.ts).
+ */
+import { AlphaSchedule } from './alpha-schedule.ts';
+import type { ResolvedConfig } from './config.ts';
+import { integerTimesteps } from './spacing.ts';
+import type { Scheduler } from './types.ts';
+import { assertSameLength, assertStepCount } from './validate.ts';
+
+const f32 = Math.fround;
+
+export class DdimScheduler implements Scheduler {
+  readonly name = 'ddim' as const;
+  readonly order = 1;
+  readonly initNoiseSigma = 1;
+  timesteps: number[] = [];
+  lastDenoised?: Float32Array;
+  private readonly alphas: AlphaSchedule;
+  private numInferenceSteps: number | null = null;
+
+  constructor(private readonly cfg: ResolvedConfig) {
+    this.alphas = new AlphaSchedule(cfg);
+  }
+
+  setTimesteps(n: number): void {
+    assertStepCount(n, this.cfg.num_train_timesteps, 'ddim');
+    this.numInferenceSteps = n;
+    this.timesteps = integerTimesteps(this.cfg.timestep_spacing, this.cfg.num_train_timesteps, n, this.cfg.steps_offset);
+    this.lastDenoised = undefined;
+  }
+
+  scaleModelInput(sample: Float32Array): Float32Array {
+    return sample;
+  }
+
+  step(modelOutput: Float32Array, t: number, sample: Float32Array): Float32Array {
+    if (this.numInferenceSteps === null) throw new Error('ddim.step: call setTimesteps first');
+    assertSameLength(modelOutput, sample, 'ddim.step');
+    const prevT = t - Math.floor(this.cfg.num_train_timesteps / this.numInferenceSteps);
+    const alphaT = this.alphas.at(t, 'ddim.step');
+    const alphaPrev = this.alphas.prevAt(prevT, 'ddim.step');
+    const sqrtA = f32(Math.sqrt(alphaT));
+    const sqrtB = f32(Math.sqrt(f32(1 - alphaT)));
+    const sqrtAPrev = f32(Math.sqrt(alphaPrev));
+    // eta = 0: no variance term, all the remaining noise goes into the direction term
+    const dirCoeff = f32(Math.sqrt(f32(1 - alphaPrev)));
+    const clip = this.cfg.clip_sample ? this.cfg.clip_sample_range : Infinity;
+    const prev = new Float32Array(sample.length);
+    const x0s = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      const m = modelOutput[i];
+      const x = sample[i];
+      let x0: number;
+      let eps: number;
+      switch (this.cfg.prediction_type) {
+        case 'epsilon':
+          x0 = f32(f32(x - f32(sqrtB * m)) / sqrtA);
+          eps = m;
+          break;
+        case 'v_prediction':
+          x0 = f32(f32(sqrtA * x) - f32(sqrtB * m));
+          eps = f32(f32(sqrtA * m) + f32(sqrtB * x));
+          break;
+        case 'sample':
+          x0 = m;
+          eps = f32(f32(x - f32(sqrtA * x0)) / sqrtB);
+          break;
+      }
+      // eps stays the unclipped one: diffusers recomputes it only with use_clipped_model_output
+      x0 = Math.min(clip, Math.max(-clip, x0));
+      x0s[i] = x0;
+      prev[i] = f32(sqrtAPrev * x0) + f32(dirCoeff * eps);
+    }
+    this.lastDenoised = x0s;
+    return prev;
+  }
+
+  addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
+    return this.alphas.addNoise(x0, noise, t, 'ddim');
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Latent Consistency Model sampling as diffusers' LCMScheduler: timesteps picked from the
+ * 50-step distillation schedule, each step maps the sample to a denoised estimate through
+ * the consistency boundary scalings and re-noises it to the next timestep (except at the
+ * last one). steps_offset and timestep_spacing play no part.
+ */
+import { AlphaSchedule } from './alpha-schedule.ts';
+import type { ResolvedConfig } from './config.ts';
+import { stepNoise } from './noise.ts';
+import { numpyLinspace } from './spacing.ts';
+import { StepCursor } from './step-index.ts';
+import type { Scheduler, StepOptions } from './types.ts';
+import { assertSameLength, assertStepCount } from './validate.ts';
+
+const f32 = Math.fround;
+const SIGMA_DATA = 0.5;
+
+export class LcmScheduler implements Scheduler {
+  readonly name = 'lcm' as const;
+  readonly order = 1;
+  readonly initNoiseSigma = 1;
+  timesteps: number[] = [];
+  /** Each step's `denoised` output; the LCM pipeline decodes the last one. */
+  lastDenoised?: Float32Array;
+  private readonly alphas: AlphaSchedule;
+  private readonly cursor = new StepCursor();
+  private numInferenceSteps: number | null = null;
+
+  constructor(private readonly cfg: ResolvedConfig) {
+    if (cfg.original_inference_steps > cfg.num_train_timesteps) {
+      throw new Error(`lcm: original_inference_steps ${cfg.original_inference_steps} exceeds num_train_timesteps`);
+    }
+    this.alphas = new AlphaSchedule(cfg);
+  }
+
+  setTimesteps(n: number): void {
+    assertStepCount(n, this.cfg.num_train_timesteps, 'lcm');
+    const original = this.cfg.original_inference_steps;
+    if (n > original) throw new Error(`lcm.setTimesteps(${n}): at most original_inference_steps (${original}) steps`);
+    const k = Math.floor(this.cfg.num_train_timesteps / original);
+    // the distillation schedule k-1, 2k-1, ..., original*k - 1, walked from the top
+    const origin = Array.from({ length: original }, (_, i) => (i + 1) * k - 1).reverse();
+    const indices = numpyLinspace(0, origin.length, n, false).map(Math.floor);
+    this.timesteps = indices.map((i) => origin[i]);
+    this.numInferenceSteps = n;
+    this.cursor.reset();
+    this.lastDenoised = undefined;
+  }
+
+  setBeginIndex(i: number): void {
+    this.cursor.setBegin(i, this.timesteps.length, 'lcm');
+  }
+
+  scaleModelInput(sample: Float32Array): Float32Array {
+    return sample;
+  }
+
+  step(modelOutput: Float32Array, t: number, sample: Float32Array, opts?: StepOptions): Float32Array {
+    if (this.numInferenceSteps === null) throw new Error('lcm.step: call setTimesteps first');
+    assertSameLength(modelOutput, sample, 'lcm.step');
+    const i = this.cursor.current(this.timesteps, t, 'throw', 'lcm.step');
+    // the last step returns the denoised sample itself, so one-step sampling needs no noise
+    const isLast = i === this.numInferenceSteps - 1;
+    const noise = isLast ? null : stepNoise(sample.length, opts, 'lcm');
+    const prevT = i + 1 < this.timesteps.length ? this.timesteps[i + 1] : t;
+
+    const alphaT = this.alphas.at(t, 'lcm.step');
+    const alphaPrev = this.alphas.prevAt(prevT, 'lcm.step');
+    const sqrtA = f32(Math.sqrt(alphaT));
+    const sqrtB = f32(Math.sqrt(f32(1 - alphaT)));
+    const sqrtAPrev = f32(Math.sqrt(alphaPrev));
+    const sqrtBPrev = f32(Math.sqrt(f32(1 - alphaPrev)));
+
+    // consistency-model boundary condition: c_skip -> 1, c_out -> 0 as t -> 0
+    const scaled = f32(t * this.cfg.timestep_scaling);
+    const scaledSq = f32(f32(scaled * scaled) + SIGMA_DATA ** 2);
+    const cSkip = f32(SIGMA_DATA ** 2 / scaledSq);
+    const cOut = f32(scaled / f32(Math.sqrt(scaledSq)));
+    const clip = this.cfg.clip_sample ? this.cfg.clip_sample_range : Infinity;
+
+    const denoised = new Float32Array(sample.length);
+    const prev = new Float32Array(sample.length);
+    for (let k = 0; k < sample.length; k++) {
+      const m = modelOutput[k];
+      const x = sample[k];
+      let x0: number;
+      switch (this.cfg.prediction_type) {
+        case 'epsilon':
+          x0 = f32(f32(x - f32(sqrtB * m)) / sqrtA);
+          break;
+        case 'v_prediction':
+          x0 = f32(f32(sqrtA * x) - f32(sqrtB * m));
+          break;
+        case 'sample':
+          x0 = m;
+          break;
+      }
+      x0 = Math.min(clip, Math.max(-clip, x0));
+      const d = f32(f32(cOut * x0) + f32(cSkip * x));
+      denoised[k] = d;
+      prev[k] = noise ? f32(sqrtAPrev * d) + f32(sqrtBPrev * noise[k]) : d;
+    }
+    this.lastDenoised = denoised;
+    this.cursor.advance();
+    return prev;
+  }
+
+  addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
+    return this.alphas.addNoise(x0, noise, t, 'lcm');
+  }
+}

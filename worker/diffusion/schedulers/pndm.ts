@@ -1,0 +1,173 @@
+/**
+ * PNDM (Liu et al. 2022) as diffusers' PNDMScheduler: linear multistep (PLMS) over a
+ * history of up to four model outputs, warmed up either by Runge–Kutta (PRK) steps or,
+ * with skip_prk_steps (what Stable Diffusion configs set), by repeating the second
+ * timestep and averaging the first two outputs.
+ */
+import { AlphaSchedule } from './alpha-schedule.ts';
+import type { ResolvedConfig } from './config.ts';
+import { integerTimesteps } from './spacing.ts';
+import type { Scheduler } from './types.ts';
+import { assertSameLength, assertStepCount } from './validate.ts';
+
+const PNDM_ORDER = 4;
+const f32 = Math.fround;
+
+export class PndmScheduler implements Scheduler {
+  readonly name = 'pndm' as const;
+  readonly order = 1;
+  readonly initNoiseSigma = 1;
+  timesteps: number[] = [];
+  private readonly alphas: AlphaSchedule;
+  private numInferenceSteps: number | null = null;
+  private prkCount = 0;
+  private ets: Float32Array[] = [];
+  private counter = 0;
+  private curModelOutput: Float32Array | null = null;
+  private curSample: Float32Array | null = null;
+
+  constructor(private readonly cfg: ResolvedConfig) {
+    if (cfg.prediction_type === 'sample') throw new Error('pndm: prediction_type sample is not supported (nor by diffusers)');
+    this.alphas = new AlphaSchedule(cfg);
+  }
+
+  private get ratio(): number {
+    return Math.floor(this.cfg.num_train_timesteps / (this.numInferenceSteps ?? 1));
+  }
+
+  setTimesteps(n: number): void {
+    assertStepCount(n, this.cfg.num_train_timesteps, 'pndm');
+    this.numInferenceSteps = n;
+    const ascending = integerTimesteps(this.cfg.timestep_spacing, this.cfg.num_train_timesteps, n, this.cfg.steps_offset).reverse();
+    let prk: number[] = [];
+    let plms: number[];
+    if (this.cfg.skip_prk_steps) {
+      // the second timestep is listed twice: its second visit completes the first PLMS step
+      plms = [...ascending.slice(0, -1), ...ascending.slice(-2, -1), ...ascending.slice(-1)].reverse();
+    } else {
+      if (n < PNDM_ORDER) throw new Error(`pndm: PRK warm-up needs at least ${PNDM_ORDER} steps, got ${n}`);
+      const half = Math.floor(this.ratio / 2);
+      const pairs = ascending.slice(-PNDM_ORDER).flatMap((t) => [t, t + half]);
+      const repeated = pairs.slice(0, -1).flatMap((t) => [t, t]);
+      prk = repeated.slice(1, -1).reverse();
+      plms = ascending.slice(0, -3).reverse();
+    }
+    this.prkCount = prk.length;
+    this.timesteps = [...prk, ...plms];
+    this.ets = [];
+    this.counter = 0;
+    this.curModelOutput = null;
+    this.curSample = null;
+  }
+
+  scaleModelInput(sample: Float32Array): Float32Array {
+    return sample;
+  }
+
+  step(modelOutput: Float32Array, t: number, sample: Float32Array): Float32Array {
+    if (this.numInferenceSteps === null) throw new Error('pndm.step: call setTimesteps first');
+    assertSameLength(modelOutput, sample, 'pndm.step');
+    const out = this.counter < this.prkCount && !this.cfg.skip_prk_steps
+      ? this.stepPrk(modelOutput, t, sample)
+      : this.stepPlms(modelOutput, t, sample);
+    this.counter += 1;
+    return out;
+  }
+
+  /** One of the four evaluations of a Runge–Kutta step (weights 1/6, 1/3, 1/3, 1/6). */
+  private stepPrk(modelOutput: Float32Array, t: number, sample: Float32Array): Float32Array {
+    const diffToPrev = this.counter % 2 ? 0 : Math.floor(this.ratio / 2);
+    const prevT = t - diffToPrev;
+    const fromT = this.timesteps[Math.floor(this.counter / 4) * 4];
+    let output = modelOutput;
+    switch (this.counter % 4) {
+      case 0:
+        this.curModelOutput = accumulate(this.curModelOutput, modelOutput, 1 / 6);
+        this.ets.push(modelOutput);
+        this.curSample = sample;
+        break;
+      case 1:
+      case 2:
+        this.curModelOutput = accumulate(this.curModelOutput, modelOutput, 1 / 3);
+        break;
+      case 3:
+        output = accumulate(this.curModelOutput, modelOutput, 1 / 6);
+        this.curModelOutput = null;
+        break;
+    }
+    return this.prevSample(this.curSample ?? sample, fromT, prevT, output);
+  }
+
+  private stepPlms(modelOutput: Float32Array, t: number, sample: Float32Array): Float32Array {
+    if (!this.cfg.skip_prk_steps && this.ets.length < 3) {
+      throw new Error('pndm.step: PLMS needs the 3 PRK warm-up steps first');
+    }
+    let fromT = t;
+    let prevT = t - this.ratio;
+    if (this.counter !== 1) {
+      this.ets = this.ets.slice(-3);
+      this.ets.push(modelOutput);
+    } else {
+      // second visit of the repeated timestep: step again from the previous timestep
+      prevT = t;
+      fromT = t + this.ratio;
+    }
+    const e = this.ets;
+    const n = e.length;
+    let x = sample;
+    let combined: Float32Array;
+    if (n === 1 && this.counter === 0) {
+      combined = modelOutput;
+      this.curSample = sample;
+    } else if (n === 1 && this.counter === 1) {
+      // (m + ets[-1]) / 2
+      combined = modelOutput.map((m, i) => f32(m + e[0][i]) / 2);
+      if (!this.curSample) throw new Error('pndm.step: lost the sample of the first step');
+      x = this.curSample;
+      this.curSample = null;
+    } else if (n === 2) {
+      // (3 ets[-1] - ets[-2]) / 2
+      combined = e[1].map((a, i) => f32(f32(3 * a) - e[0][i]) / 2);
+    } else if (n === 3) {
+      // (23 ets[-1] - 16 ets[-2] + 5 ets[-3]) / 12
+      combined = e[2].map((a, i) => f32(f32(f32(23 * a) - f32(16 * e[1][i])) + f32(5 * e[0][i])) / 12);
+    } else {
+      // (1/24) (55 ets[-1] - 59 ets[-2] + 37 ets[-3] - 9 ets[-4])
+      const w = f32(1 / 24);
+      combined = e[3].map(
+        (a, i) => w * f32(f32(f32(f32(55 * a) - f32(59 * e[2][i])) + f32(37 * e[1][i])) - f32(9 * e[0][i])),
+      );
+    }
+    return this.prevSample(x, fromT, prevT, combined);
+  }
+
+  /** Formula (9) of the PNDM paper: x_t -> x_(t-δ) given the noise estimate. */
+  private prevSample(sample: Float32Array, t: number, prevT: number, modelOutput: Float32Array): Float32Array {
+    const alphaT = this.alphas.at(t, 'pndm.step');
+    const alphaPrev = this.alphas.prevAt(prevT, 'pndm.step');
+    const betaT = f32(1 - alphaT);
+    const betaPrev = f32(1 - alphaPrev);
+    const sampleCoeff = f32(Math.sqrt(f32(alphaPrev / alphaT)));
+    const denom = f32(f32(alphaT * f32(Math.sqrt(betaPrev))) + f32(Math.sqrt(f32(f32(alphaT * betaT) * alphaPrev))));
+    const diff = f32(alphaPrev - alphaT);
+    const v = this.cfg.prediction_type === 'v_prediction';
+    const sqrtA = f32(Math.sqrt(alphaT));
+    const sqrtB = f32(Math.sqrt(betaT));
+    const prev = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) {
+      const eps = v ? f32(f32(sqrtA * modelOutput[i]) + f32(sqrtB * sample[i])) : modelOutput[i];
+      prev[i] = f32(sampleCoeff * sample[i]) - f32(f32(diff * eps) / denom);
+    }
+    return prev;
+  }
+
+  addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
+    return this.alphas.addNoise(x0, noise, t, 'pndm');
+  }
+}
+
+/** acc + w * x as float32 torch computes it (acc absent = the 0 it starts from). */
+function accumulate(acc: Float32Array | null, x: Float32Array, w: number): Float32Array {
+  const wf = f32(w);
+  return x.map((v, i) => (acc ? acc[i] : 0) + f32(wf * v));
+}

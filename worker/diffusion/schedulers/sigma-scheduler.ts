@@ -1,0 +1,104 @@
+/**
+ * What the k-diffusion style schedulers of diffusers (EulerDiscrete, EulerAncestralDiscrete)
+ * share: a float32 sigma per listed timestep, model inputs scaled by 1/sqrt(sigma²+1),
+ * noising as x0 + sigma * noise, and a step index that set_begin_index can preset.
+ */
+import { makeAlphasCumprod, sigmasFromAlphasCumprod } from './betas.ts';
+import type { ResolvedConfig } from './config.ts';
+import { eulerTimesteps, interpolate, karrasSigmas, logTable, sigmaToTimestep } from './spacing.ts';
+import { StepCursor } from './step-index.ts';
+import type { SchedulerName } from './types.ts';
+import { assertSameLength, assertStepCount } from './validate.ts';
+
+const f32 = Math.fround;
+
+export abstract class SigmaScheduler {
+  abstract readonly name: SchedulerName;
+  readonly order = 1;
+  timesteps: number[] = [];
+  sigmas: number[] = [];
+  lastDenoised?: Float32Array;
+  /** sqrt((1 - ac) / ac) per training timestep (float32). */
+  protected readonly sigmaTable: Float32Array;
+  protected readonly cursor = new StepCursor();
+
+  constructor(protected readonly cfg: ResolvedConfig) {
+    this.sigmaTable = sigmasFromAlphasCumprod(makeAlphasCumprod(cfg));
+  }
+
+  /** Whether this class honours use_karras_sigmas and final_sigmas_type (Euler does, Euler a does not). */
+  protected abstract readonly supportsSigmaOptions: boolean;
+
+  setTimesteps(n: number): void {
+    assertStepCount(n, this.cfg.num_train_timesteps, this.name);
+    let timesteps = eulerTimesteps(this.cfg.timestep_spacing, this.cfg.num_train_timesteps, n, this.cfg.steps_offset);
+    let sigmas = timesteps.map((t) => interpolate(t, this.sigmaTable));
+    let last = 0;
+    if (this.supportsSigmaOptions) {
+      if (this.cfg.use_karras_sigmas) {
+        sigmas = karrasSigmas(this.cfg.sigma_min ?? sigmas[sigmas.length - 1], this.cfg.sigma_max ?? sigmas[0], n);
+        const logSigmas = logTable(this.sigmaTable);
+        timesteps = sigmas.map((s) => f32(sigmaToTimestep(s, logSigmas)));
+      }
+      if (this.cfg.final_sigmas_type === 'sigma_min') last = this.sigmaTable[0];
+    }
+    this.timesteps = timesteps;
+    this.sigmas = [...sigmas, last].map(f32);
+    this.cursor.reset();
+    this.lastDenoised = undefined;
+  }
+
+  /** The initial latent's standard deviation: the largest sigma (sqrt(sigma²+1) for leading spacing). */
+  get initNoiseSigma(): number {
+    const sigmas = this.sigmas.length > 0 ? this.sigmas : Array.from(this.sigmaTable);
+    const max = sigmas.reduce((a, b) => Math.max(a, b), 0);
+    if (this.cfg.timestep_spacing === 'linspace' || this.cfg.timestep_spacing === 'trailing') return max;
+    return f32(Math.sqrt(f32(f32(max * max) + 1)));
+  }
+
+  setBeginIndex(i: number): void {
+    this.cursor.setBegin(i, this.timesteps.length, this.name);
+  }
+
+  protected currentIndex(t: number, who: string): number {
+    if (this.timesteps.length === 0) throw new Error(`${this.name}.${who}: call setTimesteps first`);
+    return this.cursor.current(this.timesteps, t, 'throw', `${this.name}.${who}`);
+  }
+
+  scaleModelInput(sample: Float32Array, t: number): Float32Array {
+    const sigma = this.sigmas[this.currentIndex(t, 'scaleModelInput')];
+    const denom = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
+    return sample.map((x) => x / denom);
+  }
+
+  addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
+    assertSameLength(x0, noise, `${this.name}.addNoise`);
+    if (this.timesteps.length === 0) throw new Error(`${this.name}.addNoise: call setTimesteps first`);
+    // before a loop starts, an img2img begin index decides; mid-loop (inpainting) the current step
+    const index =
+      this.cursor.beginIndex === null
+        ? StepCursor.indexFor(this.timesteps, t, 'throw', `${this.name}.addNoise`)
+        : (this.cursor.stepIndex ?? this.cursor.beginIndex);
+    const sigma = this.sigmas[index];
+    return x0.map((x, i) => x + f32(noise[i] * sigma));
+  }
+
+  /** x0 from the model output at noise level sigma (float32 as diffusers' tensors). */
+  protected predictX0(m: number, x: number, sigma: number, vIn: number, vSkip: number): number {
+    switch (this.cfg.prediction_type) {
+      case 'epsilon':
+        return f32(x - f32(sigma * m));
+      case 'v_prediction':
+        // model_output * (-sigma / sqrt(sigma² + 1)) + sample / (sigma² + 1)
+        return f32(f32(m * vIn) + f32(x / vSkip));
+      case 'sample':
+        return m;
+    }
+  }
+
+  /** The two v-prediction coefficients of predictX0 for one sigma. */
+  protected static vCoefficients(sigma: number): [number, number] {
+    const s2p1 = f32(f32(sigma * sigma) + 1);
+    return [f32(-sigma / f32(Math.sqrt(s2p1))), s2p1];
+  }
+}

@@ -1,0 +1,35 @@
+import type { SeededRandom } from '../random.ts';
+
+export const SCHEDULER_NAMES = ['ddim', 'pndm', 'euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm'] as const;
+export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+
+export interface StepOptions {
+  /** The random noise an ancestral step injects, one value per sample element. */
+  noise?: Float32Array;
+  /** Where to draw that noise from when `noise` is not given. */
+  generator?: SeededRandom;
+}
+
+/**
+ * A diffusers-compatible noise scheduler over flat float32 latents (NCHW, any batch size:
+ * every operation is elementwise). Stateful like diffusers': `setTimesteps` resets it.
+ */
+export interface Scheduler {
+  readonly name: SchedulerName;
+  setTimesteps(n: number): void;
+  /** The loop's timesteps; float32 kinds hold Math.fround values. */
+  timesteps: number[];
+  /** len(timesteps) + 1 noise levels, the last the final one (Euler and DPM-Solver kinds). */
+  sigmas?: number[];
+  initNoiseSigma: number;
+  order: number;
+  scaleModelInput(sample: Float32Array, t: number): Float32Array;
+  /** One denoising step from timestep `t`; returns the previous (less noisy) sample. */
+  step(modelOutput: Float32Array, t: number, sample: Float32Array, opts?: StepOptions): Float32Array;
+  /** Forward-noises a clean sample to timestep `t`. */
+  addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array;
+  /** Where the loop starts in `timesteps` (img2img), for schedulers that track a step index. */
+  setBeginIndex?(i: number): void;
+  /** The clean-sample estimate of the last step (LCM: its `denoised` output). */
+  lastDenoised?: Float32Array;
+}
