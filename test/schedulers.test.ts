@@ -306,6 +306,27 @@ describe('scheduler behaviour', () => {
     expect(Array.from(out)).toEqual(Array.from(s.lastDenoised as Float32Array));
   });
 
+  it('pndm without skip_prk_steps warms up with Runge–Kutta steps', () => {
+    const s = createScheduler('pndm', { ...SD15_CONFIG, skip_prk_steps: false });
+    s.setTimesteps(10);
+    // diffusers: the last 4 leading timesteps, each with its half-step midpoint, as RK4 stages
+    // (12 PRK timesteps), then PLMS over the remaining ones
+    expect(s.timesteps).toEqual([
+      901, 851, 851, 801, 801, 751, 751, 701, 701, 651, 651, 601, 601, 501, 401, 301, 201, 101, 1,
+    ]);
+    const out = runLoop(s, 10, createRandom(5).normal(SIZE), SIZE, () => undefined);
+    expect(out.every(Number.isFinite)).toBe(true);
+    expect(() => createScheduler('pndm', { ...SD15_CONFIG, skip_prk_steps: false }).setTimesteps(3)).toThrow(/PRK/);
+  });
+
+  it('refuses a step past the end of the schedule', () => {
+    const s = createScheduler('euler', SD15_CONFIG);
+    const x = createRandom(6).normal(SIZE);
+    runLoop(s, 2, x, SIZE, () => undefined);
+    const t = s.timesteps[1];
+    expect(() => s.step(x, t, x)).toThrow(/steps are done/);
+  });
+
   it('uses each class default for fields the config leaves out', () => {
     // SD15_CONFIG sets no timestep_spacing
     const ddim = createScheduler('ddim', SD15_CONFIG);

@@ -4,7 +4,7 @@
  * diffusers builds these as float32 torch tensors, and later values (sigmas, Karras
  * timesteps, integer timestep rounding) inherit that rounding. So the arithmetic here
  * mirrors torch's float32 operations with Math.fround after each one instead of working
- * in float64: the tables come out bit-identical to the reference ones.
+ * in float64: the tables come out bit-identical to diffusers' own.
  */
 const f32 = Math.fround;
 

@@ -37,6 +37,9 @@ export class StepCursor {
     if (this.stepIndex === null) {
       this.stepIndex = this.beginIndex ?? StepCursor.indexFor(timesteps, t, missing, who);
     }
+    if (this.stepIndex >= timesteps.length) {
+      throw new Error(`${who}: the ${timesteps.length} scheduled steps are done; call setTimesteps to start again`);
+    }
     return this.stepIndex;
   }
 
