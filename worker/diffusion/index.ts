@@ -1,6 +1,6 @@
 // Public API of the diffusion module (see DESIGN.md "Diffusion module").
 export { ClipTokenizer } from './tokenizer/clip-tokenizer.ts';
-export { createScheduler, SCHEDULER_NAMES } from './schedulers/index.ts';
+export { createScheduler, SCHEDULER_NAMES, img2imgTimesteps } from './schedulers/index.ts';
 export type { Scheduler, SchedulerName, SchedulerConfig, StepOptions } from './schedulers/index.ts';
 export { createRandom, seededNoise } from './random.ts';
 export type { SeededRandom } from './random.ts';
