@@ -1,0 +1,17 @@
+/** The user-facing commands and buttons, as help and the README describe them. */
+export const COMMANDS = [
+  { usage: '/imagine <prompt> [flags]', description: 'Make images from a prompt; the flags are below.' },
+  { usage: '/cancel [job]', description: 'Cancel one of your queued or running jobs, or all of them.' },
+  { usage: '/queue', description: 'Where your jobs are in the queue, and how busy it is.' },
+  { usage: '/help', description: 'Show this reference.' },
+] as const;
+
+export const BUTTONS = [
+  { label: 'U1–U4', description: 'Upscale that image ×2.' },
+  { label: 'V1–V4', description: 'Strong variation of that image (img2img, strength 0.6).' },
+  { label: '🔄', description: 'The same request with a new seed.' },
+  { label: 'Vary (Subtle)', description: 'Single image: same seed, noise nudged a quarter of the way to a new seed.' },
+  { label: 'Vary (Strong)', description: 'Single image: img2img at strength 0.6.' },
+  { label: '✖', description: 'Remove the result (or cancel a running job).' },
+  { label: 'Retry', description: 'Run a failed request again.' },
+] as const;

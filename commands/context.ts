@@ -1,0 +1,90 @@
+/**
+ * What every command receives and returns. Commands are pure: no platform types, no I/O.
+ * The caller (an adapter or the web playground) looks things up (stored results, the
+ * user's jobs), calls a command, and acts on the outcome (enqueue, reply, cancel, delete).
+ */
+import type { Config } from '../src/config.ts';
+import { SAMPLERS } from '../src/config.ts';
+import type { JobPayload, Origin } from '../src/jobs.ts';
+import type { ModelCatalog, ModelInfo } from '../src/models.ts';
+
+export type Sampler = (typeof SAMPLERS)[number];
+
+/** Limits from configuration (MAX_STEPS, MAX_N, ALLOWED_SAMPLERS, PRESS_POLICY). */
+export interface CommandLimits {
+  maxSteps: number;
+  maxN: number;
+  allowedSamplers: readonly Sampler[];
+  pressPolicy: string;
+}
+
+export function limitsFromConfig(config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY'>): CommandLimits {
+  return {
+    maxSteps: config.MAX_STEPS,
+    maxN: config.MAX_N,
+    // An empty list means "no restriction", so a fresh install offers every sampler.
+    allowedSamplers: config.ALLOWED_SAMPLERS.length > 0 ? [...config.ALLOWED_SAMPLERS] : [...SAMPLERS],
+    pressPolicy: config.PRESS_POLICY,
+  };
+}
+
+export interface TokenCount {
+  /** Prompt tokens, without BOS/EOS. */
+  count: number;
+  /** True when count exceeds what the model reads (75 for CLIP). */
+  truncated: boolean;
+  /** The words past the limit, for the warning. */
+  droppedText?: string;
+}
+
+/** Wired by the process to the model's own tokenizer; commands never load one. */
+export type TokenCounter = (text: string, model: ModelInfo) => TokenCount;
+
+export interface CommandContext {
+  limits: CommandLimits;
+  models: ModelCatalog;
+  /** Who is asking, and where the answer goes. Its eventId becomes the dedupe id. */
+  origin: Origin;
+  /** Milliseconds since the epoch (injected so results are reproducible). */
+  now: number;
+  /** A uniformly random integer in 0..4294967295 (injected so tests are deterministic). */
+  randomSeed: () => number;
+  countTokens: TokenCounter;
+}
+
+export type CommandErrorCode =
+  | 'unknown-flag'
+  | 'missing-value'
+  | 'duplicate-flag'
+  | 'text-after-flags'
+  | 'empty-prompt'
+  | 'too-long'
+  | 'bad-number'
+  | 'out-of-range'
+  | 'bad-aspect'
+  | 'unknown-sampler'
+  | 'unknown-model'
+  | 'expired'
+  | 'index-out-of-range'
+  | 'not-allowed'
+  | 'already-upscaled'
+  | 'not-found'
+  | 'nothing-to-cancel'
+  | 'not-retryable';
+
+export interface CommandWarning {
+  code: 'prompt-truncated' | 'negative-truncated' | 'option-overrides-flag' | 'strength-ignored' | 'limit-lowered';
+  message: string;
+}
+
+export type CommandOutcome =
+  | { kind: 'job'; payload: JobPayload; dedupeId?: string; warnings: CommandWarning[]; summary: string }
+  | { kind: 'message'; message: string; ephemeral: true; code: CommandErrorCode | 'help' }
+  | { kind: 'cancel'; jobIds: string[]; summary: string }
+  | { kind: 'delete'; resultId: string; messageId?: string; summary: string };
+
+export type MessageOutcome = Extract<CommandOutcome, { kind: 'message' }>;
+
+export function refuse(code: CommandErrorCode, message: string): MessageOutcome {
+  return { kind: 'message', message, ephemeral: true, code };
+}

@@ -1,0 +1,48 @@
+/** U1–U4: one image of a stored result, upscaled (×2 unless told ×4). */
+import { JOB_VERSION, upscaleJobSchema, type JobResult } from '../src/jobs.ts';
+import type { CommandContext, CommandOutcome, CommandWarning } from './context.ts';
+import { refuse } from './context.ts';
+import { checkResultAccess, currentParams } from './result-access.ts';
+
+export const UPSCALE_FACTORS = [2, 4] as const;
+/** The largest side the job schema (and any sane VRAM budget) accepts. */
+const MAX_UPSCALED_SIDE = 4096;
+
+export interface UpscaleInput {
+  result: JobResult | null;
+  /** 0-based image index (U1 is 0). */
+  index: number;
+  factor?: number;
+}
+
+export function upscale(input: UpscaleInput, ctx: CommandContext): CommandOutcome {
+  const denied = checkResultAccess(input.result, input.index, ctx);
+  if (denied) return denied;
+  const result = input.result!;
+  if (result.kind === 'upscale') return refuse('already-upscaled', 'This image is already upscaled.');
+  const factor = input.factor ?? 2;
+  if (factor !== 2 && factor !== 4) return refuse('out-of-range', 'Upscale factor must be 2 or 4.');
+  const image = result.images[input.index];
+  if (Math.max(image.width, image.height) * factor > MAX_UPSCALED_SIDE) {
+    return refuse('out-of-range', `Image ${input.index + 1} is too large to upscale ×${factor} (sides are limited to ${MAX_UPSCALED_SIDE} px).`);
+  }
+  const warnings: CommandWarning[] = [];
+  const params = currentParams({ ...result.params, n: 1, seed: image.seed }, ctx, warnings);
+  const payload = upscaleJobSchema.parse({
+    v: JOB_VERSION,
+    kind: 'upscale',
+    origin: ctx.origin,
+    params,
+    parentResultId: result.resultId,
+    createdAt: ctx.now,
+    source: { resultId: result.resultId, index: input.index },
+    factor,
+  });
+  return {
+    kind: 'job',
+    payload,
+    dedupeId: ctx.origin.eventId,
+    warnings,
+    summary: `Upscale ×${factor} of image ${input.index + 1} · ${image.width * factor}x${image.height * factor}`,
+  };
+}

@@ -1,0 +1,205 @@
+/**
+ * The catalog of models users can pick with `--model`: names, folders and per-model
+ * defaults (steps, sampler, guidance, pixel budget). Pure data read from JSON files at
+ * start-up; nothing here touches ONNX Runtime.
+ *
+ * Sources, first match wins:
+ *   MODELS_CONFIG  a JSON file { "models": [{ "name", "dir", ...overrides }], "default": "name" }
+ *   MODEL_DIR      one model folder
+ *   the embedded demo model (EMBEDDED_MODEL_DIR)
+ * A model folder's own defaults come from `model_index.json` key "imagine", else from
+ * `unet/config.json` (sample_size × 8), else Stable Diffusion 1.x defaults.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { EMBEDDED_MODEL_DIR, SAMPLERS, type Config } from './config.ts';
+
+/** CLIP reads 77 positions: BOS, 75 prompt tokens, EOS. */
+export const PROMPT_TOKEN_LIMIT = 75;
+
+export const SD_DEFAULTS = {
+  defaultSteps: 25,
+  defaultSampler: 'dpmpp_2m',
+  defaultGuidance: 7,
+  baseSize: 512,
+  sizeMultiple: 64,
+} as const satisfies Omit<ModelInfo, 'name' | 'dir' | 'maxTokens'>;
+
+const modelName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { error: 'a model name: lower-case letters, digits, ".", "_" or "-", at most 64 characters' });
+
+const defaultsShape = {
+  defaultSteps: z.number().int().min(1).max(500),
+  defaultSampler: z.enum(SAMPLERS),
+  defaultGuidance: z.number().min(0).max(30),
+  /** Side of the square pixel budget (SD 1.5: 512, SD 2.1: 768). */
+  baseSize: z.number().int().min(32).max(2048).multipleOf(8),
+  /** Width and height are multiples of this (the VAE's 8 × the UNet's down-sampling). */
+  sizeMultiple: z.number().int().min(8).max(256).multipleOf(8),
+};
+
+export const modelInfoSchema = z.object({
+  name: modelName,
+  dir: z.string().min(1),
+  ...defaultsShape,
+  maxTokens: z.number().int().min(1).max(PROMPT_TOKEN_LIMIT),
+});
+export type ModelInfo = z.infer<typeof modelInfoSchema>;
+
+/** The optional "imagine" key of a model folder's model_index.json (snake_case like the rest of that file). */
+const folderDefaultsSchema = z.strictObject({
+  name: modelName.optional(),
+  base_size: defaultsShape.baseSize.optional(),
+  size_multiple: defaultsShape.sizeMultiple.optional(),
+  default_steps: defaultsShape.defaultSteps.optional(),
+  default_sampler: defaultsShape.defaultSampler.optional(),
+  default_guidance: defaultsShape.defaultGuidance.optional(),
+});
+
+const modelsConfigSchema = z.strictObject({
+  models: z
+    .array(
+      z.strictObject({
+        name: modelName,
+        dir: z.string().min(1),
+        defaultSteps: defaultsShape.defaultSteps.optional(),
+        defaultSampler: defaultsShape.defaultSampler.optional(),
+        defaultGuidance: defaultsShape.defaultGuidance.optional(),
+        baseSize: defaultsShape.baseSize.optional(),
+        sizeMultiple: defaultsShape.sizeMultiple.optional(),
+      }),
+    )
+    .min(1),
+  default: modelName.optional(),
+});
+
+export class ModelCatalogError extends Error {
+  constructor(readonly file: string, detail: string) {
+    super(`${file}: ${detail}`);
+    this.name = 'ModelCatalogError';
+  }
+}
+
+export interface ModelCatalog {
+  readonly models: readonly ModelInfo[];
+  readonly defaultModel: ModelInfo;
+  /** Case-insensitive lookup. */
+  get(name: string): ModelInfo | undefined;
+  names(): string[];
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new ModelCatalogError(file, code === 'ENOENT' ? 'file not found' : `cannot read (${code ?? String(err)})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new ModelCatalogError(file, `not valid JSON (${(err as Error).message})`);
+  }
+}
+
+function zodDetail(error: z.ZodError): string {
+  const issue = error.issues[0];
+  const where = issue.path.length ? issue.path.join('.') : 'top level';
+  return `${where}: ${issue.message}`;
+}
+
+type FolderDefaults = Omit<ModelInfo, 'dir' | 'name' | 'maxTokens'> & { name?: string };
+
+/** Defaults a model folder declares for itself (see the module comment for the order). */
+export function readModelFolderDefaults(dir: string): FolderDefaults {
+  const indexFile = path.join(dir, 'model_index.json');
+  const index = readJson(indexFile);
+  if (typeof index !== 'object' || index === null || Array.isArray(index)) {
+    throw new ModelCatalogError(indexFile, 'expected a JSON object');
+  }
+  const own = (index as Record<string, unknown>).imagine;
+  const parsed = folderDefaultsSchema.safeParse(own ?? {});
+  if (!parsed.success) throw new ModelCatalogError(indexFile, `"imagine".${zodDetail(parsed.error)}`);
+  const declared = parsed.data;
+
+  let baseSize: number | undefined = declared.base_size;
+  const unetConfigFile = path.join(dir, 'unet', 'config.json');
+  if (baseSize === undefined && fs.existsSync(unetConfigFile)) {
+    const sampleSize = (readJson(unetConfigFile) as { sample_size?: unknown } | null)?.sample_size;
+    // The UNet works on latents 8× smaller than the image (the VAE's scale factor).
+    if (typeof sampleSize === 'number' && Number.isInteger(sampleSize) && sampleSize > 0) baseSize = sampleSize * 8;
+  }
+  return {
+    name: declared.name,
+    baseSize: baseSize ?? SD_DEFAULTS.baseSize,
+    sizeMultiple: declared.size_multiple ?? SD_DEFAULTS.sizeMultiple,
+    defaultSteps: declared.default_steps ?? SD_DEFAULTS.defaultSteps,
+    defaultSampler: declared.default_sampler ?? SD_DEFAULTS.defaultSampler,
+    defaultGuidance: declared.default_guidance ?? SD_DEFAULTS.defaultGuidance,
+  };
+}
+
+/** A name for a folder given without one: its base name, lower-cased, other characters as "-". */
+export function modelNameFromDir(dir: string): string {
+  const cleaned = path
+    .basename(path.resolve(dir))
+    .toLowerCase()
+    .replace(/[^a-z0-9._-]+/g, '-')
+    .replace(/^[^a-z0-9]+/, '')
+    .slice(0, 64);
+  return cleaned || 'model';
+}
+
+function modelFromFolder(dir: string, overrides: Partial<ModelInfo> & { name?: string }, sourceFile: string): ModelInfo {
+  const folder = readModelFolderDefaults(dir);
+  const info = {
+    ...folder,
+    ...Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined)),
+    name: overrides.name ?? folder.name ?? modelNameFromDir(dir),
+    dir,
+    maxTokens: PROMPT_TOKEN_LIMIT,
+  };
+  const parsed = modelInfoSchema.safeParse(info);
+  if (!parsed.success) throw new ModelCatalogError(sourceFile, zodDetail(parsed.error));
+  return parsed.data;
+}
+
+/** Build a catalog from ready model records (also what tests and the web playground use). */
+export function createModelCatalog(models: readonly ModelInfo[], defaultName?: string, sourceFile = 'models'): ModelCatalog {
+  if (models.length === 0) throw new ModelCatalogError(sourceFile, 'no models configured');
+  const byName = new Map<string, ModelInfo>();
+  for (const model of models) {
+    const info = modelInfoSchema.parse(model);
+    if (byName.has(info.name)) throw new ModelCatalogError(sourceFile, `model name "${info.name}" is used twice`);
+    byName.set(info.name, info);
+  }
+  const defaultModel = defaultName === undefined ? models[0] : byName.get(defaultName.toLowerCase());
+  if (!defaultModel) throw new ModelCatalogError(sourceFile, `default model "${defaultName}" is not one of ${[...byName.keys()].join(', ')}`);
+  return {
+    models: [...byName.values()],
+    defaultModel: byName.get(defaultModel.name)!,
+    get: (name) => byName.get(name.trim().toLowerCase()),
+    names: () => [...byName.keys()],
+  };
+}
+
+/** Read the catalog the environment describes. Throws ModelCatalogError naming the offending file. */
+export function loadModelCatalog(
+  config: Pick<Config, 'MODELS_CONFIG' | 'MODEL_DIR'>,
+  embeddedDir: string = EMBEDDED_MODEL_DIR,
+): ModelCatalog {
+  if (config.MODELS_CONFIG) {
+    const file = path.resolve(config.MODELS_CONFIG);
+    const parsed = modelsConfigSchema.safeParse(readJson(file));
+    if (!parsed.success) throw new ModelCatalogError(file, zodDetail(parsed.error));
+    // Folders in the file are relative to the file, so a config can travel with its models.
+    const models = parsed.data.models.map(({ dir, ...overrides }) => modelFromFolder(path.resolve(path.dirname(file), dir), overrides, file));
+    return createModelCatalog(models, parsed.data.default, file);
+  }
+  const dir = path.resolve(config.MODEL_DIR ?? embeddedDir);
+  const model = modelFromFolder(dir, {}, path.join(dir, 'model_index.json'));
+  return createModelCatalog([model], undefined, dir);
+}
