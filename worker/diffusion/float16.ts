@@ -1,0 +1,65 @@
+/**
+ * IEEE 754 half-precision conversion for fp16 ONNX models.
+ *
+ * Node 20 has no Float16Array, so onnxruntime-node 1.30 takes and returns 'float16'
+ * tensors as Uint16Array holding the raw half bits; newer runtimes may hand back a
+ * Float16Array instead, which `float16ToFloat32` also accepts.
+ */
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** Round-to-nearest-even float32 -> float16 bits (what numpy's astype(float16) does). */
+export function toHalfBits(value: number): number {
+  f32[0] = value;
+  const x = u32[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  let mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant !== 0 ? 0x200 : 0); // inf / NaN
+  const e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00; // overflow -> inf
+  if (e <= 0) {
+    if (e < -10) return sign; // underflows to signed zero
+    mant |= 0x800000; // make the implicit bit explicit for the subnormal shift
+    const shift = 14 - e;
+    const half = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const mid = 1 << (shift - 1);
+    const rounded = rem > mid || (rem === mid && (half & 1) === 1) ? half + 1 : half;
+    return sign | rounded;
+  }
+  const half = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  // a carry out of the mantissa correctly bumps the exponent (up to inf)
+  const rounded = rem > 0x1000 || (rem === 0x1000 && (half & 1) === 1) ? half + 1 : half;
+  return sign | rounded;
+}
+
+export function fromHalfBits(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 0x1f) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+export function float32ToFloat16(src: ArrayLike<number>): Uint16Array {
+  const out = new Uint16Array(src.length);
+  for (let i = 0; i < src.length; i++) out[i] = toHalfBits(src[i]);
+  return out;
+}
+
+// Half values have only 65536 bit patterns: a lookup table makes decoding a single load.
+let decodeTable: Float32Array | undefined;
+
+export function float16ToFloat32(src: ArrayBufferView & { length: number }): Float32Array {
+  if (!decodeTable) {
+    decodeTable = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) decodeTable[h] = fromHalfBits(h);
+  }
+  const bits = src instanceof Uint16Array ? src : new Uint16Array(src.buffer, src.byteOffset, src.length);
+  const out = new Float32Array(bits.length);
+  for (let i = 0; i < bits.length; i++) out[i] = decodeTable[bits[i]];
+  return out;
+}

@@ -1,0 +1,152 @@
+/**
+ * Reads and checks a Stable Diffusion ONNX model folder (the Hugging Face export layout)
+ * before any session is created, so a half-copied or hand-edited folder fails with a
+ * message that names the file and what it should have held.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+type Json = Record<string, unknown>;
+
+export interface ModelFolder {
+  dir: string;
+  /** folder basename */
+  name: string;
+  files: {
+    textEncoder: string;
+    unet: string;
+    vaeDecoder: string;
+    /** absent: the folder cannot do img2img or hires-fix upscaling */
+    vaeEncoder?: string;
+    vocab: string;
+    merges: string;
+    tokenizerDir: string;
+    schedulerConfig: string;
+  };
+  modelIndex: Json;
+  schedulerConfig: Json;
+  unetConfig?: Json;
+  vaeConfig?: Json;
+  textEncoderConfig?: Json;
+  /** latent scaling factor (SD 1.x/2.x: 0.18215) */
+  scalingFactor: number;
+  /** image pixels per latent pixel (8 for every SD VAE) */
+  vaeScaleFactor: number;
+  /** the size the model was trained at */
+  defaultSize: { width: number; height: number };
+}
+
+export const DEFAULT_SCALING_FACTOR = 0.18215;
+
+/** Path relative to the model folder, as messages show it (`unet/model.onnx`). */
+export function relative(dir: string, file: string): string {
+  return path.relative(dir, file).split(path.sep).join('/');
+}
+
+function readJson(dir: string, file: string, expected: string): Json {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new Error(`model folder ${dir}: cannot read ${relative(dir, file)} (expected ${expected}): ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`model folder ${dir}: ${relative(dir, file)} is not valid JSON (expected ${expected}): ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new Error(`model folder ${dir}: ${relative(dir, file)} holds no JSON object (expected ${expected})`);
+  }
+  return parsed as Json;
+}
+
+function optionalJson(dir: string, file: string, expected: string): Json | undefined {
+  return fs.existsSync(file) ? readJson(dir, file, expected) : undefined;
+}
+
+function positiveNumber(dir: string, file: string, json: Json | undefined, key: string): number | undefined {
+  const v = json?.[key];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !(v > 0)) {
+    throw new Error(`model folder ${dir}: ${relative(dir, file)} has "${key}": ${JSON.stringify(v)} (expected a positive number)`);
+  }
+  return v;
+}
+
+const REQUIRED: [key: keyof ModelFolder['files'], rel: string, what: string][] = [
+  ['textEncoder', 'text_encoder/model.onnx', 'the CLIP text encoder exported to ONNX'],
+  ['unet', 'unet/model.onnx', 'the UNet exported to ONNX'],
+  ['vaeDecoder', 'vae_decoder/model.onnx', 'the VAE decoder exported to ONNX'],
+  ['vocab', 'tokenizer/vocab.json', 'the CLIP tokenizer vocabulary'],
+  ['merges', 'tokenizer/merges.txt', 'the CLIP tokenizer BPE merges'],
+  ['schedulerConfig', 'scheduler/scheduler_config.json', "the diffusers scheduler's config"],
+];
+
+export function readModelFolder(modelDir: string): ModelFolder {
+  const dir = path.resolve(modelDir);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+    throw new Error(`model folder ${dir} does not exist or is not a directory`);
+  }
+  const indexFile = path.join(dir, 'model_index.json');
+  if (!fs.existsSync(indexFile)) {
+    throw new Error(`model folder ${dir}: missing model_index.json (expected the diffusers pipeline index of an ONNX Stable Diffusion export)`);
+  }
+  const modelIndex = readJson(dir, indexFile, 'the diffusers pipeline index, a JSON object');
+
+  const files = {} as ModelFolder['files'];
+  const missing: string[] = [];
+  for (const [key, rel, what] of REQUIRED) {
+    const file = path.join(dir, rel);
+    if (!fs.existsSync(file)) missing.push(`${rel} (${what})`);
+    (files as unknown as Record<string, string>)[key] = file;
+  }
+  if (missing.length > 0) throw new Error(`model folder ${dir}: missing ${missing.join(', ')}`);
+  files.tokenizerDir = path.join(dir, 'tokenizer');
+  const encoder = path.join(dir, 'vae_encoder', 'model.onnx');
+  if (fs.existsSync(encoder)) files.vaeEncoder = encoder;
+
+  const schedulerConfig = readJson(dir, files.schedulerConfig, 'the scheduler config, a JSON object of diffusers scheduler fields');
+  const unetConfigFile = path.join(dir, 'unet', 'config.json');
+  const unetConfig = optionalJson(dir, unetConfigFile, 'the UNet config, a JSON object');
+  const textEncoderConfig = optionalJson(dir, path.join(dir, 'text_encoder', 'config.json'), 'the text encoder config, a JSON object');
+  // Exports put the AutoencoderKL config beside either half of the VAE (or in vae/).
+  let vaeConfigFile: string | undefined;
+  let vaeConfig: Json | undefined;
+  for (const sub of ['vae_decoder', 'vae_encoder', 'vae']) {
+    const file = path.join(dir, sub, 'config.json');
+    const json = optionalJson(dir, file, 'the VAE (AutoencoderKL) config, a JSON object');
+    if (json && !vaeConfig) {
+      vaeConfig = json;
+      vaeConfigFile = file;
+    }
+  }
+  const vaeFile = vaeConfigFile ?? path.join(dir, 'vae_decoder', 'config.json');
+
+  const scalingFactor = positiveNumber(dir, vaeFile, vaeConfig, 'scaling_factor') ?? DEFAULT_SCALING_FACTOR;
+  const blocks = vaeConfig?.block_out_channels;
+  const vaeScaleFactor = Array.isArray(blocks) && blocks.length > 0 ? 2 ** (blocks.length - 1) : 8;
+  // The VAE's sample_size is in pixels; the UNet's in latent pixels.
+  const vaeSample = positiveNumber(dir, vaeFile, vaeConfig, 'sample_size');
+  const unetSample = positiveNumber(dir, unetConfigFile, unetConfig, 'sample_size');
+  const side = vaeSample ?? (unetSample !== undefined ? unetSample * vaeScaleFactor : 512);
+
+  return {
+    dir,
+    name: path.basename(dir),
+    files,
+    modelIndex,
+    schedulerConfig,
+    unetConfig,
+    vaeConfig,
+    textEncoderConfig,
+    scalingFactor,
+    vaeScaleFactor,
+    defaultSize: { width: side, height: side },
+  };
+}

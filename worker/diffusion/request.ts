@@ -1,0 +1,130 @@
+/**
+ * Generation requests: their types, the checks that run before any work, and which
+ * requests can share one UNet batch.
+ */
+import { isSchedulerName, type SchedulerName } from './schedulers/index.ts';
+import { checkSeed } from './noise.ts';
+
+export interface GenerateRequest {
+  prompt: string;
+  negativePrompt?: string;
+  seed: number;
+  steps: number;
+  guidance: number;
+  width: number;
+  height: number;
+  /** images; image i uses seed + i */
+  n: number;
+  sampler: SchedulerName;
+  /** img2img: the image is resized (centre-cropped) to width x height */
+  init?: { image: Buffer; strength: number };
+  /** subtle variation: slerp(noise(seed + i), noise(noiseBlend.seed + i), amount) */
+  noiseBlend?: { seed: number; amount: number };
+  /** shown as `Model:` in the PNG parameters instead of the folder name */
+  modelLabel?: string;
+}
+
+export interface ProgressInfo {
+  /** 1-based, counted over every batch the request's images run in */
+  step: number;
+  total: number;
+  elapsedMs: number;
+  stepMs: number;
+  /** cheap latent -> RGB preview PNG of the request's first image in this batch (no VAE) */
+  preview: () => Promise<Buffer>;
+}
+
+export interface GenerateOptions {
+  onProgress?: (p: ProgressInfo) => void;
+  signal?: AbortSignal;
+}
+
+export interface GenerateTimings {
+  totalMs: number;
+  textEncodeMs: number;
+  unetMs: number;
+  vaeMs: number;
+  /** sum of every session.run() in the call */
+  ortRunMs: number;
+  steps: number;
+  /** most images denoised together in one UNet batch (the UNet sees twice that with CFG) */
+  batchSize: number;
+}
+
+export interface GenerateResult {
+  images: { png: Buffer; seed: number; width: number; height: number }[];
+  /** all images in one PNG when n > 1 */
+  grid?: Buffer;
+  timings: GenerateTimings;
+  model: string;
+  sampler: string;
+  provider: string;
+}
+
+export interface UpscaleRequest {
+  image: Buffer;
+  factor: 2 | 4;
+  prompt: string;
+  negativePrompt?: string;
+  seed: number;
+  steps: number;
+  guidance: number;
+  sampler: SchedulerName;
+  /** img2img strength of the hires-fix pass (default 0.3) */
+  strength?: number;
+  modelLabel?: string;
+}
+
+export const MAX_STEPS = 500;
+export const MAX_IMAGES = 16;
+export const MAX_SIDE = 4096;
+
+export interface RequestLimits {
+  /** image pixels per latent pixel: sizes must be multiples of it */
+  vaeScale: number;
+  canEncode: boolean;
+}
+
+/** Throws a user-readable Error for the first thing wrong with `req`. */
+export function validateRequest(req: GenerateRequest, limits: RequestLimits): void {
+  if (typeof req.prompt !== 'string') throw new Error('prompt must be a string');
+  if (req.negativePrompt !== undefined && typeof req.negativePrompt !== 'string') throw new Error('negativePrompt must be a string');
+  if (!isSchedulerName(req.sampler)) throw new Error(`unknown sampler ${JSON.stringify(req.sampler)}`);
+  if (!Number.isInteger(req.steps) || req.steps < 1 || req.steps > MAX_STEPS) throw new Error(`steps must be an integer in 1..${MAX_STEPS}, got ${req.steps}`);
+  if (!Number.isFinite(req.guidance) || req.guidance < 0) throw new Error(`guidance must be a finite number >= 0, got ${req.guidance}`);
+  if (!Number.isInteger(req.n) || req.n < 1 || req.n > MAX_IMAGES) throw new Error(`n must be an integer in 1..${MAX_IMAGES}, got ${req.n}`);
+  for (const [name, v] of [
+    ['width', req.width],
+    ['height', req.height],
+  ] as const) {
+    if (!Number.isInteger(v) || v < limits.vaeScale || v > MAX_SIDE || v % limits.vaeScale !== 0) {
+      throw new Error(`${name} must be a multiple of ${limits.vaeScale} in ${limits.vaeScale}..${MAX_SIDE}, got ${v}`);
+    }
+  }
+  checkSeed(req.seed);
+  checkSeed(req.seed + req.n - 1, 'seed + n - 1');
+  if (req.init) {
+    if (!limits.canEncode) throw new Error('img2img needs vae_encoder/model.onnx, which this model folder lacks');
+    if (!Buffer.isBuffer(req.init.image) || req.init.image.length === 0) throw new Error('init.image must be a non-empty image Buffer');
+    if (!(req.init.strength > 0 && req.init.strength <= 1)) throw new Error(`init.strength must be in (0, 1], got ${req.init.strength}`);
+    if (Math.trunc(req.steps * req.init.strength) < 1) {
+      throw new Error(`img2img with strength ${req.init.strength} and ${req.steps} steps runs no step; raise steps or strength`);
+    }
+  }
+  if (req.noiseBlend) {
+    checkSeed(req.noiseBlend.seed, 'noiseBlend.seed');
+    checkSeed(req.noiseBlend.seed + req.n - 1, 'noiseBlend.seed + n - 1');
+    if (!(req.noiseBlend.amount >= 0 && req.noiseBlend.amount <= 1)) throw new Error(`noiseBlend.amount must be in [0, 1], got ${req.noiseBlend.amount}`);
+  }
+}
+
+/** What requests must share to run as one UNet batch (one schedule, one tensor shape). */
+export function batchKey(req: GenerateRequest, usesCfg: boolean): string {
+  return [
+    `size ${req.width}x${req.height}`,
+    `steps ${req.steps}`,
+    `sampler ${req.sampler}`,
+    `cfg ${usesCfg ? 'on' : 'off'}`,
+    req.init ? `img2img strength ${req.init.strength}` : 'txt2img',
+  ].join(', ');
+}

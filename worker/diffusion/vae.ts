@@ -1,0 +1,65 @@
+/**
+ * VAE decode (latents -> image) and encode (image -> latents), one image per run (fp16
+ * VAEs misbehave on batches > 1), tiled with overlap above a size so memory stays
+ * bounded at 1024x1024 and beyond.
+ */
+import type { OnnxModel } from './sessions.ts';
+import { readFloats } from './sessions.ts';
+import type { VaeDecoderIO, VaeEncoderIO } from './model-contract.ts';
+import { runTiled, type Tiling } from './tiling.ts';
+
+/** In latent pixels: SD VAEs are trained at 512 px = 64 latent px; a quarter overlaps. */
+export const DEFAULT_VAE_TILING: Tiling = { tile: 64, overlap: 16 };
+
+export class Vae {
+  constructor(
+    private readonly decoder: OnnxModel,
+    private readonly decoderIO: VaeDecoderIO,
+    private readonly encoder: OnnxModel | undefined,
+    private readonly encoderIO: VaeEncoderIO | undefined,
+    readonly scalingFactor: number,
+    /** image pixels per latent pixel */
+    readonly scale: number,
+    readonly latentChannels: number,
+    readonly tiling: Tiling = DEFAULT_VAE_TILING,
+  ) {}
+
+  get canEncode(): boolean {
+    return this.encoder !== undefined;
+  }
+
+  /** One image's scaled latents [C, h, w] -> image [3, h*scale, w*scale], roughly in [-1, 1]. */
+  async decode(latent: Float32Array, height: number, width: number): Promise<Float32Array> {
+    const unscaled = new Float32Array(latent.length);
+    for (let i = 0; i < latent.length; i++) unscaled[i] = latent[i] / this.scalingFactor;
+    const name = this.decoderIO.latent.name;
+    const C = this.latentChannels;
+    return runTiled(unscaled, C, height, width, this.tiling, { inPerUnit: 1, outPerUnit: this.scale, outChannels: 3 }, async (tile, h, w) => {
+      const out = await this.decoder.run({ [name]: this.decoder.floatTensor(name, tile, [1, C, h, w]) });
+      return readFloats(out[this.decoderIO.output.name], this.decoder.label);
+    });
+  }
+
+  /** One image [3, H, W] in [-1, 1] -> scaled latents [C, H/scale, W/scale] (the mean for latent_parameters). */
+  async encode(image: Float32Array, height: number, width: number): Promise<Float32Array> {
+    const encoder = this.encoder;
+    const io = this.encoderIO;
+    if (!encoder || !io) throw new Error('this model folder has no vae_encoder/model.onnx (needed for img2img and upscaling)');
+    const C = this.latentChannels;
+    const name = io.image.name;
+    const latents = await runTiled(image, 3, height, width, this.tiling, { inPerUnit: this.scale, outPerUnit: 1, outChannels: C }, async (tile, h, w) => {
+      const out = await encoder.run({ [name]: encoder.floatTensor(name, tile, [1, 3, h, w]) });
+      const values = readFloats(out[io.output.name], encoder.label);
+      const plane = (h / this.scale) * (w / this.scale);
+      const expected = io.parameters ? 2 * C : C;
+      if (values.length !== expected * plane) {
+        throw new Error(`${encoder.label}: ${io.output.name} has ${values.length / plane} channels, expected ${expected}`);
+      }
+      // latent_parameters stacks mean then logvar on the channel axis: the mean is the first C planes
+      return io.parameters ? values.slice(0, C * plane) : values;
+    });
+    const out = new Float32Array(latents.length);
+    for (let i = 0; i < out.length; i++) out[i] = latents[i] * this.scalingFactor;
+    return out;
+  }
+}
