@@ -1,0 +1,97 @@
+/**
+ * What Discord messages say and which buttons they carry: the queued reply, progress, the
+ * result (grid + parameters + buttons from src/actions.ts) and failures. Plain data for the
+ * REST API (components as API JSON), so the bot and the worker render identically.
+ */
+import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
+import type { FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
+import type { JobPayload, JobResult } from '../../src/jobs.ts';
+
+/** Discord rejects message content over 2000 characters. */
+export const MAX_CONTENT = 2000;
+/** Room left for the prompt in a message, so parameters and notes always fit. */
+const MAX_PROMPT_SHOWN = 1200;
+
+export interface APIButton {
+  type: 2;
+  style: 1 | 2 | 4;
+  label: string;
+  custom_id: string;
+}
+
+export interface APIActionRow {
+  type: 1;
+  components: APIButton[];
+}
+
+export interface RenderedMessage {
+  content: string;
+  components: APIActionRow[];
+}
+
+const STYLE = { primary: 1, secondary: 2, danger: 4 } as const;
+
+export function toActionRows(rows: ActionButton[][]): APIActionRow[] {
+  return rows
+    .filter((row) => row.length > 0)
+    .map((row) => ({ type: 1 as const, components: row.map((b) => ({ type: 2 as const, style: STYLE[b.style], label: b.label, custom_id: b.id })) }));
+}
+
+/** Markdown-inert prompt text: no formatting, mentions or links sneak in from what users type. */
+export function quotePrompt(prompt: string): string {
+  const shown = prompt.length > MAX_PROMPT_SHOWN ? `${prompt.slice(0, MAX_PROMPT_SHOWN)}…` : prompt;
+  return shown.replace(/([\\*_~`|>#\[\]()-])/g, '\\$1').replace(/@/g, '@\u200b').replace(/\s+/g, ' ');
+}
+
+function headline(payload: JobPayload): string {
+  const who = `<@${payload.origin.userId}>`;
+  const prompt = `**${quotePrompt(payload.params.prompt)}**`;
+  switch (payload.kind) {
+    case 'variation':
+      return `${prompt} — ${payload.mode === 'subtle' ? 'Subtle' : 'Strong'} variation of image ${payload.source.index + 1} for ${who}`;
+    case 'upscale':
+      return `${prompt} — Upscaled ×${payload.factor} (image ${payload.source.index + 1}) for ${who}`;
+    default:
+      return `${prompt} — ${who}`;
+  }
+}
+
+/** The generation parameters a user needs to repeat an image. */
+export function parameterLine(params: JobPayload['params'], seeds: number[] = [params.seed]): string {
+  const seedText = seeds.length === 1 ? `seed ${seeds[0]}` : `seeds ${seeds.join(', ')}`;
+  return [seedText, params.sampler, `${params.steps} steps`, `cfg ${params.guidance}`, `${params.width}x${params.height}`, params.model].map((p) => `\`${p}\``).join(' · ');
+}
+
+function clamp(content: string): string {
+  return content.length > MAX_CONTENT ? `${content.slice(0, MAX_CONTENT - 1)}…` : content;
+}
+
+function formatEta(ms: number): string {
+  const s = Math.max(1, Math.round(ms / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** The bot's reply once the job is queued: what will be made and where it stands. */
+export function renderQueued(payload: JobPayload, position: number, jobId: string, warnings: string[] = []): RenderedMessage {
+  const where = position > 0 ? `Queued — position ${position}` : 'Starting…';
+  const lines = [headline(payload), parameterLine(payload.params), where, ...warnings.map((w) => `-# ⚠️ ${w}`)];
+  return { content: clamp(lines.join('\n')), components: toActionRows(progressActionRows(jobId)) };
+}
+
+export function renderProgress(payload: JobPayload, update: ProgressUpdate, jobId: string): RenderedMessage {
+  const pct = update.total > 0 ? Math.round((100 * update.step) / update.total) : 0;
+  const eta = update.etaMs !== null && update.etaMs > 0 ? ` · about ${formatEta(update.etaMs)} left` : '';
+  const lines = [headline(payload), parameterLine(payload.params), `Step ${update.step}/${update.total} (${pct}%)${eta}`];
+  return { content: clamp(lines.join('\n')), components: toActionRows(progressActionRows(jobId)) };
+}
+
+/** The result: the job's headline, the parameters with each image's seed, any notes, and the buttons. */
+export function renderResult(payload: JobPayload, result: JobResult, notes: string[] = []): RenderedMessage {
+  const lines = [headline(payload), parameterLine(result.params, result.images.map((i) => i.seed)), ...notes.map((n) => `-# ${n}`)];
+  return { content: clamp(lines.join('\n')), components: toActionRows(resultActionRows(result)) };
+}
+
+export function renderFailure(payload: JobPayload, notice: FailureNotice, jobId: string): RenderedMessage {
+  const status = notice.cancelled ? `Cancelled. ${notice.message}`.trim() : `❌ ${notice.message}`;
+  return { content: clamp([headline(payload), status].join('\n')), components: notice.retry ? toActionRows(failureActionRows(jobId)) : [] };
+}

@@ -1,0 +1,96 @@
+/**
+ * Small pieces of Discord state that the bot and the workers share through the key-value
+ * store (Redis in a fleet), because they live in different processes:
+ *  - the attachment size limit Discord reported for a guild (interactions carry it; the worker
+ *    that uploads never sees the interaction);
+ *  - which message shows a job, so progress, the result and a retry after a crash all edit the
+ *    same message instead of posting new ones.
+ */
+import type { Origin } from '../../src/jobs.ts';
+import type { KeyValueStore } from '../../src/kv.ts';
+import { DEFAULT_ATTACHMENT_LIMIT } from './fit-attachment.ts';
+
+const DAY_S = 86_400;
+
+/** Guild boosts change the limit rarely; a day keeps it fresh without asking on every upload. */
+const ATTACHMENT_LIMIT_TTL_S = DAY_S;
+/** A job's message matters while it can still be retried or re-delivered. */
+const JOB_MESSAGE_TTL_S = 2 * DAY_S;
+
+const limitKey = (origin: Pick<Origin, 'workspaceId' | 'channelId'>) => `discord:attachment-limit:${origin.workspaceId ?? `channel:${origin.channelId}`}`;
+const jobMessageKey = (jobId: string) => `discord:job-message:${jobId}`;
+const tokenDeadKey = (jobId: string) => `discord:token-dead:${jobId}`;
+
+export async function rememberAttachmentLimit(kv: KeyValueStore, origin: Pick<Origin, 'workspaceId' | 'channelId'>, limitBytes: number | undefined): Promise<void> {
+  if (!limitBytes || !Number.isFinite(limitBytes) || limitBytes <= 0) return;
+  await kv.set(limitKey(origin), String(Math.floor(limitBytes)), ATTACHMENT_LIMIT_TTL_S);
+}
+
+export async function attachmentLimitFor(kv: KeyValueStore, origin: Pick<Origin, 'workspaceId' | 'channelId'>): Promise<number> {
+  const raw = await kv.get(limitKey(origin));
+  const n = raw === null ? NaN : Number(raw);
+  return Number.isFinite(n) && n > 0 ? n : DEFAULT_ATTACHMENT_LIMIT;
+}
+
+export interface JobMessage {
+  channelId: string;
+  messageId: string;
+  /** Whether the bot's channel routes may edit it (interaction replies and bot posts: yes; ephemeral: no). */
+  via: 'interaction' | 'channel';
+}
+
+export async function rememberJobMessage(kv: KeyValueStore, jobId: string, message: JobMessage): Promise<void> {
+  await kv.set(jobMessageKey(jobId), JSON.stringify(message), JOB_MESSAGE_TTL_S);
+}
+
+export async function jobMessage(kv: KeyValueStore, jobId: string): Promise<JobMessage | null> {
+  const raw = await kv.get(jobMessageKey(jobId));
+  if (!raw) return null;
+  try {
+    const parsed = JSON.parse(raw) as Partial<JobMessage>;
+    if (typeof parsed.channelId === 'string' && typeof parsed.messageId === 'string') {
+      return { channelId: parsed.channelId, messageId: parsed.messageId, via: parsed.via === 'interaction' ? 'interaction' : 'channel' };
+    }
+  } catch {
+    // A damaged record only costs a new message.
+  }
+  return null;
+}
+
+export async function forgetJobMessage(kv: KeyValueStore, jobId: string): Promise<void> {
+  await kv.del(jobMessageKey(jobId));
+}
+
+/** Once a token is known dead (50027), later calls for the job go straight to the channel routes. */
+export async function markTokenDead(kv: KeyValueStore, jobId: string): Promise<void> {
+  await kv.set(tokenDeadKey(jobId), '1', JOB_MESSAGE_TTL_S);
+}
+
+export async function isTokenDead(kv: KeyValueStore, jobId: string): Promise<boolean> {
+  return (await kv.get(tokenDeadKey(jobId))) !== null;
+}
+
+/**
+ * The bot edits a job's message once after enqueueing (queue position), and the worker may
+ * already be delivering by then. The bot holds the reply while it does that edit; the
+ * deliverer waits for the hold to go before its first edit, so the bot's "queued" text never
+ * lands on top of progress or a result. Keyed by the platform event (known before the job id).
+ */
+const replyHoldKey = (eventId: string) => `discord:reply-hold:${eventId}`;
+/** Long enough for one REST edit; short enough that a bot crashing mid-hold delays delivery only briefly. */
+export const REPLY_HOLD_TTL_S = 10;
+
+export async function holdReply(kv: KeyValueStore, eventId: string): Promise<void> {
+  await kv.set(replyHoldKey(eventId), '1', REPLY_HOLD_TTL_S);
+}
+
+export async function releaseReply(kv: KeyValueStore, eventId: string): Promise<void> {
+  await kv.del(replyHoldKey(eventId));
+}
+
+export async function waitForReplyRelease(kv: KeyValueStore, eventId: string, maxWaitMs = REPLY_HOLD_TTL_S * 1000, pollMs = 50): Promise<void> {
+  const deadline = Date.now() + maxWaitMs;
+  while ((await kv.get(replyHoldKey(eventId))) !== null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
