@@ -87,7 +87,8 @@ export class DiscordDeliverer implements Deliverer {
         return { messageId: delivered.messageId, channelId: delivered.channelId };
       } catch (err) {
         // Discord's own limit can be below what it advertised (or below the default we assumed).
-        if (!fit || !isDiscordCode(err, DiscordCode.RequestEntityTooLarge) || shrink >= MAX_SHRINKS) throw err;
+        if (!isDiscordCode(err, DiscordCode.RequestEntityTooLarge)) throw err;
+        if (!fit || shrink >= MAX_SHRINKS) throw new PermanentDeliveryError(`Discord refused the image even at ${fit?.data.length ?? 0} bytes`, 413);
         limit = Math.floor(Math.min(limit, fit.data.length) / 2);
       }
     }
@@ -175,6 +176,8 @@ export class DiscordDeliverer implements Deliverer {
   /** 4xx answers other than the ones handled above will not change on retry. */
   private classify(err: unknown, kind: string): unknown {
     const status = (err as { status?: number }).status;
+    // Too large is answered by shrinking the image (see result()), not by giving up here.
+    if (isDiscordCode(err, DiscordCode.RequestEntityTooLarge)) return err;
     if (typeof status === 'number' && status >= 400 && status < 500 && status !== 429 && status !== 408) {
       return new PermanentDeliveryError(`Discord refused the ${kind} message: ${(err as Error).message}`, status);
     }

@@ -301,6 +301,19 @@ export class FakeDiscord {
     });
   }
 
+  /**
+   * An interaction the bot has already deferred (type 5), without a gateway round trip: what a
+   * worker sees when it picks up a job. The original reply exists and the token is valid.
+   */
+  deferredInteraction(): FakeInteraction {
+    const interaction = this.registerInteraction(2);
+    const message = this.createMessage(this.channelId, { body: {}, files: [] }, { interactionId: interaction.id, webhook: true });
+    interaction.acknowledgedAt = Date.now();
+    interaction.callbackType = 5;
+    interaction.originalMessageId = message.id;
+    return interaction;
+  }
+
   /** Dispatch MESSAGE_REACTION_ADD, as Discord does for a message the bot may never have cached. */
   react(args: { messageId: string; emoji: string; user: FakeUser; roles?: string[] }): void {
     const message = this.messages.get(args.messageId);
@@ -348,18 +361,7 @@ export class FakeDiscord {
     type: number,
     args: { user: FakeUser; roles?: string[]; attachmentSizeLimit?: number; data: unknown; message?: unknown; sourceMessageId?: string },
   ): FakeInteraction {
-    const interaction: FakeInteraction = {
-      id: snowflake(),
-      token: `aW50ZXJhY3Rpb24.${randomBytes(24).toString('base64url')}`,
-      type,
-      createdAt: Date.now(),
-      acknowledgedAt: null,
-      callbackType: null,
-      expired: false,
-      originalMessageId: null,
-      sourceMessageId: args.sourceMessageId,
-    };
-    this.interactions.set(interaction.id, interaction);
+    const interaction = this.registerInteraction(type, args.sourceMessageId);
     this.dispatch('INTERACTION_CREATE', {
       id: interaction.id,
       application_id: this.applicationId,
@@ -380,6 +382,22 @@ export class FakeDiscord {
       data: args.data,
       ...(args.message ? { message: args.message } : {}),
     });
+    return interaction;
+  }
+
+  private registerInteraction(type: number, sourceMessageId?: string): FakeInteraction {
+    const interaction: FakeInteraction = {
+      id: snowflake(),
+      token: `aW50ZXJhY3Rpb24.${randomBytes(24).toString('base64url')}`,
+      type,
+      createdAt: Date.now(),
+      acknowledgedAt: null,
+      callbackType: null,
+      expired: false,
+      originalMessageId: null,
+      sourceMessageId,
+    };
+    this.interactions.set(interaction.id, interaction);
     return interaction;
   }
 
