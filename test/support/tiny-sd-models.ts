@@ -139,7 +139,9 @@ function unet(v: TinyModelVariant) {
   );
   // prompt conditioning: a per-channel bias from the mean projected hidden state
   const textProj = g.op('MatMul', [hidden, g.constant('float32', [HIDDEN, LATENT_CHANNELS], weights(HIDDEN * LATENT_CHANNELS, 23, 0.8))]);
-  const textMean = g.op('ReduceMean', [textProj], { axes: { ints: [1] }, keepdims: { int: 1 } });
+  // the mean over the sequence as a batched MatMul: a ReduceMean over this middle axis takes a
+  // different summation path in onnxruntime at batch 1 than at batch > 1 (last-bit differences)
+  const textMean = g.op('MatMul', [g.constant('float32', [1, 77], new Array(77).fill(1 / 77)), textProj]);
   const textBias = g.op('Unsqueeze', [
     g.op('Transpose', [textMean], { perm: { ints: [0, 2, 1] } }),
     g.constant('int64', [1], [3]),
