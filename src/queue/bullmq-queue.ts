@@ -1,0 +1,217 @@
+/**
+ * The JobQueue on BullMQ + Redis, for fleets: adapters enqueue here, workers (BullMQ Worker
+ * on the same QUEUE_NAME and QUEUE_PREFIX) consume.
+ *
+ * Enqueue = validate -> atomic admission (limits.ts: dedupe + per-user caps + depth cap,
+ * reserving the slot) -> store the platform secret under its own expiring key -> BullMQ add
+ * -> commit the reservation. Job data is the validated payload plus `timeoutMs`; secrets are
+ * never in it.
+ *
+ * What a worker must do when a job ends: nothing for the limits (a user's slot is freed as
+ * soon as BullMQ marks the job finished or removes it). For cancellation it must watch
+ * `subscribeCancels` / `isCancelRequested` (cancel-signal.ts) and fail a cancelled job
+ * without retry (BullMQ UnrecoverableError).
+ */
+import { randomUUID } from 'node:crypto';
+import { Queue, type DefaultJobOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.ts';
+import { InvalidJobError, jobPayloadSchema, parseJobPayload, type JobPayload } from '../jobs.ts';
+import type { KeyValueStore } from '../kv.ts';
+import { RedisKeyValueStore } from '../kv-redis.ts';
+import { createLogger, type Logger } from '../logger.ts';
+import { platformSecretSchema, storeSecret, type PlatformSecret } from '../platform-secrets.ts';
+import { closeRedis, redisFromConfig } from '../redis.ts';
+import { isCancelRequested, requestCancel } from './cancel-signal.ts';
+import { queueKeys, type QueueKeys } from './keys.ts';
+import { commitSlot, forgetUserJob, releaseSlot, reserveSlot, userJobIds, type ReserveRequest } from './limits.ts';
+import { jobPosition } from './position.ts';
+import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobQueue, JobState, JobSummary, QueueCounts } from './types.ts';
+
+/** What BullMQ stores as job data: the payload and the time budget the worker enforces per attempt. */
+export type QueuedJobData = JobPayload & { timeoutMs: number };
+
+export type BullmqQueueConfig = Pick<
+  Config,
+  'REDIS_URL' | 'QUEUE_PREFIX' | 'QUEUE_NAME' | 'JOB_ATTEMPTS' | 'JOB_TIMEOUT_S' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'
+>;
+
+export function defaultJobOptions(config: Pick<Config, 'JOB_ATTEMPTS'>): DefaultJobOptions {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: 5_000 },
+    // Finished jobs stay a while for `counts()`, dashboards and late duplicate deliveries, bounded both ways.
+    removeOnComplete: { age: 24 * 3600, count: 1_000 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 5_000 },
+  };
+}
+
+/** The per-attempt time budget recorded in a job's data (falls back to the config for older jobs). */
+export function jobTimeoutMs(data: unknown, config: Pick<Config, 'JOB_TIMEOUT_S'>): number {
+  const recorded = (data as { timeoutMs?: unknown } | null)?.timeoutMs;
+  return typeof recorded === 'number' && recorded > 0 ? recorded : config.JOB_TIMEOUT_S * 1000;
+}
+
+export interface BullmqJobQueueOptions {
+  config: BullmqQueueConfig;
+  /** A client-role connection to share; when absent one is made from REDIS_URL and closed by close(). */
+  redis?: Redis;
+  /** Where platform secrets go; defaults to the Redis store under the queue prefix (where workers look). */
+  secrets?: KeyValueStore;
+  logger?: Logger;
+}
+
+const NOT_FOUND = 'That job is not in the queue any more: it may have finished or been cancelled.';
+const NOT_OWNER = 'Only the person who started this job can cancel it.';
+const FINISHED = 'That job has already finished.';
+
+export class BullmqJobQueue implements JobQueue {
+  readonly backend = 'redis' as const;
+  /** The underlying BullMQ queue (metrics, admin). */
+  readonly queue: Queue;
+  readonly keys: QueueKeys;
+  readonly redis: Redis;
+  private readonly secrets: KeyValueStore;
+  private readonly ownsRedis: boolean;
+  private readonly config: BullmqQueueConfig;
+  private readonly logger: Logger;
+
+  constructor(opts: BullmqJobQueueOptions) {
+    this.config = opts.config;
+    this.logger = opts.logger ?? createLogger({ name: 'queue' });
+    this.ownsRedis = !opts.redis;
+    this.redis = opts.redis ?? redisFromConfig(opts.config, { role: 'client', name: 'queue', logger: this.logger });
+    this.keys = queueKeys(opts.config);
+    this.secrets = opts.secrets ?? RedisKeyValueStore.fromConfig(this.redis, opts.config);
+    this.queue = new Queue(opts.config.QUEUE_NAME, {
+      connection: this.redis,
+      prefix: opts.config.QUEUE_PREFIX,
+      defaultJobOptions: defaultJobOptions(opts.config),
+    });
+    this.queue.on('error', (err: Error) => this.logger.warn({ queue: this.keys.base, err: { message: err.message } }, 'queue error'));
+  }
+
+  async enqueue(input: JobPayload, opts: EnqueueOptions = {}): Promise<EnqueueOutcome> {
+    const payload = parseJobPayload(input);
+    const secret = opts.secret ? this.validSecret(opts.secret, payload) : undefined;
+    const req: ReserveRequest = { jobId: randomUUID(), userId: payload.origin.userId, dedupeId: opts.dedupeId };
+
+    const reservation = await reserveSlot(this.redis, this.keys, this.config, req);
+    if (reservation.kind === 'refused') return { ok: false, reason: reservation.reason, message: reservation.message };
+    if (reservation.kind === 'duplicate') {
+      return { ok: true, jobId: reservation.jobId, position: await this.settledPosition(reservation.jobId), duplicate: true };
+    }
+
+    const data: QueuedJobData = { ...payload, timeoutMs: this.config.JOB_TIMEOUT_S * 1000 };
+    try {
+      // Stored before the add so a worker that picks the job at once finds it.
+      if (secret) await storeSecret(this.secrets, req.jobId, secret);
+      await this.queue.add(payload.kind, data, { jobId: req.jobId });
+    } catch (err) {
+      await Promise.allSettled([releaseSlot(this.redis, this.keys, req), this.secrets.del(`secret:${req.jobId}`)]);
+      throw new Error(`enqueue of a ${payload.kind} job failed: ${(err as Error).message}`, { cause: err });
+    }
+    try {
+      await commitSlot(this.redis, this.keys, req.jobId);
+    } catch (err) {
+      // Harmless: the reservation expires after its grace period and the job hash already counts.
+      this.logger.warn({ jobId: req.jobId, err: { message: (err as Error).message } }, 'could not commit queue reservation');
+    }
+    return { ok: true, jobId: req.jobId, position: (await this.position(req.jobId)) ?? 0, duplicate: false };
+  }
+
+  position(jobId: string): Promise<number | null> {
+    return jobPosition(this.redis, this.keys, jobId);
+  }
+
+  async cancel(jobId: string, byUserId: string): Promise<CancelOutcome> {
+    const job = await this.queue.getJob(jobId);
+    if (!job) return { ok: false, reason: 'not-found', message: NOT_FOUND };
+    const owner = (job.data as { origin?: { userId?: unknown } } | undefined)?.origin?.userId;
+    if (owner !== byUserId) return { ok: false, reason: 'not-owner', message: NOT_OWNER };
+
+    const state = await job.getState();
+    if (state === 'completed' || state === 'failed') return { ok: false, reason: 'finished', message: FINISHED };
+    if (state !== 'active' && (await this.queue.remove(jobId)) === 1) {
+      await Promise.all([forgetUserJob(this.redis, this.keys, byUserId, jobId), this.secrets.del(`secret:${jobId}`)]);
+      return { ok: true, state: 'removed' };
+    }
+    // Running (or it started between getState and remove, which refuses locked jobs).
+    await requestCancel(this.redis, this.config, jobId);
+    return { ok: true, state: 'cancelling' };
+  }
+
+  /** Whether cancellation of a running job was requested (workers poll this between steps). */
+  isCancelRequested(jobId: string): Promise<boolean> {
+    return isCancelRequested(this.redis, this.config, jobId);
+  }
+
+  async userJobs(userId: string): Promise<JobSummary[]> {
+    const out: JobSummary[] = [];
+    for (const jobId of await userJobIds(this.redis, this.keys, userId)) {
+      const job = await this.queue.getJob(jobId);
+      if (!job) continue;
+      const state = toJobState(await job.getState());
+      if (state !== 'waiting' && state !== 'active') continue;
+      const payload = jobPayloadSchema.safeParse(job.data);
+      if (!payload.success) continue;
+      out.push({ jobId, state, position: await this.position(jobId), payload: payload.data });
+    }
+    return out;
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
+    return {
+      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
+      active: c.active ?? 0,
+      completed: c.completed ?? 0,
+      failed: c.failed ?? 0,
+      delayed: c.delayed ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+    if (this.ownsRedis) await closeRedis(this.redis);
+  }
+
+  private validSecret(secret: PlatformSecret, payload: JobPayload): PlatformSecret {
+    const parsed = platformSecretSchema.safeParse(secret);
+    if (!parsed.success) throw new InvalidJobError('This request could not be queued. Please send it again.', `secret: ${parsed.error.issues[0].message}`);
+    if (parsed.data.platform !== payload.origin.platform) {
+      throw new InvalidJobError('This request could not be queued. Please send it again.', `secret is for ${parsed.data.platform} but the job comes from ${payload.origin.platform}`);
+    }
+    return parsed.data;
+  }
+
+  /**
+   * A duplicate delivery can arrive while the first one is between reserve and add; wait
+   * briefly for the job to appear so the user is told a real position. 0 when the first job
+   * is no longer waiting.
+   */
+  private async settledPosition(jobId: string): Promise<number> {
+    for (let i = 0; i < 40; i++) {
+      if ((await this.redis.zscore(this.keys.pending, jobId)) === null) break;
+      if (await this.redis.exists(this.keys.jobPrefix + jobId)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return (await this.position(jobId)) ?? 0;
+  }
+}
+
+function toJobState(state: string): JobState {
+  switch (state) {
+    case 'waiting':
+    case 'prioritized':
+    case 'delayed':
+    case 'waiting-children':
+      return 'waiting';
+    case 'active':
+    case 'completed':
+    case 'failed':
+      return state;
+    default:
+      return 'unknown';
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * Shared set-up for queue integration tests: one private Redis per test file, a fresh queue
+ * prefix per queue, and a real BullMQ Worker whose jobs finish only when the test says so.
+ */
+import { Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { Config } from '../../src/config.ts';
+import { createLogger } from '../../src/logger.ts';
+import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
+import { closeRedis, createRedis } from '../../src/redis.ts';
+import { testConfig } from './queue-prefix.ts';
+import { redisServerAvailable, startRedis, type TestRedis } from './redis-server.ts';
+
+export const silentLogger = createLogger({ level: 'silent' });
+
+export interface Gate {
+  /** Ids of jobs the worker has started, in order. */
+  started: string[];
+  /** Finish a running job; resolves once BullMQ has recorded it as completed. */
+  complete(jobId: string): Promise<void>;
+  /** Fail a running job's attempt; resolves once BullMQ has recorded the failure. */
+  fail(jobId: string, message?: string): Promise<void>;
+  /** Resolves once the worker has started this many jobs. */
+  waitStarted(n: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function useQueueHarness(label: string) {
+  const available = redisServerAvailable();
+  if (!available) console.warn(`SKIPPED: ${label} needs redis-server or REDIS_URL`);
+  let server: TestRedis | undefined;
+  const cleanups: (() => Promise<void>)[] = [];
+
+  beforeAll(async () => {
+    if (available) server = await startRedis();
+  });
+  afterEach(async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  const h = {
+    available,
+    get url(): string {
+      if (!server) throw new Error('test redis not started');
+      return server.url;
+    },
+    config(env: Record<string, string> = {}): Config {
+      return testConfig(h.url, env, label);
+    },
+    /** A client connection closed after the test. */
+    connection(name = 'test'): Redis {
+      const r = createRedis(h.url, { role: 'client', name, logger: silentLogger });
+      cleanups.push(() => closeRedis(r));
+      return r;
+    },
+    /** A queue with its own connection, closed after the test. */
+    queue(config: Config): BullmqJobQueue {
+      const q = new BullmqJobQueue({ config, logger: silentLogger });
+      cleanups.push(() => q.close());
+      return q;
+    },
+    /** A real BullMQ worker on the queue; each job waits until complete()/fail() is called for it. */
+    async worker(config: Config): Promise<Gate> {
+      const waiting = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
+      const started: string[] = [];
+      let closing = false;
+      const connection = createRedis(h.url, { role: 'worker', name: 'test-worker', logger: silentLogger });
+      const worker = new Worker(
+        config.QUEUE_NAME,
+        async (job: Job) => {
+          if (closing) return { ok: true };
+          await new Promise<void>((resolve, reject) => {
+            waiting.set(job.id!, { resolve, reject });
+            started.push(job.id!);
+          });
+          return { ok: true };
+        },
+        { connection, prefix: config.QUEUE_PREFIX, concurrency: 1 },
+      );
+      worker.on('error', () => {});
+      await worker.waitUntilReady();
+      const finished = (jobId: string) =>
+        new Promise<void>((resolve) => {
+          const onDone = (job: Job | undefined) => {
+            if (job?.id === jobId) {
+              worker.off('completed', onDone);
+              worker.off('failed', onDone);
+              resolve();
+            }
+          };
+          worker.on('completed', onDone);
+          worker.on('failed', onDone);
+        });
+      const gate: Gate = {
+        started,
+        complete(jobId) {
+          const done = finished(jobId);
+          waiting.get(jobId)!.resolve();
+          return done;
+        },
+        fail(jobId, message = 'boom') {
+          const done = finished(jobId);
+          waiting.get(jobId)!.reject(new Error(message));
+          return done;
+        },
+        async waitStarted(n, timeoutMs = 10_000) {
+          const deadline = Date.now() + timeoutMs;
+          while (started.length < n) {
+            if (Date.now() > deadline) throw new Error(`worker started ${started.length} of ${n} jobs`);
+            await new Promise((r) => setTimeout(r, 20));
+          }
+        },
+        async close() {
+          if (closing) return;
+          closing = true;
+          for (const w of waiting.values()) w.resolve();
+          await worker.close();
+          await closeRedis(connection);
+        },
+      };
+      cleanups.push(() => gate.close());
+      return gate;
+    },
+  };
+  return h;
+}
+
+/** Every key under a prefix (SCAN, never KEYS). */
+export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  let cursor = '0';
+  const pattern = prefix.replace(/[*?[\]\\]/g, '\\$&') + '*';
+  do {
+    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+    cursor = next;
+    out.push(...batch);
+  } while (cursor !== '0');
+  return out.sort();
+}
