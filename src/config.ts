@@ -51,6 +51,8 @@ export const envSchema = z
     DISCORD_APP_ID: snowflake.optional(),
     DISCORD_API_URL: url('the Discord REST base without version').default('https://discord.com/api'),
     DISCORD_GUILD_IDS: commaList.pipe(z.array(snowflake)),
+    /** Reaction emoji -> action on result messages (grammar in adapters/discord/reactions.ts); unset = the default map. */
+    DISCORD_REACTIONS: optionalString,
     SLACK_BOT_TOKEN: z.string().regex(/^xoxb-\S+$/, { error: 'a Slack bot token starting with xoxb-' }).optional(),
     SLACK_SIGNING_SECRET: z.string().regex(/^\S{8,}$/, { error: 'the Slack app signing secret' }).optional(),
     SLACK_APP_TOKEN: z.string().regex(/^xapp-\S+$/, { error: 'a Slack app-level token starting with xapp-' }).optional(),
