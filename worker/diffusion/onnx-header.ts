@@ -157,6 +157,19 @@ function valueInfo(buf: Buffer): ValueSpec {
 export interface OnnxInterface {
   inputs: ValueSpec[];
   outputs: ValueSpec[];
+  /** files the weights live in (external data), relative to the model file */
+  externalFiles: string[];
+}
+
+/** The `location` of a TensorProto.external_data entry list. */
+function externalLocation(entry: Buffer): [key: string, value: string] {
+  let key = '';
+  let value = '';
+  for (const f of memFields(entry)) {
+    if (f.field === 1 && f.data) key = f.data.toString('utf8');
+    if (f.field === 2 && f.data) value = f.data.toString('utf8');
+  }
+  return [key, value];
 }
 
 export function readOnnxInterface(file: string): OnnxInterface {
@@ -169,6 +182,7 @@ export function readOnnxInterface(file: string): OnnxInterface {
     const inputs: ValueSpec[] = [];
     const outputs: ValueSpec[] = [];
     const initializers = new Set<string>();
+    const externalFiles = new Set<string>();
     for (const f of fields(cur, graph.start, graph.end)) {
       if (f.wire !== 2) continue;
       if (f.field === 11) inputs.push(valueInfo(cur.bytes(f.start, f.value)));
@@ -177,13 +191,15 @@ export function readOnnxInterface(file: string): OnnxInterface {
         // TensorProto.name (8); raw_data is skipped by its length, never read
         for (const t of fields(cur, f.start, f.end)) {
           if (t.field === 8 && t.wire === 2) initializers.add(cur.bytes(t.start, t.value).toString('utf8'));
+          if (t.field === 13 && t.wire === 2) {
+            const [key, value] = externalLocation(cur.bytes(t.start, t.value));
+            if (key === 'location') externalFiles.add(value);
+          }
         }
       }
     }
     // IR < 4 files also list every weight as a graph input; those are not inputs to feed
-    return { inputs: inputs.filter((i) => !initializers.has(i.name)), outputs };
-  } catch (err) {
-    throw new Error(`${file} is not a readable ONNX model: ${(err as Error).message}`, { cause: err });
+    return { inputs: inputs.filter((i) => !initializers.has(i.name)), outputs, externalFiles: [...externalFiles] };
   } finally {
     fs.closeSync(fd);
   }

@@ -7,6 +7,7 @@
  * first instead of doubling the memory of both; batching several requests is what
  * `generateMany` is for.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Logger } from 'pino';
@@ -121,11 +122,17 @@ function plan(dir: string): Plan {
   const folder = readModelFolder(dir);
   const label = (file: string) => `model folder ${dir}: ${relative(dir, file)}`;
   const iface = (file: string) => {
+    let found;
     try {
-      return readOnnxInterface(file);
+      found = readOnnxInterface(file);
     } catch (err) {
       throw new Error(`${label(file)} is not a readable ONNX model: ${(err as Error).message}`, { cause: err });
     }
+    for (const data of found.externalFiles) {
+      const weights = path.resolve(path.dirname(file), data);
+      if (!fs.existsSync(weights)) throw new Error(`${label(file)} keeps its weights in ${data}, which is missing: expected ${relative(dir, weights)}`);
+    }
+    return found;
   };
   const { files } = folder;
   const io = {
