@@ -188,7 +188,7 @@ export function createModelCatalog(models: readonly ModelInfo[], defaultName?: s
 
 /** Read the catalog the environment describes. Throws ModelCatalogError naming the offending file. */
 export function loadModelCatalog(
-  config: Pick<Config, 'MODELS_CONFIG' | 'MODEL_DIR'>,
+  config: Partial<Pick<Config, 'MODELS_CONFIG' | 'MODEL_DIR'>>,
   embeddedDir: string = EMBEDDED_MODEL_DIR,
 ): ModelCatalog {
   if (config.MODELS_CONFIG) {
