@@ -21,7 +21,7 @@ import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
 import { nonceFor } from './nonce.ts';
 import { renderFailure, renderProgress, renderResult, type RenderedMessage } from './render.ts';
 import { createDiscordRest, DEFAULT_BACKOFF, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, withServerRetry, type BackoffPolicy, type DiscordRestLimits } from './rest.ts';
-import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, rememberJobMessage, waitForReplyRelease, type JobMessage } from './state.ts';
+import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, recordJobDuration, rememberJobMessage, waitForReplyRelease, type JobMessage } from './state.ts';
 
 export interface DiscordDelivererOptions {
   rest: REST;
@@ -84,6 +84,7 @@ export class DiscordDeliverer implements Deliverer {
       const message = this.resultMessage(ctx.payload, result, fit, { withheld: withhold, spoiler });
       try {
         const delivered = await this.show(ctx, message, 'result');
+        await recordJobDuration(this.opts.kv, result.timings.totalMs ?? NaN);
         return { messageId: delivered.messageId, channelId: delivered.channelId };
       } catch (err) {
         // Discord's own limit can be below what it advertised (or below the default we assumed).

@@ -117,6 +117,8 @@ export interface Fault {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
+  /** Further narrows which requests it answers (e.g. only uploads). */
+  when?: (call: RecordedCall) => boolean;
   /** How many requests it answers before it is spent. */
   times: number;
 }
@@ -155,6 +157,8 @@ export class FakeDiscord {
   ackWindowMs: number;
   attachmentSizeLimit: number;
   heartbeatAcks = 0;
+  /** Called after each handled REST call, before it is answered (tests use it to change state at an exact moment). */
+  onCall: ((call: RecordedCall) => void) | null = null;
   private readonly server: http.Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<GatewayConnection>();
@@ -217,10 +221,11 @@ export class FakeDiscord {
   }
 
   /** A 429 such as Discord sends when a route's bucket is exhausted. */
-  injectRateLimit(path: RegExp, retryAfterS: number, method?: string): void {
+  injectRateLimit(path: RegExp, retryAfterS: number, method?: string, when?: Fault['when']): void {
     this.injectFault({
       method,
       path,
+      when,
       status: 429,
       headers: { 'retry-after': String(retryAfterS), 'x-ratelimit-scope': 'user' },
       body: { message: 'You are being rate limited.', retry_after: retryAfterS, global: false },
@@ -565,7 +570,7 @@ export class FakeDiscord {
     };
     this.calls.push(call);
 
-    const fault = this.faults.find((f) => f.times > 0 && f.path.test(path) && (!f.method || f.method === method));
+    const fault = this.faults.find((f) => f.times > 0 && f.path.test(path) && (!f.method || f.method === method) && (!f.when || f.when(call)));
     if (fault) {
       fault.times--;
       call.status = fault.status;
@@ -573,6 +578,7 @@ export class FakeDiscord {
     }
     const [status, payload] = this.route(method, path, call);
     call.status = status;
+    this.onCall?.(call);
     this.reply(res, status, payload);
   }
 

@@ -1,0 +1,57 @@
+/**
+ * The shared tail of every way a job starts on Discord (slash command, button, reaction):
+ * enqueue, then show the queue position in the job's status message, without ever writing
+ * over what the worker has already delivered there (see the reply hold in state.ts).
+ */
+import type { CommandWarning } from '../../commands/context.ts';
+import { InvalidJobError, type JobPayload } from '../../src/jobs.ts';
+import type { PlatformSecret } from '../../src/platform-secrets.ts';
+import type { EnqueueOutcome } from '../../src/queue/types.ts';
+import type { BotRuntime } from './bot-context.ts';
+import { renderQueued, type RenderedMessage } from './render.ts';
+import { holdReply, releaseReply, rememberJobMessage, type JobMessage } from './state.ts';
+
+export interface EnqueueFlow {
+  payload: JobPayload;
+  dedupeId?: string;
+  warnings: CommandWarning[];
+  secret?: PlatformSecret;
+  /** Edit (or create) the job's status message; returns the message that now shows the job. */
+  showQueued(message: RenderedMessage): Promise<JobMessage>;
+  /** The job already existed (the event was delivered twice); undo anything made for this delivery. */
+  duplicate?(): Promise<void>;
+  /** Tell the user why nothing was queued. */
+  refuse(message: string): Promise<void>;
+}
+
+export async function enqueueAndShow(rt: BotRuntime, flow: EnqueueFlow): Promise<EnqueueOutcome | null> {
+  const eventId = flow.payload.origin.eventId;
+  if (eventId) await holdReply(rt.kv, eventId);
+  try {
+    let outcome: EnqueueOutcome;
+    try {
+      outcome = await rt.queue.enqueue(flow.payload, { dedupeId: flow.dedupeId, secret: flow.secret });
+    } catch (err) {
+      if (err instanceof InvalidJobError) {
+        await flow.refuse(err.userMessage);
+        return null;
+      }
+      throw err;
+    }
+    if (!outcome.ok) {
+      await flow.refuse(outcome.message);
+      return outcome;
+    }
+    if (outcome.duplicate) {
+      // The same platform event seen twice: its first delivery already shows the job.
+      await flow.duplicate?.();
+      return outcome;
+    }
+    const shown = await flow.showQueued(renderQueued(flow.payload, outcome.position, outcome.jobId, flow.warnings.map((w) => w.message)));
+    await rememberJobMessage(rt.kv, outcome.jobId, shown);
+    rt.logger.info({ jobId: outcome.jobId, kind: flow.payload.kind, position: outcome.position, duplicate: outcome.duplicate }, 'discord job queued');
+    return outcome;
+  } finally {
+    if (eventId) await releaseReply(rt.kv, eventId);
+  }
+}
