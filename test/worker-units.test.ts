@@ -119,11 +119,16 @@ describe('ProgressReporter', () => {
     });
     // 10 steps: the first takes 900 ms (text encoding, warm-up), the rest 400 ms each.
     const preview = Buffer.from('png');
+    let previewsMade = 0;
+    const makePreview = async () => {
+      previewsMade++;
+      return preview;
+    };
     now += 900;
-    r.step({ step: 1, total: 10, preview });
+    r.step({ step: 1, total: 10, preview: makePreview });
     for (let s = 2; s <= 10; s++) {
       now += 400;
-      r.step({ step: s, total: 10, preview });
+      r.step({ step: s, total: 10, preview: makePreview });
       await tick();
     }
     await r.flush();
@@ -136,6 +141,8 @@ describe('ProgressReporter', () => {
       { step: 3, total: 10, etaMs: 2800, preview },
       { step: 7, total: 10, etaMs: 1200, preview },
     ]);
+    // Previews are rendered only for the steps that went to the chat.
+    expect(previewsMade).toBe(2);
   });
 
   it('a fast job sends no chat update; previews are left out when disabled; a slow deliverer is never queued behind', async () => {
@@ -152,10 +159,10 @@ describe('ProgressReporter', () => {
         return new Promise<void>((res) => (release = res));
       },
     });
-    r.step({ step: 1, total: 50, preview: Buffer.from('p') });
+    r.step({ step: 1, total: 50, preview: async () => Buffer.from('p') });
     expect(chat).toHaveLength(0);
     now = 150;
-    r.step({ step: 2, total: 50, preview: Buffer.from('p') });
+    r.step({ step: 2, total: 50, preview: async () => Buffer.from('p') });
     now = 400;
     r.step({ step: 3, total: 50 }); // previous edit still in flight: skipped, not queued
     expect(chat).toEqual([{ step: 2, total: 50, etaMs: 150 * 48 }]);

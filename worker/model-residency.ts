@@ -13,7 +13,7 @@ import { ModelLoadError } from './errors.ts';
 export interface ResidentPipeline {
   /** Execution provider(s) the sessions actually run on, e.g. ['cuda'] or ['cpu']. */
   readonly providers?: readonly string[];
-  close?(): Promise<void>;
+  dispose?(): Promise<void>;
 }
 
 export type PipelineLoader<P> = (model: ModelInfo) => Promise<P>;
@@ -87,6 +87,6 @@ export class ModelResidency<P extends ResidentPipeline> {
     await Promise.allSettled([...this.loading.values()]);
     const pipelines = [...this.ready.values()];
     this.ready.clear();
-    await Promise.allSettled(pipelines.map((p) => p.close?.()));
+    await Promise.allSettled(pipelines.map((p) => p.dispose?.()));
   }
 }

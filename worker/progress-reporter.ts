@@ -11,9 +11,11 @@ import type { JobProgress } from '../src/queue/types.ts';
 export interface StepInfo {
   step: number;
   total: number;
-  /** Cheap latent preview, when the pipeline made one for this step. */
-  preview?: Buffer;
+  /** Makes the cheap latent preview of this step; called only for steps that reach the chat. */
+  preview?: () => Promise<Buffer>;
 }
+
+type ChatStep = Omit<ProgressUpdate, 'preview'> & { makePreview?: () => Promise<Buffer> };
 
 export interface ProgressReporterOptions {
   /** Minimum time between chat updates; the first one waits this long after the start too, so fast jobs send none. */
@@ -69,7 +71,7 @@ export class ProgressReporter {
   private firstStepAt: number | null = null;
   private lastChatAt: number;
   private readonly queue: LatestOnly<JobProgress>;
-  private readonly chat: LatestOnly<ProgressUpdate>;
+  private readonly chat: LatestOnly<ChatStep>;
   /** Chat updates actually handed to the deliverer (for tests and metrics). */
   chatUpdates = 0;
 
@@ -80,9 +82,11 @@ export class ProgressReporter {
     const onError = opts.onError ?? (() => undefined);
     this.queue = new LatestOnly((p) => opts.updateJobProgress(p), (err) => onError(err, 'queue'));
     this.chat = new LatestOnly(
-      (u) => {
+      async ({ makePreview, ...update }) => {
+        // A preview that fails to render is dropped; the step count still goes out.
+        const preview = makePreview ? await makePreview().catch(() => undefined) : undefined;
         this.chatUpdates++;
-        return opts.deliver(u);
+        await opts.deliver(preview ? { ...update, preview } : update);
       },
       (err) => onError(err, 'chat'),
     );
@@ -108,7 +112,7 @@ export class ProgressReporter {
     if (info.step >= info.total) return;
     if (now - this.lastChatAt < this.opts.intervalMs || this.chat.busy) return;
     this.lastChatAt = now;
-    this.chat.push({ step: info.step, total: info.total, etaMs: eta, ...(this.opts.preview && info.preview ? { preview: info.preview } : {}) });
+    this.chat.push({ step: info.step, total: info.total, etaMs: eta, makePreview: this.opts.preview ? info.preview : undefined });
   }
 
   /** Wait for updates in flight, so a progress edit never lands after the result. */

@@ -1,0 +1,285 @@
+/**
+ * The worker end to end in this process: real Redis (private server), the real BullMQ
+ * producer, the real diffusion pipeline on a tiny ONNX model, the filesystem artifact
+ * store, and a recording deliverer standing in for the platform.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Queue } from 'bullmq';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { FsArtifactStore } from '../src/artifacts-fs.ts';
+import type { Config } from '../src/config.ts';
+import { JOB_VERSION, type JobPayload, type JobResult } from '../src/jobs.ts';
+import { RedisKeyValueStore } from '../src/kv-redis.ts';
+import { createLogger } from '../src/logger.ts';
+import { createModelCatalog } from '../src/models.ts';
+import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
+import { createRedis, closeRedis } from '../src/redis.ts';
+import { ResultStore } from '../src/results.ts';
+import { startWorker, type WorkerDeps, type WorkerHandle } from '../worker/main.ts';
+import { testConfig } from './support/queue-prefix.ts';
+import { RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
+import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
+import { pipelineLoader, tempDir, tinyModel, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
+
+const haveRedis = redisServerAvailable();
+if (!haveRedis) console.warn('worker-flow tests SKIPPED: no redis-server on PATH and no REDIS_URL');
+
+let redis: TestRedis;
+const model = tinyModel();
+const silent = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+
+beforeAll(async () => {
+  if (haveRedis) redis = await startRedis();
+});
+afterAll(async () => {
+  await redis?.stop();
+});
+
+interface Rig {
+  config: Config;
+  queue: BullmqJobQueue;
+  worker: WorkerHandle;
+  deliverer: RecordingDeliverer;
+  artifactDir: string;
+  results: ResultStore;
+  close(): Promise<void>;
+}
+
+const rigs: Rig[] = [];
+afterEach(async () => {
+  await Promise.all(rigs.splice(0).map((r) => r.close()));
+});
+
+async function rig(env: Record<string, string> = {}, deps: Partial<WorkerDeps> = {}, deliverer = new RecordingDeliverer()): Promise<Rig> {
+  const artifactDir = tempDir('worker-artifacts');
+  const config = testConfig(redis.url, { LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000', PROGRESS_INTERVAL_MS: '0', ARTIFACT_DIR: artifactDir, ...env }, 'flow');
+  const queue = new BullmqJobQueue({ config, logger: silent });
+  const worker = await startWorker(config, { deliverers: [deliverer], logger: silent, catalog: model.catalog, loadPipeline: pipelineLoader(), http: false, ...deps });
+  const kvRedis = createRedis(redis.url, { role: 'client', logger: silent });
+  const results = new ResultStore(RedisKeyValueStore.fromConfig(kvRedis, config));
+  const r: Rig = {
+    config,
+    queue,
+    worker,
+    deliverer,
+    artifactDir,
+    results,
+    async close() {
+      await worker.close();
+      await queue.close();
+      await closeRedis(kvRedis);
+      await fs.rm(artifactDir, { recursive: true, force: true });
+    },
+  };
+  rigs.push(r);
+  return r;
+}
+
+async function enqueue(r: Rig, payload: JobPayload): Promise<string> {
+  const out = await r.queue.enqueue(payload);
+  if (!out.ok) throw new Error(out.message);
+  return out.jobId;
+}
+
+function eventsFor(r: Rig, jobId: string, type?: DeliveryEvent['type']): DeliveryEvent[] {
+  return r.deliverer.events.filter((e) => e.jobId === jobId && (!type || e.type === type));
+}
+
+async function delivered(r: Rig, jobId: string): Promise<Extract<DeliveryEvent, { type: 'result' }>> {
+  return (await waitFor(`result of ${jobId}`, () => eventsFor(r, jobId, 'result')[0])) as Extract<DeliveryEvent, { type: 'result' }>;
+}
+
+async function failed(r: Rig, jobId: string): Promise<Extract<DeliveryEvent, { type: 'failure' }>> {
+  return (await waitFor(`failure of ${jobId}`, () => eventsFor(r, jobId, 'failure')[0])) as Extract<DeliveryEvent, { type: 'failure' }>;
+}
+
+async function jobState(r: Rig, jobId: string) {
+  const job = await r.queue.queue.getJob(jobId);
+  return { state: await job?.getState(), attemptsMade: job?.attemptsMade, failedReason: job?.failedReason, progress: job?.progress, returnvalue: job?.returnvalue as JobResult | undefined };
+}
+
+describe.skipIf(!haveRedis)('worker flow', () => {
+  it('txt2img: generated, stored (artifacts + result with the same TTL), delivered once, progress every step', async () => {
+    const r = await rig({ RESULT_TTL_DAYS: '2' });
+    const jobId = await enqueue(r, txt2imgPayload({ n: 2, seed: 1234, steps: 6 }));
+    const event = await delivered(r, jobId);
+    expect(event.seeds).toEqual([1234, 1235]);
+    expect(event.images).toBe(2);
+
+    const stored = (await r.results.get(event.resultId))!;
+    expect(stored.jobId).toBe(jobId);
+    expect(stored.messageId).toBe(`msg-${jobId}`);
+    expect(stored.images.map((i) => [i.artifact.key, i.width, i.height])).toEqual([
+      [`${event.resultId}/0.png`, 64, 64],
+      [`${event.resultId}/1.png`, 64, 64],
+    ]);
+    expect(stored.grid?.key).toBe(`${event.resultId}/grid.png`);
+    expect(stored.provider).toBe('cpu');
+    // The grid is a real 2-image PNG (1x2 layout) on disk.
+    const grid = await fs.readFile(path.join(r.artifactDir, event.resultId, 'grid.png'));
+    expect(await sharp(grid).metadata()).toMatchObject({ format: 'png', width: 128, height: 64 });
+    expect(event.gridBytes).toBe(grid.length);
+    // Result parameters expire with the configured TTL (2 days).
+    const ttlMs = await (r.queue.redis).pttl(`${r.config.QUEUE_PREFIX}:kv:result:${event.resultId}`);
+    expect(ttlMs).toBeGreaterThan(2 * 86_400_000 - 60_000);
+    expect(ttlMs).toBeLessThanOrEqual(2 * 86_400_000);
+
+    const st = await waitFor('completed', async () => ((await jobState(r, jobId)).state === 'completed' ? jobState(r, jobId) : null));
+    expect(st.progress).toMatchObject({ step: 6, total: 6 });
+    expect(st.returnvalue?.resultId).toBe(event.resultId);
+    // PROGRESS_INTERVAL_MS=0: chat edits go out as fast as the platform answers, in order, never for the last step.
+    const chatSteps = eventsFor(r, jobId, 'progress').map((e) => (e as { step: number }).step);
+    expect(chatSteps.length).toBeGreaterThan(0);
+    expect(chatSteps).toEqual([...chatSteps].sort((a, b) => a - b));
+    expect(Math.max(...chatSteps)).toBeLessThan(6);
+    await new Promise((res) => setTimeout(res, 200));
+    expect(eventsFor(r, jobId, 'result')).toHaveLength(1);
+  });
+
+  it('variations and upscale read the source image through the stored result', async () => {
+    const r = await rig();
+    const first = await delivered(r, await enqueue(r, txt2imgPayload({ n: 2, seed: 7, steps: 4 })));
+    const source = (await r.results.get(first.resultId))!;
+    const base = { v: JOB_VERSION, origin: source.origin, createdAt: Date.now(), parentResultId: source.resultId, source: { resultId: source.resultId, index: 1 } };
+
+    const strong = await delivered(r, await enqueue(r, { ...base, kind: 'variation', mode: 'strong', strength: 0.6, params: { ...source.params, n: 1, seed: 99, steps: 10 } } as JobPayload));
+    const subtle = await delivered(r, await enqueue(r, { ...base, kind: 'variation', mode: 'subtle', strength: 1, blendSeed: 5, blendAmount: 0.25, params: { ...source.params, n: 1, seed: 8 } } as JobPayload));
+    const up = await delivered(r, await enqueue(r, { ...base, kind: 'upscale', factor: 2, params: { ...source.params, n: 1, seed: 8, steps: 10 } } as JobPayload));
+
+    expect(strong.seeds).toEqual([99]);
+    expect(subtle.seeds).toEqual([8]);
+    const upscaled = (await r.results.get(up.resultId))!;
+    expect(upscaled.kind).toBe('upscale');
+    expect(upscaled.parentResultId).toBe(source.resultId);
+    expect(upscaled.images[0]).toMatchObject({ width: 128, height: 128 });
+    // The subtle variation of image 2 (seed 8) blends toward seed 5: not the same picture as image 2 itself.
+    const store = new FsArtifactStore(r.artifactDir);
+    const original = await store.get(source.images[1].artifact.key);
+    const blended = await store.get((await r.results.get(subtle.resultId))!.images[0].artifact.key);
+    expect(blended!.equals(original!)).toBe(false);
+  });
+
+  it('a source that expired fails at once with a user message and no retry', async () => {
+    const r = await rig({ JOB_ATTEMPTS: '3' });
+    const jobId = await enqueue(r, {
+      ...txt2imgPayload(),
+      kind: 'upscale',
+      factor: 2,
+      source: { resultId: 'r-gone', index: 0 },
+    } as JobPayload);
+    const notice = await failed(r, jobId);
+    expect(notice).toMatchObject({ message: 'The image this was made from has expired or was deleted, so it cannot be used any more. Run /imagine again.', retry: false });
+    const st = await waitFor('failed', async () => ((await jobState(r, jobId)).state === 'failed' ? jobState(r, jobId) : null));
+    expect(st.attemptsMade).toBe(1);
+  });
+
+  it('cancel of an active job stops it at the next step; the message says cancelled; no retry', async () => {
+    const r = await rig({ JOB_ATTEMPTS: '3' });
+    const jobId = await enqueue(r, txt2imgPayload({ width: 1024, height: 1024, steps: 500 }));
+    await waitFor('job running', async () => ((((await jobState(r, jobId)).progress as { step?: number } | undefined)?.step ?? 0) >= 2));
+    const t0 = Date.now();
+    expect(await r.queue.cancel(jobId, 'u-100')).toEqual({ ok: true, state: 'cancelling' });
+    const notice = await failed(r, jobId);
+    expect(Date.now() - t0).toBeLessThan(3000);
+    expect(notice).toMatchObject({ message: 'Cancelled.', cancelled: true, retry: false });
+    const st = await waitFor('failed', async () => ((await jobState(r, jobId)).state === 'failed' ? jobState(r, jobId) : null));
+    expect(st.attemptsMade).toBe(1);
+    expect((st.progress as { step: number }).step).toBeLessThan(500);
+    expect(eventsFor(r, jobId, 'result')).toHaveLength(0);
+    // The flag is cleared once the job has stopped.
+    expect(await r.queue.isCancelRequested(jobId)).toBe(false);
+  });
+
+  it('a job past its timeout fails with a clear message (and a Retry), not retried', async () => {
+    const r = await rig({ JOB_TIMEOUT_S: '1', JOB_ATTEMPTS: '3' });
+    const jobId = await enqueue(r, txt2imgPayload({ width: 1024, height: 1024, steps: 500 }));
+    const notice = await failed(r, jobId);
+    expect(notice).toMatchObject({ message: 'This took longer than the 1 s limit and was stopped. Try fewer steps, a smaller size or fewer images.', retry: true, cancelled: false });
+    const st = await waitFor('failed', async () => ((await jobState(r, jobId)).state === 'failed' ? jobState(r, jobId) : null));
+    expect(st.attemptsMade).toBe(1);
+    expect(st.failedReason).toBe('job exceeded its 1 s timeout');
+  });
+
+  it('an invalid payload fails without retries, with a user message', async () => {
+    const r = await rig({ JOB_ATTEMPTS: '3' });
+    // Written straight to BullMQ, as an older or foreign producer might.
+    const raw = new Queue(r.config.QUEUE_NAME, { connection: { url: redis.url }, prefix: r.config.QUEUE_PREFIX });
+    const bad = { ...txt2imgPayload(), params: { ...txt2imgPayload().params, steps: -3 } };
+    const job = await raw.add('txt2img', bad, { attempts: 3 });
+    const old = await raw.add('txt2img', { ...txt2imgPayload(), v: 0 }, { attempts: 3 });
+    await raw.close();
+    expect((await failed(r, job.id!)).message).toBe('This request is malformed and cannot be run. Please send it again.');
+    expect((await failed(r, old.id!)).message).toBe('This request was made by a different version of the bot and cannot be run. Please send it again.');
+    const st = await waitFor('failed', async () => ((await jobState(r, job.id!)).state === 'failed' ? jobState(r, job.id!) : null));
+    expect(st.attemptsMade).toBe(1);
+  });
+
+  it('broken model folder: the job fails with a user message, the worker stays up and takes the next job', async () => {
+    const broken = tempDir('broken-model');
+    await fs.mkdir(path.join(broken, 'unet'), { recursive: true });
+    await fs.writeFile(path.join(broken, 'model_index.json'), '{ "this is": "not finished');
+    const catalog = createModelCatalog([model.info, { ...model.info, name: 'broken', dir: broken }]);
+    const r = await rig({ JOB_ATTEMPTS: '1' }, { catalog });
+    const bad = await enqueue(r, txt2imgPayload({ model: 'broken' }));
+    const good = await enqueue(r, txt2imgPayload({ seed: 5 }));
+    const notice = await failed(r, bad);
+    expect(notice).toEqual(expect.objectContaining({ message: 'The model "broken" is not available right now (it failed to load on the worker). Try again later or pick another model.', retry: true }));
+    expect(notice.message).not.toContain(broken);
+    expect((await delivered(r, good)).seeds).toEqual([5]);
+    const st = await waitFor('failed', async () => ((await jobState(r, bad)).state === 'failed' ? jobState(r, bad) : null));
+    expect(st.failedReason).toContain('model "broken" could not be loaded');
+  });
+
+  it('delivery answered 429 (Retry-After), then 500, then success: delivered once, after the advised wait', async () => {
+    const deliverer = new RecordingDeliverer({ resultFaults: [{ status: 429, retryAfterMs: 1200 }, { status: 500 }] });
+    const r = await rig({}, { retryPolicy: { attempts: 5, baseDelayMs: 100, maxDelayMs: 1000, maxRetryAfterMs: 10_000, callTimeoutMs: 5000 } }, deliverer);
+    const jobId = await enqueue(r, txt2imgPayload());
+    const ok = await delivered(r, jobId);
+    const refusals = eventsFor(r, jobId, 'result-refused') as Array<Extract<DeliveryEvent, { type: 'result-refused' }>>;
+    expect(refusals.map((e) => e.status)).toEqual([429, 500]);
+    expect(refusals[1].at - refusals[0].at).toBeGreaterThanOrEqual(1200);
+    expect(ok.at - refusals[1].at).toBeGreaterThanOrEqual(50);
+    await waitFor('completed', async () => (await jobState(r, jobId)).state === 'completed');
+    expect(eventsFor(r, jobId, 'result')).toHaveLength(1);
+    // No attempt of the job failed: the retries were the delivery's own.
+    expect((await jobState(r, jobId)).failedReason).toBeUndefined();
+  });
+
+  it('a re-run of a delivered job completes without posting again', async () => {
+    const r = await rig();
+    const jobId = await enqueue(r, txt2imgPayload({ seed: 77 }));
+    const first = await delivered(r, jobId);
+    await waitFor('completed', async () => (await jobState(r, jobId)).state === 'completed');
+    // Run the same job again through the runner, as a second attempt would.
+    const again = await r.worker.runner.run({ id: jobId, payload: txt2imgPayload({ seed: 77 }), attemptsMade: 1, signal: new AbortController().signal, updateProgress: async () => {} });
+    expect(again.resultId).toBe(first.resultId);
+    expect(again.messageId).toBe(first.messageId);
+    expect(eventsFor(r, jobId, 'result')).toHaveLength(1);
+  });
+
+  it('dynamic batching: compatible waiting jobs share one pipeline call, each keeps its own seeds, progress and message', async () => {
+    const r = await rig({ WORKER_BATCHING: 'on', WORKER_MAX_BATCH: '4' });
+    // Jobs queued while the worker is busy with a first, slow one.
+    const slow = await enqueue(r, txt2imgPayload({ width: 512, height: 512, steps: 30, seed: 1 }));
+    await waitFor('slow job running', async () => (await jobState(r, slow)).state === 'active');
+    const ids = [];
+    for (const seed of [10, 20, 30]) ids.push(await enqueue(r, txt2imgPayload({ seed, steps: 8, guidance: 5 + seed / 10 })));
+    const odd = await enqueue(r, txt2imgPayload({ seed: 40, steps: 9 }));
+    const events = await Promise.all(ids.map((id) => delivered(r, id)));
+    expect(events.map((e) => e.seeds)).toEqual([[10], [20], [30]]);
+    expect((await delivered(r, odd)).seeds).toEqual([40]);
+    const scrape = await r.worker.metrics.render();
+    // The slow job alone, the three compatible ones together, the odd one alone.
+    expect(scrape).toContain('imagine_batch_jobs_bucket{le="1"} 2');
+    expect(scrape).toContain('imagine_batch_jobs_bucket{le="2"} 2');
+    expect(scrape).toContain('imagine_batch_jobs_bucket{le="3"} 3');
+    expect(scrape).toContain('imagine_batch_jobs_count 3');
+    for (const id of ids) {
+      const st = await waitFor('completed', async () => ((await jobState(r, id)).state === 'completed' ? jobState(r, id) : null));
+      expect(st.progress).toMatchObject({ step: 8, total: 8 });
+      expect(eventsFor(r, id, 'progress').length).toBeGreaterThan(0);
+    }
+  });
+});

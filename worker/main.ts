@@ -1,0 +1,223 @@
+/**
+ * The worker process: `startWorker(config, deps)` wires the queue consumer, the job runner,
+ * model residency, the artifact store, health/readiness/metrics and the recycle policy, and
+ * returns a handle whose close() finishes the jobs in hand, delivers them and disconnects.
+ *
+ * Everything with an outside effect can be injected (deliverers, pipeline loader, Redis
+ * connection, artifact store, HTTP server), so tests drive the real worker against a real
+ * Redis with a recording deliverer, and `npm start` shares one HTTP server and one metrics
+ * registry with the bot half.
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ArtifactStore } from '../src/artifacts.ts';
+import { FsArtifactStore } from '../src/artifacts-fs.ts';
+import type { Config } from '../src/config.ts';
+import type { Deliverer } from '../src/delivery.ts';
+import { createHttpServer, type HttpServerHandle } from '../src/http-server.ts';
+import type { KeyValueStore } from '../src/kv.ts';
+import { RedisKeyValueStore } from '../src/kv-redis.ts';
+import { createLogger, type Logger } from '../src/logger.ts';
+import { createMetrics, type Metrics } from '../src/metrics.ts';
+import { loadModelCatalog, type ModelCatalog, type ModelInfo } from '../src/models.ts';
+import { closeRedis, redisFromConfig } from '../src/redis.ts';
+import { ResultStore } from '../src/results.ts';
+import { DelivererRegistry } from './deliverers.ts';
+import type { RetryPolicy } from './delivery-retry.ts';
+import { loadPipeline } from './diffusion/index.ts';
+import { resolveProviders } from './diffusion/providers.ts';
+import { JobRunner, type WorkerPipeline } from './job-runner.ts';
+import { ModelResidency, type PipelineLoader } from './model-residency.ts';
+import { QueueConsumer } from './queue-consumer.ts';
+import { RecyclePolicy, type RecycleReason } from './recycle-policy.ts';
+
+export interface WorkerDeps {
+  /** One per platform this worker answers (adapters/<platform>/deliver.ts, or a test's recording one). */
+  deliverers: Deliverer[] | DelivererRegistry;
+  logger?: Logger;
+  catalog?: ModelCatalog;
+  /** Default: the diffusion pipeline on ORT_PROVIDERS with WORKER_MAX_BATCH images per UNet batch. */
+  loadPipeline?: PipelineLoader<WorkerPipeline>;
+  /** A worker-role connection to share (commands wait out outages); default: one from REDIS_URL, closed by close(). */
+  redis?: Redis;
+  artifacts?: ArtifactStore;
+  /** Secrets, results and delivery records; default: Redis under the queue prefix. */
+  kv?: KeyValueStore;
+  /** The process's HTTP server to add readiness checks to; default: a new one on PORT; false: none. */
+  http?: HttpServerHandle | false;
+  metrics?: Metrics;
+  /** Queue timing knobs (tests shorten them so crash recovery takes seconds). */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  maxStalledCount?: number;
+  retryPolicy?: RetryPolicy;
+  /** Load the default model at start so /readyz turns ready before the first job (default true). */
+  preload?: boolean;
+  /** Artifact sweep period (default hourly). */
+  sweepIntervalMs?: number;
+}
+
+export type WorkerExit = { reason: 'closed' } | { reason: 'recycle'; detail: RecycleReason };
+
+export interface WorkerHandle {
+  readonly id: string;
+  readonly runner: JobRunner;
+  readonly consumer: QueueConsumer;
+  readonly residency: ModelResidency<WorkerPipeline>;
+  readonly metrics: Metrics;
+  readonly http: HttpServerHandle | null;
+  readonly batching: boolean;
+  /** Resolves once the worker has stopped (closed, or recycled by its policy). */
+  readonly done: Promise<WorkerExit>;
+  /** Stop taking jobs, finish and deliver the ones held, release models and connections. */
+  close(): Promise<void>;
+}
+
+/** Batching pays on GPUs (one UNet call for several images); on CPU it only adds latency. */
+export function batchingEnabled(config: Pick<Config, 'WORKER_BATCHING' | 'ORT_PROVIDERS'>): boolean {
+  if (config.WORKER_BATCHING !== 'auto') return config.WORKER_BATCHING === 'on';
+  const providers = resolveProviders(config.ORT_PROVIDERS.length ? config.ORT_PROVIDERS : undefined);
+  return providers[0] === 'cuda' || providers[0] === 'tensorrt';
+}
+
+export async function startWorker(config: Config, deps: WorkerDeps): Promise<WorkerHandle> {
+  const id = `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
+  const logger = (deps.logger ?? createLogger({ name: 'worker', level: config.LOG_LEVEL })).child({ worker: id });
+  const ownsRedis = !deps.redis;
+  const redis = deps.redis ?? redisFromConfig(config, { role: 'worker', name: 'worker', logger });
+  const kv = deps.kv ?? RedisKeyValueStore.fromConfig(redis, config);
+  const artifacts = deps.artifacts ?? new FsArtifactStore(config.ARTIFACT_DIR);
+  const results = new ResultStore(kv);
+  const catalog = deps.catalog ?? loadModelCatalog(config);
+  const registry = deps.deliverers instanceof DelivererRegistry ? deps.deliverers : new DelivererRegistry(deps.deliverers);
+
+  const batching = batchingEnabled(config);
+  const maxBatch = batching ? config.WORKER_MAX_BATCH : 1;
+  const slots = config.WORKER_CONCURRENCY;
+
+  let countsQueue: Queue | null = null;
+  const metrics =
+    deps.metrics ??
+    createMetrics({
+      defaultMetrics: true,
+      queueCounts: async () => {
+        countsQueue ??= new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
+        const c = await countsQueue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
+        return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, completed: c.completed ?? 0, failed: c.failed ?? 0, delayed: c.delayed ?? 0 };
+      },
+    });
+
+  const loader: PipelineLoader<WorkerPipeline> =
+    deps.loadPipeline ??
+    ((model: ModelInfo) =>
+      loadPipeline(model.dir, {
+        providers: config.ORT_PROVIDERS.length ? config.ORT_PROVIDERS : undefined,
+        intraOpThreads: config.ORT_THREADS || undefined,
+        maxBatch: Math.max(config.WORKER_MAX_BATCH, 1),
+        upscalerDir: config.UPSCALER_DIR,
+        logger,
+      }));
+  const loadErrors = new Map<string, string>();
+  const residency = new ModelResidency<WorkerPipeline>(catalog, loader, {
+    onLoaded: (model, pipeline, ms) => {
+      loadErrors.delete(model.name);
+      for (const provider of pipeline.providers?.slice(0, 1) ?? []) metrics.provider.set({ model: model.name, provider }, 1);
+      metrics.modelsLoaded.set(residency.loadedNames().length);
+      logger.info({ model: model.name, providers: pipeline.providers, ms: Math.round(ms) }, 'model loaded');
+    },
+    onLoadFailed: (model, err) => {
+      loadErrors.set(model.name, (err as Error)?.message ?? String(err));
+      logger.error({ model: model.name, err }, 'model failed to load');
+    },
+  });
+
+  const runner = new JobRunner({ config, residency, artifacts, results, kv, deliverers: registry, metrics, logger, slots, maxBatch, retryPolicy: deps.retryPolicy, workerId: id });
+
+  let resolveDone!: (exit: WorkerExit) => void;
+  const done = new Promise<WorkerExit>((r) => (resolveDone = r));
+  const recycle = new RecyclePolicy({ maxJobs: config.WORKER_MAX_JOBS, maxRssMb: config.WORKER_MAX_RSS_MB });
+  let closing: Promise<void> | null = null;
+  let exit: WorkerExit = { reason: 'closed' };
+
+  const consumer = new QueueConsumer({
+    config,
+    connection: redis,
+    runner,
+    logger,
+    metrics,
+    concurrency: slots * maxBatch,
+    lockDurationMs: deps.lockDurationMs,
+    stalledIntervalMs: deps.stalledIntervalMs,
+    maxStalledCount: deps.maxStalledCount,
+    workerName: id,
+    onSettled: () => {
+      const reason = recycle.jobFinished();
+      if (reason && !closing) {
+        logger.info({ reason }, 'recycling: finishing the jobs in hand, then exiting for the supervisor to restart');
+        exit = { reason: 'recycle', detail: reason };
+        void handle.close();
+      }
+    },
+  });
+
+  const defaultModel = catalog.defaultModel.name;
+  let http: HttpServerHandle | null = null;
+  const readiness = {
+    redis: async () => ((await redis.ping()) === 'PONG' ? (true as const) : 'redis did not answer PONG'),
+    model: () => (residency.isLoaded(defaultModel) ? (true as const) : loadErrors.has(defaultModel) ? `model ${defaultModel} failed to load` : `model ${defaultModel} is loading`),
+  };
+  if (deps.http === undefined) {
+    http = await createHttpServer({ port: config.PORT, metrics, readiness, logger });
+  } else if (deps.http) {
+    http = deps.http;
+    http.setReadinessCheck('redis', readiness.redis);
+    http.setReadinessCheck('model', readiness.model);
+  }
+
+  const sweepMs = config.RESULT_TTL_DAYS * 86_400_000;
+  const sweep = () =>
+    artifacts
+      .sweep(sweepMs)
+      .then((n) => n > 0 && logger.info({ removed: n }, 'expired artifacts removed'))
+      .catch((err: unknown) => logger.warn({ err }, 'artifact sweep failed'));
+  void sweep();
+  const sweepTimer = setInterval(sweep, deps.sweepIntervalMs ?? 3_600_000);
+  sweepTimer.unref();
+
+  if (deps.preload ?? true) {
+    residency.get(defaultModel).catch(() => undefined); // failures are reported through readiness and each job
+  }
+  await consumer.start();
+  logger.info({ queue: `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, slots, batching, maxBatch, models: catalog.names(), platforms: registry.platforms(), port: http?.port }, 'worker started');
+
+  const handle: WorkerHandle = {
+    id,
+    runner,
+    consumer,
+    residency,
+    metrics,
+    http,
+    batching,
+    done,
+    close() {
+      closing ??= (async () => {
+        clearInterval(sweepTimer);
+        await consumer.close();
+        await residency.close();
+        if (deps.http === undefined) await http?.close();
+        else if (http) {
+          http.removeReadinessCheck('redis');
+          http.removeReadinessCheck('model');
+        }
+        await countsQueue?.close().catch(() => undefined);
+        if (ownsRedis) await closeRedis(redis);
+        logger.info({ exit: exit.reason, jobs: recycle.jobsDone }, 'worker stopped');
+        resolveDone(exit);
+      })();
+      return closing;
+    },
+  };
+  return handle;
+}
