@@ -1,0 +1,172 @@
+/**
+ * What Slack messages say and which buttons they carry, as Block Kit: the thread's parent
+ * (requester + prompt), the job's status message in the thread (queued, progress, done,
+ * cancelled), the result with its buttons (from src/actions.ts) and failures. Plain data, so
+ * the bot and the worker render identically. Every message keeps to Block Kit's limits
+ * (checked by `assertBlockKitLimits`), whatever the prompt's length.
+ */
+import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
+import type { FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
+import type { GenerationParams, JobPayload, JobResult } from '../../src/jobs.ts';
+import type { OutgoingMessage } from './slack-api.ts';
+import { escapeMrkdwn, mention, quotePrompt } from './slack-text.ts';
+
+export const BLOCK_KIT_LIMITS = {
+  blocksPerMessage: 50,
+  elementsPerActions: 25,
+  actionIdLength: 255,
+  buttonTextLength: 75,
+  buttonValueLength: 2000,
+  sectionTextLength: 3000,
+  contextElements: 10,
+  fallbackTextLength: 40_000,
+} as const;
+
+/** Room for the prompt in a section, so parameters and notes always fit under 3000 characters. */
+const MAX_PROMPT_SHOWN = 1000;
+
+type Block = Record<string, unknown>;
+
+const STYLE: Record<ActionButton['style'], 'primary' | 'danger' | undefined> = { primary: 'primary', secondary: undefined, danger: 'danger' };
+
+export function actionBlocks(rows: ActionButton[][]): Block[] {
+  return rows
+    .filter((row) => row.length > 0)
+    .map((row, i) => ({
+      type: 'actions',
+      block_id: `imagine-actions-${i}`,
+      elements: row.map((b) => ({
+        type: 'button',
+        text: { type: 'plain_text', text: b.label, emoji: true },
+        action_id: b.id,
+        value: b.id,
+        ...(STYLE[b.style] ? { style: STYLE[b.style] } : {}),
+      })),
+    }));
+}
+
+/** The problems a message would have with Block Kit's limits (empty when none). */
+export function blockKitProblems(message: OutgoingMessage): string[] {
+  const L = BLOCK_KIT_LIMITS;
+  const problems: string[] = [];
+  const blocks = (message.blocks ?? []) as Array<Record<string, any>>;
+  if (message.text.length > L.fallbackTextLength) problems.push(`fallback text is ${message.text.length} characters`);
+  if (blocks.length > L.blocksPerMessage) problems.push(`${blocks.length} blocks`);
+  for (const block of blocks) {
+    if (block.type === 'section' && block.text.text.length > L.sectionTextLength) problems.push(`section text is ${block.text.text.length} characters`);
+    if (block.type === 'context' && block.elements.length > L.contextElements) problems.push(`${block.elements.length} context elements`);
+    if (block.type === 'actions') {
+      if (block.elements.length > L.elementsPerActions) problems.push(`${block.elements.length} elements in an actions block`);
+      for (const el of block.elements) {
+        if (el.action_id.length > L.actionIdLength) problems.push(`action_id ${el.action_id.length} characters`);
+        if (el.text.text.length > L.buttonTextLength) problems.push(`button text ${el.text.text.length} characters`);
+        if (el.value.length > L.buttonValueLength) problems.push(`button value ${el.value.length} characters`);
+      }
+    }
+  }
+  return problems;
+}
+
+function checked(message: OutgoingMessage): OutgoingMessage {
+  const problems = blockKitProblems(message);
+  if (problems.length > 0) throw new RangeError(`Slack message exceeds Block Kit limits: ${problems.join('; ')}`);
+  return message;
+}
+
+const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text } });
+const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.map((text) => ({ type: 'mrkdwn', text })) });
+
+/** What the job makes, for whom: `*prompt* — Strong variation of image 2 for @user`. */
+export function headline(payload: JobPayload): string {
+  const who = mention(payload.origin.userId);
+  const prompt = `*${quotePrompt(payload.params.prompt, MAX_PROMPT_SHOWN)}*`;
+  switch (payload.kind) {
+    case 'variation':
+      return `${prompt} — ${payload.mode === 'subtle' ? 'Subtle' : 'Strong'} variation of image ${payload.source.index + 1} for ${who}`;
+    case 'upscale':
+      return `${prompt} — Upscaled ×${payload.factor} (image ${payload.source.index + 1}) for ${who}`;
+    default:
+      return payload.parentResultId ? `${prompt} — New seed for ${who}` : `${prompt} — ${who}`;
+  }
+}
+
+/** The parameters a user needs to repeat an image. */
+export function parameterLine(params: GenerationParams, seeds: number[] = [params.seed]): string {
+  const seedText = seeds.length === 1 ? `seed ${seeds[0]}` : `seeds ${seeds.join(', ')}`;
+  return [seedText, params.sampler, `${params.steps} steps`, `cfg ${params.guidance}`, `${params.width}x${params.height}`, escapeMrkdwn(params.model)].map((p) => `\`${p}\``).join(' · ');
+}
+
+/** Fallback text (notifications, screen readers): plain, short, no markup that could mention anyone. */
+function plain(text: string): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return escapeMrkdwn(oneLine.length > 300 ? `${oneLine.slice(0, 299)}…` : oneLine);
+}
+
+/** The thread's first message, in the channel: who asked for what. */
+export function renderParent(payload: JobPayload): OutgoingMessage {
+  return checked({
+    text: `${mention(payload.origin.userId)} asked for: ${plain(payload.params.prompt)}`,
+    blocks: [section(`*${quotePrompt(payload.params.prompt, MAX_PROMPT_SHOWN)}*`), context(`Requested by ${mention(payload.origin.userId)} with /imagine · ${parameterLine(payload.params)}`)],
+  });
+}
+
+export type StatusState =
+  | { kind: 'queueing' }
+  | { kind: 'queued'; position: number }
+  | { kind: 'progress'; update: ProgressUpdate }
+  | { kind: 'done'; seconds?: number }
+  | { kind: 'cancelled' };
+
+function formatEta(ms: number): string {
+  const s = Math.max(1, Math.round(ms / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+export function statusLine(state: StatusState): string {
+  switch (state.kind) {
+    case 'queueing':
+      return '⏳ Queuing…';
+    case 'queued':
+      return state.position > 0 ? `⏳ Queued — position ${state.position}` : '⚙️ Starting…';
+    case 'progress': {
+      const { step, total, etaMs } = state.update;
+      const pct = total > 0 ? Math.round((100 * step) / total) : 0;
+      const eta = etaMs !== null && etaMs > 0 ? ` · about ${formatEta(etaMs)} left` : '';
+      return `⚙️ Step ${step}/${total} (${pct}%)${eta}`;
+    }
+    case 'done':
+      return state.seconds !== undefined ? `✅ Done in ${state.seconds.toFixed(1)} s` : '✅ Done';
+    case 'cancelled':
+      return '🚫 Cancelled.';
+  }
+}
+
+/** The job's status message in the thread; ✖ cancels while it is queued or running. */
+export function renderStatus(payload: JobPayload, state: StatusState, jobId?: string): OutgoingMessage {
+  const line = statusLine(state);
+  const cancellable = jobId !== undefined && (state.kind === 'queued' || state.kind === 'progress');
+  const blocks: Block[] = [section(headline(payload)), context(parameterLine(payload.params), line), ...(cancellable ? actionBlocks(progressActionRows(jobId)) : [])];
+  return checked({ text: `${line.replace(/^\S+ /, '')} — ${plain(payload.params.prompt)}`, blocks });
+}
+
+/** The result message under the uploaded grid: parameters with every image's seed, notes, and the buttons. */
+export function renderResult(payload: JobPayload, result: JobResult, notes: string[] = []): OutgoingMessage {
+  const blocks: Block[] = [
+    section(headline(payload)),
+    context(parameterLine(result.params, result.images.map((i) => i.seed))),
+    ...(notes.length > 0 ? [context(...notes.map(escapeMrkdwn))] : []),
+    ...actionBlocks(resultActionRows(result)),
+  ];
+  return checked({ text: `Images for ${mention(payload.origin.userId)}: ${plain(payload.params.prompt)}`, blocks });
+}
+
+export function renderFailure(payload: JobPayload, notice: FailureNotice, jobId: string): OutgoingMessage {
+  const status = notice.cancelled ? `🚫 Cancelled. ${escapeMrkdwn(notice.message)}`.trim() : `❌ ${escapeMrkdwn(notice.message)}`;
+  const blocks: Block[] = [section(headline(payload)), context(status), ...(notice.retry ? actionBlocks(failureActionRows(jobId)) : [])];
+  return checked({ text: `${notice.cancelled ? 'Cancelled' : 'Failed'}: ${plain(notice.message)}`, blocks });
+}
+
+/** A short ephemeral answer (errors, refusals, queue positions). */
+export function renderNotice(text: string): OutgoingMessage {
+  return checked({ text: text.length > 3000 ? `${text.slice(0, 2999)}…` : text });
+}

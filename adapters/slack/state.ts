@@ -1,0 +1,106 @@
+/**
+ * Slack state the bot and the workers share through the key-value store (Redis in a fleet),
+ * because they run in different processes:
+ *  - the status-message hold: the bot edits a job's status message once after enqueueing
+ *    (queue position, ✖), and a worker may already be delivering by then; the bot holds the
+ *    message while it edits, and the deliverer waits for the hold before its first edit, so
+ *    "queued" never lands on top of progress or a result;
+ *  - which message shows a job when the deliverer had to post a new one;
+ *  - the steps of a result delivery already done (uploaded file, posted message), so a retried
+ *    delivery does not upload or post twice;
+ *  - the file that shows a result, so ✖ can remove it;
+ *  - Events API event ids already handled (Slack redelivers events it thinks were missed).
+ */
+import type { KeyValueStore } from '../../src/kv.ts';
+
+const DAY_S = 86_400;
+/** A job's messages matter while it can still be retried or re-delivered. */
+const JOB_STATE_TTL_S = 2 * DAY_S;
+/** Long enough for one chat.update; short enough that a bot dying mid-hold delays delivery only briefly. */
+export const STATUS_HOLD_TTL_S = 10;
+/** Slack stops redelivering an event after about an hour and a half (three retries with backoff). */
+export const EVENT_DEDUPE_TTL_S = 3 * 3600;
+
+const holdKey = (eventId: string) => `slack:status-hold:${eventId}`;
+const statusKey = (jobId: string) => `slack:status:${jobId}`;
+const uploadKey = (jobId: string) => `slack:upload:${jobId}`;
+const resultMessageKey = (jobId: string) => `slack:result-message:${jobId}`;
+const resultFileKey = (resultId: string) => `slack:result-file:${resultId}`;
+const eventKey = (eventId: string) => `slack:event:${eventId}`;
+
+export async function holdStatus(kv: KeyValueStore, eventId: string): Promise<void> {
+  await kv.set(holdKey(eventId), '1', STATUS_HOLD_TTL_S);
+}
+
+export async function releaseStatus(kv: KeyValueStore, eventId: string): Promise<void> {
+  await kv.del(holdKey(eventId));
+}
+
+export async function waitForStatusRelease(kv: KeyValueStore, eventId: string, maxWaitMs = STATUS_HOLD_TTL_S * 1000, pollMs = 50): Promise<void> {
+  const deadline = Date.now() + maxWaitMs;
+  while ((await kv.get(holdKey(eventId))) !== null && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+export interface MessageRef {
+  channel: string;
+  ts: string;
+}
+
+function parseRef(raw: string | null): MessageRef | null {
+  if (!raw) return null;
+  try {
+    const v = JSON.parse(raw) as Partial<MessageRef>;
+    return typeof v.channel === 'string' && typeof v.ts === 'string' ? { channel: v.channel, ts: v.ts } : null;
+  } catch {
+    // A damaged record only costs a new message.
+    return null;
+  }
+}
+
+export async function rememberStatusMessage(kv: KeyValueStore, jobId: string, ref: MessageRef): Promise<void> {
+  await kv.set(statusKey(jobId), JSON.stringify(ref), JOB_STATE_TTL_S);
+}
+
+export async function statusMessage(kv: KeyValueStore, jobId: string): Promise<MessageRef | null> {
+  return parseRef(await kv.get(statusKey(jobId)));
+}
+
+export async function rememberUpload(kv: KeyValueStore, jobId: string, fileId: string): Promise<void> {
+  await kv.set(uploadKey(jobId), fileId, JOB_STATE_TTL_S);
+}
+
+export async function uploadedFile(kv: KeyValueStore, jobId: string): Promise<string | null> {
+  return kv.get(uploadKey(jobId));
+}
+
+export async function rememberResultMessage(kv: KeyValueStore, jobId: string, ref: MessageRef): Promise<void> {
+  await kv.set(resultMessageKey(jobId), JSON.stringify(ref), JOB_STATE_TTL_S);
+}
+
+export async function resultMessage(kv: KeyValueStore, jobId: string): Promise<MessageRef | null> {
+  return parseRef(await kv.get(resultMessageKey(jobId)));
+}
+
+export async function rememberResultFile(kv: KeyValueStore, resultId: string, fileId: string, ttlS: number): Promise<void> {
+  await kv.set(resultFileKey(resultId), fileId, ttlS);
+}
+
+export async function resultFile(kv: KeyValueStore, resultId: string): Promise<string | null> {
+  return kv.get(resultFileKey(resultId));
+}
+
+export async function forgetResultFile(kv: KeyValueStore, resultId: string): Promise<void> {
+  await kv.del(resultFileKey(resultId));
+}
+
+/** True the first time an event id is seen; false for every redelivery within the dedupe window. */
+export async function firstDelivery(kv: KeyValueStore, eventId: string): Promise<boolean> {
+  return kv.setIfAbsent(eventKey(eventId), '1', EVENT_DEDUPE_TTL_S);
+}
+
+/** Lets a redelivery through again (the first attempt failed before doing anything visible). */
+export async function forgetDelivery(kv: KeyValueStore, eventId: string): Promise<void> {
+  await kv.del(eventKey(eventId));
+}
