@@ -13,7 +13,7 @@ import type { SeededRandom } from './random.ts';
 import { imageNoise, stepGenerator } from './noise.ts';
 import { guidanceEmbedding } from './guidance-embedding.ts';
 import { latentPreviewPng } from './preview.ts';
-import { chwToRgb, encodePng, formatParameters, loadRgb, makeGrid, rgbToChw, type ImageParameters } from './images.ts';
+import { chwToRgb, encodePng, formatParameters, loadRgb, makeGridRgb, rgbToChw, type ImageParameters } from './images.ts';
 import type { PromptEncoder } from './text-encoder.ts';
 import type { UNet, UNetBatch } from './unet.ts';
 import type { Vae } from './vae.ts';
@@ -48,6 +48,8 @@ interface Job {
   initLatent?: Float32Array;
   error?: Error;
   pngs: Buffer[];
+  /** pixels kept for the grid, so it is not decoded back from the PNGs */
+  rgbs: Uint8Array[];
   stepsDone: number;
   stepTotal: number;
   startedAt: number;
@@ -98,12 +100,14 @@ function checkAbort(job: Job): void {
 export async function runJobs(e: Engine, reqs: GenerateRequest[], opts: GenerateOptions[]): Promise<PromiseSettledResult<GenerateResult>[]> {
   const started = performance.now();
   const ortStart = e.clock.ms;
-  const timings: GenerateTimings = { totalMs: 0, textEncodeMs: 0, unetMs: 0, vaeMs: 0, ortRunMs: 0, steps: 0, batchSize: 0 };
+  const unetStart = e.unet.model.runMs;
+  const timings: GenerateTimings = { totalMs: 0, textEncodeMs: 0, unetMs: 0, vaeMs: 0, ortRunMs: 0, unetRunMs: 0, steps: 0, batchSize: 0 };
   const jobs: Job[] = reqs.map((req, i) => ({
     req,
     opts: opts[i] ?? {},
     usesCfg: usesCfg(e.unet, req),
     pngs: [],
+    rgbs: [],
     stepsDone: 0,
     stepTotal: 0,
     startedAt: started,
@@ -139,6 +143,7 @@ export async function runJobs(e: Engine, reqs: GenerateRequest[], opts: Generate
   const stepsPerChunk = scheduleFor(e, reqs[0]).timesteps.length;
   for (const chunk of chunks) for (const job of new Set(chunk.map((s) => s.job))) job.stepTotal += stepsPerChunk;
 
+  const encodes: Promise<void>[] = [];
   for (const chunk of chunks) {
     const live = chunk.filter((s) => (checkAbort(s.job), !s.job.error));
     if (live.length === 0) continue;
@@ -159,25 +164,46 @@ export async function runJobs(e: Engine, reqs: GenerateRequest[], opts: Generate
         const final = item.scheduler.lastDenoised ?? item.latent;
         const image = await e.vae.decode(final, latentH, latentW);
         timings.vaeMs += performance.now() - t1;
-        const rgb = chwToRgb(image, item.job.req.width, item.job.req.height);
-        item.job.pngs[item.index] = await encodePng(rgb, item.job.req.width, item.job.req.height, formatParameters(imageParameters(e, item.job.req, item.index)));
+        const { job, index } = item;
+        const rgb = chwToRgb(image, job.req.width, job.req.height);
+        job.rgbs[index] = rgb;
+        // PNG encoding runs on libvips' threads while the next image decodes
+        encodes.push(
+          encodePng(rgb, job.req.width, job.req.height, formatParameters(imageParameters(e, job.req, index))).then(
+            (png) => void (job.pngs[index] = png),
+            (err: Error) => void (job.error ??= err),
+          ),
+        );
       } catch (err) {
         item.job.error = err as Error;
       }
     }
   }
+  await Promise.all(encodes);
+
+  const grids = await Promise.all(
+    jobs.map((job) =>
+      job.error || job.req.n === 1
+        ? undefined
+        : makeGridRgb(job.rgbs, job.req.width, job.req.height, formatParameters(imageParameters(e, job.req, 0))).catch((err: Error) => {
+            job.error ??= err;
+            return undefined;
+          }),
+    ),
+  );
+  timings.totalMs = performance.now() - started;
+  timings.ortRunMs = e.clock.ms - ortStart;
+  timings.unetRunMs = e.unet.model.runMs - unetStart;
 
   const results: PromiseSettledResult<GenerateResult>[] = [];
-  for (const job of jobs) {
+  for (const [j, job] of jobs.entries()) {
     checkAbort(job);
     if (job.error) {
       results.push({ status: 'rejected', reason: job.error });
       continue;
     }
     const { req } = job;
-    const grid = req.n > 1 ? await makeGrid(job.pngs, formatParameters(imageParameters(e, req, 0))) : undefined;
-    timings.totalMs = performance.now() - started;
-    timings.ortRunMs = e.clock.ms - ortStart;
+    const grid = grids[j];
     results.push({
       status: 'fulfilled',
       value: {

@@ -118,9 +118,10 @@ export function chwToRgb(data: Float32Array, width: number, height: number, offs
   const out = new Uint8Array(plane * 3);
   for (let c = 0; c < 3; c++) {
     const base = offset + c * plane;
-    for (let i = 0; i < plane; i++) {
-      const v = data[base + i] * 0.5 + 0.5;
-      out[i * 3 + c] = v <= 0 ? 0 : v >= 1 ? 255 : Math.round(v * 255);
+    for (let i = 0, o = c; i < plane; i++, o += 3) {
+      // round((x / 2 + 0.5) * 255) as truncation of a shifted value: no Math.round call per byte
+      const v = data[base + i] * 127.5 + 128;
+      out[o] = v <= 0 ? 0 : v >= 255 ? 255 : v | 0;
     }
   }
   return out;
@@ -164,14 +165,24 @@ export function gridLayout(count: number): { cols: number; rows: number } {
   return { cols, rows: Math.ceil(count / cols) };
 }
 
+/** Tiles same-sized RGB images left to right, top to bottom into one PNG (black where a row is short). */
+export async function makeGridRgb(images: Uint8Array[], width: number, height: number, parameters?: string): Promise<Buffer> {
+  const { cols, rows } = gridLayout(images.length);
+  const gridW = width * cols;
+  const canvas = new Uint8Array(gridW * height * rows * 3);
+  const rowBytes = width * 3;
+  images.forEach((rgb, i) => {
+    if (rgb.length !== width * height * 3) throw new Error(`grid image ${i} is not ${width}x${height} RGB`);
+    const left = (i % cols) * width;
+    const top = Math.floor(i / cols) * height;
+    for (let y = 0; y < height; y++) canvas.set(rgb.subarray(y * rowBytes, (y + 1) * rowBytes), ((top + y) * gridW + left) * 3);
+  });
+  return encodePng(canvas, gridW, height * rows, parameters);
+}
+
 /** Tiles same-sized PNGs left to right, top to bottom into one PNG. */
 export async function makeGrid(pngs: Buffer[], parameters?: string): Promise<Buffer> {
-  const { cols, rows } = gridLayout(pngs.length);
   const { width, height } = await imageSize(pngs[0]);
-  const canvas = sharp({ create: { width: width * cols, height: height * rows, channels: 3, background: '#000' } });
-  const png = await canvas
-    .composite(pngs.map((input, i) => ({ input, left: (i % cols) * width, top: Math.floor(i / cols) * height })))
-    .png()
-    .toBuffer();
-  return parameters === undefined ? png : addPngText(png, 'parameters', parameters);
+  const images = await Promise.all(pngs.map((png) => loadRgb(png, width, height)));
+  return makeGridRgb(images, width, height, parameters);
 }

@@ -389,7 +389,7 @@ class LoadedPipeline implements Pipeline {
     const ortRunMs = this.engine.clock.ms - ortStart;
     return {
       images: [{ png, seed: req.seed, width: targetW, height: targetH }],
-      timings: { totalMs, textEncodeMs: 0, unetMs: 0, vaeMs: 0, ortRunMs, steps: 0, batchSize: 1 },
+      timings: { totalMs, textEncodeMs: 0, unetMs: 0, vaeMs: 0, ortRunMs, unetRunMs: 0, steps: 0, batchSize: 1 },
       model: req.modelLabel ?? this.name,
       sampler: 'upscaler',
       provider: this.engine.provider,

@@ -53,6 +53,9 @@ export async function probe(file: string): Promise<{ inputs: Map<string, ValueSp
 }
 
 export class OnnxModel {
+  /** this session's own share of the clock */
+  runMs = 0;
+
   private constructor(
     readonly label: string,
     readonly file: string,
@@ -108,8 +111,10 @@ export class OnnxModel {
     } catch (err) {
       throw new Error(`${this.label}: run failed: ${(err as Error).message}`, { cause: err });
     } finally {
-      this.clock.ms += performance.now() - start;
+      const ms = performance.now() - start;
+      this.clock.ms += ms;
       this.clock.runs += 1;
+      this.runMs += ms;
     }
   }
 
