@@ -1,0 +1,25 @@
+/**
+ * What every JobQueue checks before it admits a job, whatever stores it: the payload against
+ * the versioned schema, and the platform secret against the payload's platform. Both queue
+ * implementations call this, so a payload refused by one is refused by the other with the
+ * same words.
+ */
+import { InvalidJobError, parseJobPayload, type JobPayload } from '../jobs.ts';
+import { platformSecretSchema, type PlatformSecret } from '../platform-secrets.ts';
+
+const NOT_QUEUED = 'This request could not be queued. Please send it again.';
+
+export function validSecret(secret: PlatformSecret, payload: JobPayload): PlatformSecret {
+  const parsed = platformSecretSchema.safeParse(secret);
+  if (!parsed.success) throw new InvalidJobError(NOT_QUEUED, `secret: ${parsed.error.issues[0].message}`);
+  if (parsed.data.platform !== payload.origin.platform) {
+    throw new InvalidJobError(NOT_QUEUED, `secret is for ${parsed.data.platform} but the job comes from ${payload.origin.platform}`);
+  }
+  return parsed.data;
+}
+
+/** The payload as the worker will see it, and its secret; throws InvalidJobError before anything is stored. */
+export function validateEnqueue(input: JobPayload, secret?: PlatformSecret): { payload: JobPayload; secret?: PlatformSecret } {
+  const payload = parseJobPayload(input);
+  return secret ? { payload, secret: validSecret(secret, payload) } : { payload };
+}

@@ -1,0 +1,398 @@
+/**
+ * The JobQueue in process memory, for `npm start` with no Redis: the bot half enqueues here
+ * and the worker half (worker/local-consumer.ts) takes jobs from here, in one process.
+ *
+ * It keeps BullMQ's semantics rather than inventing its own, so the adapters and the worker
+ * cannot tell the backends apart:
+ * - enqueue validates exactly as the Redis queue does (enqueue-validation.ts), and admits in
+ *   the same order with the same numbers and messages (limits.ts): dedupe, then the user's
+ *   queued/running cap, then the per-minute rate, then the global depth cap;
+ * - positions are 1-based among waiting jobs, 0 while running, and a job waiting for a retry
+ *   rejoins at the back of the line; null once finished;
+ * - cancel removes a waiting (or retry-waiting) job and only flags a running one: the
+ *   consumer hears the request and stops the job at its next step;
+ * - attempts and exponential backoff come from the same job options as BullMQ's
+ *   (defaultJobOptions), an UnrecoverableError fails a job without retry, and finished jobs
+ *   are kept for the same ages and counts.
+ *
+ * The consumer side is the subset of a BullMQ Worker the worker uses: process(processor) hands
+ * out LocalJobs shaped like BullMQ Jobs (id, data, attemptsMade, opts.attempts, timestamps,
+ * updateProgress), and 'completed'/'failed' events follow each attempt.
+ */
+import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { UnrecoverableError } from 'bullmq';
+import type { Config } from '../config.ts';
+import type { JobPayload, JobResult } from '../jobs.ts';
+import type { KeyValueStore } from '../kv.ts';
+import { storeSecret } from '../platform-secrets.ts';
+import { defaultJobOptions, type QueuedJobData } from './bullmq-queue.ts';
+import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
+import { validateEnqueue } from './enqueue-validation.ts';
+import { DEDUPE_TTL_MS, RATE_WINDOW_MS, refusalMessage } from './limits.ts';
+import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobProgress, JobQueue, JobSummary, QueueCounts } from './types.ts';
+
+export type LocalQueueConfig = Pick<Config, 'JOB_ATTEMPTS' | 'JOB_TIMEOUT_S' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'>;
+
+export type LocalJobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
+
+/** What a processor is handed: the fields of a BullMQ Job the worker reads. */
+export interface LocalJob {
+  readonly id: string;
+  readonly name: string;
+  readonly data: QueuedJobData;
+  readonly attemptsMade: number;
+  readonly opts: { readonly attempts: number };
+  readonly timestamp: number;
+  readonly processedOn?: number;
+  updateProgress(progress: JobProgress): Promise<void>;
+}
+
+export type LocalProcessor = (job: LocalJob) => Promise<JobResult>;
+
+export interface LocalWorker {
+  /** Jobs being processed now. */
+  readonly running: number;
+  /** Stop taking jobs and wait for the ones in hand to settle. */
+  close(): Promise<void>;
+}
+
+export interface LocalJobQueueOptions {
+  config: LocalQueueConfig;
+  /** Where platform secrets go: the store the worker's job runner reads them from. */
+  secrets: KeyValueStore;
+  /** Clock for the rate window and retention (tests move it). */
+  now?: () => number;
+  /** First retry delay; default the BullMQ job options' backoff delay. */
+  backoffDelayMs?: number;
+}
+
+interface Entry {
+  readonly id: string;
+  readonly data: QueuedJobData;
+  readonly timestamp: number;
+  state: LocalJobState;
+  attemptsMade: number;
+  processedOn?: number;
+  finishedOn?: number;
+  progress: JobProgress | null;
+  failedReason?: string;
+  retryTimer?: NodeJS.Timeout;
+}
+
+interface Retention {
+  ageMs: number;
+  count: number;
+}
+
+function retention(option: unknown, fallback: Retention): Retention {
+  if (typeof option === 'object' && option !== null) {
+    const { age, count } = option as { age?: number; count?: number };
+    return { ageMs: age !== undefined ? age * 1000 : fallback.ageMs, count: count ?? fallback.count };
+  }
+  return fallback;
+}
+
+export class LocalJobQueue extends EventEmitter implements JobQueue {
+  readonly backend = 'local' as const;
+  private readonly jobs = new Map<string, Entry>();
+  /** Oldest first: the front is next to run. */
+  private readonly waiting: string[] = [];
+  private readonly delayed = new Set<string>();
+  private readonly active = new Set<string>();
+  /** Finished ids in finishing order, for retention. */
+  private readonly finished: Record<'completed' | 'failed', string[]> = { completed: [], failed: [] };
+  /** A user's job ids in the order they were admitted (pruned of finished ones when counted). */
+  private readonly userJobIds = new Map<string, string[]>();
+  /** A user's admissions in the last minute: [at ms, job id], oldest first. */
+  private readonly userStarts = new Map<string, [number, string][]>();
+  private readonly dedupe = new Map<string, { jobId: string; expiresAt: number }>();
+  private readonly cancelRequested = new Set<string>();
+  private readonly cancelListeners = new Set<(jobId: string) => void>();
+  private readonly attempts: number;
+  private readonly backoffDelayMs: number;
+  private readonly keepCompleted: Retention;
+  private readonly keepFailed: Retention;
+  private readonly now: () => number;
+  private readonly config: LocalQueueConfig;
+  private readonly secrets: KeyValueStore;
+  private processor: { run: LocalProcessor; concurrency: number; settled: Set<Promise<void>> } | null = null;
+  private closed = false;
+
+  constructor(opts: LocalJobQueueOptions) {
+    super();
+    this.config = opts.config;
+    this.secrets = opts.secrets;
+    this.now = opts.now ?? Date.now;
+    const jobOptions = defaultJobOptions(opts.config);
+    this.attempts = jobOptions.attempts ?? 1;
+    const backoff = jobOptions.backoff;
+    this.backoffDelayMs = opts.backoffDelayMs ?? (typeof backoff === 'object' ? (backoff.delay ?? 0) : (backoff ?? 0));
+    this.keepCompleted = retention(jobOptions.removeOnComplete, { ageMs: Infinity, count: Infinity });
+    this.keepFailed = retention(jobOptions.removeOnFail, { ageMs: Infinity, count: Infinity });
+  }
+
+  // ---- producer side (JobQueue) ----
+
+  async enqueue(input: JobPayload, opts: EnqueueOptions = {}): Promise<EnqueueOutcome> {
+    if (this.closed) throw new Error('enqueue failed: the local queue is closed');
+    const { payload, secret } = validateEnqueue(input, opts.secret);
+    const userId = payload.origin.userId;
+    const now = this.now();
+
+    if (opts.dedupeId) {
+      const first = this.dedupe.get(opts.dedupeId);
+      if (first && first.expiresAt > now) return { ok: true, jobId: first.jobId, position: this.positionOf(first.jobId) ?? 0, duplicate: true };
+    }
+    const live = this.liveUserJobs(userId);
+    if (live.length >= this.config.LIMIT_USER_QUEUED) return this.refuse('user-queued-limit');
+    const starts = (this.userStarts.get(userId) ?? []).filter(([at]) => at > now - RATE_WINDOW_MS);
+    this.userStarts.set(userId, starts);
+    if (starts.length >= this.config.LIMIT_USER_PER_MINUTE) return this.refuse('user-rate-limit', starts[0][0] + RATE_WINDOW_MS - now);
+    if (this.waiting.length + this.delayed.size >= this.config.LIMIT_QUEUE_DEPTH) return this.refuse('queue-full');
+
+    const jobId = randomUUID();
+    // Stored before the job can be taken, as the Redis queue does, so the worker finds it.
+    if (secret) await storeSecret(this.secrets, jobId, secret);
+    this.jobs.set(jobId, {
+      id: jobId,
+      data: { ...payload, timeoutMs: this.config.JOB_TIMEOUT_S * 1000 },
+      timestamp: now,
+      state: 'waiting',
+      attemptsMade: 0,
+      progress: null,
+    });
+    this.waiting.push(jobId);
+    live.push(jobId);
+    this.userJobIds.set(userId, live);
+    starts.push([now, jobId]);
+    if (opts.dedupeId) this.dedupe.set(opts.dedupeId, { jobId, expiresAt: now + DEDUPE_TTL_MS });
+    this.sweepDedupe(now);
+    const position = this.positionOf(jobId) ?? 0;
+    this.pump();
+    return { ok: true, jobId, position, duplicate: false };
+  }
+
+  async position(jobId: string): Promise<number | null> {
+    return this.positionOf(jobId);
+  }
+
+  async cancel(jobId: string, byUserId: string): Promise<CancelOutcome> {
+    const job = this.jobs.get(jobId);
+    if (!job) return CANCEL_REFUSALS['not-found'];
+    if (job.data.origin.userId !== byUserId) return CANCEL_REFUSALS['not-owner'];
+    if (job.state === 'completed' || job.state === 'failed') return CANCEL_REFUSALS.finished;
+    if (job.state === 'waiting' || job.state === 'delayed') {
+      this.remove(job);
+      await this.secrets.del(`secret:${jobId}`);
+      return { ok: true, state: 'removed' };
+    }
+    this.cancelRequested.add(jobId);
+    for (const listener of this.cancelListeners) listener(jobId);
+    return { ok: true, state: 'cancelling' };
+  }
+
+  async userJobs(userId: string): Promise<JobSummary[]> {
+    return this.liveUserJobs(userId).map((jobId) => {
+      const job = this.jobs.get(jobId)!;
+      const { timeoutMs: _timeout, ...payload } = job.data;
+      return { jobId, state: job.state === 'active' ? 'active' : 'waiting', position: this.positionOf(jobId), payload };
+    });
+  }
+
+  async counts(): Promise<QueueCounts> {
+    this.trimFinished();
+    return {
+      waiting: this.waiting.length,
+      active: this.active.size,
+      completed: this.finished.completed.length,
+      failed: this.finished.failed.length,
+      delayed: this.delayed.size,
+    };
+  }
+
+  /** A job's payload while it is kept (waiting, running, or finished within retention): what Retry runs again. */
+  async jobPayload(jobId: string): Promise<JobPayload | null> {
+    const job = this.jobs.get(jobId);
+    if (!job) return null;
+    const { timeoutMs: _timeout, ...payload } = job.data;
+    return payload;
+  }
+
+  /** The job's state, its last reported progress and why it failed, or null when unknown. */
+  jobState(jobId: string): { state: LocalJobState; attemptsMade: number; progress: JobProgress | null; failedReason?: string } | null {
+    const job = this.jobs.get(jobId);
+    return job ? { state: job.state, attemptsMade: job.attemptsMade, progress: job.progress, failedReason: job.failedReason } : null;
+  }
+
+  /** Stops admitting jobs and drops the retry timers; a worker still running jobs finishes them (close it first). */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const id of this.delayed) clearTimeout(this.jobs.get(id)?.retryTimer);
+  }
+
+  // ---- cancel requests (what cancel-signal.ts is for the Redis queue) ----
+
+  /** Calls listener(jobId) for every cancel request of a running job from now on; returns the unsubscribe. */
+  onCancelRequested(listener: (jobId: string) => void): () => void {
+    this.cancelListeners.add(listener);
+    return () => this.cancelListeners.delete(listener);
+  }
+
+  isCancelRequested(jobId: string): boolean {
+    return this.cancelRequested.has(jobId);
+  }
+
+  clearCancel(jobId: string): void {
+    this.cancelRequested.delete(jobId);
+  }
+
+  // ---- consumer side ----
+
+  /** Start handing jobs to `processor`, at most `concurrency` at once. One processor per queue. */
+  process(processor: LocalProcessor, opts: { concurrency: number }): LocalWorker {
+    if (this.processor) throw new Error('the local queue already has a processor');
+    if (!(opts.concurrency >= 1)) throw new RangeError(`concurrency must be at least 1, got ${opts.concurrency}`);
+    const state = { run: processor, concurrency: opts.concurrency, settled: new Set<Promise<void>>() };
+    this.processor = state;
+    queueMicrotask(() => this.pump());
+    return {
+      get running() {
+        return state.settled.size;
+      },
+      close: async () => {
+        if (this.processor === state) this.processor = null;
+        while (state.settled.size > 0) await Promise.allSettled([...state.settled]);
+      },
+    };
+  }
+
+  private pump(): void {
+    const p = this.processor;
+    if (!p) return;
+    while (p.settled.size < p.concurrency && this.waiting.length > 0) {
+      const job = this.jobs.get(this.waiting.shift()!)!;
+      job.state = 'active';
+      job.processedOn = this.now();
+      this.active.add(job.id);
+      const settled = this.runAttempt(p.run, job).finally(() => {
+        p.settled.delete(settled);
+        this.pump();
+      });
+      p.settled.add(settled);
+    }
+  }
+
+  private async runAttempt(run: LocalProcessor, job: Entry): Promise<void> {
+    const view: LocalJob = {
+      id: job.id,
+      name: job.data.kind,
+      data: job.data,
+      attemptsMade: job.attemptsMade,
+      opts: { attempts: this.attempts },
+      timestamp: job.timestamp,
+      processedOn: job.processedOn,
+      updateProgress: async (progress) => {
+        job.progress = { ...progress };
+        this.emit('progress', view, job.progress);
+      },
+    };
+    let result: JobResult;
+    try {
+      result = await run(view);
+    } catch (err) {
+      this.afterFailure(job, view, err);
+      return;
+    }
+    this.active.delete(job.id);
+    this.cancelRequested.delete(job.id);
+    job.state = 'completed';
+    job.finishedOn = this.now();
+    job.attemptsMade++;
+    this.finished.completed.push(job.id);
+    this.trimFinished();
+    this.emit('completed', view, result);
+  }
+
+  private afterFailure(job: Entry, view: LocalJob, err: unknown): void {
+    this.active.delete(job.id);
+    job.attemptsMade++;
+    job.failedReason = (err as Error)?.message ?? String(err);
+    const final = err instanceof UnrecoverableError || job.attemptsMade >= this.attempts || this.closed;
+    if (final) {
+      this.cancelRequested.delete(job.id);
+      job.state = 'failed';
+      job.finishedOn = this.now();
+      this.finished.failed.push(job.id);
+      this.trimFinished();
+    } else {
+      // BullMQ's exponential backoff: delay × 2^(attempts made − 1), then back of the line.
+      job.state = 'delayed';
+      this.delayed.add(job.id);
+      job.retryTimer = setTimeout(() => {
+        if (!this.delayed.delete(job.id)) return;
+        job.state = 'waiting';
+        this.waiting.push(job.id);
+        this.pump();
+      }, this.backoffDelayMs * 2 ** (job.attemptsMade - 1));
+      job.retryTimer.unref();
+    }
+    this.emit('failed', view, err);
+  }
+
+  private positionOf(jobId: string): number | null {
+    const job = this.jobs.get(jobId);
+    if (!job) return null;
+    switch (job.state) {
+      case 'waiting':
+        return this.waiting.indexOf(jobId) + 1;
+      case 'active':
+        return 0;
+      case 'delayed':
+        return this.waiting.length + 1;
+      default:
+        return null;
+    }
+  }
+
+  /** The user's waiting, retry-waiting and running jobs, oldest first (finished and removed ones are dropped). */
+  private liveUserJobs(userId: string): string[] {
+    const live = (this.userJobIds.get(userId) ?? []).filter((id) => {
+      const state = this.jobs.get(id)?.state;
+      return state === 'waiting' || state === 'delayed' || state === 'active';
+    });
+    if (live.length > 0) this.userJobIds.set(userId, live);
+    else this.userJobIds.delete(userId);
+    return live;
+  }
+
+  private refuse(reason: 'user-queued-limit' | 'user-rate-limit' | 'queue-full', retryAfterMs?: number): EnqueueOutcome {
+    return { ok: false, reason, message: refusalMessage(reason, this.config, retryAfterMs) };
+  }
+
+  /** A removed job is gone entirely, as BullMQ's remove leaves nothing behind; its per-minute start still counts. */
+  private remove(job: Entry): void {
+    const i = this.waiting.indexOf(job.id);
+    if (i >= 0) this.waiting.splice(i, 1);
+    if (this.delayed.delete(job.id)) clearTimeout(job.retryTimer);
+    this.jobs.delete(job.id);
+  }
+
+  private trimFinished(): void {
+    const now = this.now();
+    for (const [kind, keep] of [
+      ['completed', this.keepCompleted],
+      ['failed', this.keepFailed],
+    ] as const) {
+      const ids = this.finished[kind];
+      let drop = Math.max(0, ids.length - keep.count);
+      while (drop < ids.length && now - (this.jobs.get(ids[drop])?.finishedOn ?? 0) > keep.ageMs) drop++;
+      for (const id of ids.splice(0, drop)) this.jobs.delete(id);
+    }
+  }
+
+  private sweepDedupe(now: number): void {
+    if (this.dedupe.size < 1024) return;
+    for (const [id, entry] of this.dedupe) if (entry.expiresAt <= now) this.dedupe.delete(id);
+  }
+}

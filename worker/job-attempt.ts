@@ -1,0 +1,125 @@
+/**
+ * One attempt at a job, whichever queue handed it over (a BullMQ Job, or a LocalJob from the
+ * in-process queue, which has the same fields). This is where the queue's rules meet the
+ * job runner, so both backends share them:
+ *
+ * - the payload is validated again on the way out; an invalid one fails without retry, and
+ *   the user is told when the payload still names where they are;
+ * - cancel: a request heard while running (cancel(jobId)) or already flagged when the attempt
+ *   starts aborts the job's signal; the pipeline stops at its next step;
+ * - timeout: the per-attempt budget recorded in the job data aborts the signal;
+ * - retries: cancelled, timed-out, invalid and source-expired jobs fail with BullMQ's
+ *   UnrecoverableError (no retry); anything else is thrown as is and retried up to the job's
+ *   attempts; the user hears about a failure only once it is final.
+ */
+import { UnrecoverableError } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Config } from '../src/config.ts';
+import { InvalidJobError, originSchema, parseJobPayload, type JobPayload, type JobResult } from '../src/jobs.ts';
+import type { Metrics } from '../src/metrics.ts';
+import { jobTimeoutMs } from '../src/queue/bullmq-queue.ts';
+import type { ActiveJob, JobProgress } from '../src/queue/types.ts';
+import { isPermanentJobError, JobCancelledError, JobTimeoutError } from './errors.ts';
+import type { JobRunner } from './job-runner.ts';
+
+/** The fields of a queue's job an attempt reads (BullMQ's Job and LocalJob both have them). */
+export interface AttemptJob {
+  readonly id?: string;
+  readonly data: unknown;
+  readonly attemptsMade: number;
+  readonly opts: { readonly attempts?: number };
+  readonly timestamp: number;
+  readonly processedOn?: number;
+  updateProgress(progress: JobProgress): Promise<unknown>;
+}
+
+/** Where a queue keeps cancel requests for running jobs (the flag key in Redis; a set in memory). */
+export interface CancelFlags {
+  isCancelRequested(jobId: string): Promise<boolean> | boolean;
+  clearCancel(jobId: string): Promise<void> | void;
+}
+
+export interface JobAttemptsOptions {
+  config: Pick<Config, 'JOB_TIMEOUT_S'>;
+  runner: JobRunner;
+  logger: Logger;
+  metrics: Metrics;
+  cancels: CancelFlags;
+}
+
+export class JobAttempts {
+  private readonly controllers = new Map<string, AbortController>();
+
+  constructor(private readonly opts: JobAttemptsOptions) {}
+
+  /** Jobs this process is running right now. */
+  get activeJobIds(): string[] {
+    return [...this.controllers.keys()];
+  }
+
+  /** A cancel request for a job: stops it at its next step if it runs here. */
+  cancel(jobId: string): void {
+    const controller = this.controllers.get(jobId);
+    if (controller && !controller.signal.aborted) {
+      this.opts.logger.info({ jobId }, 'cancel requested; stopping at the next step');
+      controller.abort(new JobCancelledError());
+    }
+  }
+
+  async process(job: AttemptJob): Promise<JobResult> {
+    const { logger, metrics, runner, config, cancels } = this.opts;
+    if (job.timestamp) metrics.queueWaitSeconds.observe(Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp) / 1000);
+    const jobId = job.id!;
+    let payload: JobPayload;
+    try {
+      payload = parseJobPayload(job.data);
+    } catch (err) {
+      if (err instanceof InvalidJobError) {
+        logger.warn({ jobId, detail: err.detail }, 'invalid job payload; failing without retry');
+        await this.noticeForInvalid(jobId, job.data, err);
+        throw new UnrecoverableError(err.message);
+      }
+      throw err;
+    }
+
+    const controller = new AbortController();
+    this.controllers.set(jobId, controller);
+    const timeoutMs = jobTimeoutMs(job.data, config);
+    const timer = setTimeout(() => controller.abort(new JobTimeoutError(Math.round(timeoutMs / 1000))), timeoutMs);
+    try {
+      // A cancel requested while nobody was listening is only in the flag.
+      if (await cancels.isCancelRequested(jobId)) controller.abort(new JobCancelledError());
+      const active: ActiveJob = {
+        id: jobId,
+        payload,
+        attemptsMade: job.attemptsMade,
+        signal: controller.signal,
+        updateProgress: async (p) => void (await job.updateProgress({ ...p })),
+      };
+      if (controller.signal.aborted) throw controller.signal.reason;
+      return await runner.run(active);
+    } catch (err) {
+      const final = isPermanentJobError(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+      metrics.jobsFailed.inc({ kind: payload.kind, reason: (err as Error)?.name ?? 'Error' });
+      logger.warn({ jobId, attempt: job.attemptsMade + 1, final, err }, 'job attempt failed');
+      if (final) {
+        // Posted while the job is still held: a crash here re-runs the job, and the ledger keeps the notice single.
+        await runner.notifyFailure(jobId, payload, err).catch((e: unknown) => logger.error({ jobId, err: e }, 'could not deliver the failure notice'));
+      }
+      if (err instanceof JobCancelledError) await Promise.resolve(cancels.clearCancel(jobId)).catch(() => undefined);
+      if (isPermanentJobError(err)) throw new UnrecoverableError((err as Error).message);
+      throw err;
+    } finally {
+      clearTimeout(timer);
+      this.controllers.delete(jobId);
+    }
+  }
+
+  private async noticeForInvalid(jobId: string, data: unknown, err: InvalidJobError): Promise<void> {
+    // An invalid payload may still carry a usable origin; without one nobody can be told.
+    const origin = originSchema.safeParse((data as { origin?: unknown } | null)?.origin);
+    if (!origin.success) return;
+    const stub = { origin: origin.data } as JobPayload;
+    await this.opts.runner.notifyFailure(jobId, stub, err).catch((e: unknown) => this.opts.logger.error({ jobId, err: e }, 'could not deliver the failure notice'));
+  }
+}
