@@ -40,7 +40,7 @@ export interface QueueConsumerOptions {
   /** How many crashes a job may cause before it is failed (BullMQ maxStalledCount). */
   maxStalledCount?: number;
   workerName?: string;
-  /** Called after each job settles (completed or failed), for the recycle policy. */
+  /** Called once per job this worker finished (completed or failed), for the recycle policy. */
   onSettled?(): void;
 }
 
@@ -64,7 +64,6 @@ export class QueueConsumer {
     });
     this.worker.on('error', (err) => opts.logger.warn({ err: { message: err.message } }, 'queue worker error'));
     this.worker.on('failed', (job, err) => this.onFailed(job, err));
-    this.worker.on('completed', () => opts.onSettled?.());
   }
 
   async start(): Promise<void> {
@@ -96,6 +95,7 @@ export class QueueConsumer {
       if (err instanceof InvalidJobError) {
         logger.warn({ jobId: job.id, detail: err.detail }, 'invalid job payload; failing without retry');
         await this.noticeForInvalid(job, err);
+        this.opts.onSettled?.();
         throw new UnrecoverableError(err.message);
       }
       throw err;
@@ -133,6 +133,8 @@ export class QueueConsumer {
       clearTimeout(timer);
       this.controllers.delete(jobId);
       void token;
+      // Before BullMQ marks the job finished: a recycle decided here closes the worker before it fetches another job.
+      this.opts.onSettled?.();
     }
   }
 
@@ -145,8 +147,8 @@ export class QueueConsumer {
   }
 
   private onFailed(job: Job | undefined, err: Error): void {
-    this.opts.onSettled?.();
     if (!job || !STALLED_LIMIT_REASONS.includes(err.message)) return;
+    this.opts.onSettled?.();
     // Failed by BullMQ without running (it crashed workers too often): the processor never saw it.
     this.opts.logger.error({ jobId: job.id }, 'job failed after crashing workers; not retried');
     this.opts.metrics.jobsFailed.inc({ kind: String((job.data as { kind?: unknown })?.kind ?? 'unknown'), reason: 'stalled' });
