@@ -136,6 +136,11 @@ describe('wrong input/output names and dtypes', () => {
     expect(message).toMatch(/unet\/model\.onnx: unexpected input\(s\) "text_embeds"/);
   });
 
+  it('a UNet with a fixed batch size', async () => {
+    const message = await failure(folder((dir) => writeInterface(unet(dir), [['sample', 'float32', [2, 4, 'h', 'w']], UNET_OK[1], UNET_OK[2]], UNET_OUT)));
+    expect(message).toMatch(/unet\/model\.onnx: input "sample" has a fixed batch size of 2/);
+  });
+
   it('a UNet sample of the wrong rank', async () => {
     const message = await failure(folder((dir) => writeInterface(unet(dir), [['sample', 'float32', ['batch', 4, 'hw']], UNET_OK[1], UNET_OK[2]], UNET_OUT)));
     expect(message).toMatch(/unet\/model\.onnx: input "sample" has rank 3, expected rank 4/);

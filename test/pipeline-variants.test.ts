@@ -124,4 +124,30 @@ describe('other folder layouts', () => {
     await a.dispose();
     await b.dispose();
   });
+
+  it('fixedSize serves one size with its dimensions fixed for onnxruntime, same pixels as a free pipeline', async () => {
+    const dir = writeTinyModel(root, { name: 'fixed-size' });
+    const free = await loadPipeline(dir);
+    const fixed = await loadPipeline(dir, { fixedSize: { width: 64, height: 48 } });
+    expect(fixed.defaultSize).toEqual({ width: 64, height: 48 });
+    const req = { prompt: 'cat', seed: 2, steps: 3, guidance: 5, width: 64, height: 48, n: 2, sampler: 'euler' as const };
+    const [a, b] = [await free.generate(req), await fixed.generate(req)];
+    expect(b.images.map((i) => i.png.equals(a.images[i.seed - 2].png))).toEqual([true, true]);
+    await expect(fixed.generate({ ...req, width: 32 })).rejects.toThrow(
+      /size 32x48 is not available: this worker was configured to serve one size and generates 64x48 only/,
+    );
+    await free.dispose();
+    await fixed.dispose();
+  });
+
+  it('a UNet exported with a fixed latent size serves exactly that size', async () => {
+    const p = await loadPipeline(writeTinyModel(root, { name: 'static-unet', staticLatent: 6 }));
+    expect(p.defaultSize).toEqual({ width: 48, height: 48 });
+    const ok = await p.generate({ prompt: 'cat', seed: 2, steps: 2, guidance: 5, width: 48, height: 48, n: 1, sampler: 'ddim' });
+    expect(ok.images[0]).toMatchObject({ width: 48, height: 48 });
+    await expect(p.generate({ prompt: 'cat', seed: 2, steps: 2, guidance: 5, width: 64, height: 64, n: 1, sampler: 'ddim' })).rejects.toThrow(
+      /static-unet\/unet\/model\.onnx is exported with a fixed size and generates 48x48 only/,
+    );
+    await p.dispose();
+  });
 });

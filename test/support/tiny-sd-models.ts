@@ -27,6 +27,8 @@ export interface TinyModelVariant {
   /** written into vae configs; omitted -> the pipeline's default 0.18215 applies */
   scalingFactor?: number;
   padToken?: string;
+  /** UNet exported with fixed latent height and width (a static-shape export) */
+  staticLatent?: number;
 }
 
 export const HIDDEN = 8;
@@ -118,7 +120,8 @@ function textEncoder(v: TinyModelVariant, vocabSize: number) {
 function unet(v: TinyModelVariant) {
   const g = new GraphBuilder('unet');
   const ft = floatType(v);
-  const sample = toF32(g, v, g.input('sample', ft, ['batch', LATENT_CHANNELS, 'height', 'width']));
+  const spatial: (string | number)[] = v.staticLatent ? [v.staticLatent, v.staticLatent] : ['height', 'width'];
+  const sample = toF32(g, v, g.input('sample', ft, ['batch', LATENT_CHANNELS, ...spatial]));
   const tsKind = v.timestep ?? 'int64-batch';
   const tsInput =
     tsKind === 'int64-batch'
@@ -156,7 +159,7 @@ function unet(v: TinyModelVariant) {
     out = g.op('Add', [out, g.op('Unsqueeze', [condProj, g.constant('int64', [2], [2, 3])])]);
   }
   fromF32(g, v, out, 'out_sample');
-  g.output('out_sample', ft, ['batch', LATENT_CHANNELS, 'height', 'width']);
+  g.output('out_sample', ft, ['batch', LATENT_CHANNELS, ...spatial]);
   return g.build({ externalData: v.externalData ? 'weights.pb' : undefined });
 }
 

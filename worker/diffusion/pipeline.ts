@@ -24,7 +24,7 @@ import { Vae, DEFAULT_VAE_TILING } from './vae.ts';
 import { ModelUpscaler, upscalerFile, DEFAULT_UPSCALER_TILING, type UpscalerTiling } from './upscale.ts';
 import type { Tiling } from './tiling.ts';
 import { runJobs, usesCfg, type Engine } from './generation.ts';
-import { batchKey, validateRequest, type GenerateOptions, type GenerateRequest, type GenerateResult, type UpscaleRequest } from './request.ts';
+import { batchKey, validateRequest, type RequestLimits, type GenerateOptions, type GenerateRequest, type GenerateResult, type UpscaleRequest } from './request.ts';
 import { encodePng, imageSize, loadRgb } from './images.ts';
 import { readPngTexts, addPngText } from './png-text.ts';
 
@@ -42,6 +42,11 @@ export interface LoadPipelineOptions {
   /** VAE tiling in latent pixels (default 64 with 16 overlap) */
   vaeTiling?: Tiling;
   upscalerTiling?: UpscalerTiling;
+  /**
+   * Serve one image size only: its dimensions are given to onnxruntime as
+   * freeDimensionOverrides so it can plan memory and kernels for that shape.
+   */
+  fixedSize?: { width: number; height: number };
 }
 
 export interface Pipeline {
@@ -82,6 +87,7 @@ function cacheKey(dir: string, opts: LoadPipelineOptions): string {
     upscaler: opts.upscalerDir ? path.resolve(opts.upscalerDir) : null,
     vaeTiling: opts.vaeTiling ?? null,
     upscalerTiling: opts.upscalerTiling ?? null,
+    fixedSize: opts.fixedSize ?? null,
   });
 }
 
@@ -115,6 +121,8 @@ interface Plan {
   hiddenSize?: number;
   condDim: number;
   tokenizer: ClipTokenizer;
+  /** a UNet exported with fixed height and width serves that size only */
+  staticSize?: { width: number; height: number };
 }
 
 /** Everything that can be checked without creating a session, so a bad folder fails fast. */
@@ -148,6 +156,12 @@ function plan(dir: string): Plan {
   }
 
   const fixed = (v: number | string | undefined) => (typeof v === 'number' ? v : undefined);
+  const batch = fixed(io.unet.sample.shape[0]);
+  if (batch !== undefined) {
+    throw new Error(`${label(files.unet)}: input "sample" has a fixed batch size of ${batch}; this pipeline batches images and needs a free batch axis (re-export with a dynamic batch)`);
+  }
+  const staticH = fixed(io.unet.sample.shape[2]);
+  const staticW = fixed(io.unet.sample.shape[3]);
   const latentChannels =
     fixed(io.unet.sample.shape[1]) ?? integerOf(folder.unetConfig?.in_channels) ?? integerOf(folder.vaeConfig?.latent_channels) ?? 4;
   const decoderChannels = fixed(io.decoder.latent.shape[1]);
@@ -167,7 +181,9 @@ function plan(dir: string): Plan {
     }
   }
   const tokenizer = ClipTokenizer.fromModelDir(files.tokenizerDir);
-  return { folder, io, latentChannels, hiddenSize: unetHidden ?? textHidden, condDim, tokenizer };
+  const staticSize =
+    staticH !== undefined && staticW !== undefined ? { width: staticW * folder.vaeScaleFactor, height: staticH * folder.vaeScaleFactor } : undefined;
+  return { folder, io, latentChannels, hiddenSize: unetHidden ?? textHidden, condDim, tokenizer, staticSize };
 }
 
 async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: () => void): Promise<Pipeline> {
@@ -177,16 +193,36 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
   const maxBatch = opts.maxBatch ?? 4;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error(`maxBatch must be a positive integer, got ${maxBatch}`);
   const seq = p.tokenizer.maxLength;
+  const scale = folder.vaeScaleFactor;
+  const tiling = opts.vaeTiling ?? DEFAULT_VAE_TILING;
+  let onlySize: RequestLimits['onlySize'];
+  if (opts.fixedSize) {
+    const { width, height } = opts.fixedSize;
+    if (!Number.isInteger(width / scale) || !Number.isInteger(height / scale)) throw new Error(`fixedSize must be a multiple of ${scale}, got ${width}x${height}`);
+    if (p.staticSize && (p.staticSize.width !== width || p.staticSize.height !== height)) {
+      throw new Error(`fixedSize ${width}x${height} differs from the ${p.staticSize.width}x${p.staticSize.height} that ${folder.name}/unet/model.onnx is exported for`);
+    }
+    onlySize = { width, height, why: 'this worker was configured to serve one size and' };
+  } else if (p.staticSize) {
+    onlySize = { ...p.staticSize, why: `${folder.name}/unet/model.onnx is exported with a fixed size and` };
+  }
+  const lh = onlySize ? onlySize.height / scale : undefined;
+  const lw = onlySize ? onlySize.width / scale : undefined;
+  // the VAE sees whole images only when they fit in one tile; tiles have another size
+  const vaeWhole = lh !== undefined && lw !== undefined && lh <= tiling.tile && lw <= tiling.tile;
   const dims = {
-    text: knownDims(io.text.ids ? [io.text.ids] : [], { input_ids: [undefined, seq] }),
+    text: knownDims([io.text.ids], { input_ids: [undefined, seq] }),
     unet: knownDims([io.unet.sample, io.unet.hidden, ...(io.unet.timestepCond ? [io.unet.timestepCond] : [])], {
-      sample: [undefined, p.latentChannels],
+      sample: [undefined, p.latentChannels, lh, lw],
       encoder_hidden_states: [undefined, seq, p.hiddenSize],
       timestep_cond: [undefined, p.condDim || undefined],
     }),
-    decoder: knownDims([io.decoder.latent], { latent_sample: [undefined, p.latentChannels] }),
-    encoder: io.encoder ? knownDims([io.encoder.image], { sample: [undefined, 3] }) : {},
+    decoder: knownDims([io.decoder.latent], { latent_sample: [undefined, p.latentChannels, vaeWhole ? lh : undefined, vaeWhole ? lw : undefined] }),
+    encoder: io.encoder
+      ? knownDims([io.encoder.image], { sample: [undefined, 3, vaeWhole ? onlySize!.height : undefined, vaeWhole ? onlySize!.width : undefined] })
+      : {},
   };
+  logger?.debug({ model: folder.name, freeDimensionOverrides: dims }, 'session dimension overrides');
 
   const clock = new RunClock();
   let providers = resolveProviders(opts.providers);
@@ -227,7 +263,7 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
     }
 
     const unet = new UNet(unetModel, io.unet, p.latentChannels, p.condDim);
-    const vae = new Vae(decoderModel, io.decoder, encoderModel, io.encoder, folder.scalingFactor, folder.vaeScaleFactor, p.latentChannels, opts.vaeTiling ?? DEFAULT_VAE_TILING);
+    const vae = new Vae(decoderModel, io.decoder, encoderModel, io.encoder, folder.scalingFactor, folder.vaeScaleFactor, p.latentChannels, tiling);
     const engine: Engine = {
       name: folder.name,
       provider: providers[0],
@@ -252,7 +288,7 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
       },
       'diffusion pipeline loaded',
     );
-    return new LoadedPipeline(dir, folder, providers, engine, upscaler, loaded, forget);
+    return new LoadedPipeline(dir, folder, providers, engine, upscaler, loaded, forget, onlySize);
   } catch (err) {
     await Promise.all(loaded.map((m) => m.release().catch(() => undefined)));
     throw err;
@@ -274,9 +310,10 @@ class LoadedPipeline implements Pipeline {
     private readonly upscaler: ModelUpscaler | undefined,
     private readonly models: OnnxModel[],
     private readonly forget: () => void,
+    private readonly onlySize: RequestLimits['onlySize'],
   ) {
     this.name = folder.name;
-    this.defaultSize = folder.defaultSize;
+    this.defaultSize = onlySize ? { width: onlySize.width, height: onlySize.height } : folder.defaultSize;
     this.maxBatch = engine.maxBatch;
   }
 
@@ -298,7 +335,7 @@ class LoadedPipeline implements Pipeline {
 
   private check(reqs: GenerateRequest[]): void {
     if (reqs.length === 0) throw new Error('no requests given');
-    const limits = { vaeScale: this.engine.vae.scale, canEncode: this.engine.vae.canEncode };
+    const limits: RequestLimits = { vaeScale: this.engine.vae.scale, canEncode: this.engine.vae.canEncode, onlySize: this.onlySize };
     reqs.forEach((req, i) => {
       try {
         validateRequest(req, limits);

@@ -85,6 +85,8 @@ export interface RequestLimits {
   /** image pixels per latent pixel: sizes must be multiples of it */
   vaeScale: number;
   canEncode: boolean;
+  /** the only size the model (static export) or the deployment (fixedSize) allows */
+  onlySize?: { width: number; height: number; why: string };
 }
 
 /** Throws a user-readable Error for the first thing wrong with `req`. */
@@ -102,6 +104,10 @@ export function validateRequest(req: GenerateRequest, limits: RequestLimits): vo
     if (!Number.isInteger(v) || v < limits.vaeScale || v > MAX_SIDE || v % limits.vaeScale !== 0) {
       throw new Error(`${name} must be a multiple of ${limits.vaeScale} in ${limits.vaeScale}..${MAX_SIDE}, got ${v}`);
     }
+  }
+  const only = limits.onlySize;
+  if (only && (req.width !== only.width || req.height !== only.height)) {
+    throw new Error(`size ${req.width}x${req.height} is not available: ${only.why} generates ${only.width}x${only.height} only`);
   }
   checkSeed(req.seed);
   checkSeed(req.seed + req.n - 1, 'seed + n - 1');
