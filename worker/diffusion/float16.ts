@@ -11,7 +11,10 @@ const u32 = new Uint32Array(f32.buffer);
 /** Round-to-nearest-even float32 -> float16 bits (what numpy's astype(float16) does). */
 export function toHalfBits(value: number): number {
   f32[0] = value;
-  const x = u32[0];
+  return bitsToHalf(u32[0]);
+}
+
+function bitsToHalf(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
   let mant = x & 0x7fffff;
@@ -46,6 +49,12 @@ export function fromHalfBits(h: number): number {
 
 export function float32ToFloat16(src: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(src.length);
+  if (src instanceof Float32Array) {
+    // read the float bits in place: this runs on every UNet input of an fp16 model, every step
+    const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+    for (let i = 0; i < bits.length; i++) out[i] = bitsToHalf(bits[i]);
+    return out;
+  }
   for (let i = 0; i < src.length; i++) out[i] = toHalfBits(src[i]);
   return out;
 }
