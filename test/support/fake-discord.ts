@@ -93,6 +93,8 @@ export interface FakeMessage {
   deleted: boolean;
   /** The interaction whose webhook created it, when it was. */
   interactionId?: string;
+  /** The message it replies to (message_reference), when it does. */
+  referencedMessageId?: string;
 }
 
 export interface FakeInteraction {
@@ -757,6 +759,7 @@ export class FakeDiscord {
       files: [],
       deleted: false,
       interactionId: opts.interactionId,
+      referencedMessageId: body.message_reference?.message_id,
       ...(opts.webhook ? { webhook_id: this.applicationId, application_id: this.applicationId } : {}),
     };
     this.attach(msg, call.files, body.attachments);
@@ -812,8 +815,8 @@ export class FakeDiscord {
     msg.files = keptFiles;
   }
 
-  private publicMessage(msg: FakeMessage): Omit<FakeMessage, 'files' | 'deleted' | 'interactionId'> {
-    const { files: _files, deleted: _deleted, interactionId: _interaction, ...rest } = msg;
+  private publicMessage(msg: FakeMessage): Omit<FakeMessage, 'files' | 'deleted' | 'interactionId' | 'referencedMessageId'> {
+    const { files: _files, deleted: _deleted, interactionId: _interaction, referencedMessageId: _reference, ...rest } = msg;
     return rest;
   }
 }

@@ -1,0 +1,179 @@
+/**
+ * Everything a Discord end-to-end test runs against: a private Redis, the loopback fake
+ * Discord, a worker child process that delivers through the real Discord deliverer, and the
+ * bot (the real discord.js client) in the test process, all sharing one environment.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import type { TokenCounter } from '../../commands/context.ts';
+import { startDiscordBot, type DiscordBot } from '../../adapters/discord/inbound.ts';
+import { FsArtifactStore } from '../../src/artifacts-fs.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { RedisKeyValueStore } from '../../src/kv-redis.ts';
+import { loadModelCatalog, type ModelCatalog } from '../../src/models.ts';
+import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
+import { closeRedis, createRedis } from '../../src/redis.ts';
+import { ResultStore } from '../../src/results.ts';
+import { ClipTokenizer } from '../../worker/diffusion/index.ts';
+import { FakeDiscord, type FakeMessage } from './fake-discord.ts';
+import { uniquePrefix } from './queue-prefix.ts';
+import { startRedis, type TestRedis } from './redis-server.ts';
+import { TINY_MODEL_DIR } from './tiny-model-check.ts';
+import { writeTinyModel } from './tiny-sd-models.ts';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+export interface DiscordHarness {
+  fake: FakeDiscord;
+  redis: TestRedis;
+  env: Record<string, string>;
+  config: Config;
+  queue: BullmqJobQueue;
+  results: ResultStore;
+  kv: RedisKeyValueStore;
+  models: ModelCatalog;
+  /** Whether the embedded demo model drew the images (so their content can be checked). */
+  embeddedModel: boolean;
+  bot: DiscordBot;
+  worker: ChildProcess;
+  workerLog: string[];
+  startBot(): Promise<DiscordBot>;
+  stopBot(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  env?: Record<string, string>;
+}
+
+/** The embedded model when it is there; otherwise a tiny random-weight model in the same layout. */
+function modelEnv(dir: string): { env: Record<string, string>; embedded: boolean } {
+  try {
+    loadModelCatalog({ MODEL_DIR: TINY_MODEL_DIR, MODELS_CONFIG: undefined });
+    return { env: { MODEL_DIR: TINY_MODEL_DIR }, embedded: true };
+  } catch {
+    console.warn('[discord e2e] models/tiny is not a complete model folder yet: using a random-weight test model, image content is not checked');
+    const modelDir = writeTinyModel(dir, { name: 'tiny', idsDtype: 'int32', timestep: 'int64-batch', scalingFactor: 0.18215 });
+    const configFile = path.join(dir, 'models.json');
+    writeFileSync(configFile, JSON.stringify({ models: [{ name: 'tiny', dir: modelDir, baseSize: 64, sizeMultiple: 8, defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7 }] }));
+    return { env: { MODELS_CONFIG: configFile }, embedded: false };
+  }
+}
+
+function tokenCounter(models: ModelCatalog): TokenCounter {
+  const tokenizers = new Map<string, ClipTokenizer>();
+  return (text, model) => {
+    let tok = tokenizers.get(model.name);
+    if (!tok) {
+      tok = ClipTokenizer.fromFiles(path.join(model.dir, 'tokenizer', 'vocab.json'), path.join(model.dir, 'tokenizer', 'merges.txt'));
+      tokenizers.set(model.name, tok);
+    }
+    const counted = tok.countTokens(text);
+    return { ...counted, truncated: counted.count > model.maxTokens };
+  };
+}
+
+export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<DiscordHarness> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'discord-e2e-'));
+  const redis = await startRedis();
+  const fake = await FakeDiscord.start();
+  const model = modelEnv(dir);
+  const env: Record<string, string> = {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: uniquePrefix('discord'),
+    DISCORD_TOKEN: fake.token,
+    DISCORD_APP_ID: fake.applicationId,
+    DISCORD_API_URL: fake.apiUrl,
+    DISCORD_GUILD_IDS: fake.guildId,
+    ARTIFACT_DIR: path.join(dir, 'artifacts'),
+    PROGRESS_INTERVAL_MS: '5',
+    PROGRESS_PREVIEW: 'off',
+    ORT_THREADS: '1',
+    WORKER_BATCHING: 'off',
+    LOG_LEVEL: process.env.E2E_LOG ?? 'warn',
+    PORT: '0',
+    ...model.env,
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const redisClient = createRedis(redis.url, { role: 'client', name: 'discord-e2e' });
+  const kv = RedisKeyValueStore.fromConfig(redisClient, config);
+  const queue = new BullmqJobQueue({ config, redis: redisClient });
+  const results = new ResultStore(kv);
+  const models = loadModelCatalog(config);
+  const artifacts = new FsArtifactStore(config.ARTIFACT_DIR);
+  const logger = pino({ level: 'warn' });
+
+  const workerLog: string[] = [];
+  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/discord-worker-child.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      workerLog.push(d.toString());
+      if (d.toString().includes('worker ready')) resolve();
+    };
+    worker.stdout!.on('data', onData);
+    worker.stderr!.on('data', (d: Buffer) => workerLog.push(d.toString()));
+    worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${workerLog.join('').slice(-3000)}`)));
+  });
+
+  const deps = {
+    config,
+    queue,
+    results,
+    kv,
+    artifacts,
+    models,
+    countTokens: tokenCounter(models),
+    logger,
+  };
+  const harness: DiscordHarness = {
+    fake,
+    redis,
+    env,
+    config,
+    queue,
+    results,
+    kv,
+    models,
+    embeddedModel: model.embedded,
+    bot: undefined as unknown as DiscordBot,
+    worker,
+    workerLog,
+    async startBot() {
+      harness.bot = await startDiscordBot(deps, { readyTimeoutMs: 20_000 });
+      return harness.bot;
+    },
+    async stopBot() {
+      await harness.bot.stop();
+    },
+    async close() {
+      await harness.bot?.stop().catch(() => undefined);
+      if (worker.exitCode === null) {
+        const exited = new Promise((r) => worker.once('exit', r));
+        worker.kill('SIGTERM');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+        if (worker.exitCode === null) worker.kill('SIGKILL');
+      }
+      await queue.close();
+      await closeRedis(redisClient);
+      await fake.close();
+      await redis.stop();
+    },
+  };
+  await harness.startBot();
+  await ready;
+  return harness;
+}
+
+/** The message that shows a result: it carries the generated image. */
+export function hasResult(message: FakeMessage | undefined): FakeMessage | undefined {
+  return message && !message.deleted && message.files.some((f) => f.name.includes('imagine-')) ? message : undefined;
+}
