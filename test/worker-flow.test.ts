@@ -14,7 +14,10 @@ import { JOB_VERSION, type JobPayload, type JobResult } from '../src/jobs.ts';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { createLogger } from '../src/logger.ts';
 import { createModelCatalog } from '../src/models.ts';
+import { loadConfig } from '../src/config.ts';
+import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
+import { LocalJobQueue } from '../src/queue/local-queue.ts';
 import { createRedis, closeRedis } from '../src/redis.ts';
 import { ResultStore } from '../src/results.ts';
 import { startWorker, type WorkerDeps, type WorkerHandle } from '../worker/main.ts';
@@ -280,6 +283,34 @@ describe.skipIf(!haveRedis)('worker flow', () => {
       const st = await waitFor('completed', async () => ((await jobState(r, id)).state === 'completed' ? jobState(r, id) : null));
       expect(st.progress).toMatchObject({ step: 8, total: 8 });
       expect(eventsFor(r, id, 'progress').length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('worker flow without Redis (one-process mode)', () => {
+  it('takes jobs from the in-process queue through the same runner: delivered once, cancel says cancelled', async () => {
+    const artifactDir = tempDir('worker-local');
+    const config = loadConfig({ LOG_LEVEL: 'silent', ARTIFACT_DIR: artifactDir, LIMIT_USER_QUEUED: '100' });
+    const kv = new MemoryKeyValueStore();
+    const queue = new LocalJobQueue({ config, secrets: kv });
+    const deliverer = new RecordingDeliverer();
+    const worker = await startWorker(config, { deliverers: [deliverer], logger: silent, catalog: model.catalog, loadPipeline: pipelineLoader(), http: false, kv, localQueue: queue });
+    try {
+      const ok = await queue.enqueue(txt2imgPayload({ seed: 9, n: 2 }), { secret: { platform: 'discord', interactionToken: 'tok-1' } });
+      const slow = await queue.enqueue(txt2imgPayload({ width: 1024, height: 1024, steps: 500 }));
+      if (!ok.ok || !slow.ok) throw new Error('enqueue refused');
+      const result = await waitFor('local result', () => deliverer.events.find((e) => e.type === 'result' && e.jobId === ok.jobId));
+      expect(result).toMatchObject({ seeds: [9, 10], images: 2, hasSecret: true });
+      await waitFor('slow job running', () => (queue.jobState(slow.jobId)?.progress?.step ?? 0) >= 2);
+      expect(await queue.cancel(slow.jobId, 'u-100')).toEqual({ ok: true, state: 'cancelling' });
+      const notice = await waitFor('cancel notice', () => deliverer.events.find((e) => e.type === 'failure' && e.jobId === slow.jobId));
+      expect(notice).toMatchObject({ message: 'Cancelled.', cancelled: true });
+      expect(deliverer.events.filter((e) => e.type === 'result')).toHaveLength(1);
+      expect(queue.jobState(slow.jobId)?.state).toBe('failed');
+    } finally {
+      await worker.close();
+      await queue.close();
+      await fs.rm(artifactDir, { recursive: true, force: true });
     }
   });
 });

@@ -45,6 +45,11 @@ export interface JobAttemptsOptions {
   logger: Logger;
   metrics: Metrics;
   cancels: CancelFlags;
+  /**
+   * Called once per attempt as it ends, before the queue records the outcome: a recycle
+   * decided here closes the consumer before it fetches another job.
+   */
+  onAttemptEnd?(): void;
 }
 
 export class JobAttempts {
@@ -77,6 +82,7 @@ export class JobAttempts {
       if (err instanceof InvalidJobError) {
         logger.warn({ jobId, detail: err.detail }, 'invalid job payload; failing without retry');
         await this.noticeForInvalid(jobId, job.data, err);
+        this.opts.onAttemptEnd?.();
         throw new UnrecoverableError(err.message);
       }
       throw err;
@@ -112,6 +118,7 @@ export class JobAttempts {
     } finally {
       clearTimeout(timer);
       this.controllers.delete(jobId);
+      this.opts.onAttemptEnd?.();
     }
   }
 

@@ -16,13 +16,14 @@ import type { ArtifactStore } from '../src/artifacts.ts';
 import { FsArtifactStore } from '../src/artifacts-fs.ts';
 import type { Config } from '../src/config.ts';
 import type { Deliverer } from '../src/delivery.ts';
-import { createHttpServer, type HttpServerHandle } from '../src/http-server.ts';
+import { createHttpServer, type HttpServerHandle, type ReadinessCheck } from '../src/http-server.ts';
 import type { KeyValueStore } from '../src/kv.ts';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 import { loadModelCatalog, type ModelCatalog, type ModelInfo } from '../src/models.ts';
 import { closeRedis, redisFromConfig } from '../src/redis.ts';
+import type { LocalJobQueue } from '../src/queue/local-queue.ts';
 import { ResultStore } from '../src/results.ts';
 import { DelivererRegistry } from './deliverers.ts';
 import type { RetryPolicy } from './delivery-retry.ts';
@@ -30,7 +31,8 @@ import { loadPipeline } from './diffusion/index.ts';
 import { resolveProviders } from './diffusion/providers.ts';
 import { JobRunner, type WorkerPipeline } from './job-runner.ts';
 import { ModelResidency, type PipelineLoader } from './model-residency.ts';
-import { QueueConsumer } from './queue-consumer.ts';
+import { LocalQueueConsumer } from './local-consumer.ts';
+import { QueueConsumer, type Consumer } from './queue-consumer.ts';
 import { RecyclePolicy, type RecycleReason } from './recycle-policy.ts';
 
 export interface WorkerDeps {
@@ -42,6 +44,11 @@ export interface WorkerDeps {
   loadPipeline?: PipelineLoader<WorkerPipeline>;
   /** A worker-role connection to share (commands wait out outages); default: one from REDIS_URL, closed by close(). */
   redis?: Redis;
+  /**
+   * One-process mode (`npm start` without Redis): take jobs from this in-process queue instead
+   * of BullMQ. Then `kv` is required and must be the store the queue keeps secrets in.
+   */
+  localQueue?: LocalJobQueue;
   artifacts?: ArtifactStore;
   /** Secrets, results and delivery records; default: Redis under the queue prefix. */
   kv?: KeyValueStore;
@@ -64,7 +71,7 @@ export type WorkerExit = { reason: 'closed' } | { reason: 'recycle'; detail: Rec
 export interface WorkerHandle {
   readonly id: string;
   readonly runner: JobRunner;
-  readonly consumer: QueueConsumer;
+  readonly consumer: Consumer;
   readonly residency: ModelResidency<WorkerPipeline>;
   readonly metrics: Metrics;
   readonly http: HttpServerHandle | null;
@@ -85,9 +92,11 @@ export function batchingEnabled(config: Pick<Config, 'WORKER_BATCHING' | 'ORT_PR
 export async function startWorker(config: Config, deps: WorkerDeps): Promise<WorkerHandle> {
   const id = `${os.hostname()}-${process.pid}-${randomBytes(2).toString('hex')}`;
   const logger = (deps.logger ?? createLogger({ name: 'worker', level: config.LOG_LEVEL })).child({ worker: id });
-  const ownsRedis = !deps.redis;
-  const redis = deps.redis ?? redisFromConfig(config, { role: 'worker', name: 'worker', logger });
-  const kv = deps.kv ?? RedisKeyValueStore.fromConfig(redis, config);
+  const local = deps.localQueue;
+  if (local && !deps.kv) throw new Error('startWorker: a local queue needs the key-value store it keeps secrets in (deps.kv)');
+  const ownsRedis = !local && !deps.redis;
+  const redis: Redis | null = local ? (deps.redis ?? null) : (deps.redis ?? redisFromConfig(config, { role: 'worker', name: 'worker', logger }));
+  const kv = deps.kv ?? RedisKeyValueStore.fromConfig(redis!, config);
   const artifacts = deps.artifacts ?? new FsArtifactStore(config.ARTIFACT_DIR);
   const results = new ResultStore(kv);
   const catalog = deps.catalog ?? loadModelCatalog(config);
@@ -103,7 +112,8 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     createMetrics({
       defaultMetrics: true,
       queueCounts: async () => {
-        countsQueue ??= new Queue(config.QUEUE_NAME, { connection: redis, prefix: config.QUEUE_PREFIX });
+        if (local) return local.counts();
+        countsQueue ??= new Queue(config.QUEUE_NAME, { connection: redis!, prefix: config.QUEUE_PREFIX });
         const c = await countsQueue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
         return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, completed: c.completed ?? 0, failed: c.failed ?? 0, delayed: c.delayed ?? 0 };
       },
@@ -141,39 +151,41 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
   let closing: Promise<void> | null = null;
   let exit: WorkerExit = { reason: 'closed' };
 
-  const consumer = new QueueConsumer({
-    config,
-    connection: redis,
-    runner,
-    logger,
-    metrics,
-    concurrency: slots * maxBatch,
-    lockDurationMs: deps.lockDurationMs,
-    stalledIntervalMs: deps.stalledIntervalMs,
-    maxStalledCount: deps.maxStalledCount,
-    workerName: id,
-    onSettled: () => {
-      const reason = recycle.jobFinished();
-      if (reason && !closing) {
-        logger.info({ reason }, 'recycling: finishing the jobs in hand, then exiting for the supervisor to restart');
-        exit = { reason: 'recycle', detail: reason };
-        void handle.close();
-      }
-    },
-  });
+  const onSettled = () => {
+    const reason = recycle.jobFinished();
+    if (reason && !closing) {
+      logger.info({ reason }, 'recycling: finishing the jobs in hand, then exiting for the supervisor to restart');
+      exit = { reason: 'recycle', detail: reason };
+      void handle.close();
+    }
+  };
+  const consumer: Consumer = local
+    ? new LocalQueueConsumer({ config, queue: local, runner, logger, metrics, concurrency: slots * maxBatch, onSettled })
+    : new QueueConsumer({
+        config,
+        connection: redis!,
+        runner,
+        logger,
+        metrics,
+        concurrency: slots * maxBatch,
+        lockDurationMs: deps.lockDurationMs,
+        stalledIntervalMs: deps.stalledIntervalMs,
+        maxStalledCount: deps.maxStalledCount,
+        workerName: id,
+        onSettled,
+      });
 
   const defaultModel = catalog.defaultModel.name;
   let http: HttpServerHandle | null = null;
-  const readiness = {
-    redis: async () => ((await redis.ping()) === 'PONG' ? (true as const) : 'redis did not answer PONG'),
-    model: () => (residency.isLoaded(defaultModel) ? (true as const) : loadErrors.has(defaultModel) ? `model ${defaultModel} failed to load` : `model ${defaultModel} is loading`),
+  const readiness: Record<string, ReadinessCheck> = {
+    model: () => (residency.isLoaded(defaultModel) ? true : loadErrors.has(defaultModel) ? `model ${defaultModel} failed to load` : `model ${defaultModel} is loading`),
   };
+  if (redis) readiness.redis = async () => ((await redis.ping()) === 'PONG' ? true : 'redis did not answer PONG');
   if (deps.http === undefined) {
     http = await createHttpServer({ port: config.PORT, metrics, readiness, logger });
   } else if (deps.http) {
     http = deps.http;
-    http.setReadinessCheck('redis', readiness.redis);
-    http.setReadinessCheck('model', readiness.model);
+    for (const [name, check] of Object.entries(readiness)) http.setReadinessCheck(name, check);
   }
 
   const sweepMs = config.RESULT_TTL_DAYS * 86_400_000;
@@ -190,7 +202,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     residency.get(defaultModel).catch(() => undefined); // failures are reported through readiness and each job
   }
   await consumer.start();
-  logger.info({ queue: `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, slots, batching, maxBatch, models: catalog.names(), platforms: registry.platforms(), port: http?.port }, 'worker started');
+  logger.info({ queue: local ? 'local' : `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, slots, batching, maxBatch, models: catalog.names(), platforms: registry.platforms(), port: http?.port }, 'worker started');
 
   const handle: WorkerHandle = {
     id,
@@ -207,12 +219,9 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
         await consumer.close();
         await residency.close();
         if (deps.http === undefined) await http?.close();
-        else if (http) {
-          http.removeReadinessCheck('redis');
-          http.removeReadinessCheck('model');
-        }
+        else if (http) for (const name of Object.keys(readiness)) http.removeReadinessCheck(name);
         await countsQueue?.close().catch(() => undefined);
-        if (ownsRedis) await closeRedis(redis);
+        if (ownsRedis && redis) await closeRedis(redis);
         logger.info({ exit: exit.reason, jobs: recycle.jobsDone }, 'worker stopped');
         resolveDone(exit);
       })();
