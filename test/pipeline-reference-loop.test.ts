@@ -110,7 +110,7 @@ describe('the pipeline equals diffusers-style loops written out by hand', () => 
     await p.dispose();
   });
 
-  it('LCM: w = guidance - 1 embedded as timestep_cond, no CFG, the last step'\''s denoised estimate decoded', async () => {
+  it('LCM: w = guidance - 1 embedded as timestep_cond, no CFG, the final denoised estimate decoded', async () => {
     const dir = writeTinyModel(root, { name: 'lcm-ref', lcm: true, scalingFactor: SCALE });
     const s = await sessions(dir);
     const tokenizer = ClipTokenizer.fromModelDir(path.join(dir, 'tokenizer'));
