@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { hasResult, startDiscordHarness, type DiscordHarness } from './support/discord-harness.ts';
 import type { FakeInteraction, FakeMessage, FakeUser } from './support/fake-discord.ts';
+import type { JobResult } from '../src/jobs.ts';
 import { checkImage, splitGrid } from './support/tiny-model-check.ts';
 
 let h: DiscordHarness;
@@ -37,6 +38,17 @@ const prompt = (text: string) => [{ name: 'prompt', type: 3, value: text }];
 /** Messages created for an interaction's follow-ups (button presses show their job there). */
 function followUps(interaction: FakeInteraction): FakeMessage[] {
   return [...h.fake.messages.values()].filter((m) => m.interactionId === interaction.id && m.id !== interaction.originalMessageId);
+}
+
+/** The stored result a message shows (the worker indexes it by message id right after posting). */
+async function storedFor(messageId: string): Promise<JobResult> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const found = await h.results.getByMessage('discord', messageId);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no stored result for message ${messageId}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }
 
 async function jobCount(): Promise<number> {
@@ -88,9 +100,7 @@ describe('Discord end to end', () => {
     expect(grid.content).toContain(`\`${STEPS} steps\``);
     expect(grid.content).toContain('`64x64`');
 
-    const stored = await h.results.getByMessage('discord', grid.id);
-    expect(stored).not.toBeNull();
-    const r = stored!.resultId;
+    const r = (await storedFor(grid.id)).resultId;
     expect(labels(grid)).toEqual([['U1', 'U2', 'U3', 'U4'], ['V1', 'V2', 'V3', 'V4'], ['🔄', '✖']]);
     expect(ids(grid)).toEqual([`im1:u:${r}:0`, `im1:u:${r}:1`, `im1:u:${r}:2`, `im1:u:${r}:3`, `im1:v:${r}:0`, `im1:v:${r}:1`, `im1:v:${r}:2`, `im1:v:${r}:3`, `im1:r:${r}`, `im1:d:${r}`]);
     expect(ids(grid).every((id) => id.length <= 100)).toBe(true);
@@ -106,21 +116,21 @@ describe('Discord end to end', () => {
   }
 
   it('V2 posts a grid of strong variations of image 2', async () => {
-    const r = (await h.results.getByMessage('discord', grid.id))!;
+    const r = (await storedFor(grid.id));
     const { result } = await press(grid.id, `im1:v:${r.resultId}:1`);
     expect(result.content).toContain(`**${PROMPT}** — Strong variation of image 2 for <@${requester.id}>`);
     const meta = await sharp(result.files[0].data).metadata();
     expect([meta.width, meta.height]).toEqual([128, 128]);
-    const stored = (await h.results.getByMessage('discord', result.id))!;
+    const stored = (await storedFor(result.id));
     expect(stored.kind).toBe('variation');
     expect(stored.parentResultId).toBe(r.resultId);
     expect(ids(result)).toContain(`im1:v:${stored.resultId}:3`);
   });
 
   it('🔄 posts the same prompt with a new seed', async () => {
-    const r = (await h.results.getByMessage('discord', grid.id))!;
+    const r = (await storedFor(grid.id));
     const { result } = await press(grid.id, `im1:r:${r.resultId}`);
-    const stored = (await h.results.getByMessage('discord', result.id))!;
+    const stored = (await storedFor(result.id));
     expect(stored.kind).toBe('txt2img');
     expect(stored.params.prompt).toBe(PROMPT);
     expect(stored.params.seed).not.toBe(7);
@@ -128,11 +138,11 @@ describe('Discord end to end', () => {
   });
 
   it('U1 posts image 1 upscaled to twice the tile size', async () => {
-    const r = (await h.results.getByMessage('discord', grid.id))!;
+    const r = (await storedFor(grid.id));
     const { result } = await press(grid.id, `im1:u:${r.resultId}:0`);
     const meta = await sharp(result.files[0].data).metadata();
     expect([meta.width, meta.height]).toEqual([128, 128]);
-    const stored = (await h.results.getByMessage('discord', result.id))!;
+    const stored = (await storedFor(result.id));
     expect(stored.kind).toBe('upscale');
     expect(stored.images).toHaveLength(1);
     expect(result.content).toContain('Upscaled ×2 (image 1)');
@@ -141,19 +151,23 @@ describe('Discord end to end', () => {
   });
 
   it('🔁 on the grid posts variations, as a reply to it, for a message the bot never cached', async () => {
+    // Button presses put the grid in the client's cache; empty it, as after a restart, so the event is a partial.
+    const channel = h.bot.client.channels.cache.get(h.fake.channelId);
+    if (channel?.isTextBased()) channel.messages.cache.clear();
+    expect(channel?.isTextBased() && channel.messages.cache.has(grid.id)).toBe(false);
     const before = h.fake.channelMessages().length;
     h.fake.react({ messageId: grid.id, emoji: '🔁', user: requester });
     const reply = await h.fake.waitFor(() => h.fake.channelMessages().find((m) => m.referencedMessageId === grid.id && hasResult(m)), 'the variations', 60_000);
     expect(h.fake.channelMessages().length).toBe(before + 1);
     expect(reply.content).toContain(`Strong variation of image 1 for <@${requester.id}>`);
-    const stored = (await h.results.getByMessage('discord', reply.id))!;
+    const stored = (await storedFor(reply.id));
     expect(stored.kind).toBe('variation');
     // Posted by the bot through the channel route (there is no interaction token for a reaction).
     expect(h.fake.callsTo('POST', new RegExp(`^/channels/${h.fake.channelId}/messages$`)).some((c) => c.body?.message_reference?.message_id === grid.id)).toBe(true);
   });
 
   it('✖ from someone else is refused ephemerally; from the requester it deletes the result', async () => {
-    const r = (await h.results.getByMessage('discord', grid.id))!;
+    const r = (await storedFor(grid.id));
     const other = h.fake.pressButton({ messageId: grid.id, customId: `im1:d:${r.resultId}`, user: stranger });
     const refusal = await h.fake.waitFor(() => followUps(other).find((m) => m.flags & 64), 'the refusal');
     expect(refusal.content).toBe('Only the person who asked for this image can remove it.');
@@ -190,9 +204,9 @@ describe('Discord end to end', () => {
     await h.stopBot();
     await h.startBot();
     expect(h.fake.connectedClients).toBe(1);
-    const r = (await h.results.getByMessage('discord', result.id))!;
+    const r = (await storedFor(result.id));
     const { result: upscaled } = await press(result.id, `im1:u:${r.resultId}:1`);
-    expect((await h.results.getByMessage('discord', upscaled.id))!.kind).toBe('upscale');
+    expect((await storedFor(upscaled.id)).kind).toBe('upscale');
   });
 
   it('delivers through the channel route when the interaction token expired before delivery', async () => {
@@ -273,5 +287,36 @@ describe('Discord end to end', () => {
     const c = h.fake.slashCommand({ name: 'cancel', user: requester });
     const cancelAnswer = await h.fake.waitFor(() => h.fake.messages.get(c.originalMessageId ?? '')?.content, 'the /cancel answer');
     expect(cancelAnswer).toBe('You have no queued or running jobs.');
+  });
+
+  it('✖ on a queued job cancels it for the requester only; /queue shows its position meanwhile', async () => {
+    // A paused worker keeps the job waiting, so the story does not race the pipeline.
+    process.kill(h.worker.pid!, 'SIGSTOP');
+    try {
+      const it = h.fake.slashCommand({ name: 'imagine', options: prompt(`${PROMPT} --n 1 --seed 61 --steps ${STEPS}`), user: requester });
+      const status = await h.fake.waitFor(() => {
+        const m = h.fake.messages.get(it.originalMessageId ?? '');
+        return m && /Queued — position 1/.test(m.content) ? m : undefined;
+      }, 'the queued reply');
+      const [job] = await h.queue.userJobs(requester.id);
+      expect(ids(status)).toEqual([`im1:c:${job.jobId}`]);
+
+      const q = h.fake.slashCommand({ name: 'queue', user: requester });
+      const queueAnswer = await h.fake.waitFor(() => h.fake.messages.get(q.originalMessageId ?? '')?.content, 'the /queue answer');
+      expect(queueAnswer).toContain(`• ${PROMPT} — txt2img, position 1`);
+      expect(queueAnswer).toContain('Queue: 1 waiting, 0 running.');
+
+      const other = h.fake.pressButton({ messageId: status.id, customId: `im1:c:${job.jobId}`, user: stranger });
+      const refusal = await h.fake.waitFor(() => followUps(other).find((m) => m.flags & 64), 'the refusal');
+      expect(refusal.content).toBe('That job is not yours, or it has already finished.');
+      expect(await h.queue.position(job.jobId)).toBe(1);
+
+      h.fake.pressButton({ messageId: status.id, customId: `im1:c:${job.jobId}`, user: requester });
+      await h.fake.waitFor(() => /\nCancelled\.$/.test(h.fake.messages.get(status.id)!.content), 'the cancelled message');
+      expect(h.fake.messages.get(status.id)!.components).toEqual([]);
+      expect(await h.queue.userJobs(requester.id)).toEqual([]);
+    } finally {
+      process.kill(h.worker.pid!, 'SIGCONT');
+    }
   });
 });
