@@ -57,13 +57,7 @@ export const envSchema = z
     SLACK_SIGNING_SECRET: z.string().regex(/^\S{8,}$/, { error: 'the Slack app signing secret' }).optional(),
     SLACK_APP_TOKEN: z.string().regex(/^xapp-\S+$/, { error: 'a Slack app-level token starting with xapp-' }).optional(),
     SLACK_API_URL: url('the Slack Web API base').default('https://slack.com/api/'),
-    /** Slack reactions on a result that start a job: emoji=action[:image], e.g. repeat=variation:1 (parsed in adapters/slack/reactions.ts). */
-    SLACK_REACTIONS: z
-      .string()
-      .regex(/^\s*[a-z0-9_+'-]+\s*=\s*(variation|vary-subtle|vary-strong|upscale|reseed)(:[1-4])?\s*(,\s*[a-z0-9_+'-]+\s*=\s*(variation|vary-subtle|vary-strong|upscale|reseed)(:[1-4])?\s*)*$/, {
-        error: 'a comma list of emoji=action[:image] with actions variation, vary-subtle, vary-strong, upscale, reseed (e.g. repeat=variation:1,arrows_counterclockwise=reseed)',
-      })
-      .default('repeat=variation:1,arrows_counterclockwise=reseed,one=variation:1,two=variation:2,three=variation:3,four=variation:4'),
+    SLACK_REACTIONS: optionalString,
     PORT: int(0, 65535, 3000),
     ORT_PROVIDERS: commaList.pipe(z.array(z.enum(['cuda', 'cpu', 'tensorrt', 'dml', 'coreml'], { error: 'a comma list of cuda, cpu, tensorrt, dml, coreml' }))),
     ORT_THREADS: int(0, 256, 0),

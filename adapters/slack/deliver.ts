@@ -180,7 +180,7 @@ export function createSlackDeliverer(
     api,
     kv,
     responses: new ResponseUrlReplies(kv),
-    reactions: parseReactionMap(config.SLACK_REACTIONS),
+    reactions: parseReactionMap(config.SLACK_REACTIONS ?? undefined),
     resultTtlS: resultTtlSeconds(config),
     minProgressIntervalMs: opts.minProgressIntervalMs,
     logger,

@@ -1,0 +1,51 @@
+/**
+ * /imagine. Slack wants an answer within 3 seconds, so the command is parsed (pure, no I/O)
+ * and acknowledged before anything touches Redis or the Web API: bad input and /imagine help
+ * are answered in the acknowledgement itself (ephemeral, nothing queued); a valid prompt is
+ * acknowledged with "Queuing…", and start-job.ts then opens the thread, enqueues, and replaces
+ * that ephemeral with the queue position through the response_url.
+ */
+import type { App, SlashCommand } from '@slack/bolt';
+import { help } from '../../commands/help.ts';
+import { imagine } from '../../commands/imagine.ts';
+import type { Origin } from '../../src/jobs.ts';
+import { commandContext, type SlackRuntime } from './bot-context.ts';
+import { fromSlackText } from './slack-text.ts';
+import { startJob } from './start-job.ts';
+
+export const IMAGINE_COMMAND = '/imagine';
+
+export function commandOrigin(command: Pick<SlashCommand, 'team_id' | 'channel_id' | 'user_id' | 'user_name' | 'trigger_id'>): Origin {
+  return {
+    platform: 'slack',
+    workspaceId: command.team_id,
+    channelId: command.channel_id,
+    userId: command.user_id,
+    ...(command.user_name ? { userName: command.user_name.slice(0, 100) } : {}),
+    // trigger_id is unique per invocation: the queue's dedupe key.
+    eventId: `cmd:${command.trigger_id}`.slice(0, 128),
+  };
+}
+
+export function registerImagineCommand(app: App, rt: SlackRuntime): void {
+  app.command(IMAGINE_COMMAND, async ({ command, ack }) => {
+    const text = fromSlackText(command.text ?? '').trim();
+    const origin = commandOrigin(command);
+    const ctx = commandContext(rt, origin);
+    if (text === '' || text.toLowerCase() === 'help') {
+      await ack({ response_type: 'ephemeral', text: help(ctx).message });
+      return;
+    }
+    const outcome = imagine({ text }, ctx);
+    if (outcome.kind === 'message') {
+      await ack({ response_type: 'ephemeral', text: outcome.message });
+      return;
+    }
+    if (outcome.kind !== 'job') {
+      await ack({ response_type: 'ephemeral', text: 'That did not make a job; try /imagine help.' });
+      return;
+    }
+    await ack({ response_type: 'ephemeral', text: `⏳ Queuing: ${outcome.summary}` });
+    await startJob(rt, { outcome, commandResponseUrl: command.response_url });
+  });
+}
