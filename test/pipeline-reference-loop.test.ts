@@ -58,7 +58,7 @@ describe('the pipeline equals diffusers-style loops written out by hand', () => 
     scheduler.setTimesteps(steps);
     const { createRandom } = await import('../worker/diffusion/random.ts');
     const stepNoise = createRandom(seed, 0x5eed5eed5eedn);
-    let latents = seededNoise(seed, 4 * 4 * 4).map((v) => v * scheduler.initNoiseSigma);
+    let latents: Float32Array = seededNoise(seed, 4 * 4 * 4).map((v) => v * scheduler.initNoiseSigma);
     const hidden = new Float32Array([...uncond, ...cond]);
     for (const t of scheduler.timesteps) {
       const x = scheduler.scaleModelInput(latents, t);
@@ -128,7 +128,7 @@ describe('the pipeline equals diffusers-style loops written out by hand', () => 
     scheduler.setTimesteps(steps);
     const { createRandom } = await import('../worker/diffusion/random.ts');
     const stepNoise = createRandom(seed, 0x5eed5eed5eedn);
-    let latents = seededNoise(seed, 64).map((v) => v * scheduler.initNoiseSigma);
+    let latents: Float32Array = seededNoise(seed, 64).map((v) => v * scheduler.initNoiseSigma);
     const hidden = await embed(s.text, tokenizer, prompt);
     let denoised: Float32Array | undefined;
     for (const t of scheduler.timesteps) {
