@@ -94,7 +94,7 @@ export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<Di
     PROGRESS_PREVIEW: 'off',
     ORT_THREADS: '1',
     WORKER_BATCHING: 'off',
-    LOG_LEVEL: process.env.E2E_LOG ?? 'warn',
+    LOG_LEVEL: 'warn',
     PORT: '0',
     ...model.env,
     ...opts.env,
@@ -109,15 +109,16 @@ export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<Di
   const logger = pino({ level: 'warn' });
 
   const workerLog: string[] = [];
-  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'test/support/discord-worker-child.ts')], {
+  // The worker process exactly as `npm run worker` starts it; info logs tell when it consumes.
+  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker/cli.ts')], {
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...process.env, ...env, LOG_LEVEL: process.env.E2E_LOG ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const ready = new Promise<void>((resolve, reject) => {
     const onData = (d: Buffer) => {
       workerLog.push(d.toString());
-      if (d.toString().includes('worker ready')) resolve();
+      if (d.toString().includes('"msg":"worker started"')) resolve();
     };
     worker.stdout!.on('data', onData);
     worker.stderr!.on('data', (d: Buffer) => workerLog.push(d.toString()));
