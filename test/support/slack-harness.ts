@@ -107,7 +107,7 @@ export async function startSlackHarness(opts: { env?: Record<string, string> } =
     PROGRESS_PREVIEW: 'off',
     ORT_THREADS: '1',
     WORKER_BATCHING: 'off',
-    LOG_LEVEL: process.env.E2E_LOG ?? 'warn',
+    LOG_LEVEL: process.env.E2E_LOG ?? 'error',
     PORT: '0',
     ...model.env,
     ...opts.env,
