@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float16ToFloat32, float32ToFloat16, fromHalfBits, toHalfBits } from '../worker/diffusion/float16.ts';
 import { guidanceEmbedding } from '../worker/diffusion/guidance-embedding.ts';
@@ -165,11 +166,13 @@ describe('providers', () => {
 
   it('a provider that cannot load falls back to cpu, and the pipeline says so', async () => {
     if (cudaProviderPresent()) return; // only meaningful where the CUDA library is absent
-    const warnings: string[] = [];
-    const logger = { warn: (_o: unknown, msg: string) => warnings.push(msg), info: () => undefined } as never;
+    const lines: { level: number; msg: string; providers?: string[] }[] = [];
+    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
     const p = await loadPipeline(writeTinyModel(root, { name: 'fallback' }), { providers: ['cuda', 'cpu'], logger });
     expect(p.providers).toEqual(['cpu']);
-    expect(warnings).toEqual(['execution providers failed to load; falling back to cpu']);
+    expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(['execution providers failed to load; falling back to cpu']);
+    // what actually loaded is logged
+    expect(lines.find((l) => l.msg === 'diffusion pipeline loaded')?.providers).toEqual(['cpu']);
     await p.dispose();
   });
 });
