@@ -1,0 +1,169 @@
+/**
+ * The playground's inbound side: what a browser session types (`/imagine`, `/help`, `/cancel`,
+ * `/queue`) and which button it presses, turned into the same commands every platform runs
+ * and then acted on (enqueue, cancel, delete). Buttons are handled from the result store
+ * alone: the id names the result (or job), and the stored parameters make the new job.
+ */
+import { randomInt } from 'node:crypto';
+import { cancel } from '../../commands/cancel.ts';
+import { limitsFromConfig, type CommandContext, type CommandLimits, type CommandOutcome, type TokenCounter } from '../../commands/context.ts';
+import { deleteResult } from '../../commands/delete.ts';
+import { help } from '../../commands/help.ts';
+import { imagine } from '../../commands/imagine.ts';
+import { reseed } from '../../commands/reseed.ts';
+import { retry } from '../../commands/retry.ts';
+import { upscale } from '../../commands/upscale.ts';
+import { variation } from '../../commands/variation.ts';
+import { decodeAction } from '../../src/actions.ts';
+import type { ArtifactStore } from '../../src/artifacts.ts';
+import type { Config } from '../../src/config.ts';
+import { InvalidJobError, type JobPayload, type Origin } from '../../src/jobs.ts';
+import type { Logger } from '../../src/logger.ts';
+import type { ModelCatalog } from '../../src/models.ts';
+import type { JobQueue } from '../../src/queue/types.ts';
+import type { ResultStore } from '../../src/results.ts';
+import { parseWebCommand } from './command-text.ts';
+import type { Gallery } from './gallery.ts';
+import { cancelButtons, type ButtonView } from './view.ts';
+
+export interface WebInboundDeps {
+  config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY'>;
+  queue: JobQueue;
+  results: ResultStore;
+  artifacts: ArtifactStore;
+  models: ModelCatalog;
+  gallery: Gallery;
+  countTokens: TokenCounter;
+  logger: Logger;
+  /** A job's payload while the queue keeps it, for Retry; without it Retry says the request is no longer stored. */
+  jobPayload?: (jobId: string) => Promise<JobPayload | null>;
+  randomSeed?: () => number;
+}
+
+export type WebReply =
+  | { kind: 'queued'; jobId: string; position: number; duplicate: boolean; summary: string; warnings: string[]; parentResultId?: string; rows: ButtonView[][] }
+  | { kind: 'message'; message: string; code: string }
+  | { kind: 'cancelled'; jobIds: string[]; message: string }
+  | { kind: 'deleted'; resultId: string; message: string };
+
+/** Client request ids become dedupe ids: a double-click or a resent request makes one job. */
+const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const MAX_SEED_EXCLUSIVE = 2 ** 32;
+
+export class WebInbound {
+  private readonly limits: CommandLimits;
+
+  constructor(private readonly deps: WebInboundDeps) {
+    this.limits = limitsFromConfig(deps.config);
+  }
+
+  origin(session: string, requestId?: string): Origin {
+    return { platform: 'web', channelId: session, userId: session, userName: 'you', ...(requestId && REQUEST_ID.test(requestId) ? { eventId: `web-${requestId}` } : {}) };
+  }
+
+  private context(origin: Origin): CommandContext {
+    return {
+      limits: this.limits,
+      models: this.deps.models,
+      origin,
+      now: Date.now(),
+      randomSeed: this.deps.randomSeed ?? (() => randomInt(0, MAX_SEED_EXCLUSIVE)),
+      countTokens: this.deps.countTokens,
+    };
+  }
+
+  /** Whatever the session typed into the box. */
+  async text(session: string, text: string, requestId?: string): Promise<WebReply> {
+    const ctx = this.context(this.origin(session, requestId));
+    const command = parseWebCommand(text);
+    switch (command.name) {
+      case 'imagine':
+        return this.act(imagine({ text: command.rest }, ctx), session);
+      case 'help':
+        return this.act(help(ctx), session);
+      case 'cancel':
+        return this.act(cancel({ jobs: await this.deps.queue.userJobs(session), ...(command.rest ? { jobId: command.rest } : {}) }, ctx), session);
+      case 'unknown':
+        if (command.typed.toLowerCase() === 'queue') return this.queueReport(session);
+        return { kind: 'message', code: 'unknown-command', message: `There is no /${command.typed.slice(0, 24)} here. Try /imagine, /cancel, /queue or /help.` };
+    }
+  }
+
+  /** A button press: the action id the page got with a result, a job or a failure. */
+  async press(session: string, actionId: string, requestId?: string): Promise<WebReply> {
+    const ref = decodeAction(actionId);
+    if (!ref) return { kind: 'message', code: 'unknown-button', message: 'That button is not one of this playground’s.' };
+    const ctx = this.context(this.origin(session, requestId));
+    switch (ref.action) {
+      case 'upscale':
+        return this.act(upscale({ result: await this.deps.results.get(ref.resultId), index: ref.index }, ctx), session);
+      case 'variation':
+      case 'vary-strong':
+        return this.act(variation({ result: await this.deps.results.get(ref.resultId), index: ref.index, mode: 'strong' }, ctx), session);
+      case 'vary-subtle':
+        return this.act(variation({ result: await this.deps.results.get(ref.resultId), index: ref.index, mode: 'subtle' }, ctx), session);
+      case 'reseed':
+        return this.act(reseed({ result: await this.deps.results.get(ref.resultId) }, ctx), session);
+      case 'delete':
+        return this.act(deleteResult({ result: await this.deps.results.get(ref.resultId) }, ctx), session);
+      case 'cancel':
+        return this.act(cancel({ jobs: await this.deps.queue.userJobs(session), jobId: ref.jobId }, ctx), session);
+      case 'retry':
+        return this.act(retry({ failed: (await this.deps.jobPayload?.(ref.jobId)) ?? null }, ctx), session);
+    }
+  }
+
+  private async act(outcome: CommandOutcome, session: string): Promise<WebReply> {
+    switch (outcome.kind) {
+      case 'message':
+        return { kind: 'message', message: outcome.message, code: outcome.code };
+      case 'job':
+        return this.enqueue(outcome);
+      case 'cancel': {
+        const answers = await Promise.all(outcome.jobIds.map((id) => this.deps.queue.cancel(id, session)));
+        const refused = answers.find((a) => !a.ok);
+        if (refused && !refused.ok && outcome.jobIds.length === 1) return { kind: 'message', message: refused.message, code: refused.reason };
+        return { kind: 'cancelled', jobIds: outcome.jobIds.filter((_, i) => answers[i].ok), message: outcome.summary };
+      }
+      case 'delete': {
+        const result = await this.deps.results.get(outcome.resultId);
+        await this.deps.results.delete(outcome.resultId);
+        await this.deps.gallery.remove(session, outcome.resultId);
+        if (result) {
+          const keys = [...result.images.map((i) => i.artifact.key), ...(result.grid ? [result.grid.key] : [])];
+          await Promise.all(keys.map((k) => this.deps.artifacts.delete(k).catch(() => undefined)));
+        }
+        return { kind: 'deleted', resultId: outcome.resultId, message: outcome.summary };
+      }
+    }
+  }
+
+  private async enqueue(outcome: Extract<CommandOutcome, { kind: 'job' }>): Promise<WebReply> {
+    let queued;
+    try {
+      queued = await this.deps.queue.enqueue(outcome.payload, { dedupeId: outcome.dedupeId });
+    } catch (err) {
+      if (err instanceof InvalidJobError) return { kind: 'message', message: err.userMessage, code: 'invalid' };
+      throw err;
+    }
+    if (!queued.ok) return { kind: 'message', message: queued.message, code: queued.reason };
+    this.deps.logger.info({ jobId: queued.jobId, kind: outcome.payload.kind, position: queued.position, duplicate: queued.duplicate }, 'web job queued');
+    return {
+      kind: 'queued',
+      jobId: queued.jobId,
+      position: queued.position,
+      duplicate: queued.duplicate,
+      summary: outcome.summary,
+      warnings: outcome.warnings.map((w) => w.message),
+      ...(outcome.payload.parentResultId ? { parentResultId: outcome.payload.parentResultId } : {}),
+      rows: cancelButtons(queued.jobId),
+    };
+  }
+
+  private async queueReport(session: string): Promise<WebReply> {
+    const [jobs, counts] = await Promise.all([this.deps.queue.userJobs(session), this.deps.queue.counts()]);
+    const mine = jobs.map((j) => (j.state === 'active' ? `running: “${j.payload.params.prompt.slice(0, 40)}”` : `#${j.position} in line: “${j.payload.params.prompt.slice(0, 40)}”`));
+    const lines = [`Queue: ${counts.waiting} waiting, ${counts.active} running.`, ...(mine.length ? mine : ['You have no queued or running jobs.'])];
+    return { kind: 'message', code: 'queue', message: lines.join('\n') };
+  }
+}

@@ -1,0 +1,315 @@
+// The playground page: a chat log of commands and results, live over server-sent events.
+// Plain browser JavaScript served as is (no build step); the server does all parsing and
+// validation with the same commands the chat platforms use, so this file only renders.
+
+const log = document.getElementById('log');
+const form = document.getElementById('composer');
+const input = document.getElementById('prompt');
+const galleryList = document.getElementById('gallery');
+const galleryEmpty = document.getElementById('gallery-empty');
+const connection = document.getElementById('connection');
+const jobTemplate = document.getElementById('job-template');
+const resultTemplate = document.getElementById('result-template');
+
+/** jobId -> the <li> showing that job (queued, running, failed) or its result. */
+const jobCards = new Map();
+/** Jobs that have finished here, so a late place-in-line report cannot bring them back. */
+const finishedJobs = new Set();
+
+function requestId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  // Pages served over plain http on a LAN address are not a secure context: no randomUUID there.
+  return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+async function post(url, body) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin' });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) throw new Error(data.error || `HTTP ${res.status}`);
+  return data;
+}
+
+function scrollToEnd() {
+  log.lastElementChild?.scrollIntoView({ block: 'end', behavior: 'smooth' });
+}
+
+function addMessage(who, text, extraClass = '') {
+  const li = document.createElement('li');
+  li.className = `msg ${who} ${extraClass}`.trim();
+  const p = document.createElement('p');
+  p.textContent = text;
+  li.append(p);
+  log.append(li);
+  scrollToEnd();
+  return li;
+}
+
+function renderButtons(container, rows) {
+  container.replaceChildren();
+  for (const row of rows) {
+    const div = document.createElement('div');
+    div.className = 'row';
+    for (const b of row) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = b.label;
+      button.dataset.actionId = b.id;
+      button.className = `action ${b.style}`;
+      button.addEventListener('click', () => press(button, b));
+      div.append(button);
+    }
+    container.append(div);
+  }
+}
+
+function jobStatusText(job) {
+  if (job.state === 'active' || job.position === 0) return 'Running…';
+  if (job.position) return `Queued · #${job.position} in line`;
+  return 'Queued';
+}
+
+function jobCard(jobId, info = {}) {
+  let li = jobCards.get(jobId);
+  if (!li) {
+    li = jobTemplate.content.firstElementChild.cloneNode(true);
+    li.querySelector('.job').dataset.jobId = jobId;
+    jobCards.set(jobId, li);
+    log.append(li);
+    scrollToEnd();
+  }
+  const article = li.querySelector('article');
+  if (!article.classList.contains('job')) return li;
+  if (info.summary) article.querySelector('.summary').textContent = info.summary;
+  else if (info.prompt && !article.querySelector('.summary').textContent) article.querySelector('.summary').textContent = info.prompt;
+  if (info.warnings) {
+    const ul = article.querySelector('.warnings');
+    ul.replaceChildren(...info.warnings.map((w) => Object.assign(document.createElement('li'), { textContent: w })));
+  }
+  if (info.rows) renderButtons(article.querySelector('.actions'), info.rows);
+  if ('position' in info || 'state' in info) {
+    article.querySelector('.status').textContent = jobStatusText(info);
+    article.dataset.state = info.state === 'active' || info.position === 0 ? 'running' : 'waiting';
+  }
+  return li;
+}
+
+function formatEta(ms) {
+  if (ms == null) return '';
+  return ms < 1000 ? 'almost done' : `about ${Math.ceil(ms / 1000)} s left`;
+}
+
+function showProgress(event) {
+  const li = jobCards.get(event.jobId);
+  const article = li?.querySelector('article.job');
+  if (!article) return;
+  article.dataset.state = 'running';
+  article.querySelector('.status').textContent = `Step ${event.step} of ${event.total}`;
+  const bar = article.querySelector('progress');
+  bar.max = event.total;
+  bar.value = event.step;
+  article.querySelector('.eta').textContent = formatEta(event.etaMs);
+  if (event.preview) {
+    const img = article.querySelector('.preview');
+    img.src = event.preview;
+    img.hidden = false;
+  }
+}
+
+function resultCard(view) {
+  const li = resultTemplate.content.firstElementChild.cloneNode(true);
+  const article = li.querySelector('article');
+  article.dataset.resultId = view.resultId;
+  article.dataset.jobId = view.jobId;
+  article.dataset.kind = view.kind;
+  const kind = view.kind === 'upscale' ? 'Upscaled' : view.kind === 'variation' ? 'Variation' : 'Done';
+  article.querySelector('.summary').textContent = `${kind} · ${view.params.prompt}`;
+  const img = article.querySelector('.grid');
+  img.src = view.gridUrl;
+  img.alt = view.params.prompt;
+  article.querySelector('.grid-link').href = view.gridUrl;
+  const seeds = view.images.map((i) => i.seed);
+  article.querySelector('.seeds').textContent = `${seeds.length === 1 ? 'seed' : 'seeds'} ${seeds.join(', ')} · ${view.summary}`;
+  article.dataset.seeds = seeds.join(',');
+  renderButtons(article.querySelector('.actions'), view.rows);
+  const dl = article.querySelector('dl');
+  const p = view.params;
+  const rows = [
+    ['prompt', p.prompt],
+    ['negative', p.negativePrompt || '—'],
+    ['size', `${view.images[0].width}×${view.images[0].height}`],
+    ['seed', String(p.seed)],
+    ['steps', String(p.steps)],
+    ['cfg', String(p.guidance)],
+    ['sampler', p.sampler],
+    ['model', `${p.model} (${view.provider})`],
+  ];
+  for (const [k, v] of rows) dl.append(Object.assign(document.createElement('dt'), { textContent: k }), Object.assign(document.createElement('dd'), { textContent: v }));
+  article.querySelector('.command').textContent = view.command;
+  article.querySelector('.copy').addEventListener('click', (e) => copyCommand(e.currentTarget, view.command));
+  return li;
+}
+
+function showResult(jobId, view) {
+  finishedJobs.add(jobId);
+  const card = resultCard(view);
+  const existing = jobCards.get(jobId);
+  if (existing) existing.replaceWith(card);
+  else log.append(card);
+  jobCards.set(jobId, card);
+  addToGallery(view, true);
+  scrollToEnd();
+}
+
+function showFailure(event) {
+  finishedJobs.add(event.jobId);
+  const li = jobCard(event.jobId);
+  const article = li.querySelector('article.job');
+  if (!article) return;
+  article.dataset.state = event.cancelled ? 'cancelled' : 'failed';
+  article.querySelector('.status').textContent = event.message;
+  article.querySelector('.progress').hidden = true;
+  renderButtons(article.querySelector('.actions'), event.rows);
+}
+
+async function copyCommand(button, command) {
+  try {
+    await navigator.clipboard.writeText(command);
+  } catch {
+    // No clipboard API outside secure contexts: fall back to a selected textarea.
+    const area = Object.assign(document.createElement('textarea'), { value: command });
+    document.body.append(area);
+    area.select();
+    document.execCommand('copy');
+    area.remove();
+  }
+  button.dataset.copied = 'true';
+  const label = button.textContent;
+  button.textContent = 'Copied';
+  setTimeout(() => {
+    button.textContent = label;
+    delete button.dataset.copied;
+  }, 1500);
+}
+
+function addToGallery(view, atTop) {
+  galleryList.querySelector(`[data-result-id="${CSS.escape(view.resultId)}"]`)?.remove();
+  const li = document.createElement('li');
+  li.className = 'item';
+  li.dataset.resultId = view.resultId;
+  const img = Object.assign(document.createElement('img'), { src: view.gridUrl, alt: view.params.prompt, loading: 'lazy' });
+  img.addEventListener('click', () => {
+    const card = log.querySelector(`article.result[data-result-id="${CSS.escape(view.resultId)}"]`);
+    if (card) card.scrollIntoView({ block: 'center', behavior: 'smooth' });
+    else {
+      log.append(resultCard(view));
+      scrollToEnd();
+    }
+  });
+  const caption = document.createElement('div');
+  caption.className = 'caption';
+  caption.append(
+    Object.assign(document.createElement('p'), { className: 'prompt', textContent: view.params.prompt }),
+    Object.assign(document.createElement('p'), { className: 'muted', textContent: view.summary }),
+  );
+  const copy = Object.assign(document.createElement('button'), { type: 'button', className: 'copy', textContent: 'Copy command' });
+  copy.addEventListener('click', () => copyCommand(copy, view.command));
+  caption.append(copy);
+  li.append(img, caption);
+  if (atTop) galleryList.prepend(li);
+  else galleryList.append(li);
+  galleryEmpty.hidden = galleryList.children.length > 0;
+}
+
+function removeResult(resultId) {
+  for (const el of log.querySelectorAll(`article.result[data-result-id="${CSS.escape(resultId)}"]`)) el.closest('li').remove();
+  galleryList.querySelector(`[data-result-id="${CSS.escape(resultId)}"]`)?.remove();
+  galleryEmpty.hidden = galleryList.children.length > 0;
+}
+
+function handleReply(reply) {
+  switch (reply.kind) {
+    case 'queued':
+      if (finishedJobs.has(reply.jobId)) return;
+      jobCard(reply.jobId, { summary: reply.summary, warnings: reply.warnings, rows: reply.rows, position: reply.position, state: reply.position === 0 ? 'active' : 'waiting' });
+      return;
+    case 'message':
+      addMessage('bot', reply.message, reply.code === 'help' || reply.code === 'queue' ? 'help' : 'notice');
+      return;
+    case 'cancelled':
+      addMessage('bot', reply.message, 'notice');
+      for (const jobId of reply.jobIds) {
+        const article = jobCards.get(jobId)?.querySelector('article.job');
+        if (article && article.dataset.state === 'waiting') {
+          finishedJobs.add(jobId);
+          article.dataset.state = 'cancelled';
+          article.querySelector('.status').textContent = 'Cancelled.';
+          article.querySelector('.actions').replaceChildren();
+        }
+      }
+      return;
+    case 'deleted':
+      removeResult(reply.resultId);
+      return;
+  }
+}
+
+async function press(button, b) {
+  button.disabled = true;
+  try {
+    handleReply(await post('/api/press', { id: b.id, requestId: requestId() }));
+  } catch (err) {
+    addMessage('bot', `Could not send that: ${err.message}`, 'notice');
+  } finally {
+    button.disabled = false;
+  }
+}
+
+form.addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const text = input.value.trim();
+  if (!text || text === '/imagine') return;
+  addMessage('user', text);
+  input.value = '/imagine ';
+  try {
+    handleReply(await post('/api/command', { text, requestId: requestId() }));
+  } catch (err) {
+    addMessage('bot', `Could not send that: ${err.message}`, 'notice');
+  }
+});
+
+function connect() {
+  const events = new EventSource('/api/events');
+  const on = (name, fn) => events.addEventListener(name, (e) => fn(JSON.parse(e.data)));
+  events.addEventListener('open', () => {
+    connection.dataset.state = 'live';
+    connection.textContent = 'live';
+  });
+  events.addEventListener('error', () => {
+    connection.dataset.state = 'connecting';
+    connection.textContent = 'reconnecting…';
+  });
+  on('hello', (data) => {
+    galleryList.replaceChildren();
+    for (const view of data.gallery) addToGallery(view, false);
+    galleryEmpty.hidden = galleryList.children.length > 0;
+    for (const job of data.jobs) if (!finishedJobs.has(job.jobId)) jobCard(job.jobId, job);
+  });
+  on('jobs', (data) => {
+    for (const job of data.jobs) if (!finishedJobs.has(job.jobId)) jobCard(job.jobId, job);
+  });
+  on('progress', showProgress);
+  on('result', (data) => showResult(data.jobId, data.result));
+  on('failure', showFailure);
+  on('deleted', (data) => removeResult(data.resultId));
+}
+
+fetch('/api/info', { credentials: 'same-origin' })
+  .then((r) => r.json())
+  .then((info) => {
+    document.getElementById('models').textContent = `Models: ${info.models.map((m) => (m === info.defaultModel ? `${m} (default)` : m)).join(', ')} · up to ${info.limits.maxN} images, ${info.limits.maxSteps} steps.`;
+  })
+  .catch(() => {});
+
+connect();
+input.focus();
+input.setSelectionRange(input.value.length, input.value.length);

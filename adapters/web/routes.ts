@@ -1,0 +1,192 @@
+/**
+ * The playground's HTTP surface, mounted on the process's one HTTP server:
+ *   GET  /                          the page (static files from ./public, no build step)
+ *   GET  /static/<file>             its script and style sheet
+ *   POST /api/command {text, requestId}   what was typed      -> WebReply
+ *   POST /api/press   {id, requestId}     a button            -> WebReply
+ *   GET  /api/events                server-sent events (live.ts)
+ *   GET  /api/gallery               the session's recent results
+ *   GET  /api/info                  models and limits, for the page's hints
+ *   GET  /api/images/<result>/<i|grid>.png   a result's image from the artifact store
+ * POSTs must be JSON: a cross-site form cannot send that without a CORS preflight, which
+ * this server never grants, and the session cookie is SameSite=Strict besides.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ArtifactStore } from '../../src/artifacts.ts';
+import type { HttpRoute } from '../../src/http-server.ts';
+import type { Logger } from '../../src/logger.ts';
+import type { ModelCatalog } from '../../src/models.ts';
+import type { ResultStore } from '../../src/results.ts';
+import type { CommandLimits } from '../../commands/context.ts';
+import type { Gallery } from './gallery.ts';
+import type { WebInbound, WebReply } from './inbound.ts';
+import type { LiveUpdates } from './live.ts';
+import { ensureSession } from './session.ts';
+import { IMAGE_ROUTE, resultView } from './view.ts';
+
+const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
+const MAX_BODY_BYTES = 16 * 1024;
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
+
+export interface WebRouteDeps {
+  inbound: WebInbound;
+  live: LiveUpdates;
+  gallery: Gallery;
+  results: ResultStore;
+  artifacts: ArtifactStore;
+  models: ModelCatalog;
+  limits: CommandLimits;
+  logger: Logger;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(JSON.stringify(body));
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'send JSON (content-type: application/json)');
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'request too large');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+    return value as Record<string, unknown>;
+  } catch {
+    throw new HttpError(400, 'the body is not a JSON object');
+  }
+}
+
+const text = (v: unknown, max: number): string | undefined => (typeof v === 'string' ? v.slice(0, max) : undefined);
+
+/** The static files, read once: the page is a handful of small files. */
+function loadStatic(): Map<string, { body: Buffer; type: string }> {
+  const files = new Map<string, { body: Buffer; type: string }>();
+  for (const name of readdirSync(PUBLIC_DIR)) {
+    const type = CONTENT_TYPES[path.extname(name)];
+    if (type) files.set(name, { body: readFileSync(path.join(PUBLIC_DIR, name)), type });
+  }
+  return files;
+}
+
+export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
+  const files = loadStatic();
+  const serveFile = (res: ServerResponse, name: string) => {
+    const file = files.get(name);
+    if (!file) return sendJson(res, 404, { error: 'not found' });
+    res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
+    res.end(file.body);
+  };
+
+  const api = (handler: (req: IncomingMessage, res: ServerResponse, session: string) => Promise<void>) => async (req: IncomingMessage, res: ServerResponse) => {
+    const session = ensureSession(req, res);
+    try {
+      await handler(req, res, session);
+    } catch (err) {
+      if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
+      throw err;
+    }
+  };
+
+  const afterReply = (session: string, reply: WebReply) => {
+    if (reply.kind === 'queued') deps.live.touch(session);
+    if (reply.kind === 'deleted') deps.live.send(session, 'deleted', { resultId: reply.resultId });
+  };
+
+  return [
+    {
+      method: 'GET',
+      prefix: '/',
+      handler: (req, res) => {
+        const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+        if (pathname !== '/' && pathname !== '/index.html') return sendJson(res, 404, { error: 'not found' });
+        ensureSession(req, res);
+        serveFile(res, 'index.html');
+      },
+    },
+    {
+      method: 'GET',
+      prefix: '/static',
+      handler: (req, res) => serveFile(res, path.basename(new URL(req.url ?? '/', 'http://localhost').pathname)),
+    },
+    {
+      method: 'POST',
+      prefix: '/api/command',
+      handler: api(async (req, res, session) => {
+        const body = await readJson(req);
+        const typed = text(body.text, 5000);
+        if (typed === undefined) throw new HttpError(400, 'text is required');
+        const reply = await deps.inbound.text(session, typed, text(body.requestId, 64));
+        afterReply(session, reply);
+        sendJson(res, 200, reply);
+      }),
+    },
+    {
+      method: 'POST',
+      prefix: '/api/press',
+      handler: api(async (req, res, session) => {
+        const body = await readJson(req);
+        const id = text(body.id, 120);
+        if (id === undefined) throw new HttpError(400, 'id is required');
+        const reply = await deps.inbound.press(session, id, text(body.requestId, 64));
+        afterReply(session, reply);
+        sendJson(res, 200, reply);
+      }),
+    },
+    {
+      method: 'GET',
+      prefix: '/api/events',
+      handler: api((req, res, session) => deps.live.connect(session, req, res)),
+    },
+    {
+      method: 'GET',
+      prefix: '/api/gallery',
+      handler: api(async (_req, res, session) => sendJson(res, 200, { results: (await deps.gallery.list(session)).map(resultView) })),
+    },
+    {
+      method: 'GET',
+      prefix: '/api/info',
+      handler: api(async (_req, res) =>
+        sendJson(res, 200, {
+          models: deps.models.names(),
+          defaultModel: deps.models.defaultModel.name,
+          limits: { maxSteps: deps.limits.maxSteps, maxN: deps.limits.maxN, samplers: deps.limits.allowedSamplers },
+        }),
+      ),
+    },
+    {
+      method: 'GET',
+      prefix: IMAGE_ROUTE,
+      handler: async (req, res) => {
+        const m = /^\/api\/images\/([A-Za-z0-9_.-]{1,80})\/(grid|[0-3])\.png$/.exec(new URL(req.url ?? '/', 'http://localhost').pathname);
+        if (!m) return sendJson(res, 404, { error: 'not found' });
+        const result = await deps.results.get(m[1]);
+        const ref = !result ? undefined : m[2] === 'grid' ? (result.grid ?? result.images[0]?.artifact) : result.images[Number(m[2])]?.artifact;
+        const bytes = ref ? await deps.artifacts.get(ref.key) : null;
+        if (!bytes) return sendJson(res, 404, { error: 'this image has expired or was removed' });
+        // Result images never change; they only disappear.
+        res.writeHead(200, { 'content-type': 'image/png', 'content-length': bytes.length, 'cache-control': 'private, max-age=86400, immutable' });
+        res.end(bytes);
+      },
+    },
+  ];
+}

@@ -1,0 +1,59 @@
+/**
+ * What the page is sent about a result: image URLs instead of artifact keys, the buttons as
+ * the shared action rows (ids from src/actions.ts, so a press means the same as on Discord or
+ * Slack), and the parameters with the command that makes the same image again.
+ */
+import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
+import type { GenerationParams, JobResult } from '../../src/jobs.ts';
+import { describeParams } from '../../commands/summary.ts';
+import { commandText } from './command-text.ts';
+
+export interface ButtonView {
+  id: string;
+  label: string;
+  style: ActionButton['style'];
+}
+
+export interface ResultView {
+  resultId: string;
+  jobId: string;
+  kind: JobResult['kind'];
+  parentResultId?: string;
+  createdAt: number;
+  params: GenerationParams;
+  summary: string;
+  command: string;
+  provider: string;
+  gridUrl: string;
+  images: { url: string; seed: number; width: number; height: number }[];
+  rows: ButtonView[][];
+}
+
+export const IMAGE_ROUTE = '/api/images';
+
+/** The URL of one of a result's images: `grid` or the 0-based index. */
+export function imageUrl(resultId: string, which: number | 'grid'): string {
+  return `${IMAGE_ROUTE}/${encodeURIComponent(resultId)}/${which === 'grid' ? 'grid' : which}.png`;
+}
+
+const buttons = (rows: ActionButton[][]): ButtonView[][] => rows.map((row) => row.map(({ id, label, style }) => ({ id, label, style })));
+
+export function resultView(result: JobResult): ResultView {
+  return {
+    resultId: result.resultId,
+    jobId: result.jobId,
+    kind: result.kind,
+    ...(result.parentResultId ? { parentResultId: result.parentResultId } : {}),
+    createdAt: result.createdAt,
+    params: result.params,
+    summary: describeParams({ ...result.params, n: result.images.length, seed: result.images[0].seed }),
+    command: commandText(result.params),
+    provider: result.provider,
+    gridUrl: imageUrl(result.resultId, result.grid ? 'grid' : 0),
+    images: result.images.map((img, i) => ({ url: imageUrl(result.resultId, i), seed: img.seed, width: img.width, height: img.height })),
+    rows: buttons(resultActionRows(result)),
+  };
+}
+
+export const cancelButtons = (jobId: string): ButtonView[][] => buttons(progressActionRows(jobId));
+export const retryButtons = (jobId: string): ButtonView[][] => buttons(failureActionRows(jobId));

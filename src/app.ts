@@ -1,0 +1,219 @@
+/**
+ * One process of the product, wired for its role (process-role.ts) from the configuration:
+ *
+ *   shared      HTTP server (PORT: playground, /healthz, /readyz, /metrics, /slack/events),
+ *               metrics, artifact store, key-value store, result store, web event hub
+ *   queue       REDIS_URL set: BullMQ on Redis (after checking Redis will not evict keys);
+ *               unset: the in-process queue, which the worker half consumes directly
+ *   adapters    the web playground always; Discord when DISCORD_TOKEN is set; Slack when
+ *               SLACK_BOT_TOKEN is set (HTTP receiver on /slack/events, or Socket Mode)
+ *   worker      startWorker with a deliverer per platform (web always)
+ *
+ * close() stops in the order that loses nothing: adapters stop taking requests, the worker
+ * finishes and delivers the jobs in hand, then queue, hub, server and connections close.
+ */
+import type { Redis } from 'ioredis';
+import type { DiscordBot } from '../adapters/discord/inbound.ts';
+import type { SlackBot } from '../adapters/slack/bot.ts';
+import { WebDeliverer } from '../adapters/web/deliver.ts';
+import { MemoryWebEventHub, RedisWebEventHub, type WebEventHub } from '../adapters/web/events.ts';
+import { startWebAdapter, type WebAdapter } from '../adapters/web/start.ts';
+import { resolveProviders } from '../worker/diffusion/providers.ts';
+import { startWorker, type WorkerExit, type WorkerHandle } from '../worker/main.ts';
+import { platformDeliverers } from '../worker/platform-deliverers.ts';
+import { FsArtifactStore } from './artifacts-fs.ts';
+import type { Config } from './config.ts';
+import { createHttpServer, type HttpServerHandle, type ReadinessCheck } from './http-server.ts';
+import { jobPayloadSchema, type JobPayload } from './jobs.ts';
+import type { KeyValueStore } from './kv.ts';
+import { MemoryKeyValueStore } from './kv-memory.ts';
+import { RedisKeyValueStore } from './kv-redis.ts';
+import type { Logger } from './logger.ts';
+import { createMetrics } from './metrics.ts';
+import { loadModelCatalog, type ModelCatalog } from './models.ts';
+import { runsAdapters, runsWorker, type Role } from './process-role.ts';
+import { BullmqJobQueue } from './queue/bullmq-queue.ts';
+import { LocalJobQueue } from './queue/local-queue.ts';
+import type { JobQueue } from './queue/types.ts';
+import { checkEvictionPolicy } from './redis-eviction.ts';
+import { closeRedis, redactRedisUrl, redisFromConfig } from './redis.ts';
+import { ResultStore } from './results.ts';
+import { tokenCounter } from './token-counter.ts';
+
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+/** What is on, for the start-up lines (never a secret). */
+export interface AppSummary {
+  role: Role;
+  adapters: string[];
+  queue: string;
+  models: { name: string; dir: string; isDefault: boolean }[];
+  /** Providers asked for, and (once the default model has loaded) the one it runs on. */
+  providersRequested: string[] | null;
+  providerInUse: string | null;
+  /** The playground (roles all and bot). */
+  playgroundUrl: string | null;
+  port: number;
+  warnings: string[];
+}
+
+export interface App {
+  readonly summary: AppSummary;
+  readonly http: HttpServerHandle;
+  readonly queue: JobQueue | null;
+  readonly worker: WorkerHandle | null;
+  /** Resolves when the worker half stops on its own (a recycle); never for role bot. */
+  readonly workerDone: Promise<WorkerExit>;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger: Logger;
+  /** Wait for the default model to load before returning (so the summary can name the provider in use). */
+  waitForModel?: boolean;
+}
+
+function jobPayloadLookup(queue: JobQueue): (jobId: string) => Promise<JobPayload | null> {
+  if (queue instanceof LocalJobQueue) return (jobId) => queue.jobPayload(jobId);
+  const bull = queue as BullmqJobQueue;
+  return async (jobId) => {
+    const job = await bull.queue.getJob(jobId);
+    const parsed = jobPayloadSchema.safeParse(job?.data);
+    return parsed.success ? parsed.data : null;
+  };
+}
+
+export async function startApp(config: Config, role: Role, opts: AppOptions): Promise<App> {
+  const { logger } = opts;
+  if (role !== 'all' && !config.REDIS_URL) {
+    throw new StartupError(`Invalid configuration: REDIS_URL is required for --role=${role} (the ${role === 'bot' ? 'workers' : 'bots'} are other processes sharing that Redis); run \`npm start\` for everything in one process`);
+  }
+  const catalog: ModelCatalog = loadModelCatalog(config);
+  const warnings: string[] = [];
+  const cleanups: (() => Promise<unknown>)[] = [];
+  const closeAll = async () => {
+    for (const c of cleanups.splice(0).reverse()) await c().catch((err: unknown) => logger.warn({ err }, 'shutdown step failed'));
+  };
+
+  try {
+    let redis: Redis | null = null;
+    if (config.REDIS_URL) {
+      redis = redisFromConfig(config, { role: 'client', name: role, logger });
+      cleanups.push(() => closeRedis(redis!));
+      const check = await checkEvictionPolicy(redis, config.REDIS_ALLOW_EVICTION).catch((err: unknown) => {
+        if ((err as Error).name === 'EvictionPolicyError') throw err;
+        throw new StartupError(`Could not reach Redis at ${redactRedisUrl(config.REDIS_URL!)}: ${(err as Error).message}`);
+      });
+      if (!check.ok) {
+        warnings.push(check.warning);
+        logger.warn({ policy: check.policy }, check.warning);
+      }
+    }
+
+    const kv: KeyValueStore = redis ? RedisKeyValueStore.fromConfig(redis, config) : new MemoryKeyValueStore();
+    const artifacts = new FsArtifactStore(config.ARTIFACT_DIR);
+    const results = new ResultStore(kv);
+    const hub: WebEventHub = redis ? new RedisWebEventHub(redis, config, logger) : new MemoryWebEventHub();
+    cleanups.push(() => hub.close());
+
+    let queue: JobQueue | null = null;
+    if (runsAdapters(role) || !redis) {
+      queue = redis ? new BullmqJobQueue({ config, redis, logger: logger.child({ component: 'queue' }) }) : new LocalJobQueue({ config, secrets: kv });
+      const q = queue;
+      cleanups.push(() => q.close());
+    }
+
+    const metrics = createMetrics({ defaultMetrics: true, ...(queue ? { queueCounts: () => queue!.counts() } : {}) });
+    const readiness: Record<string, ReadinessCheck> = {};
+    // The worker half adds its own checks (model loaded, its Redis connection).
+    if (redis && !runsWorker(role)) readiness.redis = async () => ((await redis!.ping()) === 'PONG' ? true : 'redis did not answer PONG');
+    const http = await createHttpServer({ port: config.PORT, metrics, logger, readiness });
+    cleanups.push(() => http.close());
+
+    const adapters: string[] = [];
+    let worker: WorkerHandle | null = null;
+    let workerDone: Promise<WorkerExit> = new Promise(() => undefined);
+
+    if (runsWorker(role)) {
+      const deliverers = [new WebDeliverer(hub), ...(await platformDeliverers(config, kv, logger))];
+      worker = await startWorker(config, {
+        deliverers,
+        logger,
+        catalog,
+        kv,
+        artifacts,
+        http,
+        metrics,
+        ...(queue instanceof LocalJobQueue ? { localQueue: queue } : {}),
+      });
+      const w = worker;
+      workerDone = w.done;
+      cleanups.push(() => w.close());
+    }
+
+    let playgroundUrl: string | null = null;
+    if (runsAdapters(role) && queue) {
+      const countTokens = tokenCounter((model, err) => logger.info({ model, err: { message: (err as Error).message } }, 'no tokenizer here for this model; prompt length warnings are off for it'));
+      const common = { queue, results, kv, models: catalog, countTokens, logger, jobPayload: jobPayloadLookup(queue) };
+      const web: WebAdapter = startWebAdapter({ ...common, config, http, artifacts, hub });
+      cleanups.push(() => web.close());
+      playgroundUrl = web.url;
+      adapters.push('web playground');
+
+      if (config.SLACK_BOT_TOKEN) {
+        const { createSlackBot } = await import('../adapters/slack/bot.ts');
+        const slack: SlackBot = createSlackBot({ ...common, config }, { http });
+        await slack.start();
+        cleanups.push(() => slack.stop());
+        adapters.push(slack.mode === 'http' ? 'slack (HTTP, /slack/events)' : 'slack (Socket Mode)');
+      }
+      if (config.DISCORD_TOKEN) {
+        const { startDiscordBot } = await import('../adapters/discord/inbound.ts');
+        const discord: DiscordBot = await startDiscordBot({ ...common, config, artifacts });
+        cleanups.push(() => discord.stop());
+        adapters.push('discord');
+      }
+    }
+
+    let providerInUse: string | null = null;
+    if (worker && opts.waitForModel) {
+      try {
+        const pipeline = await worker.residency.get(catalog.defaultModel.name);
+        providerInUse = pipeline.providers?.[0] ?? null;
+      } catch (err) {
+        const message = `model ${catalog.defaultModel.name} failed to load: ${(err as Error).message}`;
+        warnings.push(message);
+      }
+    }
+
+    const summary: AppSummary = {
+      role,
+      adapters,
+      queue: redis ? `redis ${redactRedisUrl(config.REDIS_URL!)} (BullMQ ${config.QUEUE_PREFIX}:${config.QUEUE_NAME})` : 'in-process (no REDIS_URL)',
+      models: catalog.models.map((m) => ({ name: m.name, dir: m.dir, isDefault: m.name === catalog.defaultModel.name })),
+      providersRequested: worker ? resolveProviders(config.ORT_PROVIDERS.length ? config.ORT_PROVIDERS : undefined) : null,
+      providerInUse,
+      playgroundUrl,
+      port: http.port,
+      warnings,
+    };
+
+    let closing: Promise<void> | null = null;
+    return {
+      summary,
+      http,
+      queue,
+      worker,
+      workerDone,
+      close: () => (closing ??= closeAll()),
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
