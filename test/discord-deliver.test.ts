@@ -296,4 +296,21 @@ describe('Discord deliverer', () => {
     fake.injectFault({ method: 'POST', path: /\/messages$/, status: 403, body: { message: 'Missing Access', code: 50001 } });
     await expect(d.result(ctx, resultFor(ctx), await files())).rejects.toBeInstanceOf(PermanentDeliveryError);
   });
+
+  it('never lets the interaction token into an error', async () => {
+    const d = deliverer();
+    const it = fake.deferredInteraction();
+    const ctx = context(it);
+    fake.injectFault({ method: 'PATCH', path: /^\/webhooks\//, status: 503, times: 3 });
+    const err = await d.progress(ctx, { step: 1, total: 4, etaMs: null }).then(() => null, (e: unknown) => e as Error & { url?: string; status?: number });
+    expect(err?.status).toBe(503);
+    expect(err?.url).toContain('[interaction-token]');
+    expect(`${err?.message} ${err?.url} ${err?.stack}`).not.toContain(it.token);
+
+    fake.injectFault({ method: 'PATCH', path: /^\/webhooks\//, status: 403, body: { message: 'Missing Permissions', code: 50013 } });
+    const refused = await d.progress(ctx, { step: 1, total: 4, etaMs: null }).then(() => null, (e: unknown) => e as Error);
+    expect(refused).toBeInstanceOf(PermanentDeliveryError);
+    expect(refused!.message).toContain('Missing Permissions');
+    expect(refused!.message).not.toContain(it.token);
+  });
 });

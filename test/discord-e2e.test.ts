@@ -204,9 +204,16 @@ describe('Discord end to end', () => {
     await h.stopBot();
     await h.startBot();
     expect(h.fake.connectedClients).toBe(1);
-    const r = (await storedFor(result.id));
+    const r = await storedFor(result.id);
     const { result: upscaled } = await press(result.id, `im1:u:${r.resultId}:1`);
     expect((await storedFor(upscaled.id)).kind).toBe('upscale');
+
+    // Past its expiry (RESULT_TTL_DAYS) the stored result is gone: the button says so, to the presser only.
+    await h.results.delete(r.resultId);
+    const late = h.fake.pressButton({ messageId: result.id, customId: `im1:v:${r.resultId}:0`, user: requester });
+    const expired = await h.fake.waitFor(() => followUps(late).find((m) => m.flags & 64), 'the expiry notice');
+    expect(expired.content).toBe('This result has expired; run /imagine again to make new images.');
+    expect(followUps(late)).toHaveLength(1);
   });
 
   it('delivers through the channel route when the interaction token expired before delivery', async () => {

@@ -131,7 +131,7 @@ export class DiscordDeliverer implements Deliverer {
         return { messageId: shown.id, channelId: shown.channel_id };
       } catch (err) {
         if (isDiscordCode(err, ...WEBHOOK_GONE) || (err as { status?: number }).status === 401) await markTokenDead(kv, ctx.jobId);
-        else if (!isDiscordCode(err, DiscordCode.UnknownMessage)) throw this.classify(err, kind);
+        else if (!isDiscordCode(err, DiscordCode.UnknownMessage)) throw this.classify(redactToken(err, token), kind);
         // The token expired or the reply was deleted: carry on through the channel.
       }
     }
@@ -194,6 +194,19 @@ export class DiscordDeliverer implements Deliverer {
       return false;
     }
   }
+}
+
+/**
+ * Errors from @discordjs/rest carry the request URL, and an interaction webhook URL contains
+ * the token (a credential for 15 minutes). Scrub it before the error travels to logs.
+ */
+function redactToken(err: unknown, token: string): unknown {
+  if (err && typeof err === 'object') {
+    const e = err as { url?: unknown; message?: unknown };
+    if (typeof e.url === 'string') e.url = e.url.split(token).join('[interaction-token]');
+    if (typeof e.message === 'string') e.message = e.message.split(token).join('[interaction-token]');
+  }
+  return err;
 }
 
 export function createDiscordDeliverer(config: Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APP_ID' | 'DISCORD_API_URL' | 'NSFW_MODE'>, kv: KeyValueStore, limits: DiscordRestLimits = DEFAULT_REST_LIMITS): DiscordDeliverer {

@@ -43,10 +43,11 @@ export async function handleImagine(rt: BotRuntime, interaction: ChatInputComman
   }
   const ctx = commandContext(rt, origin);
   const outcome = imagine({ text, options: structuredOptions(interaction), ...(image ? { initImage: { artifactKey: PENDING_IMAGE_KEY } } : {}) }, ctx);
-  if (outcome.kind !== 'job') {
-    await interaction.reply({ content: outcome.kind === 'message' ? outcome.message : 'That did not make a job.', flags: MessageFlags.Ephemeral });
+  if (outcome.kind === 'message') {
+    await interaction.reply({ content: outcome.message, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
     return;
   }
+  if (outcome.kind !== 'job') throw new Error(`imagine answered ${outcome.kind}`);
 
   await interaction.deferReply();
 

@@ -28,7 +28,17 @@ export function originFromInteraction(interaction: BaseInteraction): Origin {
   };
 }
 
-export function originFromReaction(reaction: MessageReaction | PartialMessageReaction, user: User | PartialUser, member: GuildMember | null, applicationId: string): Origin {
+/**
+ * `dedupeBucket` groups reactions in time: a gateway replay of the same reaction is one job,
+ * a deliberate re-react later is another.
+ */
+export function originFromReaction(
+  reaction: MessageReaction | PartialMessageReaction,
+  user: User | PartialUser,
+  member: GuildMember | null,
+  applicationId: string,
+  dedupeBucket: number,
+): Origin {
   const message = reaction.message;
   const channel = message.channel;
   const inThread = channel?.isThread() ?? false;
@@ -40,8 +50,7 @@ export function originFromReaction(reaction: MessageReaction | PartialMessageRea
     ...(inThread ? { threadId: message.channelId } : {}),
     userId: user.id,
     ...(user.username ? { userName: (user.globalName ?? user.username).slice(0, 100) } : {}),
-    // Gateway events can be replayed after a resume; the same person's same reaction is one job.
-    eventId: `reaction:${message.id}:${user.id}:${emoji}`.slice(0, 128),
+    eventId: `reaction:${message.id}:${user.id}:${emoji.slice(0, 32)}:${dedupeBucket}`,
     applicationId,
     ...(roleIdsOf(member) ? { roleIds: roleIdsOf(member)!.slice(0, 250) } : {}),
   };

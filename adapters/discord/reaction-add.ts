@@ -49,8 +49,7 @@ export async function handleReactionAdd(rt: BotRuntime, reaction: MessageReactio
   if (!result) return;
 
   const member: GuildMember | null = message.guild?.members.cache.get(user.id) ?? null;
-  const origin = originFromReaction(reaction, user, member, applicationId);
-  origin.eventId = `${origin.eventId}:${Math.floor(Date.now() / REACTION_DEDUPE_WINDOW_MS)}`.slice(-128);
+  const origin = originFromReaction(reaction, user, member, applicationId, Math.floor(Date.now() / REACTION_DEDUPE_WINDOW_MS));
   const outcome = decide(rt, action, result, commandContext(rt, origin));
   const channelId = message.channelId;
   const rest = reaction.client.rest;
