@@ -40,10 +40,10 @@ async function measure(c: Case, n: number, sampler: GenerateRequest['sampler']):
   const wall = median(samples.map((s) => s.wall));
   const ort = median(samples.map((s) => s.r.timings.ortRunMs));
   const ratio = median(samples.map((s) => s.wall / s.r.timings.ortRunMs));
-  const stepUs = median(samples.map((s) => ((s.r.timings.unetMs - s.r.timings.unetRunMs) / s.r.timings.steps) * 1000));
+  const stepUs = median(samples.map((s) => ((s.r.timings.unetMs - (s.r.timings.unetRunMs ?? 0)) / s.r.timings.steps) * 1000));
   const t = samples[Math.floor(RUNS / 2)].r.timings;
   const nonOrt = wall - ort;
-  const loopJs = t.unetMs - t.unetRunMs;
+  const loopJs = t.unetMs - (t.unetRunMs ?? 0);
   const breakdown = `outside ORT ${nonOrt.toFixed(1)} ms: loop ${loopJs.toFixed(1)}, rest (PNG, grid, pre/post) ${(nonOrt - loopJs).toFixed(1)}`;
   return { wall, ort, ratio, stepUs, breakdown };
 }

@@ -46,8 +46,8 @@ export interface GenerateTimings {
   vaeMs: number;
   /** sum of every session.run() in the call */
   ortRunMs: number;
-  /** the UNet's share of ortRunMs: unetMs minus this is the denoising loop's own (JS) time */
-  unetRunMs: number;
+  /** the UNet's share of ortRunMs: unetMs minus this is the denoising loop's own (JS) time (set by the pipeline; optional so hand-made results need not invent it) */
+  unetRunMs?: number;
   steps: number;
   /** most images denoised together in one UNet batch (the UNet sees twice that with CFG) */
   batchSize: number;
