@@ -116,21 +116,21 @@ describe('Discord end to end', () => {
   }
 
   it('V2 posts a grid of strong variations of image 2', async () => {
-    const r = (await storedFor(grid.id));
+    const r = await storedFor(grid.id);
     const { result } = await press(grid.id, `im1:v:${r.resultId}:1`);
     expect(result.content).toContain(`**${PROMPT}** — Strong variation of image 2 for <@${requester.id}>`);
     const meta = await sharp(result.files[0].data).metadata();
     expect([meta.width, meta.height]).toEqual([128, 128]);
-    const stored = (await storedFor(result.id));
+    const stored = await storedFor(result.id);
     expect(stored.kind).toBe('variation');
     expect(stored.parentResultId).toBe(r.resultId);
     expect(ids(result)).toContain(`im1:v:${stored.resultId}:3`);
   });
 
   it('🔄 posts the same prompt with a new seed', async () => {
-    const r = (await storedFor(grid.id));
+    const r = await storedFor(grid.id);
     const { result } = await press(grid.id, `im1:r:${r.resultId}`);
-    const stored = (await storedFor(result.id));
+    const stored = await storedFor(result.id);
     expect(stored.kind).toBe('txt2img');
     expect(stored.params.prompt).toBe(PROMPT);
     expect(stored.params.seed).not.toBe(7);
@@ -138,11 +138,11 @@ describe('Discord end to end', () => {
   });
 
   it('U1 posts image 1 upscaled to twice the tile size', async () => {
-    const r = (await storedFor(grid.id));
+    const r = await storedFor(grid.id);
     const { result } = await press(grid.id, `im1:u:${r.resultId}:0`);
     const meta = await sharp(result.files[0].data).metadata();
     expect([meta.width, meta.height]).toEqual([128, 128]);
-    const stored = (await storedFor(result.id));
+    const stored = await storedFor(result.id);
     expect(stored.kind).toBe('upscale');
     expect(stored.images).toHaveLength(1);
     expect(result.content).toContain('Upscaled ×2 (image 1)');
@@ -160,14 +160,14 @@ describe('Discord end to end', () => {
     const reply = await h.fake.waitFor(() => h.fake.channelMessages().find((m) => m.referencedMessageId === grid.id && hasResult(m)), 'the variations', 60_000);
     expect(h.fake.channelMessages().length).toBe(before + 1);
     expect(reply.content).toContain(`Strong variation of image 1 for <@${requester.id}>`);
-    const stored = (await storedFor(reply.id));
+    const stored = await storedFor(reply.id);
     expect(stored.kind).toBe('variation');
     // Posted by the bot through the channel route (there is no interaction token for a reaction).
     expect(h.fake.callsTo('POST', new RegExp(`^/channels/${h.fake.channelId}/messages$`)).some((c) => c.body?.message_reference?.message_id === grid.id)).toBe(true);
   });
 
   it('✖ from someone else is refused ephemerally; from the requester it deletes the result', async () => {
-    const r = (await storedFor(grid.id));
+    const r = await storedFor(grid.id);
     const other = h.fake.pressButton({ messageId: grid.id, customId: `im1:d:${r.resultId}`, user: stranger });
     const refusal = await h.fake.waitFor(() => followUps(other).find((m) => m.flags & 64), 'the refusal');
     expect(refusal.content).toBe('Only the person who asked for this image can remove it.');
