@@ -3,7 +3,7 @@
  * the shared action rows (ids from src/actions.ts, so a press means the same as on Discord or
  * Slack), and the parameters with the command that makes the same image again.
  */
-import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
+import { failureActionRows, progressActionRows, resultActionRows, type ActionButton, type ActionRef } from '../../src/actions.ts';
 import type { GenerationParams, JobResult } from '../../src/jobs.ts';
 import { describeParams } from '../../commands/summary.ts';
 import { commandText } from './command-text.ts';
@@ -12,6 +12,8 @@ export interface ButtonView {
   id: string;
   label: string;
   style: ActionButton['style'];
+  /** What the button does, for the tooltip and screen readers (🔄 and ✖ say little on their own). */
+  title: string;
 }
 
 export interface ResultView {
@@ -36,7 +38,27 @@ export function imageUrl(resultId: string, which: number | 'grid'): string {
   return `${IMAGE_ROUTE}/${encodeURIComponent(resultId)}/${which === 'grid' ? 'grid' : which}.png`;
 }
 
-const buttons = (rows: ActionButton[][]): ButtonView[][] => rows.map((row) => row.map(({ id, label, style }) => ({ id, label, style })));
+function title(ref: ActionRef): string {
+  switch (ref.action) {
+    case 'upscale':
+      return `Upscale image ${ref.index + 1} ×2`;
+    case 'variation':
+    case 'vary-strong':
+      return `Strong variation of image ${ref.index + 1}`;
+    case 'vary-subtle':
+      return `Subtle variation of image ${ref.index + 1}`;
+    case 'reseed':
+      return 'The same request with a new seed';
+    case 'delete':
+      return 'Remove this result';
+    case 'cancel':
+      return 'Cancel this job';
+    case 'retry':
+      return 'Run this request again';
+  }
+}
+
+const buttons = (rows: ActionButton[][]): ButtonView[][] => rows.map((row) => row.map(({ id, label, style, ref }) => ({ id, label, style, title: title(ref) })));
 
 export function resultView(result: JobResult): ResultView {
   return {

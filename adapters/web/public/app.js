@@ -54,6 +54,8 @@ function renderButtons(container, rows) {
       button.type = 'button';
       button.textContent = b.label;
       button.dataset.actionId = b.id;
+      button.title = b.title;
+      button.setAttribute('aria-label', b.title);
       button.className = `action ${b.style}`;
       button.addEventListener('click', () => press(button, b));
       div.append(button);
@@ -121,6 +123,7 @@ function resultCard(view) {
   article.dataset.resultId = view.resultId;
   article.dataset.jobId = view.jobId;
   article.dataset.kind = view.kind;
+  if (view.parentResultId) article.dataset.parentResultId = view.parentResultId;
   const kind = view.kind === 'upscale' ? 'Upscaled' : view.kind === 'variation' ? 'Variation' : 'Done';
   article.querySelector('.summary').textContent = `${kind} · ${view.params.prompt}`;
   const img = article.querySelector('.grid');
