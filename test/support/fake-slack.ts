@@ -7,6 +7,9 @@
  *    `method_deprecated`), files.delete;
  *  - response_url endpoints (one per slash command or button press) with Slack's limits:
  *    five uses within thirty minutes;
+ *  - Socket Mode: apps.connections.open (app-level token) hands out a loopback WebSocket URL
+ *    that says hello and carries envelopes (slash_commands, interactive, events_api) whose
+ *    acknowledgements come back to the test;
  *  - the platform rules the bot must respect: bearer-token auth, Block Kit limits (50 blocks,
  *    action_id 255 characters, button text 75), one message per channel per second checked
  *    and recorded, and injectable faults (429 with Retry-After, 5xx, platform errors).
@@ -14,6 +17,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface RecordedSlackCall {
   /** The Web API method, e.g. chat.postMessage; `upload` for the upload URL, `response_url` for response URLs. */
@@ -138,6 +142,12 @@ export class FakeSlack {
   readonly notInChannel = new Set<string>();
   /** Times two posts to one channel came closer than one second (Slack's posting guideline). */
   readonly fastPosts: Array<{ channel: string; gapMs: number }> = [];
+  /** Socket Mode: the app-level token apps.connections.open accepts (unset = Socket Mode off). */
+  appToken: string | null = null;
+  private readonly wss = new WebSocketServer({ noServer: true });
+  private readonly sockets = new Set<WebSocket>();
+  private readonly pendingAcks = new Map<string, (payload: any) => void>();
+  private envelopeCounter = 0;
   private readonly faults = new Map<string, SlackFault[]>();
   private readonly lastPostAt = new Map<string, number>();
   private readonly server: http.Server;
@@ -158,6 +168,70 @@ export class FakeSlack {
         res.end(`fake slack failed: ${err.message}`);
       });
     });
+    this.server.on('upgrade', (req, socket, head) => {
+      if (!this.appToken || !(req.url ?? '').startsWith('/socket/')) {
+        socket.destroy();
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.onSocket(ws));
+    });
+  }
+
+  private onSocket(ws: WebSocket): void {
+    this.sockets.add(ws);
+    ws.on('close', () => this.sockets.delete(ws));
+    ws.on('message', (data) => {
+      let msg: { envelope_id?: string; payload?: unknown };
+      try {
+        msg = JSON.parse(data.toString());
+      } catch {
+        return;
+      }
+      const resolve = msg.envelope_id ? this.pendingAcks.get(msg.envelope_id) : undefined;
+      if (resolve) {
+        this.pendingAcks.delete(msg.envelope_id!);
+        resolve(msg.payload ?? {});
+      }
+    });
+    ws.send(JSON.stringify({ type: 'hello', num_connections: this.sockets.size, debug_info: { host: 'fake-slack', approximate_connection_time: 3600 }, connection_info: { app_id: 'A0IMAGINE' } }));
+  }
+
+  /** Switch Socket Mode on: apps.connections.open then accepts this app-level token. */
+  enableSocketMode(appToken = 'xapp-1-A0IMAGINE-fake-app-token'): string {
+    this.appToken = appToken;
+    return appToken;
+  }
+
+  /** Whether a Socket Mode client is connected. */
+  get socketConnected(): boolean {
+    return this.sockets.size > 0;
+  }
+
+  /** Sends one envelope over Socket Mode; resolves with the payload of the app's acknowledgement. */
+  socketSend(type: 'slash_commands' | 'interactive' | 'events_api', payload: unknown, opts: { retryAttempt?: number; timeoutMs?: number } = {}): Promise<any> {
+    const [ws] = this.sockets;
+    if (!ws) return Promise.reject(new Error('fake slack: no Socket Mode client is connected'));
+    const envelopeId = `env-${++this.envelopeCounter}`;
+    const acked = new Promise<any>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingAcks.delete(envelopeId);
+        reject(new Error(`fake slack: envelope ${envelopeId} (${type}) was not acknowledged`));
+      }, opts.timeoutMs ?? 5000);
+      this.pendingAcks.set(envelopeId, (p) => {
+        clearTimeout(timer);
+        resolve(p);
+      });
+    });
+    ws.send(
+      JSON.stringify({
+        envelope_id: envelopeId,
+        type,
+        payload,
+        accepts_response_payload: type !== 'events_api',
+        ...(type === 'events_api' ? { retry_attempt: opts.retryAttempt ?? 0, retry_reason: opts.retryAttempt ? 'timeout' : '' } : {}),
+      }),
+    );
+    return acked;
   }
 
   static async start(opts: FakeSlackOptions = {}): Promise<FakeSlack> {
@@ -173,6 +247,8 @@ export class FakeSlack {
   }
 
   async close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    this.wss.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -277,6 +353,10 @@ export class FakeSlack {
         return;
       }
       return this.reply(res, record, { ok: false, error: fault.error });
+    }
+    if (method === 'apps.connections.open') {
+      if (!this.appToken || bearer !== this.appToken) return this.reply(res, record, { ok: false, error: bearer?.startsWith('xoxb-') ? 'not_allowed_token_type' : 'invalid_auth' });
+      return this.reply(res, record, { ok: true, url: `${this.origin.replace('http:', 'ws:')}/socket/${++this.idCounter}` });
     }
     if (bearer !== this.botToken) return this.reply(res, record, { ok: false, error: bearer ? 'invalid_auth' : 'not_authed' });
     this.reply(res, record, this.dispatch(method, params));

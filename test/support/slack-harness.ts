@@ -49,9 +49,14 @@ export interface SlackHarness {
   embeddedModel: boolean;
   http: HttpServerHandle;
   bot: SlackBot;
-  worker: ChildProcess;
+  /** Absent when the harness runs without a worker (jobs then stay queued). */
+  worker: ChildProcess | null;
   workerLog: string[];
   eventsUrl: string;
+  /** The fields of a slash command as Slack sends them (form fields over HTTP, the payload over Socket Mode). */
+  slashPayload(text: string, opts?: { user?: string; channel?: string }): { fields: Record<string, string>; responseUrl: string };
+  pressPayload(message: FakeSlackMessage, label: string, opts?: { user?: string }): { payload: Record<string, unknown>; responseUrl: string };
+  reactionPayload(message: FakeSlackMessage, reaction: string, opts?: { user?: string; eventId?: string }): { body: Record<string, unknown>; eventId: string };
   slashCommand(text: string, opts?: { user?: string; channel?: string } & SignedPostOptions): Promise<{ res: SignedResponse; responseUrl: string }>;
   press(message: FakeSlackMessage, label: string, opts?: { user?: string } & SignedPostOptions): Promise<{ res: SignedResponse; responseUrl: string }>;
   reaction(message: FakeSlackMessage, reaction: string, opts?: { user?: string; eventId?: string } & SignedPostOptions): Promise<{ res: SignedResponse; eventId: string }>;
@@ -91,11 +96,20 @@ function tokenCounter(): TokenCounter {
 let seq = 0;
 const slackTs = () => `${Math.floor(Date.now() / 1000)}.${String(++seq).padStart(6, '0')}`;
 
-export async function startSlackHarness(opts: { env?: Record<string, string> } = {}): Promise<SlackHarness> {
+export interface SlackHarnessOptions {
+  env?: Record<string, string>;
+  /** Start a worker child process (default true). */
+  worker?: boolean;
+  /** Run the bot in Socket Mode (SLACK_APP_TOKEN) instead of HTTP. */
+  socketMode?: boolean;
+}
+
+export async function startSlackHarness(opts: SlackHarnessOptions = {}): Promise<SlackHarness> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'slack-e2e-'));
   const redis = await startRedis();
   const fake = await FakeSlack.start();
   const model = modelEnv(dir);
+  const socketEnv: Record<string, string> = opts.socketMode ? { SLACK_APP_TOKEN: fake.enableSocketMode() } : {};
   const env: Record<string, string> = {
     REDIS_URL: redis.url,
     QUEUE_PREFIX: uniquePrefix('slack'),
@@ -110,6 +124,7 @@ export async function startSlackHarness(opts: { env?: Record<string, string> } =
     LOG_LEVEL: process.env.E2E_LOG ?? 'error',
     PORT: '0',
     ...model.env,
+    ...socketEnv,
     ...opts.env,
   };
   const config = loadConfig(env);
@@ -121,22 +136,27 @@ export async function startSlackHarness(opts: { env?: Record<string, string> } =
   const models = loadModelCatalog(config);
 
   const workerLog: string[] = [];
-  // The worker logs at info so its start-up line tells the harness that it consumes.
-  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker/cli.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    let buffered = '';
-    worker.stdout!.on('data', (d: Buffer) => {
-      workerLog.push(d.toString());
-      buffered += d.toString();
-      if (buffered.includes('"msg":"worker started"')) resolve();
+  let worker: ChildProcess | null = null;
+  let ready: Promise<void> = Promise.resolve();
+  if (opts.worker !== false) {
+    // The worker logs at info so its start-up line tells the harness that it consumes.
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker/cli.ts')], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    worker.stderr!.on('data', (d: Buffer) => workerLog.push(d.toString()));
-    worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${workerLog.join('').slice(-3000)}`)));
-  });
+    worker = child;
+    ready = new Promise<void>((resolve, reject) => {
+      let buffered = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        workerLog.push(d.toString());
+        buffered += d.toString();
+        if (buffered.includes('"msg":"worker started"')) resolve();
+      });
+      child.stderr!.on('data', (d: Buffer) => workerLog.push(d.toString()));
+      child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${workerLog.join('').slice(-3000)}`)));
+    });
+  }
 
   const http = await createHttpServer({ port: 0, host: '127.0.0.1', logger });
   const bot = createSlackBot({ config, queue, results, kv, models, countTokens: tokenCounter(), logger }, { http, pacer: new ChannelPacer(kv) });
@@ -159,11 +179,11 @@ export async function startSlackHarness(opts: { env?: Record<string, string> } =
     worker,
     workerLog,
     eventsUrl,
-    async slashCommand(text, o = {}) {
+    slashPayload(text, o = {}) {
       const user = o.user ?? ALICE;
       const channel = o.channel ?? CHANNEL;
       const responseUrl = fake.newResponseUrl(channel, user);
-      const body = formBody({
+      const fields = {
         token: 'legacy-verification-token',
         team_id: fake.teamId,
         team_domain: 'fake',
@@ -177,10 +197,10 @@ export async function startSlackHarness(opts: { env?: Record<string, string> } =
         is_enterprise_install: 'false',
         response_url: responseUrl,
         trigger_id: `${Date.now()}.${randomBytes(4).toString('hex')}`,
-      });
-      return { res: await postSigned(eventsUrl, SIGNING_SECRET, body, FORM, o), responseUrl };
+      };
+      return { fields, responseUrl };
     },
-    async press(message, label, o = {}) {
+    pressPayload(message, label, o = {}) {
       const user = o.user ?? ALICE;
       const button = (message.blocks ?? [])
         .filter((b) => b.type === 'actions')
@@ -204,11 +224,11 @@ export async function startSlackHarness(opts: { env?: Record<string, string> } =
         response_url: responseUrl,
         actions: [{ type: 'button', action_id: button.action_id, block_id: button.block_id, text: button.text, value: button.value, action_ts: slackTs() }],
       };
-      return { res: await postSigned(eventsUrl, SIGNING_SECRET, interactionBody(payload), FORM, o), responseUrl };
+      return { payload, responseUrl };
     },
-    async reaction(message, reaction, o = {}) {
+    reactionPayload(message, reaction, o = {}) {
       const eventId = o.eventId ?? `Ev${randomBytes(5).toString('hex').toUpperCase()}`;
-      const body = JSON.stringify({
+      const body = {
         token: 'legacy-verification-token',
         team_id: fake.teamId,
         api_app_id: 'A0IMAGINE',
@@ -218,8 +238,20 @@ export async function startSlackHarness(opts: { env?: Record<string, string> } =
         event_time: Math.floor(Date.now() / 1000),
         authorizations: [{ enterprise_id: null, team_id: fake.teamId, user_id: fake.botUserId, is_bot: true, is_enterprise_install: false }],
         is_ext_shared_channel: false,
-      });
-      return { res: await postSigned(eventsUrl, SIGNING_SECRET, body, JSON_TYPE, o), eventId };
+      };
+      return { body, eventId };
+    },
+    async slashCommand(text, o = {}) {
+      const { fields, responseUrl } = harness.slashPayload(text, o);
+      return { res: await postSigned(eventsUrl, SIGNING_SECRET, formBody(fields), FORM, o), responseUrl };
+    },
+    async press(message, label, o = {}) {
+      const { payload, responseUrl } = harness.pressPayload(message, label, o);
+      return { res: await postSigned(eventsUrl, SIGNING_SECRET, interactionBody(payload), FORM, o), responseUrl };
+    },
+    async reaction(message, reaction, o = {}) {
+      const { body, eventId } = harness.reactionPayload(message, reaction, o);
+      return { res: await postSigned(eventsUrl, SIGNING_SECRET, JSON.stringify(body), JSON_TYPE, o), eventId };
     },
     async jobCount() {
       const c = await queue.queue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
@@ -227,11 +259,12 @@ export async function startSlackHarness(opts: { env?: Record<string, string> } =
     },
     async close() {
       await bot.stop().catch(() => undefined);
-      if (worker.exitCode === null) {
-        const exited = new Promise((r) => worker.once('exit', r));
-        worker.kill('SIGTERM');
+      if (worker && worker.exitCode === null) {
+        const w = worker;
+        const exited = new Promise((r) => w.once('exit', r));
+        w.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-        if (worker.exitCode === null) worker.kill('SIGKILL');
+        if (w.exitCode === null) w.kill('SIGKILL');
       }
       await http.close();
       await queue.close();
