@@ -326,4 +326,20 @@ describe('Discord end to end', () => {
       process.kill(h.worker.pid!, 'SIGCONT');
     }
   });
+
+  it('resumes the gateway session after the connection drops, and keeps answering', async () => {
+    h.fake.dropGatewayConnections();
+    await h.fake.waitFor(() => h.fake.resumes > 0 && h.fake.connectedClients === 1, 'the resumed session', 20_000);
+    const it = h.fake.slashCommand({ name: 'help', user: requester });
+    const answer = await h.fake.waitFor(() => h.fake.messages.get(it.originalMessageId ?? ''), 'the /help answer');
+    expect(answer.flags & 64).toBe(64);
+    expect(answer.content).toContain('/imagine');
+    // Help outgrows one message: the rest follows, also ephemeral.
+    const all = await h.fake.waitFor(() => {
+      const parts = [answer, ...followUps(it)];
+      return parts.some((m) => m.content.includes('Reactions on a result:')) ? parts : undefined;
+    }, 'the rest of /help');
+    expect(all.every((m) => m.flags & 64 && m.content.length <= 2000)).toBe(true);
+    expect(all.at(-1)!.content).toContain('Reactions on a result: 🔁 strong variations of image 1 · 1️⃣ strong variations of image 1 · 2️⃣ strong variations of image 2');
+  });
 });

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { describeFit, fitImage } from '../adapters/discord/fit-attachment.ts';
 import { MAX_NONCE_LENGTH, nonceFor } from '../adapters/discord/nonce.ts';
-import { describeQueue } from '../adapters/discord/queue-commands.ts';
-import { DEFAULT_REACTIONS, parseReactionMap, reactionFor } from '../adapters/discord/reactions.ts';
+import { describeQueue, splitMessage } from '../adapters/discord/queue-commands.ts';
+import { DEFAULT_REACTIONS, describeReactions, parseReactionMap, reactionFor } from '../adapters/discord/reactions.ts';
 import { MAX_CONTENT, quotePrompt, renderProgress, renderQueued } from '../adapters/discord/render.ts';
 import { aspectChoices, buildSlashCommands, modelChoices } from '../adapters/discord/slash-commands.ts';
 import { ConfigError } from '../src/config.ts';
@@ -34,10 +34,11 @@ describe('reaction map', () => {
   it('parses a custom map', () => {
     const map = parseReactionMap('🎲=reseed, 🌱=subtle:2 ,⬆️=upscale:4');
     expect([...map.entries()]).toEqual([
-      ['🎲', { action: 'reseed' }],
-      ['🌱', { action: 'variation', mode: 'subtle', index: 1 }],
-      ['⬆', { action: 'upscale', index: 3 }],
+      ['🎲', { action: 'reseed', emoji: '🎲' }],
+      ['🌱', { action: 'variation', mode: 'subtle', index: 1, emoji: '🌱' }],
+      ['⬆', { action: 'upscale', index: 3, emoji: '⬆️' }],
     ]);
+    expect(describeReactions(map)).toBe('Reactions on a result: 🎲 new seed · 🌱 subtle variations of image 2 · ⬆️ upscale image 4.');
   });
 
   it.each([
@@ -155,5 +156,13 @@ describe('fitting an image under the attachment limit', () => {
 
   it('gives up with a clear error when nothing fits', async () => {
     await expect(fitImage(await noise(64), 10)).rejects.toThrow(/cannot be brought under 10 bytes/);
+  });
+});
+
+describe('splitting long messages', () => {
+  it('splits at line ends, and hard-splits only a line longer than a message', () => {
+    expect(splitMessage('aaa\nbbb\ncc', 7)).toEqual(['aaa\nbbb', 'cc']);
+    expect(splitMessage('x'.repeat(10) + '\ny', 4)).toEqual(['xxxx', 'xxxx', 'xx\ny']);
+    expect(splitMessage('short')).toEqual(['short']);
   });
 });

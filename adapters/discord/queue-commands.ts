@@ -6,6 +6,7 @@ import type { JobSummary } from '../../src/queue/types.ts';
 import { commandContext, type BotRuntime } from './bot-context.ts';
 import { originFromInteraction } from './origin.ts';
 import { quotePrompt } from './render.ts';
+import { describeReactions } from './reactions.ts';
 import { averageJobMs } from './state.ts';
 
 /** Discord's content limit, with room for a closing line. */
@@ -53,14 +54,36 @@ export async function handleQueue(rt: BotRuntime, interaction: ChatInputCommandI
   await interaction.editReply(describeQueue(mine, counts, averageMs));
 }
 
-export async function handleHelp(rt: BotRuntime, interaction: ChatInputCommandInteraction): Promise<void> {
-  const text = help({ limits: rt.limits, models: rt.models }).message;
-  const reactions = [...rt.reactions.entries()].map(([emoji, a]) => `${emoji} ${a.action === 'variation' ? `${a.mode} variations of image ${a.index + 1}` : a.action === 'upscale' ? `upscale image ${a.index + 1}` : a.action}`);
-  const content = `${text}\nReactions on a result: ${reactions.join(' · ')}.`;
-  // Help can outgrow one message; the rest follows in a second ephemeral one.
-  const first = content.slice(0, 2000);
-  await interaction.reply({ content: first, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
-  for (let at = 2000; at < content.length; at += 2000) {
-    await interaction.followUp({ content: content.slice(at, at + 2000), flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+/** Discord's message length limit. */
+const MESSAGE_LIMIT = 2000;
+
+/** Split at line ends into messages Discord accepts. */
+export function splitMessage(text: string, limit = MESSAGE_LIMIT): string[] {
+  const parts: string[] = [];
+  let current = '';
+  for (const line of text.split('\n')) {
+    for (let piece = line; ; ) {
+      const room = limit - (current ? current.length + 1 : 0);
+      if (piece.length <= room) {
+        current = current ? `${current}\n${piece}` : piece;
+        break;
+      }
+      if (current) {
+        parts.push(current);
+        current = '';
+        continue;
+      }
+      parts.push(piece.slice(0, limit));
+      piece = piece.slice(limit);
+    }
   }
+  if (current) parts.push(current);
+  return parts;
+}
+
+export async function handleHelp(rt: BotRuntime, interaction: ChatInputCommandInteraction): Promise<void> {
+  const text = `${help({ limits: rt.limits, models: rt.models }).message}\n${describeReactions(rt.reactions)}`;
+  const [first, ...rest] = splitMessage(text);
+  await interaction.reply({ content: first, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
+  for (const part of rest) await interaction.followUp({ content: part, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
 }

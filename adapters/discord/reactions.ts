@@ -15,7 +15,8 @@ export type ReactionAction =
   | { action: 'reseed' }
   | { action: 'delete' };
 
-export type ReactionMap = ReadonlyMap<string, ReactionAction>;
+/** Keyed by the normalised emoji; each entry keeps the emoji as configured, for help text. */
+export type ReactionMap = ReadonlyMap<string, ReactionAction & { emoji: string }>;
 
 export const DEFAULT_REACTIONS = '🔁=vary,1️⃣=vary:1,2️⃣=vary:2,3️⃣=vary:3,4️⃣=vary:4,🔍=upscale:1,❌=delete';
 
@@ -25,7 +26,7 @@ export function normaliseEmoji(emoji: string): string {
 }
 
 export function parseReactionMap(text: string = DEFAULT_REACTIONS): ReactionMap {
-  const map = new Map<string, ReactionAction>();
+  const map = new Map<string, ReactionAction & { emoji: string }>();
   const bad = (detail: string) => new ConfigError('DISCORD_REACTIONS', `a comma list of emoji=action (vary[:1-4], subtle[:1-4], upscale[:1-4], reseed, delete); ${detail}`);
   for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
     const eq = entry.lastIndexOf('=');
@@ -55,11 +56,21 @@ export function parseReactionMap(text: string = DEFAULT_REACTIONS): ReactionMap 
         throw bad(`"${name}" is not an action`);
     }
     if (map.has(emoji)) throw bad(`${entry.slice(0, eq)} is listed twice`);
-    map.set(emoji, action);
+    map.set(emoji, { ...action, emoji: entry.slice(0, eq).trim() });
   }
   return map;
 }
 
 export function reactionFor(map: ReactionMap, emojiName: string | null): ReactionAction | undefined {
-  return emojiName ? map.get(normaliseEmoji(emojiName)) : undefined;
+  const found = emojiName ? map.get(normaliseEmoji(emojiName)) : undefined;
+  if (!found) return undefined;
+  const { emoji: _emoji, ...action } = found;
+  return action;
+}
+
+/** One line for /help: what each reaction does. */
+export function describeReactions(map: ReactionMap): string {
+  const what = (a: ReactionAction) =>
+    a.action === 'variation' ? `${a.mode} variations of image ${a.index + 1}` : a.action === 'upscale' ? `upscale image ${a.index + 1}` : a.action === 'reseed' ? 'new seed' : 'remove (requester only)';
+  return `Reactions on a result: ${[...map.values()].map((a) => `${a.emoji} ${what(a)}`).join(' · ')}.`;
 }

@@ -358,6 +358,14 @@ export class FakeDiscord {
     }
   }
 
+  /** Drop every gateway connection as a network failure would (the client is expected to resume). */
+  dropGatewayConnections(code = 4000): void {
+    for (const c of this.connections) c.socket.close(code, 'Unknown error');
+  }
+
+  /** How many sessions were resumed (op 6) rather than identified anew. */
+  resumes = 0;
+
   get connectedClients(): number {
     return [...this.connections].filter((c) => c.identified).length;
   }
@@ -452,6 +460,7 @@ export class FakeDiscord {
           return;
         }
         conn.identified = true;
+        this.resumes++;
         this.send(conn, { op: 0, t: 'RESUMED', s: ++this.sequence, d: {} });
         return;
       default:
