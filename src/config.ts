@@ -117,7 +117,8 @@ export class ConfigError extends Error {
 
 /** Parse the environment; throws a ConfigError for the first bad variable (never echoing its value). */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const known = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k]]));
+  // An empty value means unset: a Secret or .env file lists every token with only some filled in.
+  const known = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
   const parsed = envSchema.safeParse(known);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
