@@ -342,4 +342,15 @@ describe('Discord end to end', () => {
     expect(all.every((m) => m.flags & 64 && m.content.length <= 2000)).toBe(true);
     expect(all.at(-1)!.content).toContain('Reactions on a result: 🔁 strong variations of image 1 · 1️⃣ strong variations of image 1 · 2️⃣ strong variations of image 2');
   });
+
+  it('autocompletes models from the catalog and aspect ratios', async () => {
+    const model = h.fake.slashCommand({ name: 'imagine', autocomplete: true, options: [...prompt('x'), { name: 'model', type: 3, value: 'ti', focused: true }], user: requester });
+    await h.fake.waitFor(() => model.choices, 'the model choices');
+    expect(model.callbackType).toBe(8);
+    expect(model.choices).toEqual(h.models.names().filter((n) => n.includes('ti')).map((n) => ({ name: n, value: n })));
+    expect(model.choices!.length).toBeGreaterThan(0);
+    const aspect = h.fake.slashCommand({ name: 'imagine', autocomplete: true, options: [...prompt('x'), { name: 'aspect', type: 3, value: '16', focused: true }], user: requester });
+    await h.fake.waitFor(() => aspect.choices, 'the aspect choices');
+    expect(aspect.choices).toEqual([{ name: '16:9', value: '16:9' }]);
+  });
 });
