@@ -8,7 +8,7 @@ import sharp from 'sharp';
 import { RateLimitError } from '@discordjs/rest';
 import { DiscordDeliverer } from '../adapters/discord/deliver.ts';
 import { createDiscordRest } from '../adapters/discord/rest.ts';
-import { rememberAttachmentLimit } from '../adapters/discord/state.ts';
+import { attachmentLimitFor, rememberAttachmentLimit } from '../adapters/discord/state.ts';
 import { encodeAction } from '../src/actions.ts';
 import { PermanentDeliveryError, type DeliveryContext, type ResultFiles } from '../src/delivery.ts';
 import { JOB_VERSION, type JobPayload, type JobResult } from '../src/jobs.ts';
@@ -250,6 +250,8 @@ describe('Discord deliverer', () => {
     expect(tries[0].status).toBe(413);
     expect(tries.at(-1)!.status).toBe(200);
     expect(fake.messages.get(it.originalMessageId!)!.files[0].data.length).toBeLessThanOrEqual(fake.attachmentSizeLimit);
+    // The size that worked is remembered for the guild, so the next upload fits at the first try.
+    expect(await attachmentLimitFor(kv, ctx.payload.origin)).toBeLessThanOrEqual(fake.attachmentSizeLimit);
   });
 
   it('hides flagged images behind a spoiler, or withholds them', async () => {

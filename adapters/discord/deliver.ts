@@ -21,7 +21,7 @@ import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
 import { nonceFor } from './nonce.ts';
 import { renderFailure, renderProgress, renderResult, type RenderedMessage } from './render.ts';
 import { createDiscordRest, DEFAULT_BACKOFF, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, withServerRetry, type BackoffPolicy, type DiscordRestLimits } from './rest.ts';
-import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, recordJobDuration, rememberJobMessage, waitForReplyRelease, type JobMessage } from './state.ts';
+import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, recordJobDuration, rememberAttachmentLimit, rememberJobMessage, waitForReplyRelease, type JobMessage } from './state.ts';
 
 export interface DiscordDelivererOptions {
   rest: REST;
@@ -85,6 +85,8 @@ export class DiscordDeliverer implements Deliverer {
       try {
         const delivered = await this.show(ctx, message, 'result');
         await recordJobDuration(this.opts.kv, result.timings.totalMs ?? NaN);
+        // Discord's real limit is below what it advertised: start from a size it took next time.
+        if (shrink > 0 && fit) await rememberAttachmentLimit(this.opts.kv, result.origin, fit.data.length);
         return { messageId: delivered.messageId, channelId: delivered.channelId };
       } catch (err) {
         // Discord's own limit can be below what it advertised (or below the default we assumed).
