@@ -1,0 +1,246 @@
+/**
+ * The deploy files against the code they run: every manifest and the compose file parsed,
+ * then checked for the mistakes that only show up in a cluster — an environment name the
+ * config schema does not know, a port or probe that misses the server, a KEDA list that is
+ * not the queue's real wait list, a health path the server does not serve, a container whose
+ * arguments the entry point refuses, a bot and a worker with different model catalogs.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { envSchema, loadConfig } from '../src/config.ts';
+import { createHttpServer, type HttpServerHandle } from '../src/http-server.ts';
+import { createMetrics } from '../src/metrics.ts';
+import { parseRole } from '../src/process-role.ts';
+import { waitListKey } from '../src/queue/keys.ts';
+import { REPO_ROOT } from './support/app-process.ts';
+
+const DEPLOY = path.join(REPO_ROOT, 'deploy');
+const KNOWN_ENV = new Set(Object.keys(envSchema.shape));
+/** Set in images for Node itself, not read by the product. */
+const RUNTIME_ENV = new Set(['NODE_ENV']);
+
+type Obj = Record<string, any>;
+
+function k8sDocs(): { file: string; doc: Obj }[] {
+  const dir = path.join(DEPLOY, 'kubernetes');
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
+    .flatMap((file) =>
+      parseAllDocuments(readFileSync(path.join(dir, file), 'utf8')).map((d) => {
+        if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
+        return { file, doc: d.toJS() as Obj };
+      }),
+    )
+    .filter(({ doc }) => doc);
+}
+
+const docs = k8sDocs();
+const compose = parseAllDocuments(readFileSync(path.join(DEPLOY, 'docker-compose.yml'), 'utf8'))[0].toJS() as Obj;
+const byKind = (kind: string) => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
+const named = (kind: string, name: string) => {
+  const found = byKind(kind).find((d) => d.metadata?.name === name);
+  if (!found) throw new Error(`no ${kind} named ${name} in deploy/kubernetes`);
+  return found;
+};
+const deployments = byKind('Deployment').concat(byKind('StatefulSet'));
+const containerOf = (name: string) => named('Deployment', name).spec.template.spec.containers[0] as Obj;
+const envOf = (c: Obj): Record<string, string> => Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, String(e.value ?? '')]));
+
+interface Dockerfile {
+  file: string;
+  env: Record<string, string>;
+  expose: number[];
+  entrypoint: string[];
+  cmd: string[];
+  healthcheck: string | null;
+  /** The image tag its build comment gives (`-t name`). */
+  tag: string;
+}
+
+function parseDockerfile(file: string): Dockerfile {
+  const text = readFileSync(path.join(DEPLOY, file), 'utf8').replace(/\\\n/g, ' ');
+  const out: Dockerfile = { file, env: {}, expose: [], entrypoint: [], cmd: [], healthcheck: null, tag: /-t ([\w.-]+)/.exec(text)?.[1] ?? '' };
+  for (const line of text.split('\n')) {
+    const [, instr, rest] = /^\s*([A-Z]+)\s+(.*)$/.exec(line) ?? [];
+    if (instr === 'ENV') for (const m of rest.matchAll(/([A-Z_][A-Z0-9_]*)=(\S+)/g)) out.env[m[1]] = m[2];
+    if (instr === 'EXPOSE') out.expose.push(...rest.split(/\s+/).map(Number));
+    if (instr === 'ENTRYPOINT') out.entrypoint = JSON.parse(rest);
+    if (instr === 'CMD') out.cmd = JSON.parse(rest);
+    if (instr === 'HEALTHCHECK') out.healthcheck = rest;
+  }
+  return out;
+}
+
+const dockerfiles = readdirSync(DEPLOY)
+  .filter((f) => f.startsWith('Dockerfile'))
+  .map(parseDockerfile);
+const dockerfileForImage = (image: string) => {
+  const found = dockerfiles.find((d) => d.tag === image.split(':')[0]);
+  if (!found) throw new Error(`no Dockerfile builds ${image}`);
+  return found;
+};
+
+/** The secret every `envFrom` names, as shipped (values blank until filled in). */
+function secretEnv(c: Obj): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const from of c.envFrom ?? []) {
+    if (from.secretRef) Object.assign(out, named('Secret', from.secretRef.name).stringData ?? {});
+  }
+  return out;
+}
+
+let server: HttpServerHandle;
+beforeAll(async () => {
+  server = await createHttpServer({ port: 0, host: '127.0.0.1', metrics: createMetrics() });
+});
+afterAll(async () => {
+  await server?.close();
+});
+
+describe('environment names', () => {
+  it('every variable set by a manifest, the compose file, a Dockerfile or .env.example exists in the config schema', () => {
+    const used: [string, string][] = [];
+    for (const d of deployments) {
+      for (const c of d.spec.template.spec.containers) for (const e of c.env ?? []) used.push([`${d.metadata.name}/${c.name}`, e.name]);
+    }
+    for (const s of byKind('Secret')) for (const k of Object.keys(s.stringData ?? {})) used.push([`Secret ${s.metadata.name}`, k]);
+    for (const [name, svc] of Object.entries<Obj>(compose.services)) for (const k of Object.keys(svc.environment ?? {})) used.push([`compose ${name}`, k]);
+    for (const d of dockerfiles) for (const k of Object.keys(d.env)) used.push([d.file, k]);
+    const example = readFileSync(path.join(DEPLOY, '.env.example'), 'utf8');
+    for (const m of example.matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)) used.push(['.env.example', m[1]]);
+
+    const product = used.filter(([where, name]) => !(RUNTIME_ENV.has(name) && where.startsWith('Dockerfile')));
+    expect(product.length).toBeGreaterThan(15);
+    expect(product.filter(([, name]) => !KNOWN_ENV.has(name))).toEqual([]);
+  });
+
+  it('each container starts with its environment as shipped (blank secrets count as unset)', () => {
+    for (const name of ['imagine-bot', 'imagine-worker']) {
+      const c = containerOf(name);
+      const env = { ...dockerfileForImage(c.image).env, ...secretEnv(c), ...envOf(c) };
+      expect(() => loadConfig(env), name).not.toThrow();
+    }
+    for (const [name, svc] of Object.entries<Obj>(compose.services)) {
+      if (!svc.build) continue;
+      const image = parseDockerfile(path.relative(DEPLOY, path.resolve(DEPLOY, svc.build.context, svc.build.dockerfile)));
+      expect(() => loadConfig({ ...image.env, ...svc.environment }), `compose ${name}`).not.toThrow();
+    }
+  });
+
+  it('tokens come from the Secret, never as plain values in a manifest', () => {
+    const secretNames = ['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN'];
+    for (const d of deployments) for (const c of d.spec.template.spec.containers) for (const e of c.env ?? []) expect(secretNames).not.toContain(e.name);
+    for (const svc of Object.values<Obj>(compose.services)) for (const k of Object.keys(svc.environment ?? {})) expect(secretNames).not.toContain(k);
+    expect(Object.keys(named('Secret', 'imagine-tokens').stringData)).toEqual(expect.arrayContaining(['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']));
+  });
+});
+
+describe('entry point and roles', () => {
+  it('each image runs src/main.ts, with a default role matching its name', () => {
+    expect(dockerfiles.map((d) => d.tag).sort()).toEqual(['imagine-bot', 'imagine-worker']);
+    for (const d of dockerfiles) {
+      expect(d.entrypoint.slice(-1), d.file).toEqual(['src/main.ts']);
+      expect(parseRole(d.cmd), d.file).toBe(d.tag === 'imagine-bot' ? 'bot' : 'worker');
+    }
+  });
+
+  it('Kubernetes args only choose the role (they replace CMD, not the entry point)', () => {
+    expect(containerOf('imagine-bot').command).toBeUndefined();
+    expect(parseRole(containerOf('imagine-bot').args)).toBe('bot');
+    expect(parseRole(containerOf('imagine-worker').args)).toBe('worker');
+    expect(dockerfileForImage(containerOf('imagine-bot').image).tag).toBe('imagine-bot');
+    expect(dockerfileForImage(containerOf('imagine-worker').image).tag).toBe('imagine-worker');
+  });
+
+  it('the bot and the workers see the same model catalog', () => {
+    const bot = containerOf('imagine-bot');
+    const worker = containerOf('imagine-worker');
+    for (const name of ['MODEL_DIR', 'MODELS_CONFIG']) expect(envOf(bot)[name], name).toBe(envOf(worker)[name]);
+    const modelDir = envOf(worker).MODEL_DIR;
+    for (const [deployment, c] of [['imagine-bot', bot], ['imagine-worker', worker]] as const) {
+      const mount = (c.volumeMounts as Obj[]).find((m) => modelDir.startsWith(m.mountPath + '/'));
+      expect(mount, `${deployment} mounts ${modelDir}`).toBeDefined();
+      const volume = named('Deployment', deployment).spec.template.spec.volumes.find((v: Obj) => v.name === mount!.name);
+      expect(volume.persistentVolumeClaim.claimName).toBe('imagine-models');
+    }
+    expect(named('PersistentVolumeClaim', 'imagine-models')).toBeDefined();
+    const composeMounts = (svc: string) => (compose.services[svc].volumes as string[]).filter((v) => v.includes(':/models'));
+    expect(composeMounts('bot')).toEqual(composeMounts('worker'));
+    expect(composeMounts('worker')).toHaveLength(1);
+  });
+});
+
+describe('ports and probes', () => {
+  it('PORT, containerPort, probes and Service targets agree for bot and worker', () => {
+    for (const name of ['imagine-bot', 'imagine-worker']) {
+      const c = containerOf(name);
+      const port = Number(envOf(c).PORT);
+      expect(c.ports.map((p: Obj) => p.containerPort), name).toEqual([port]);
+      for (const probe of [c.livenessProbe, c.readinessProbe]) expect(probe.httpGet.port, name).toBe(port);
+    }
+    for (const svc of byKind('Service')) {
+      const target = deployments.find((d) => Object.entries(svc.spec.selector).every(([k, v]) => d.spec.template.metadata.labels[k] === v));
+      expect(target, `Service ${svc.metadata.name} selects a workload`).toBeDefined();
+      const containerPorts = target!.spec.template.spec.containers.flatMap((c: Obj) => c.ports.map((p: Obj) => p.containerPort));
+      for (const p of svc.spec.ports) expect(containerPorts, `Service ${svc.metadata.name}`).toContain(p.targetPort);
+    }
+  });
+
+  it('Dockerfiles expose their PORT; the compose file publishes the bot on its PORT', () => {
+    for (const d of dockerfiles) expect(d.expose, d.file).toEqual([Number(d.env.PORT)]);
+    const bot = compose.services.bot;
+    expect(bot.ports.map((p: string) => Number(p.split(':').pop()))).toEqual([Number(bot.environment.PORT)]);
+  });
+
+  it('every probe and health check path is served by the process HTTP server', async () => {
+    const paths = new Set<string>();
+    for (const d of deployments) {
+      for (const c of d.spec.template.spec.containers) for (const probe of [c.livenessProbe, c.readinessProbe]) if (probe?.httpGet) paths.add(probe.httpGet.path);
+    }
+    for (const d of dockerfiles) if (d.healthcheck) paths.add(/'(\/[a-z][\w/-]*)'/.exec(d.healthcheck)?.[1] ?? `${d.file}: no path`);
+    expect([...paths].sort()).toEqual(['/healthz', '/readyz']);
+    for (const p of paths) {
+      const res = await fetch(server.url + p);
+      expect(res.status, p).not.toBe(404);
+    }
+  });
+});
+
+describe('queue scaling and Redis', () => {
+  it("KEDA watches the queue's real wait list, on the Redis Service the workers use, and scales the worker Deployment", () => {
+    const scaled = named('ScaledObject', 'imagine-worker');
+    const worker = containerOf('imagine-worker');
+    const config = loadConfig({ ...dockerfileForImage(worker.image).env, ...envOf(worker) });
+    const trigger = scaled.spec.triggers.find((t: Obj) => t.type === 'redis');
+    expect(trigger.metadata.listName).toBe(waitListKey(config));
+    expect(trigger.metadata.listName).toBe('{imagine}:imagine:wait');
+    expect(scaled.spec.scaleTargetRef.name).toBe('imagine-worker');
+    const redisUrl = new URL(config.REDIS_URL!);
+    expect(trigger.metadata.address).toBe(`${redisUrl.hostname}:${redisUrl.port}`);
+    const redisService = named('Service', redisUrl.hostname);
+    expect(redisService.spec.ports.map((p: Obj) => p.port)).toContain(Number(redisUrl.port));
+    expect(envOf(containerOf('imagine-bot')).REDIS_URL).toBe(config.REDIS_URL);
+  });
+
+  it('Redis runs with noeviction and AOF in both the cluster and compose', () => {
+    const k8sArgs = named('StatefulSet', 'imagine-redis').spec.template.spec.containers[0].args.join(' ');
+    const composeArgs = compose.services.redis.command.join(' ');
+    for (const args of [k8sArgs, composeArgs]) {
+      expect(args).toContain('--maxmemory-policy noeviction');
+      expect(args).toContain('--appendonly yes');
+    }
+  });
+
+  it('workers get a GPU, a disruption budget, and time to finish a job when stopped', () => {
+    const worker = containerOf('imagine-worker');
+    expect(worker.resources.limits['nvidia.com/gpu']).toBe(1);
+    const devices = compose.services.worker.deploy.resources.reservations.devices;
+    expect(devices[0]).toMatchObject({ driver: 'nvidia', capabilities: ['gpu'] });
+    const pdb = named('PodDisruptionBudget', 'imagine-worker');
+    expect(pdb.spec.selector.matchLabels).toEqual(named('Deployment', 'imagine-worker').spec.template.metadata.labels);
+    const config = loadConfig({ ...dockerfileForImage(worker.image).env, ...envOf(worker) });
+    expect(named('Deployment', 'imagine-worker').spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(config.JOB_TIMEOUT_S);
+  });
+});
