@@ -9,7 +9,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import type { TokenCounter } from '../../commands/context.ts';
 import { startDiscordBot, type DiscordBot } from '../../adapters/discord/inbound.ts';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
@@ -18,7 +17,7 @@ import { loadModelCatalog, type ModelCatalog } from '../../src/models.ts';
 import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
 import { closeRedis, createRedis } from '../../src/redis.ts';
 import { ResultStore } from '../../src/results.ts';
-import { ClipTokenizer } from '../../worker/diffusion/index.ts';
+import { tokenCounter } from '../../src/token-counter.ts';
 import { FakeDiscord, type FakeMessage } from './fake-discord.ts';
 import { uniquePrefix } from './queue-prefix.ts';
 import { startRedis, type TestRedis } from './redis-server.ts';
@@ -62,19 +61,6 @@ function modelEnv(dir: string): { env: Record<string, string>; embedded: boolean
     writeFileSync(configFile, JSON.stringify({ models: [{ name: 'tiny', dir: modelDir, baseSize: 64, sizeMultiple: 8, defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7 }] }));
     return { env: { MODELS_CONFIG: configFile }, embedded: false };
   }
-}
-
-function tokenCounter(models: ModelCatalog): TokenCounter {
-  const tokenizers = new Map<string, ClipTokenizer>();
-  return (text, model) => {
-    let tok = tokenizers.get(model.name);
-    if (!tok) {
-      tok = ClipTokenizer.fromFiles(path.join(model.dir, 'tokenizer', 'vocab.json'), path.join(model.dir, 'tokenizer', 'merges.txt'));
-      tokenizers.set(model.name, tok);
-    }
-    const counted = tok.countTokens(text);
-    return { ...counted, truncated: counted.count > model.maxTokens };
-  };
 }
 
 export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<DiscordHarness> {
@@ -132,7 +118,7 @@ export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<Di
     kv,
     artifacts,
     models,
-    countTokens: tokenCounter(models),
+    countTokens: tokenCounter(),
     logger,
   };
   const harness: DiscordHarness = {
