@@ -4,22 +4,20 @@
  * playwright-core) types an /imagine, waits for the grid, reads the pixels the browser drew,
  * presses V1 and 🔄, and saves a screenshot under test-artifacts/.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startApp, REPO_ROOT, type AppProcess } from './support/app-process.ts';
+import { EMBEDDED_MODEL_BUILT, modelEnv, startApp, REPO_ROOT, type AppProcess } from './support/app-process.ts';
 import { checkRgb, type RgbImage } from './support/tiny-model-check.ts';
-import { writeTinyModel } from './support/tiny-sd-models.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`SKIPPED: web browser test needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 /** The embedded demo model draws the scenes its captions describe; without it the page is still tested, not the pixels. */
-const EMBEDDED_MODEL = path.join(REPO_ROOT, 'models/tiny/model_index.json');
-const haveEmbeddedModel = existsSync(EMBEDDED_MODEL);
+const haveEmbeddedModel = EMBEDDED_MODEL_BUILT;
 if (!haveEmbeddedModel) console.warn('web browser test: models/tiny is not built, so the image colour check is SKIPPED (a stand-in model draws noise)');
 
 const PROMPT = 'a red circle on a blue background';
@@ -30,21 +28,9 @@ let context: BrowserContext;
 let page: Page;
 const temp = mkdtempSync(path.join(os.tmpdir(), 'web-browser-'));
 
-function standInModel(): string {
-  const dir = writeTinyModel(temp, { name: 'tiny', idsDtype: 'int32', timestep: 'int64-batch', scalingFactor: 0.18215, withVaeEncoder: true });
-  // Small and quick like the embedded model: 64 px, 8 steps.
-  const indexFile = path.join(dir, 'model_index.json');
-  const index = JSON.parse(readFileSync(indexFile, 'utf8'));
-  index.imagine = { name: 'tiny', base_size: 64, size_multiple: 32, default_steps: 8, default_sampler: 'euler_a', default_guidance: 5 };
-  writeFileSync(indexFile, JSON.stringify(index));
-  return dir;
-}
-
 beforeAll(async () => {
   if (!haveChromium) return;
-  const env: Record<string, string> = { ARTIFACT_DIR: path.join(temp, 'artifacts'), PROGRESS_INTERVAL_MS: '100' };
-  if (!haveEmbeddedModel) env.MODEL_DIR = standInModel();
-  app = await startApp(env);
+  app = await startApp({ ARTIFACT_DIR: path.join(temp, 'artifacts'), PROGRESS_INTERVAL_MS: '100', ...modelEnv(temp) });
   context = await chromium.launchPersistentContext(path.join(temp, 'profile'), {
     executablePath: CHROMIUM,
     headless: true,

@@ -4,8 +4,10 @@
  * the start-up lines then report.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeTinyModel } from './tiny-sd-models.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -19,8 +21,10 @@ export interface AppProcess {
   stderr(): string;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
-  /** The playground URL from the start-up lines (throws for roles without one). */
+  /** The playground URL from the start-up lines ('' for a worker, which has none). */
   url: string;
+  /** The port its HTTP server listens on. */
+  port: number;
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
@@ -48,13 +52,15 @@ export function spawnApp(env: Record<string, string>, args: string[] = []): Omit
   };
 }
 
-/** Start the process and wait for its start-up lines (the playground URL). */
+/** Start the process and wait for its start-up lines. */
 export async function startApp(env: Record<string, string>, args: string[] = [], timeoutMs = 90_000): Promise<AppProcess> {
   const app = spawnApp(env, args);
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const m = /Open the playground: (http:\/\/localhost:\d+)/.exec(app.stdout());
-    if (m) return { ...app, url: m[1] };
+    const out = app.stdout();
+    const health = /health: +http:\/\/localhost:(\d+)\/healthz/.exec(out);
+    const playground = /Open the playground: (http:\/\/localhost:\d+)/.exec(out);
+    if (health && (playground || args.includes('--role=worker'))) return { ...app, url: playground?.[1] ?? '', port: Number(health[1]) };
     if (app.child.exitCode !== null) throw new Error(`the app exited with ${app.child.exitCode} before it started:\n${app.stderr()}${app.stdout()}`);
     if (Date.now() > deadline) {
       await app.stop('SIGKILL');
@@ -62,4 +68,21 @@ export async function startApp(env: Record<string, string>, args: string[] = [],
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+}
+
+export const EMBEDDED_MODEL_BUILT = existsSync(path.join(REPO_ROOT, 'models/tiny/model_index.json'));
+
+/**
+ * MODEL_DIR for a test process: nothing when the embedded demo model is built (the default is
+ * what users get), else a stand-in written under `dir` with the same size and step defaults,
+ * which draws noise but exercises every path.
+ */
+export function modelEnv(dir: string): Record<string, string> {
+  if (EMBEDDED_MODEL_BUILT) return {};
+  const modelDir = writeTinyModel(dir, { name: 'tiny', idsDtype: 'int32', timestep: 'int64-batch', scalingFactor: 0.18215, withVaeEncoder: true });
+  const indexFile = path.join(modelDir, 'model_index.json');
+  const index = JSON.parse(readFileSync(indexFile, 'utf8'));
+  index.imagine = { name: 'tiny', base_size: 64, size_multiple: 32, default_steps: 8, default_sampler: 'euler_a', default_guidance: 5 };
+  writeFileSync(indexFile, JSON.stringify(index));
+  return { MODEL_DIR: modelDir };
 }
