@@ -298,7 +298,7 @@ describe('Discord end to end', () => {
 
   it('✖ on a queued job cancels it for the requester only; /queue shows its position meanwhile', async () => {
     // A paused worker keeps the job waiting, so the story does not race the pipeline.
-    process.kill(h.worker.pid!, 'SIGSTOP');
+    process.kill(h.worker!.pid!, 'SIGSTOP');
     try {
       const it = h.fake.slashCommand({ name: 'imagine', options: prompt(`${PROMPT} --n 1 --seed 61 --steps ${STEPS}`), user: requester });
       const status = await h.fake.waitFor(() => {
@@ -323,7 +323,7 @@ describe('Discord end to end', () => {
       expect(h.fake.messages.get(status.id)!.components).toEqual([]);
       expect(await h.queue.userJobs(requester.id)).toEqual([]);
     } finally {
-      process.kill(h.worker.pid!, 'SIGCONT');
+      process.kill(h.worker!.pid!, 'SIGCONT');
     }
   });
 

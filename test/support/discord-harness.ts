@@ -38,7 +38,8 @@ export interface DiscordHarness {
   /** Whether the embedded demo model drew the images (so their content can be checked). */
   embeddedModel: boolean;
   bot: DiscordBot;
-  worker: ChildProcess;
+  /** The worker process, when the harness started one. */
+  worker: ChildProcess | null;
   workerLog: string[];
   startBot(): Promise<DiscordBot>;
   stopBot(): Promise<void>;
@@ -47,6 +48,8 @@ export interface DiscordHarness {
 
 export interface HarnessOptions {
   env?: Record<string, string>;
+  /** Start a worker process (default true); without one, jobs stay queued. */
+  worker?: boolean;
 }
 
 /** The embedded model when it is there; otherwise a tiny random-weight model in the same layout. */
@@ -61,6 +64,24 @@ function modelEnv(dir: string): { env: Record<string, string>; embedded: boolean
     writeFileSync(configFile, JSON.stringify({ models: [{ name: 'tiny', dir: modelDir, baseSize: 64, sizeMultiple: 8, defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7 }] }));
     return { env: { MODELS_CONFIG: configFile }, embedded: false };
   }
+}
+
+/** The worker process exactly as `npm run worker` starts it; info logs tell when it consumes. */
+function spawnWorker(env: Record<string, string>, log: string[]): { child: ChildProcess; ready: Promise<void> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker/cli.ts')], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, LOG_LEVEL: process.env.E2E_LOG ?? 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      log.push(d.toString());
+      if (d.toString().includes('"msg":"worker started"')) resolve();
+    });
+    child.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${log.join('').slice(-3000)}`)));
+  });
+  return { child, ready };
 }
 
 export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<DiscordHarness> {
@@ -95,21 +116,7 @@ export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<Di
   const logger = pino({ level: 'warn' });
 
   const workerLog: string[] = [];
-  // The worker process exactly as `npm run worker` starts it; info logs tell when it consumes.
-  const worker = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker/cli.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: process.env.E2E_LOG ?? 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      workerLog.push(d.toString());
-      if (d.toString().includes('"msg":"worker started"')) resolve();
-    };
-    worker.stdout!.on('data', onData);
-    worker.stderr!.on('data', (d: Buffer) => workerLog.push(d.toString()));
-    worker.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${workerLog.join('').slice(-3000)}`)));
-  });
+  const worker = opts.worker === false ? null : spawnWorker(env, workerLog);
 
   const deps = {
     config,
@@ -132,7 +139,7 @@ export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<Di
     models,
     embeddedModel: model.embedded,
     bot: undefined as unknown as DiscordBot,
-    worker,
+    worker: worker?.child ?? null,
     workerLog,
     async startBot() {
       harness.bot = await startDiscordBot(deps, { readyTimeoutMs: 20_000 });
@@ -143,11 +150,12 @@ export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<Di
     },
     async close() {
       await harness.bot?.stop().catch(() => undefined);
-      if (worker.exitCode === null) {
-        const exited = new Promise((r) => worker.once('exit', r));
-        worker.kill('SIGTERM');
+      const child = worker?.child;
+      if (child && child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-        if (worker.exitCode === null) worker.kill('SIGKILL');
+        if (child.exitCode === null) child.kill('SIGKILL');
       }
       await queue.close();
       await closeRedis(redisClient);
@@ -156,7 +164,7 @@ export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<Di
     },
   };
   await harness.startBot();
-  await ready;
+  await worker?.ready;
   return harness;
 }
 

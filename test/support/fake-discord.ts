@@ -155,6 +155,8 @@ export class FakeDiscord {
   readonly commands = new Map<string, any[]>();
   readonly reactions: Array<{ channelId: string; messageId: string; emoji: string; userId: string }> = [];
   readonly identifies: any[] = [];
+  /** The guild's roles beyond @everyone. */
+  readonly roles: any[] = [];
   readonly faults: Fault[] = [];
   ackWindowMs: number;
   attachmentSizeLimit: number;
@@ -358,6 +360,13 @@ export class FakeDiscord {
     }
   }
 
+  /** Create a guild role (GUILD_ROLE_CREATE to connected clients), as a server admin would before assigning it. */
+  createRole(id: string, name: string): void {
+    const role = { id, name, permissions: '0', position: this.roles.length, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 };
+    this.roles.push(role);
+    if (this.connectedClients > 0) this.dispatch('GUILD_ROLE_CREATE', { guild_id: this.guildId, role });
+  }
+
   /** Drop every gateway connection as a network failure would (the client is expected to resume). */
   dropGatewayConnections(code = 4000): void {
     for (const c of this.connections) c.socket.close(code, 'Unknown error');
@@ -509,7 +518,7 @@ export class FakeDiscord {
       verification_level: 0,
       default_message_notifications: 0,
       explicit_content_filter: 0,
-      roles: [{ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+      roles: [{ id: this.guildId, name: '@everyone', permissions: '2248473465835073', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }, ...this.roles],
       emojis: [],
       stickers: [],
       features: [],

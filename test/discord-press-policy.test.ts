@@ -1,0 +1,101 @@
+/**
+ * PRESS_POLICY=roles:<id> with the real discord.js bot: role ids come from the member that
+ * Discord sends with the press or reaction. No worker runs, so the jobs these presses start
+ * stay queued where the test can read them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderResult } from '../adapters/discord/render.ts';
+import { JOB_VERSION, type JobPayload, type JobResult } from '../src/jobs.ts';
+import { startDiscordHarness, type DiscordHarness } from './support/discord-harness.ts';
+import type { FakeInteraction, FakeMessage, FakeUser } from './support/fake-discord.ts';
+
+const MODERATOR_ROLE = '4000000000000000001';
+let h: DiscordHarness;
+let requester: FakeUser;
+let member: FakeUser;
+let moderator: FakeUser;
+
+beforeAll(async () => {
+  h = await startDiscordHarness({ worker: false, env: { PRESS_POLICY: `roles:${MODERATOR_ROLE}` } });
+  requester = h.fake.user('3100000000000000001', 'alice');
+  member = h.fake.user('3100000000000000002', 'bob');
+  moderator = h.fake.user('3100000000000000003', 'carol');
+  h.fake.createRole(MODERATOR_ROLE, 'moderators');
+  h.fake.createRole('4000000000000000999', 'members');
+}, 60_000);
+
+afterAll(async () => {
+  await h?.close();
+});
+
+/** A result of `requester`'s as a worker would have left it: stored in Redis and shown in a message with its buttons. */
+async function postedResult(resultId: string): Promise<{ result: JobResult; message: FakeMessage }> {
+  const model = h.models.defaultModel;
+  const params = { prompt: 'a green square on a white background', negativePrompt: '', seed: 5, steps: 4, guidance: 7, width: 64, height: 64, n: 2, sampler: 'euler' as const, model: model.name };
+  const origin = { platform: 'discord' as const, workspaceId: h.fake.guildId, channelId: h.fake.channelId, userId: requester.id, applicationId: h.fake.applicationId };
+  const result: JobResult = {
+    v: JOB_VERSION,
+    resultId,
+    jobId: `job-${resultId}`,
+    kind: 'txt2img',
+    params,
+    origin,
+    images: [0, 1].map((i) => ({ artifact: { key: `${resultId}/${i}.png`, bytes: 10, contentType: 'image/png' }, seed: 5 + i, width: 64, height: 64 })),
+    timings: { totalMs: 100 },
+    model: model.name,
+    sampler: 'euler',
+    provider: 'cpu',
+    createdAt: Date.now(),
+  };
+  const payload: JobPayload = { v: JOB_VERSION, kind: 'txt2img', origin, params, createdAt: Date.now() };
+  const rendered = renderResult(payload, result);
+  const res = await fetch(`${h.fake.apiUrl}/v10/channels/${h.fake.channelId}/messages`, {
+    method: 'POST',
+    headers: { authorization: `Bot ${h.fake.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ content: rendered.content, components: rendered.components }),
+  });
+  const { id } = (await res.json()) as { id: string };
+  await h.results.save({ ...result, messageId: id }, 3600);
+  return { result, message: h.fake.messages.get(id)! };
+}
+
+const ephemeralFollowUp = (press: FakeInteraction) => h.fake.waitFor(() => [...h.fake.messages.values()].find((m) => m.interactionId === press.id && m.flags & 64), 'the ephemeral answer');
+
+describe('press policy: roles', () => {
+  it('refuses members without the role and lets role holders vary and remove', async () => {
+    const { result, message } = await postedResult('r_roles_1');
+
+    const refused = h.fake.pressButton({ messageId: message.id, customId: `im1:v:${result.resultId}:0`, user: member, roles: ['4000000000000000999'] });
+    expect((await ephemeralFollowUp(refused)).content).toBe('Only the person who asked for this image, or members with an allowed role, can use these buttons.');
+    expect(await h.queue.userJobs(member.id)).toEqual([]);
+
+    const allowed = h.fake.pressButton({ messageId: message.id, customId: `im1:v:${result.resultId}:0`, user: moderator, roles: [MODERATOR_ROLE] });
+    const status = await h.fake.waitFor(
+      () => [...h.fake.messages.values()].find((m) => m.interactionId === allowed.id && /Queued — position \d+/.test(m.content)),
+      'the queued follow-up',
+    );
+    expect(status.flags & 64).toBe(0);
+    const [job] = await h.queue.userJobs(moderator.id);
+    expect(job.payload.kind).toBe('variation');
+    expect(job.payload.origin.roleIds).toEqual([MODERATOR_ROLE]);
+    expect(job.payload.origin.messageId).toBe(status.id);
+    expect(job.payload.parentResultId).toBe(result.resultId);
+
+    h.fake.pressButton({ messageId: message.id, customId: `im1:d:${result.resultId}`, user: moderator, roles: [MODERATOR_ROLE] });
+    await h.fake.waitFor(() => h.fake.messages.get(message.id)!.deleted, 'the removal');
+    expect(await h.results.get(result.resultId)).toBeNull();
+  });
+
+  it('applies the same rule to reactions, silently ignoring the ones not allowed', async () => {
+    const { result, message } = await postedResult('r_roles_2');
+    h.fake.react({ messageId: message.id, emoji: '2️⃣', user: member });
+    h.fake.react({ messageId: message.id, emoji: '2️⃣', user: moderator, roles: [MODERATOR_ROLE] });
+    const status = await h.fake.waitFor(() => h.fake.channelMessages().find((m) => m.referencedMessageId === message.id && /Queued — position \d+/.test(m.content)), 'the queued reply');
+    const jobs = await h.queue.userJobs(moderator.id);
+    const job = jobs.find((j) => j.payload.parentResultId === result.resultId)!;
+    expect(job.payload.kind === 'variation' && job.payload.source).toEqual({ resultId: result.resultId, index: 1 });
+    expect(job.payload.origin.messageId).toBe(status.id);
+    expect(await h.queue.userJobs(member.id)).toEqual([]);
+    expect(h.fake.channelMessages().filter((m) => m.referencedMessageId === message.id)).toHaveLength(1);
+  });
+});
