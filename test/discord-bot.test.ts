@@ -1,11 +1,12 @@
 /**
- * PRESS_POLICY=roles:<id> with the real discord.js bot: role ids come from the member that
- * Discord sends with the press or reaction. No worker runs, so the jobs these presses start
- * stay queued where the test can read them.
+ * The bot half alone (the real discord.js client, no worker, so jobs stay queued where the test
+ * can read them): PRESS_POLICY=roles:<id>, with role ids from the member Discord sends with the
+ * press or reaction; and the queue's refusals reaching the user.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderResult } from '../adapters/discord/render.ts';
 import { JOB_VERSION, type JobPayload, type JobResult } from '../src/jobs.ts';
+import { refusalMessage } from '../src/queue/limits.ts';
 import { startDiscordHarness, type DiscordHarness } from './support/discord-harness.ts';
 import type { FakeInteraction, FakeMessage, FakeUser } from './support/fake-discord.ts';
 
@@ -97,5 +98,22 @@ describe('press policy: roles', () => {
     expect(job.payload.origin.messageId).toBe(status.id);
     expect(await h.queue.userJobs(member.id)).toEqual([]);
     expect(h.fake.channelMessages().filter((m) => m.referencedMessageId === message.id)).toHaveLength(1);
+  });
+});
+
+describe('queue limits', () => {
+  it('a refused /imagine removes the public placeholder and explains, to the user only', async () => {
+    const user = h.fake.user('3100000000000000009', 'dave');
+    const limit = h.config.LIMIT_USER_QUEUED;
+    for (let i = 0; i < limit; i++) {
+      const it = h.fake.slashCommand({ name: 'imagine', options: [{ name: 'prompt', type: 3, value: `a blue circle on a red background --seed ${i}` }], user });
+      await h.fake.waitFor(() => /Queued — position \d+/.test(h.fake.messages.get(it.originalMessageId ?? '')?.content ?? ''), `job ${i + 1}`);
+    }
+    const refused = h.fake.slashCommand({ name: 'imagine', options: [{ name: 'prompt', type: 3, value: 'one too many' }], user });
+    const notice = await ephemeralFollowUp(refused);
+    expect(refused.callbackType).toBe(5);
+    expect(h.fake.messages.get(refused.originalMessageId!)!.deleted).toBe(true);
+    expect(notice.content).toBe(refusalMessage('user-queued-limit', h.config));
+    expect(await h.queue.userJobs(user.id)).toHaveLength(limit);
   });
 });
