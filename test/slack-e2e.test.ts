@@ -52,7 +52,7 @@ describe.skipIf(!available)('Slack /imagine end to end (separate bot and worker 
   }
 
   it('answers /imagine within 3 s, opens a thread with progress, and uploads the grid with its buttons', async () => {
-    const { res, responseUrl } = await h.slashCommand(`${PROMPT} --ar 3:2 --seed 7 --n 4`);
+    const { res, responseUrl } = await h.slashCommand(`${PROMPT} --seed 7 --n 4`);
     expect(res.status).toBe(200);
     expect(res.ms).toBeLessThan(3000);
     expect(res.json()).toMatchObject({ response_type: 'ephemeral' });
@@ -77,7 +77,10 @@ describe.skipIf(!available)('Slack /imagine end to end (separate bot and worker 
     const statusEdits = h.fake.callsTo('chat.update').filter((c) => c.params.ts === status.ts).map((c) => JSON.parse(c.params.blocks));
     // The worker is idle, so the job may already be running when the bot shows its position.
     expect(JSON.stringify(statusEdits[0])).toMatch(/⏳ Queued — position 1|⚙️ Starting…/);
-    expect(statusEdits.some((b) => JSON.stringify(b).includes('Step '))).toBe(true);
+    const progressEdits = h.fake.callsTo('chat.update').filter((c) => c.params.ts === status.ts && c.params.blocks.includes('Step '));
+    expect(progressEdits.length).toBeGreaterThanOrEqual(1);
+    // Throttled: chat.update is rate-limited, so progress edits of one message are at least a second apart.
+    for (let i = 1; i < progressEdits.length; i++) expect(progressEdits[i].at - progressEdits[i - 1].at).toBeGreaterThanOrEqual(950);
     expect(status.text).toMatch(/^Done/);
 
     // files.uploadV2 into the thread, before the message with the buttons; never files.upload.
@@ -221,7 +224,7 @@ describe.skipIf(!available)('Slack /imagine end to end (separate bot and worker 
     const prompt = 'a green square on a yellow background';
     const callsBefore = h.fake.callsTo('chat.postMessage').length;
     h.fake.failNext('chat.postMessage', { status: 429, retryAfterS: 1 });
-    const { res } = await h.slashCommand(`${prompt} --n 1`);
+    const { res } = await h.slashCommand(`${prompt} --n 1 --ar 3:2`);
     expect(res.status).toBe(200);
     const parent = await h.fake.waitFor('the parent message', () => parentOf(prompt));
     await waitForResults(parent.ts, 1);
@@ -229,6 +232,13 @@ describe.skipIf(!available)('Slack /imagine end to end (separate bot and worker 
     expect(calls.slice(0, 2).map((c) => c.status)).toEqual([429, 200]);
     expect(calls[1].at - calls[0].at).toBeGreaterThanOrEqual(1000);
     expect(h.fake.messages.filter((m) => !m.thread_ts && m.text.includes(prompt))).toHaveLength(1);
+    // --ar 3:2 reached the model: the uploaded image is the landscape size the job asked for.
+    const [result] = resultMessages(h.fake, CHANNEL, parent.ts);
+    const stored = await storedFor(result);
+    const upload = h.fake.uploads.find((u) => u.thread_ts === parent.ts)!;
+    const { width, height } = await sharp(upload.bytes!).metadata();
+    expect([width, height]).toEqual([stored.params.width, stored.params.height]);
+    expect(width!).toBeGreaterThan(height!);
   });
 
   it('removes a result with ✖: its message, its file and its stored record', async () => {
