@@ -16,13 +16,15 @@ import { randomUUID } from 'node:crypto';
 import { Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
-import { InvalidJobError, jobPayloadSchema, parseJobPayload, type JobPayload } from '../jobs.ts';
+import { jobPayloadSchema, type JobPayload } from '../jobs.ts';
 import type { KeyValueStore } from '../kv.ts';
 import { RedisKeyValueStore } from '../kv-redis.ts';
 import { createLogger, type Logger } from '../logger.ts';
-import { platformSecretSchema, storeSecret, type PlatformSecret } from '../platform-secrets.ts';
+import { storeSecret } from '../platform-secrets.ts';
 import { closeRedis, redisFromConfig } from '../redis.ts';
+import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
 import { isCancelRequested, requestCancel } from './cancel-signal.ts';
+import { validateEnqueue } from './enqueue-validation.ts';
 import { queueKeys, type QueueKeys } from './keys.ts';
 import { commitSlot, forgetUserJob, releaseSlot, reserveSlot, userJobIds, type ReserveRequest } from './limits.ts';
 import { jobPosition } from './position.ts';
@@ -61,10 +63,6 @@ export interface BullmqJobQueueOptions {
   logger?: Logger;
 }
 
-const NOT_FOUND = 'That job is not in the queue any more: it may have finished or been cancelled.';
-const NOT_OWNER = 'Only the person who started this job can cancel it.';
-const FINISHED = 'That job has already finished.';
-
 export class BullmqJobQueue implements JobQueue {
   readonly backend = 'redis' as const;
   /** The underlying BullMQ queue (metrics, admin). */
@@ -92,8 +90,7 @@ export class BullmqJobQueue implements JobQueue {
   }
 
   async enqueue(input: JobPayload, opts: EnqueueOptions = {}): Promise<EnqueueOutcome> {
-    const payload = parseJobPayload(input);
-    const secret = opts.secret ? this.validSecret(opts.secret, payload) : undefined;
+    const { payload, secret } = validateEnqueue(input, opts.secret);
     const req: ReserveRequest = { jobId: randomUUID(), userId: payload.origin.userId, dedupeId: opts.dedupeId };
 
     const reservation = await reserveSlot(this.redis, this.keys, this.config, req);
@@ -126,12 +123,12 @@ export class BullmqJobQueue implements JobQueue {
 
   async cancel(jobId: string, byUserId: string): Promise<CancelOutcome> {
     const job = await this.queue.getJob(jobId);
-    if (!job) return { ok: false, reason: 'not-found', message: NOT_FOUND };
+    if (!job) return CANCEL_REFUSALS['not-found'];
     const owner = (job.data as { origin?: { userId?: unknown } } | undefined)?.origin?.userId;
-    if (owner !== byUserId) return { ok: false, reason: 'not-owner', message: NOT_OWNER };
+    if (owner !== byUserId) return CANCEL_REFUSALS['not-owner'];
 
     const state = await job.getState();
-    if (state === 'completed' || state === 'failed') return { ok: false, reason: 'finished', message: FINISHED };
+    if (state === 'completed' || state === 'failed') return CANCEL_REFUSALS.finished;
     if (state !== 'active' && (await this.queue.remove(jobId)) === 1) {
       await Promise.all([forgetUserJob(this.redis, this.keys, byUserId, jobId), this.secrets.del(`secret:${jobId}`)]);
       return { ok: true, state: 'removed' };
@@ -174,15 +171,6 @@ export class BullmqJobQueue implements JobQueue {
   async close(): Promise<void> {
     await this.queue.close();
     if (this.ownsRedis) await closeRedis(this.redis);
-  }
-
-  private validSecret(secret: PlatformSecret, payload: JobPayload): PlatformSecret {
-    const parsed = platformSecretSchema.safeParse(secret);
-    if (!parsed.success) throw new InvalidJobError('This request could not be queued. Please send it again.', `secret: ${parsed.error.issues[0].message}`);
-    if (parsed.data.platform !== payload.origin.platform) {
-      throw new InvalidJobError('This request could not be queued. Please send it again.', `secret is for ${parsed.data.platform} but the job comes from ${payload.origin.platform}`);
-    }
-    return parsed.data;
   }
 
   /**
