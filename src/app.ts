@@ -125,7 +125,13 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     if (runsAdapters(role) || !redis) {
       queue = redis ? new BullmqJobQueue({ config, redis, logger: logger.child({ component: 'queue' }) }) : new LocalJobQueue({ config, secrets: kv });
       const q = queue;
-      cleanups.push(() => q.close());
+      cleanups.push(async () => {
+        if (q instanceof LocalJobQueue) {
+          const { waiting, delayed } = await q.counts();
+          if (waiting + delayed > 0) logger.warn({ dropped: waiting + delayed }, 'jobs still waiting in the in-process queue are dropped with it (set REDIS_URL to keep jobs across restarts)');
+        }
+        await q.close();
+      });
     }
 
     const metrics = createMetrics({ defaultMetrics: true, ...(queue ? { queueCounts: () => queue!.counts() } : {}) });

@@ -28,7 +28,7 @@ export interface AppProcess {
   stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-export function spawnApp(env: Record<string, string>, args: string[] = []): Omit<AppProcess, 'url'> {
+export function spawnApp(env: Record<string, string>, args: string[] = []): Omit<AppProcess, 'url' | 'port'> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !PRODUCT_ENV.test(k)));
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
     cwd: REPO_ROOT,
