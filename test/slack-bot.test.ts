@@ -104,6 +104,25 @@ describe.skipIf(!available)('Slack bot without a worker (HTTP mode)', () => {
     expect(h.fake.ephemerals.filter((e) => e.user === ALICE).at(-1)!.text).toBe('Cancelling your job.');
   });
 
+  it('answers /imagine queue and /imagine cancel through the response_url', async () => {
+    const prompt = 'a black triangle on a white background';
+    await h.slashCommand(prompt);
+    const { status } = await queuedThread(h, prompt);
+    const queue = await h.slashCommand('queue');
+    expect(queue.res.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Looking at the queue…' });
+    const listed = await h.fake.waitFor('the queue answer', () => h.fake.responseUrlPosts(queue.responseUrl)[0]);
+    expect(listed.body).toMatchObject({ response_type: 'ephemeral', replace_original: true });
+    expect(listed.body.text).toBe(`Your jobs (1):\n• ${prompt} — txt2img, position 1\nQueue: 1 waiting, 0 running.`);
+
+    const cancelled = await h.slashCommand('cancel');
+    const answer = await h.fake.waitFor('the cancel answer', () => h.fake.responseUrlPosts(cancelled.responseUrl)[0]);
+    expect(answer.body.text).toBe('Cancelling your job.');
+    expect(await h.queue.userJobs(ALICE)).toEqual([]);
+    expect(h.fake.message(CHANNEL, status.ts)!.text).toMatch(/^Cancelled/);
+    const none = await h.slashCommand('cancel');
+    expect((await h.fake.waitFor('the second cancel answer', () => h.fake.responseUrlPosts(none.responseUrl)[0])).body.text).toBe('You have no queued or running jobs.');
+  });
+
   it('removes the thread it opened and says why when the queue refuses the job', async () => {
     await h.slashCommand('first of two');
     await h.slashCommand('second of two');

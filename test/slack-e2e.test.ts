@@ -214,7 +214,13 @@ describe.skipIf(!available)('Slack /imagine end to end (separate bot and worker 
     expect(empty.res.json()).toMatchObject({ response_type: 'ephemeral' });
     expect(empty.res.json().text).toMatch(/prompt/i);
     const help = await h.slashCommand('help');
-    expect(help.res.json().text).toContain('/imagine <prompt> [flags]');
+    const helpText: string = help.res.json().text;
+    expect(helpText).toContain('`/imagine <prompt> [flags]`');
+    // One slash command on Slack: the other commands are words after it.
+    expect(helpText).toContain('`/imagine cancel` Cancel');
+    expect(helpText).toContain('`/imagine queue` Where your jobs are');
+    expect(helpText).not.toMatch(/^`\/(cancel|queue|help)/m);
+    expect(helpText).toContain('Reactions on a result: :repeat: strong variations of image 1 ·');
     await new Promise((r) => setTimeout(r, 300));
     expect(await h.jobCount()).toBe(jobsBefore);
     expect(h.fake.callsTo('chat.postMessage')).toHaveLength(postsBefore);

@@ -3,15 +3,16 @@
  * and acknowledged before anything touches Redis or the Web API: bad input and /imagine help
  * are answered in the acknowledgement itself (ephemeral, nothing queued); a valid prompt is
  * acknowledged with "Queuing…", and start-job.ts then opens the thread, enqueues, and replaces
- * that ephemeral with the queue position through the response_url.
+ * that ephemeral with the queue position through the response_url. `/imagine cancel` and
+ * `/imagine queue` are acknowledged the same way and answered once Redis has (subcommands.ts).
  */
 import type { App, SlashCommand } from '@slack/bolt';
-import { help } from '../../commands/help.ts';
 import { imagine } from '../../commands/imagine.ts';
 import type { Origin } from '../../src/jobs.ts';
 import { commandContext, type SlackRuntime } from './bot-context.ts';
 import { fromSlackText } from './slack-text.ts';
 import { startJob } from './start-job.ts';
+import { runCancel, runQueue, slackHelp, subcommandOf } from './subcommands.ts';
 
 export const IMAGINE_COMMAND = '/imagine';
 
@@ -32,8 +33,14 @@ export function registerImagineCommand(app: App, rt: SlackRuntime): void {
     const text = fromSlackText(command.text ?? '').trim();
     const origin = commandOrigin(command);
     const ctx = commandContext(rt, origin);
-    if (text === '' || text.toLowerCase() === 'help') {
-      await ack({ response_type: 'ephemeral', text: help(ctx).message });
+    const sub = subcommandOf(text);
+    if (sub === 'help') {
+      await ack({ response_type: 'ephemeral', text: slackHelp(rt) });
+      return;
+    }
+    if (sub) {
+      await ack({ response_type: 'ephemeral', text: sub === 'cancel' ? '⏳ Cancelling your jobs…' : '⏳ Looking at the queue…' });
+      await (sub === 'cancel' ? runCancel : runQueue)(rt, origin, command.response_url);
       return;
     }
     const outcome = imagine({ text }, ctx);

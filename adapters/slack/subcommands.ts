@@ -1,0 +1,84 @@
+/**
+ * Slack apps get one slash command here, so the other commands are words after it:
+ * `/imagine help`, `/imagine cancel`, `/imagine queue` (a prompt of exactly one of these words
+ * is read as the command). Help is pure and answered in the acknowledgement; cancel and queue
+ * need Redis, so they are acknowledged first and answered through the response_url.
+ */
+import { cancel } from '../../commands/cancel.ts';
+import { COMMANDS } from '../../commands/command-list.ts';
+import { helpText } from '../../commands/help.ts';
+import type { Origin } from '../../src/jobs.ts';
+import type { JobSummary } from '../../src/queue/types.ts';
+import { commandContext, type SlackRuntime } from './bot-context.ts';
+import type { ReactionAction } from './reactions.ts';
+import { replyEphemeral } from './replies.ts';
+import { cancelJobs } from './result-actions.ts';
+import { quotePrompt } from './slack-text.ts';
+
+export type Subcommand = 'help' | 'cancel' | 'queue';
+
+export function subcommandOf(text: string): Subcommand | null {
+  const word = text.trim().toLowerCase();
+  if (word === '' || word === 'help') return 'help';
+  return word === 'cancel' || word === 'queue' ? word : null;
+}
+
+/** How each command in the shared list is typed on Slack. */
+const SLACK_USAGE: Record<(typeof COMMANDS)[number]['usage'], string> = {
+  '/imagine <prompt> [flags]': '/imagine <prompt> [flags]',
+  '/cancel [job]': '/imagine cancel',
+  '/queue': '/imagine queue',
+  '/help': '/imagine help',
+};
+
+function describeReaction(a: ReactionAction): string {
+  switch (a.action) {
+    case 'variation':
+      return `${a.mode === 'subtle' ? 'subtle' : 'strong'} variations of image ${a.index + 1}`;
+    case 'upscale':
+      return `upscale image ${a.index + 1}`;
+    case 'reseed':
+      return 'a new seed';
+    case 'delete':
+      return 'remove the result';
+  }
+}
+
+export function slackHelp(rt: SlackRuntime): string {
+  const { reactions } = rt;
+  const lines = helpText({ limits: rt.limits, models: rt.models }).split('\n');
+  // The shared help starts with one line per command; Slack types them as words after /imagine.
+  for (let i = 0; i < COMMANDS.length; i++) lines[i] = lines[i].replace(`\`${COMMANDS[i].usage}\``, `\`${SLACK_USAGE[COMMANDS[i].usage]}\``);
+  const reactionList = reactions.emoji.map((e) => `:${e}: ${describeReaction(reactions.get(e)!)}`).join(' · ');
+  if (reactionList) lines.push(`Reactions on a result: ${reactionList}.`);
+  return lines.join('\n');
+}
+
+export async function runCancel(rt: SlackRuntime, origin: Origin, responseUrl: string): Promise<void> {
+  const jobs = (await rt.queue.userJobs(origin.userId)).filter((j) => j.payload.origin.platform === 'slack');
+  const outcome = cancel({ jobs }, commandContext(rt, origin));
+  let text: string;
+  if (outcome.kind === 'cancel') {
+    const notes = await cancelJobs(rt, outcome.jobIds, origin.userId, jobs);
+    text = [outcome.summary, ...notes].join('\n');
+  } else {
+    text = outcome.kind === 'message' ? outcome.message : 'Nothing to cancel.';
+  }
+  await replyEphemeral(rt, { channel: origin.channelId, user: origin.userId, responseUrl, replaceOriginal: true }, text);
+}
+
+export function describeQueue(jobs: JobSummary[], counts: { waiting: number; active: number }): string {
+  const lines = jobs.length === 0 ? ['You have no queued or running jobs.'] : [`Your jobs (${jobs.length}):`];
+  for (const job of jobs) {
+    const where = job.state === 'active' || job.position === 0 ? 'running now' : job.position === null ? 'finishing' : `position ${job.position}`;
+    lines.push(`• ${quotePrompt(job.payload.params.prompt, 80)} — ${job.payload.kind}, ${where}`);
+  }
+  lines.push(`Queue: ${counts.waiting} waiting, ${counts.active} running.`);
+  return lines.join('\n');
+}
+
+export async function runQueue(rt: SlackRuntime, origin: Origin, responseUrl: string): Promise<void> {
+  const [jobs, counts] = await Promise.all([rt.queue.userJobs(origin.userId), rt.queue.counts()]);
+  const mine = jobs.filter((j) => j.payload.origin.platform === 'slack');
+  await replyEphemeral(rt, { channel: origin.channelId, user: origin.userId, responseUrl, replaceOriginal: true }, describeQueue(mine, counts));
+}
