@@ -215,4 +215,9 @@ describe.skipIf(!available)('Slack bot over Socket Mode (same listeners)', () =>
     await new Promise((r) => setTimeout(r, 500));
     expect((await h.queue.userJobs(BOB)).filter((j) => j.payload.kind === 'txt2img')).toHaveLength(1);
   });
+
+  it('closes its Socket Mode connection on stop', async () => {
+    await h.bot.stop();
+    await h.fake.waitFor('the socket to close', () => !h.fake.socketConnected, 5000);
+  });
 });

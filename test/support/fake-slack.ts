@@ -247,6 +247,12 @@ export class FakeSlack {
   }
 
   async close(): Promise<void> {
+    // A closing handshake first, so a client still connected sees a clean goodbye rather than a dropped socket.
+    const closing = [...this.sockets].map((ws) => new Promise<void>((resolve) => {
+      ws.once('close', () => resolve());
+      ws.close(1001, 'server shutting down');
+    }));
+    await Promise.race([Promise.all(closing), new Promise((r) => setTimeout(r, 500))]);
     for (const ws of this.sockets) ws.terminate();
     this.wss.close();
     await new Promise<void>((resolve) => {
