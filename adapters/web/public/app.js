@@ -33,11 +33,17 @@ function scrollToEnd() {
   log.lastElementChild?.scrollIntoView({ block: 'end', behavior: 'smooth' });
 }
 
+/** Text with `code` spans (the chat-platform markup the commands' messages use) as DOM nodes. */
+function withCode(text) {
+  return text.split(/`([^`\n]+)`/).map((part, i) => (i % 2 ? Object.assign(document.createElement('code'), { textContent: part }) : document.createTextNode(part)));
+}
+
 function addMessage(who, text, extraClass = '') {
   const li = document.createElement('li');
   li.className = `msg ${who} ${extraClass}`.trim();
   const p = document.createElement('p');
-  p.textContent = text;
+  if (who === 'bot') p.append(...withCode(text));
+  else p.textContent = text;
   li.append(p);
   log.append(li);
   scrollToEnd();
