@@ -52,6 +52,7 @@ describe('Slack text', () => {
       'a fox & a hound <3 for @bob in #art see this https://y.test @here',
     );
     expect(fromSlackText('&lt;@U1&gt;')).toBe('<@U1>');
+    expect(fromSlackText('for <!subteam^S1|@artists> and <@U2>')).toBe('for @artists and @U2');
   });
 
   it('never lets a prompt become a mention, link or formatting', () => {

@@ -8,7 +8,11 @@
 /** What the user typed, from a slash command's `text`: mentions and links as plain words, entities decoded. */
 export function fromSlackText(text: string): string {
   return text
-    .replace(/<([@#!])([^|>]*)\|([^>]*)>/g, (_m, sigil: string, _id: string, label: string) => (sigil === '!' ? `@${label}` : `${sigil}${label}`))
+    .replace(/<([@#!])([^|>]*)\|([^>]*)>/g, (_m, sigil: string, _id: string, label: string) => {
+      // User groups arrive as <!subteam^S1|@team>: the label already carries its @.
+      const mark = sigil === '!' ? '@' : sigil;
+      return label.startsWith(mark) ? label : `${mark}${label}`;
+    })
     .replace(/<([@#])([^>]*)>/g, (_m, sigil: string, id: string) => `${sigil}${id}`)
     .replace(/<!([^>]*)>/g, (_m, word: string) => `@${word}`)
     .replace(/<([^>|]+)\|([^>]*)>/g, (_m, _url: string, label: string) => label)
