@@ -52,7 +52,7 @@ describe.skipIf(!available)('Slack /imagine end to end (separate bot and worker 
   }
 
   it('answers /imagine within 3 s, opens a thread with progress, and uploads the grid with its buttons', async () => {
-    const { res, responseUrl } = await h.slashCommand(`${PROMPT} --seed 7 --n 4`);
+    const { res, responseUrl } = await h.slashCommand(`${PROMPT} --seed 7 --n 4 --steps 10`);
     expect(res.status).toBe(200);
     expect(res.ms).toBeLessThan(3000);
     expect(res.json()).toMatchObject({ response_type: 'ephemeral' });
@@ -105,7 +105,7 @@ describe.skipIf(!available)('Slack /imagine end to end (separate bot and worker 
       ['🔄', '✖'],
     ]);
     const stored = await storedFor(result);
-    expect(stored.params).toMatchObject({ prompt: PROMPT, seed: 7, n: 4 });
+    expect(stored.params).toMatchObject({ prompt: PROMPT, seed: 7, n: 4, steps: 10 });
     expect(decodeAction(result.blocks!.find((b) => b.type === 'actions').elements[1].action_id)).toEqual({ action: 'upscale', resultId: stored!.resultId, index: 1 });
     expect(h.fake.reactions).toContainEqual({ channel: CHANNEL, ts: result.ts, name: 'repeat', user: h.fake.botUserId });
     first = { parent, result };
