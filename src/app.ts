@@ -65,7 +65,7 @@ export interface AppSummary {
 export interface App {
   readonly summary: AppSummary;
   readonly http: HttpServerHandle;
-  readonly queue: JobQueue | null;
+  readonly queue: JobQueue;
   readonly worker: WorkerHandle | null;
   /** Resolves when the worker half stops on its own (a recycle); never for role bot. */
   readonly workerDone: Promise<WorkerExit>;
@@ -121,20 +121,17 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     const hub: WebEventHub = redis ? new RedisWebEventHub(redis, config, logger) : new MemoryWebEventHub();
     cleanups.push(() => hub.close());
 
-    let queue: JobQueue | null = null;
-    if (runsAdapters(role) || !redis) {
-      queue = redis ? new BullmqJobQueue({ config, redis, logger: logger.child({ component: 'queue' }) }) : new LocalJobQueue({ config, secrets: kv });
-      const q = queue;
-      cleanups.push(async () => {
-        if (q instanceof LocalJobQueue) {
-          const { waiting, delayed } = await q.counts();
-          if (waiting + delayed > 0) logger.warn({ dropped: waiting + delayed }, 'jobs still waiting in the in-process queue are dropped with it (set REDIS_URL to keep jobs across restarts)');
-        }
-        await q.close();
-      });
-    }
+    // A worker-only process holds the producer side too: /metrics reports queue depth from it.
+    const queue: JobQueue = redis ? new BullmqJobQueue({ config, redis, logger: logger.child({ component: 'queue' }) }) : new LocalJobQueue({ config, secrets: kv });
+    cleanups.push(async () => {
+      if (queue instanceof LocalJobQueue) {
+        const { waiting, delayed } = await queue.counts();
+        if (waiting + delayed > 0) logger.warn({ dropped: waiting + delayed }, 'jobs still waiting in the in-process queue are dropped with it (set REDIS_URL to keep jobs across restarts)');
+      }
+      await queue.close();
+    });
 
-    const metrics = createMetrics({ defaultMetrics: true, ...(queue ? { queueCounts: () => queue!.counts() } : {}) });
+    const metrics = createMetrics({ defaultMetrics: true, queueCounts: () => queue.counts() });
     const readiness: Record<string, ReadinessCheck> = {};
     // The worker half adds its own checks (model loaded, its Redis connection).
     if (redis && !runsWorker(role)) readiness.redis = async () => ((await redis!.ping()) === 'PONG' ? true : 'redis did not answer PONG');
@@ -163,7 +160,7 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     }
 
     let playgroundUrl: string | null = null;
-    if (runsAdapters(role) && queue) {
+    if (runsAdapters(role)) {
       const countTokens = tokenCounter((model, err) => logger.info({ model, err: { message: (err as Error).message } }, 'no tokenizer here for this model; prompt length warnings are off for it'));
       const common = { queue, results, kv, models: catalog, countTokens, logger, jobPayload: jobPayloadLookup(queue) };
       const web: WebAdapter = startWebAdapter({ ...common, config, http, artifacts, hub });

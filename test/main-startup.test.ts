@@ -171,6 +171,10 @@ describe.skipIf(!haveRedis)('the fleet halves on one Redis', () => {
     // The worker's health endpoints answer on its own port.
     const ready = await fetch(`http://localhost:${worker.port}/readyz`);
     expect(await ready.json()).toEqual({ ready: true, checks: { model: true, redis: true } });
+    // Queue depth on the worker's /metrics too (what dashboards and alerts read per worker).
+    const metrics = await (await fetch(`http://localhost:${worker.port}/metrics`)).text();
+    expect(metrics).toMatch(/^imagine_queue_jobs\{state="completed"\} 1$/m);
+    expect(metrics).toMatch(/^imagine_model_provider\{model="tiny",provider="cpu"\} 1$/m);
     expect([await bot.stop('SIGTERM'), await worker.stop('SIGTERM')]).toEqual([0, 0]);
   });
 });
