@@ -69,9 +69,12 @@ export class DeliveryLedger {
     owner: string,
     outcome: DeliveryOutcome,
     post: () => Promise<{ messageId?: string; resultId?: string }>,
+    /** Runs beside the `done` mark once the post succeeded (e.g. recording the message id elsewhere). */
+    afterPost?: (record: DoneRecord) => Promise<void>,
   ): Promise<{ posted: boolean; record: DoneRecord }> {
     const posting = JSON.stringify({ state: 'posting', owner, outcome, at: this.now() } satisfies DeliveryRecord);
-    for (let tries = 0; ; tries++) {
+    // The common case (no record yet) costs one round trip: claim first, read only when that fails.
+    for (let tries = 0; !(await this.kv.setIfAbsent(key(jobId), posting, this.opts.ttlS)); tries++) {
       const existing = await this.get(jobId);
       if (existing?.state === 'done') return { posted: false, record: existing };
       if (existing?.state === 'posting') {
@@ -79,8 +82,7 @@ export class DeliveryLedger {
         await this.kv.set(key(jobId), posting, this.opts.ttlS);
         break;
       }
-      if (await this.kv.setIfAbsent(key(jobId), posting, this.opts.ttlS)) break;
-      // Lost a race for an absent record; read again. Two rounds are enough unless the store misbehaves.
+      // The record vanished between the claim and the read (expired or released); claim again.
       if (tries >= 5) throw new Error(`delivery record for job ${jobId} keeps changing; refusing to post`);
     }
 
@@ -94,15 +96,18 @@ export class DeliveryLedger {
     }
     const record: DoneRecord = { state: 'done', outcome, messageId: delivered.messageId, resultId: delivered.resultId, at: this.now() };
     const attempts = this.opts.markAttempts ?? 5;
-    for (let i = 1; ; i++) {
-      try {
-        await this.kv.set(key(jobId), JSON.stringify(record), this.opts.ttlS);
-        break;
-      } catch (err) {
-        if (i >= attempts) throw err;
-        await new Promise((r) => setTimeout(r, 200 * i));
+    const mark = async () => {
+      for (let i = 1; ; i++) {
+        try {
+          await this.kv.set(key(jobId), JSON.stringify(record), this.opts.ttlS);
+          return;
+        } catch (err) {
+          if (i >= attempts) throw err;
+          await new Promise((r) => setTimeout(r, 200 * i));
+        }
       }
-    }
+    };
+    await Promise.all([mark(), afterPost?.(record)]);
     return { posted: true, record };
   }
 }

@@ -95,34 +95,37 @@ export class JobRunner {
     const started = performance.now();
     const { payload } = job;
     const log = this.deps.logger.child({ jobId: job.id, kind: payload.kind, platform: payload.origin.platform });
-
-    const done = await this.ledger.delivered(job.id);
-    if (done) {
-      const stored = done.resultId ? await this.deps.results.get(done.resultId) : null;
-      if (stored) {
-        log.info({ messageId: done.messageId }, 'job was already delivered; completing without posting again');
-        return { ...stored, messageId: done.messageId ?? stored.messageId };
-      }
-    }
-
     const resultId = resultIdForJob(job.id, `${this.deps.config.QUEUE_PREFIX}:${this.deps.config.QUEUE_NAME}`);
-    let stored = await this.reusableResult(resultId);
-    if (stored) log.info({ resultId }, 'reusing the result an earlier attempt generated');
-    if (!stored) stored = await this.generate(job, resultId, log);
 
-    const { result, files } = stored;
+    // One round trip for both questions a re-run asks (independent reads).
+    const [done, reusable] = await Promise.all([this.ledger.delivered(job.id), this.reusableResult(resultId)]);
+    if (done && reusable && done.resultId === resultId) {
+      log.info({ messageId: done.messageId }, 'job was already delivered; completing without posting again');
+      return { ...reusable.result, messageId: done.messageId ?? reusable.result.messageId };
+    }
+    if (reusable) log.info({ resultId }, 'reusing the result an earlier attempt generated');
+    const { result, files } = reusable ?? (await this.generate(job, resultId, log));
+
     const deliverer = this.deps.deliverers.get(payload.origin.platform);
     const ctx = await this.context(job.id, payload);
     const owner = `${this.workerId}:${job.attemptsMade}:${randomBytes(3).toString('hex')}`;
-    const { posted, record } = await this.ledger.once(job.id, owner, 'result', async () => {
-      const message = await withDeliveryRetry('post result', () => deliverer.result(ctx, result, files), this.retryPolicy, {
-        onRetry: ({ attempt, waitMs, status }) => log.warn({ attempt, waitMs, status }, 'result delivery failed; retrying'),
-      });
-      return { messageId: message.messageId, resultId };
-    });
+    const { posted, record } = await this.ledger.once(
+      job.id,
+      owner,
+      'result',
+      async () => {
+        const message = await withDeliveryRetry('post result', () => deliverer.result(ctx, result, files), this.retryPolicy, {
+          onRetry: ({ attempt, waitMs, status }) => log.warn({ attempt, waitMs, status }, 'result delivery failed; retrying'),
+        });
+        return { messageId: message.messageId, resultId };
+      },
+      // The message id lets reactions find the result later; written beside the ledger's mark.
+      async (rec) => {
+        if (rec.messageId) await this.deps.results.save({ ...result, messageId: rec.messageId }, this.ttlS);
+      },
+    );
     this.deps.metrics.deliveries.inc({ platform: payload.origin.platform, outcome: posted ? 'posted' : 'already-delivered' });
     const messageId = record.messageId;
-    if (messageId) await this.deps.results.setMessageId(resultId, messageId);
     this.deps.metrics.jobsCompleted.inc({ kind: payload.kind });
     this.deps.metrics.jobSeconds.observe({ kind: payload.kind }, (performance.now() - started) / 1000);
     log.info({ resultId, messageId, posted, ms: Math.round(performance.now() - started) }, 'job delivered');
@@ -188,8 +191,12 @@ export class JobRunner {
     if (job.signal.aborted) throw job.signal.reason;
 
     const artifacts = this.deps.artifacts;
-    const refs: ArtifactRef[] = await Promise.all(gen.images.map((img, i) => artifacts.put(`${resultId}/${i}.png`, img.png, 'image/png')));
-    const gridRef = gen.grid ? await artifacts.put(`${resultId}/grid.png`, gen.grid, 'image/png') : undefined;
+    const keys = gen.images.map((_, i) => `${resultId}/${i}.png`);
+    const gridKey = gen.grid ? `${resultId}/grid.png` : undefined;
+    // Refs are known before the bytes land, so the result is stored while the files are written
+    // (a crash in between leaves a result whose files are missing, which a re-run does not reuse).
+    const refs: ArtifactRef[] = gen.images.map((img, i) => ({ key: keys[i], bytes: img.png.length, contentType: 'image/png' }));
+    const gridRef: ArtifactRef | undefined = gen.grid && gridKey ? { key: gridKey, bytes: gen.grid.length, contentType: 'image/png' } : undefined;
     const result: JobResult = {
       v: JOB_VERSION,
       resultId,
@@ -206,7 +213,11 @@ export class JobRunner {
       provider: gen.provider,
       createdAt: Date.now(),
     };
-    await this.deps.results.save(result, this.ttlS);
+    await Promise.all([
+      ...gen.images.map((img, i) => artifacts.put(keys[i], img.png, 'image/png')),
+      ...(gen.grid && gridKey ? [artifacts.put(gridKey, gen.grid, 'image/png')] : []),
+      this.deps.results.save(result, this.ttlS),
+    ]);
     log.debug({ resultId, ms: Math.round(gen.timings.totalMs), batch: gen.timings.batchSize }, 'generated');
     return { result, files: { grid: gen.grid ?? gen.images[0].png, images: gen.images.map((i) => i.png) } };
   }
