@@ -62,8 +62,26 @@ function nonEmpty<T extends string>(values: readonly T[], what: string): [T, ...
   return values as [T, ...T[]];
 }
 
-/** The validated shape of /imagine options after inline flags and structured options are merged. */
+/**
+ * The validated shape of /imagine options after inline flags and structured options are merged.
+ * Built once per set of limits and models: building a zod schema costs far more than using it,
+ * and every command parses with the same one.
+ */
 export function imagineOptionsSchema(limits: CommandLimits, modelNames: readonly string[]) {
+  const key = JSON.stringify([limits.maxSteps, limits.maxN, limits.allowedSamplers, modelNames]);
+  let schema = schemaCache.get(key);
+  if (!schema) {
+    // Limits and catalogs come from configuration, so only a handful of keys ever exist.
+    if (schemaCache.size >= 32) schemaCache.clear();
+    schema = buildImagineOptionsSchema(limits, modelNames);
+    schemaCache.set(key, schema);
+  }
+  return schema;
+}
+
+const schemaCache = new Map<string, ReturnType<typeof buildImagineOptionsSchema>>();
+
+function buildImagineOptionsSchema(limits: CommandLimits, modelNames: readonly string[]) {
   const d = OPTION_DOCS;
   return z.object({
     prompt: z.string().max(MAX_PROMPT_CHARS).register(optionDocs, PROMPT_DOC),
