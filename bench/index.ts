@@ -21,6 +21,7 @@ type BenchModule = { run(): Promise<BenchFigure[]> };
 
 const BENCHES: Record<string, () => Promise<BenchModule>> = {
   pipeline: () => import('./pipeline-bench.ts'),
+  queue: () => import('./queue-bench.ts'),
   ack: () => import('./ack-bench.ts'),
 };
 

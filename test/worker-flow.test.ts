@@ -139,6 +139,17 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     expect(Math.max(...chatSteps)).toBeLessThan(6);
     await new Promise((res) => setTimeout(res, 200));
     expect(eventsFor(r, jobId, 'result')).toHaveLength(1);
+
+    // What /metrics shows for it.
+    const scrape = await r.worker.metrics.render();
+    expect(scrape).toMatch(/^imagine_jobs_completed_total\{kind="txt2img"\} 1$/m);
+    expect(scrape).toMatch(/^imagine_model_provider\{model="tiny",provider="cpu"\} 1$/m);
+    expect(scrape).toMatch(/^imagine_models_loaded 1$/m);
+    expect(scrape).toMatch(/^imagine_step_seconds_count\{model="tiny"\} [1-6]$/m);
+    expect(scrape).toMatch(/^imagine_job_seconds_count\{kind="txt2img"\} 1$/m);
+    expect(scrape).toMatch(/^imagine_queue_jobs\{state="completed"\} 1$/m);
+    expect(scrape).toMatch(/^imagine_queue_jobs\{state="waiting"\} 0$/m);
+    expect(scrape).toMatch(/^imagine_deliveries_total\{platform="discord",outcome="posted"\} 1$/m);
   });
 
   it('variations and upscale read the source image through the stored result', async () => {

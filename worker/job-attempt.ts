@@ -93,8 +93,12 @@ export class JobAttempts {
     const timeoutMs = jobTimeoutMs(job.data, config);
     const timer = setTimeout(() => controller.abort(new JobTimeoutError(Math.round(timeoutMs / 1000))), timeoutMs);
     try {
-      // A cancel requested while nobody was listening is only in the flag.
-      if (await cancels.isCancelRequested(jobId)) controller.abort(new JobCancelledError());
+      // A cancel requested while nobody was listening is only in the flag. Checked beside the
+      // job's start rather than before it (one round trip less): the job stops at its first step.
+      void Promise.resolve(cancels.isCancelRequested(jobId)).then(
+        (requested) => requested && !controller.signal.aborted && controller.abort(new JobCancelledError()),
+        (err: unknown) => logger.warn({ jobId, err }, 'could not read the cancel flag'),
+      );
       const active: ActiveJob = {
         id: jobId,
         payload,

@@ -104,10 +104,9 @@ export class JobRunner {
       return { ...reusable.result, messageId: done.messageId ?? reusable.result.messageId };
     }
     if (reusable) log.info({ resultId }, 'reusing the result an earlier attempt generated');
-    const { result, files } = reusable ?? (await this.generate(job, resultId, log));
-
     const deliverer = this.deps.deliverers.get(payload.origin.platform);
-    const ctx = await this.context(job.id, payload);
+    // The platform secret is read beside the generation (it is only needed for the post).
+    const [{ result, files }, ctx] = await Promise.all([reusable ?? this.generate(job, resultId, log), this.context(job.id, payload)]);
     const owner = `${this.workerId}:${job.attemptsMade}:${randomBytes(3).toString('hex')}`;
     const { posted, record } = await this.ledger.once(
       job.id,
@@ -186,7 +185,7 @@ export class JobRunner {
       if (job.signal.aborted) throw job.signal.reason;
       throw err;
     } finally {
-      await reporter.flush();
+      await reporter.flushChat();
     }
     if (job.signal.aborted) throw job.signal.reason;
 
@@ -217,6 +216,8 @@ export class JobRunner {
       ...gen.images.map((img, i) => artifacts.put(keys[i], img.png, 'image/png')),
       ...(gen.grid && gridKey ? [artifacts.put(gridKey, gen.grid, 'image/png')] : []),
       this.deps.results.save(result, this.ttlS),
+      // Before the job can complete, so its progress field ends at the last step.
+      reporter.flushQueue(),
     ]);
     log.debug({ resultId, ms: Math.round(gen.timings.totalMs), batch: gen.timings.batchSize }, 'generated');
     return { result, files: { grid: gen.grid ?? gen.images[0].png, images: gen.images.map((i) => i.png) } };

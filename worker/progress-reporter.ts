@@ -115,8 +115,17 @@ export class ProgressReporter {
     this.chat.push({ step: info.step, total: info.total, etaMs: eta, makePreview: this.opts.preview ? info.preview : undefined });
   }
 
-  /** Wait for updates in flight, so a progress edit never lands after the result. */
+  /** Wait for chat edits in flight, so a progress edit never lands after the result. */
+  async flushChat(): Promise<void> {
+    await this.chat.idle();
+  }
+
+  /** Wait for the queue's progress field to hold the last step. */
+  async flushQueue(): Promise<void> {
+    await this.queue.idle();
+  }
+
   async flush(): Promise<void> {
-    await Promise.all([this.queue.idle(), this.chat.idle()]);
+    await Promise.all([this.flushQueue(), this.flushChat()]);
   }
 }
