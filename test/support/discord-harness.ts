@@ -68,7 +68,7 @@ function modelEnv(dir: string): { env: Record<string, string>; embedded: boolean
 
 /** The worker process exactly as `npm run worker` starts it; info logs tell when it consumes. */
 function spawnWorker(env: Record<string, string>, log: string[]): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'worker/cli.ts')], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), '--role=worker'], {
     cwd: ROOT,
     env: { ...process.env, ...env, LOG_LEVEL: process.env.E2E_LOG ?? 'info' },
     stdio: ['ignore', 'pipe', 'pipe'],
