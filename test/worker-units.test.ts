@@ -4,7 +4,9 @@ import { InvalidJobError } from '../src/jobs.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { Batcher, type BatchEntry } from '../worker/batcher.ts';
 import { DeliveryLedger } from '../worker/delivery-ledger.ts';
-import { failureNotice, JobCancelledError, JobTimeoutError, ModelLoadError } from '../worker/errors.ts';
+import { PermanentDeliveryError } from '../src/delivery.ts';
+import { NoDelivererError } from '../worker/deliverers.ts';
+import { failureNotice, isPermanentJobError, JobCancelledError, JobTimeoutError, ModelLoadError, SourceUnavailableError } from '../worker/errors.ts';
 import { ProgressReporter } from '../worker/progress-reporter.ts';
 import { RecyclePolicy } from '../worker/recycle-policy.ts';
 
@@ -216,6 +218,15 @@ describe('RecyclePolicy', () => {
     expect(byRss.jobFinished()).toEqual({ kind: 'max-rss', rssMb: 250 });
     const never = new RecyclePolicy({ maxJobs: 0, maxRssMb: 0, rssBytes: () => 1e12 });
     for (let i = 0; i < 100; i++) expect(never.jobFinished()).toBeNull();
+  });
+});
+
+describe('isPermanentJobError', () => {
+  it('marks what another attempt cannot fix as permanent, and leaves the rest to retries', () => {
+    const permanent = [new InvalidJobError('x', 'y'), new JobCancelledError(), new JobTimeoutError(5), new SourceUnavailableError('gone', 'r1'), new PermanentDeliveryError('Unknown Channel', 404)];
+    const retryable = [new Error('ECONNRESET'), new ModelLoadError('m', new Error('x')), new NoDelivererError('slack', ['discord'])];
+    expect(permanent.map(isPermanentJobError)).toEqual([true, true, true, true, true]);
+    expect(retryable.map(isPermanentJobError)).toEqual([false, false, false]);
   });
 });
 

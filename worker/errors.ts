@@ -3,7 +3,7 @@
  * not) and the right words for the user. Every user message here is short and safe to show:
  * no paths, no stack, no internal ids.
  */
-import type { FailureNotice } from '../src/delivery.ts';
+import { PermanentDeliveryError, type FailureNotice } from '../src/delivery.ts';
 import { InvalidJobError } from '../src/jobs.ts';
 
 /** The user (or an operator) cancelled the job; it stops at the next step. */
@@ -40,9 +40,15 @@ export class SourceUnavailableError extends Error {
 /** BullMQ fails a job without calling the processor once it has stalled (crashed its worker) too often. */
 export const STALLED_LIMIT_REASONS = ['job stalled more than allowable limit', 'job started more than allowable limit'];
 
-/** Errors for which another attempt cannot help. */
+/** Errors for which another attempt cannot help (a platform that refused the post for good, e.g. a deleted channel, included). */
 export function isPermanentJobError(err: unknown): boolean {
-  return err instanceof InvalidJobError || err instanceof JobCancelledError || err instanceof JobTimeoutError || err instanceof SourceUnavailableError;
+  return (
+    err instanceof InvalidJobError ||
+    err instanceof JobCancelledError ||
+    err instanceof JobTimeoutError ||
+    err instanceof SourceUnavailableError ||
+    err instanceof PermanentDeliveryError
+  );
 }
 
 /** What the user reads when a job ends without a result. */
