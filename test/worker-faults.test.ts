@@ -149,6 +149,35 @@ describe.skipIf(!haveRedis)('worker faults (child processes, real Redis)', () =>
     expect(result.at - killedAt).toBeGreaterThan(0);
   });
 
+  it('killed after a delivery was claimed: a delivered job is never posted again; one killed inside the post is re-posted with the same key', async () => {
+    const s = scenario('post-window', { TEST_RESULT_RETURN_DELAY_MS: '4000' });
+    const a = await s.spawnWorker();
+    const jobId = await s.enqueue(txt2imgPayload({ seed: 61 }));
+    // A's post reached the user, but A dies before it can mark the delivery done.
+    const first = await waitFor('post from A', () => s.events(jobId, 'result')[0], 30_000);
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const b = await s.spawnWorker({ TEST_RESULT_RETURN_DELAY_MS: '0' });
+    const second = await waitFor('post from B', () => s.events(jobId, 'result')[1], 60_000);
+    await waitFor('completed', async () => (await state(s.queue, jobId)) === 'completed');
+    // The documented window: posted again, with the same idempotency key (job id) and the same
+    // stored result (B reused it rather than generating again: it reported no progress).
+    expect([first.pid, second.pid]).toEqual([a.pid, b.pid]);
+    expect((second as { resultId: string }).resultId).toBe((first as { resultId: string }).resultId);
+    expect(s.events(jobId, 'progress').filter((e) => e.pid === b.pid)).toEqual([]);
+
+    // Once marked done, no re-run posts: the job run once more (an operator's retry) completes silently.
+    const job = (await s.queue.queue.getJob(jobId))!;
+    const startedBefore = job.attemptsStarted ?? 0;
+    await job.retry('completed');
+    await waitFor('completed again', async () => {
+      const again = (await s.queue.queue.getJob(jobId))!;
+      return (await again.getState()) === 'completed' && (again.attemptsStarted ?? 0) > startedBefore;
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(s.events(jobId, 'result')).toHaveLength(2);
+  });
+
   it('a job that crashes workers twice is failed with a user message and a Retry, not run again; the worker stays up', async () => {
     const s = scenario('crash-twice', { TEST_CRASH_PROMPT: 'crash-me', TEST_CRASH_STEP: '2' });
     const jobId = await s.enqueue(slowJob({ prompt: 'crash-me please' }));

@@ -26,8 +26,10 @@ export interface RecordingDelivererOptions {
   file?: string;
   /** Result posts fail with these, in order, before the first one that succeeds. */
   resultFaults?: ScriptedFault[];
-  /** Delay before a result post answers (to widen windows in fault tests). */
+  /** Delay before a result post is made (to widen windows in fault tests). */
   resultDelayMs?: number;
+  /** Delay after a result post was made (recorded) and before it answers: the post-to-mark window. */
+  resultReturnDelayMs?: number;
 }
 
 export class RecordingDeliverer implements Deliverer {
@@ -69,6 +71,7 @@ export class RecordingDeliverer implements Deliverer {
       at: Date.now(),
       pid: process.pid,
     });
+    if (this.opts.resultReturnDelayMs) await new Promise((r) => setTimeout(r, this.opts.resultReturnDelayMs));
     return { messageId };
   }
 

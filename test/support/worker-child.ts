@@ -21,7 +21,7 @@ const config = loadConfig();
 const logger = createLogger({ name: 'worker-child', level: config.LOG_LEVEL });
 const dir = env.TEST_MODEL_DIR!;
 const catalog = createModelCatalog([{ name: 'tiny', dir, defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7, baseSize: 64, sizeMultiple: 8, maxTokens: 75 }]);
-const deliverer = new RecordingDeliverer({ file: env.TEST_DELIVERY_FILE, resultDelayMs: num('TEST_RESULT_DELAY_MS') });
+const deliverer = new RecordingDeliverer({ file: env.TEST_DELIVERY_FILE, resultDelayMs: num('TEST_RESULT_DELAY_MS'), resultReturnDelayMs: num('TEST_RESULT_RETURN_DELAY_MS') });
 
 const handle = await startWorker(config, {
   deliverers: [deliverer],
