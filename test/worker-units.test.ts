@@ -5,7 +5,9 @@ import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { Batcher, type BatchEntry } from '../worker/batcher.ts';
 import { DeliveryLedger } from '../worker/delivery-ledger.ts';
 import { PermanentDeliveryError } from '../src/delivery.ts';
-import { NoDelivererError } from '../worker/deliverers.ts';
+import { DelivererRegistry, NoDelivererError } from '../worker/deliverers.ts';
+import { batchingEnabled } from '../worker/main.ts';
+import { RecordingDeliverer } from './support/recording-deliverer.ts';
 import { failureNotice, isPermanentJobError, JobCancelledError, JobTimeoutError, ModelLoadError, SourceUnavailableError } from '../worker/errors.ts';
 import { ProgressReporter } from '../worker/progress-reporter.ts';
 import { RecyclePolicy } from '../worker/recycle-policy.ts';
@@ -243,5 +245,27 @@ describe('failureNotice', () => {
     expect(failureNotice(new Error('job stalled more than allowable limit')).retry).toBe(true);
     expect(failureNotice(new Error('job stalled more than allowable limit')).message).toContain('stopped the image worker twice');
     expect(failureNotice(new Error('ORT: CUDA out of memory at /home/x'))).toEqual({ message: 'Something went wrong while making this image. You can retry it.', retry: true });
+  });
+});
+
+describe('batchingEnabled', () => {
+  it('auto batches on an accelerator and not on CPU; on/off are obeyed as set', () => {
+    expect(batchingEnabled({ WORKER_BATCHING: 'auto', ORT_PROVIDERS: ['cuda', 'cpu'] })).toBe(true);
+    expect(batchingEnabled({ WORKER_BATCHING: 'auto', ORT_PROVIDERS: ['tensorrt'] })).toBe(true);
+    expect(batchingEnabled({ WORKER_BATCHING: 'auto', ORT_PROVIDERS: ['cpu'] })).toBe(false);
+    expect(batchingEnabled({ WORKER_BATCHING: 'on', ORT_PROVIDERS: ['cpu'] })).toBe(true);
+    expect(batchingEnabled({ WORKER_BATCHING: 'off', ORT_PROVIDERS: ['cuda'] })).toBe(false);
+  });
+});
+
+describe('DelivererRegistry', () => {
+  it('gives each platform its deliverer and names what is missing', () => {
+    const discord = new RecordingDeliverer({ platform: 'discord' });
+    const registry = new DelivererRegistry([discord, new RecordingDeliverer({ platform: 'web' })]);
+    expect(registry.get('discord')).toBe(discord);
+    expect(registry.platforms()).toEqual(['discord', 'web']);
+    expect(() => registry.get('slack')).toThrow(NoDelivererError);
+    expect(() => registry.get('slack')).toThrow('this worker cannot deliver to slack (it delivers to: discord, web); set that platform\'s credentials on the worker');
+    expect(() => registry.add(new RecordingDeliverer({ platform: 'discord' }))).toThrow('two deliverers for discord');
   });
 });
