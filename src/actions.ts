@@ -108,7 +108,7 @@ function button(ref: ActionRef, style: ActionButton['style'] = 'secondary'): Act
 /**
  * The buttons under a result, row by row:
  *   U1..Un            (not on an upscaled image)
- *   V1..Vn            (when n > 1; a single image gets Vary (Strong) instead)
+ *   V1..Vn            (strong variation of that image, also for a single image)
  *   🔄 [Vary (Subtle) Vary (Strong) when n = 1] ✖
  */
 export function resultActionRows(result: Pick<JobResult, 'resultId' | 'images' | 'kind'>): ActionButton[][] {
@@ -117,7 +117,7 @@ export function resultActionRows(result: Pick<JobResult, 'resultId' | 'images' |
   const single = indexes.length === 1;
   const rows: ActionButton[][] = [];
   if (result.kind !== 'upscale') rows.push(indexes.map((index) => button({ action: 'upscale', resultId, index })));
-  if (!single) rows.push(indexes.map((index) => button({ action: 'variation', resultId, index })));
+  rows.push(indexes.map((index) => button({ action: 'variation', resultId, index })));
   rows.push([
     button({ action: 'reseed', resultId }),
     ...(single ? [button({ action: 'vary-subtle', resultId, index: 0 }), button({ action: 'vary-strong', resultId, index: 0 })] : []),

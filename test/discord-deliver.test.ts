@@ -273,6 +273,7 @@ describe('Discord deliverer', () => {
     // Single-image results still get their buttons.
     expect(allCustomIds(msgB.components)).toEqual([
       `im1:u:${resultFor(ctxB).resultId}:0`,
+      `im1:v:r_${ctxB.jobId}:0`,
       `im1:r:r_${ctxB.jobId}`,
       `im1:s:r_${ctxB.jobId}:0`,
       `im1:x:r_${ctxB.jobId}:0`,

@@ -5,10 +5,11 @@ import { describeFit, fitImage } from '../adapters/discord/fit-attachment.ts';
 import { MAX_NONCE_LENGTH, nonceFor } from '../adapters/discord/nonce.ts';
 import { describeQueue, splitMessage } from '../adapters/discord/queue-commands.ts';
 import { DEFAULT_REACTIONS, describeReactions, parseReactionMap, reactionFor } from '../adapters/discord/reactions.ts';
-import { MAX_CONTENT, quotePrompt, renderProgress, renderQueued } from '../adapters/discord/render.ts';
+import { MAX_CONTENT, quotePrompt, renderProgress, renderQueued, renderResult } from '../adapters/discord/render.ts';
 import { aspectChoices, buildSlashCommands, modelChoices } from '../adapters/discord/slash-commands.ts';
 import { ConfigError } from '../src/config.ts';
 import { JOB_VERSION, type JobPayload } from '../src/jobs.ts';
+import { testResult } from './support/job-fixtures.ts';
 
 const payload = (prompt: string): JobPayload => ({
   v: JOB_VERSION,
@@ -95,6 +96,13 @@ describe('rendering', () => {
     expect(queued.content).toBe('**a cat** — <@20000>\n`seed 1` · `euler` · `4 steps` · `cfg 7` · `64x64` · `tiny`\nQueued — position 2\n-# ⚠️ Prompt truncated.');
     expect(queued.components).toEqual([{ type: 1, components: [{ type: 2, style: 4, label: '✖', custom_id: 'im1:c:job-1' }] }]);
     expect(renderProgress(payload('a cat'), { step: 3, total: 4, etaMs: 95_000 }, 'job-1').content.split('\n')[2]).toBe('Step 3/4 (75%) · about 1 min 35 s left');
+  });
+
+  it('gives a single-image result U1, V1, then 🔄 Vary (Subtle) Vary (Strong) ✖', () => {
+    const one = testResult({ images: testResult().images.slice(0, 1) });
+    const rows = renderResult(payload('a cat'), one).components;
+    expect(rows.map((row) => row.components.map((b) => b.label))).toEqual([['U1'], ['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(rows[1].components).toEqual([{ type: 2, style: 2, label: 'V1', custom_id: 'im1:v:res-1:0' }]);
   });
 
   it('describes the queue for /queue', () => {

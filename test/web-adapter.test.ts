@@ -202,5 +202,8 @@ describe('web deliverer', () => {
     const view = resultView(result);
     expect(view.gridUrl).toBe(`/api/images/${result.resultId}/grid.png`);
     expect(view.rows.flat().map((b) => b.label)).toEqual(['U1', 'U2', 'V1', 'V2', '🔄', '✖']);
+    const single = resultView({ ...result, images: result.images.slice(0, 1) });
+    expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(single.rows[1][0]).toMatchObject({ id: encodeAction({ action: 'variation', resultId: result.resultId, index: 0 }), title: 'Strong variation of image 1' });
   });
 });
