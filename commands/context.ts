@@ -7,6 +7,7 @@ import type { Config } from '../src/config.ts';
 import { SAMPLERS } from '../src/config.ts';
 import type { JobPayload, Origin } from '../src/jobs.ts';
 import type { ModelCatalog, ModelInfo } from '../src/models.ts';
+import { systemRandomSeed } from './random-seed.ts';
 
 export type Sampler = (typeof SAMPLERS)[number];
 
@@ -50,6 +51,27 @@ export interface CommandContext {
   /** A uniformly random integer in 0..4294967295 (injected so tests are deterministic). */
   randomSeed: () => number;
   countTokens: TokenCounter;
+}
+
+/** What a process wires once; every platform event gets its own context from it. */
+export interface CommandEnvironment {
+  limits: CommandLimits;
+  models: ModelCatalog;
+  countTokens: TokenCounter;
+  /** Tests inject a fixed source; otherwise seeds come from the system's CSPRNG. */
+  randomSeed?: () => number;
+}
+
+/** The context for one event: the time is read here, so every command of the event sees the same now. */
+export function commandContext(env: CommandEnvironment, origin: Origin): CommandContext {
+  return {
+    limits: env.limits,
+    models: env.models,
+    origin,
+    now: Date.now(),
+    randomSeed: env.randomSeed ?? systemRandomSeed,
+    countTokens: env.countTokens,
+  };
 }
 
 export type CommandErrorCode =

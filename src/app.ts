@@ -22,9 +22,9 @@ import { resolveProviders } from '../worker/diffusion/providers.ts';
 import { startWorker, type WorkerExit, type WorkerHandle } from '../worker/main.ts';
 import { platformDeliverers } from '../worker/platform-deliverers.ts';
 import { FsArtifactStore } from './artifacts-fs.ts';
+import { jobPayloadLookup } from './bot-services.ts';
 import type { Config } from './config.ts';
 import { createHttpServer, type HttpServerHandle, type ReadinessCheck } from './http-server.ts';
-import { jobPayloadSchema, type JobPayload } from './jobs.ts';
 import type { KeyValueStore } from './kv.ts';
 import { MemoryKeyValueStore } from './kv-memory.ts';
 import { RedisKeyValueStore } from './kv-redis.ts';
@@ -76,16 +76,6 @@ export interface AppOptions {
   logger: Logger;
   /** Wait for the default model to load before returning (so the summary can name the provider in use). */
   waitForModel?: boolean;
-}
-
-function jobPayloadLookup(queue: JobQueue): (jobId: string) => Promise<JobPayload | null> {
-  if (queue instanceof LocalJobQueue) return (jobId) => queue.jobPayload(jobId);
-  const bull = queue as BullmqJobQueue;
-  return async (jobId) => {
-    const job = await bull.queue.getJob(jobId);
-    const parsed = jobPayloadSchema.safeParse(job?.data);
-    return parsed.success ? parsed.data : null;
-  };
 }
 
 export async function startApp(config: Config, role: Role, opts: AppOptions): Promise<App> {

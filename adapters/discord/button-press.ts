@@ -7,7 +7,7 @@
  */
 import { MessageFlags, type ButtonInteraction } from 'discord.js';
 import { cancel } from '../../commands/cancel.ts';
-import type { CommandOutcome } from '../../commands/context.ts';
+import { commandContext, type CommandOutcome } from '../../commands/context.ts';
 import { deleteResult } from '../../commands/delete.ts';
 import { reseed } from '../../commands/reseed.ts';
 import { retry } from '../../commands/retry.ts';
@@ -15,7 +15,7 @@ import { upscale } from '../../commands/upscale.ts';
 import { variation } from '../../commands/variation.ts';
 import { decodeAction, type ActionRef } from '../../src/actions.ts';
 import type { Origin } from '../../src/jobs.ts';
-import { commandContext, type BotRuntime } from './bot-context.ts';
+import type { BotRuntime } from './bot-context.ts';
 import { enqueueAndShow } from './enqueue-job.ts';
 import { originFromInteraction } from './origin.ts';
 import { quotePrompt } from './render.ts';

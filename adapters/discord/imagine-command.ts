@@ -5,10 +5,11 @@
  *   3. fetch an attached start image, enqueue, and edit the reply to show the queue position.
  */
 import { MessageFlags, type ChatInputCommandInteraction } from 'discord.js';
+import { commandContext } from '../../commands/context.ts';
 import { imagine } from '../../commands/imagine.ts';
 import type { StructuredOptions } from '../../commands/options-schema.ts';
 import { txt2imgJobSchema } from '../../src/jobs.ts';
-import { commandContext, type BotRuntime } from './bot-context.ts';
+import type { BotRuntime } from './bot-context.ts';
 import { enqueueAndShow } from './enqueue-job.ts';
 import { InitImageError, precheckAttachment, storeInitImage, type AttachmentInfo } from './init-image.ts';
 import { originFromInteraction } from './origin.ts';

@@ -5,12 +5,10 @@
  * their handlers. It only enqueues: images are made and posted by the workers.
  */
 import { Client, Events, GatewayIntentBits, MessageFlags, Partials, type Interaction } from 'discord.js';
+import { limitsFromConfig } from '../../commands/context.ts';
+import { jobPayloadLookup } from '../../src/bot-services.ts';
 import { ConfigError } from '../../src/config.ts';
-import { jobPayloadSchema, type JobPayload } from '../../src/jobs.ts';
-import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
-import type { JobQueue } from '../../src/queue/types.ts';
 import type { BotRuntime, DiscordBotDeps } from './bot-context.ts';
-import { runtimeLimits } from './bot-context.ts';
 import { handleButton } from './button-press.ts';
 import { handleImagine } from './imagine-command.ts';
 import { handleCancel, handleHelp, handleQueue } from './queue-commands.ts';
@@ -69,25 +67,14 @@ async function routeInteraction(rt: BotRuntime, interaction: Interaction): Promi
   if (interaction.isButton()) return handleButton(rt, interaction);
 }
 
-/** Retry needs a failed job's payload; BullMQ keeps failed jobs (removeOnFail by age), so read it there. */
-function defaultJobPayloadLookup(queue: JobQueue): ((jobId: string) => Promise<JobPayload | null>) | undefined {
-  if (!(queue instanceof BullmqJobQueue)) return undefined;
-  return async (jobId) => {
-    const job = await queue.queue.getJob(jobId);
-    if (!job) return null;
-    const parsed = jobPayloadSchema.safeParse(job.data);
-    return parsed.success ? parsed.data : null;
-  };
-}
-
 export async function startDiscordBot(deps: DiscordBotDeps, opts: DiscordBotOptions = {}): Promise<DiscordBot> {
   const { config, logger } = deps;
   if (!config.DISCORD_TOKEN || !config.DISCORD_APP_ID) throw new ConfigError('DISCORD_TOKEN', 'required (with DISCORD_APP_ID) to run the Discord bot');
   const applicationId = config.DISCORD_APP_ID;
   const rt: BotRuntime = {
     ...deps,
-    jobPayload: deps.jobPayload ?? defaultJobPayloadLookup(deps.queue),
-    limits: runtimeLimits(config),
+    jobPayload: deps.jobPayload ?? jobPayloadLookup(deps.queue),
+    limits: limitsFromConfig(config),
     reactions: parseReactionMap(config.DISCORD_REACTIONS ?? undefined),
   };
   const client = createDiscordClient(config.DISCORD_API_URL, opts.restLimits);

@@ -1,9 +1,10 @@
 /** /cancel, /queue and /help: answered only to the person who asked (ephemeral). */
 import { MessageFlags, type ChatInputCommandInteraction } from 'discord.js';
 import { cancel } from '../../commands/cancel.ts';
+import { commandContext } from '../../commands/context.ts';
 import { help } from '../../commands/help.ts';
 import type { JobSummary } from '../../src/queue/types.ts';
-import { commandContext, type BotRuntime } from './bot-context.ts';
+import type { BotRuntime } from './bot-context.ts';
 import { originFromInteraction } from './origin.ts';
 import { quotePrompt } from './render.ts';
 import { describeReactions } from './reactions.ts';

@@ -6,13 +6,13 @@
  * message that replies to the result (and that the worker then edits).
  */
 import type { GuildMember, MessageReaction, PartialMessageReaction, PartialUser, User } from 'discord.js';
-import type { CommandOutcome } from '../../commands/context.ts';
+import { commandContext, type CommandOutcome } from '../../commands/context.ts';
 import { deleteResult } from '../../commands/delete.ts';
 import { reseed } from '../../commands/reseed.ts';
 import { upscale } from '../../commands/upscale.ts';
 import { variation } from '../../commands/variation.ts';
 import type { JobResult } from '../../src/jobs.ts';
-import { commandContext, type BotRuntime } from './bot-context.ts';
+import type { BotRuntime } from './bot-context.ts';
 import { enqueueAndShow } from './enqueue-job.ts';
 import { originFromReaction } from './origin.ts';
 import { reactionFor, type ReactionAction } from './reactions.ts';

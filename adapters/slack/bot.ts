@@ -10,12 +10,11 @@
  */
 import { App, HTTPReceiver, ErrorCode as BoltErrorCode, type Receiver } from '@slack/bolt';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { limitsFromConfig } from '../../commands/context.ts';
+import { jobPayloadLookup } from '../../src/bot-services.ts';
 import { ConfigError } from '../../src/config.ts';
 import type { HttpRoute, HttpServerHandle } from '../../src/http-server.ts';
-import { jobPayloadSchema, type JobPayload } from '../../src/jobs.ts';
-import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
-import type { JobQueue } from '../../src/queue/types.ts';
-import { runtimeLimits, type SlackBotDeps, type SlackRuntime } from './bot-context.ts';
+import type { SlackBotDeps, SlackRuntime } from './bot-context.ts';
 import { registerButtonPresses } from './button-presses.ts';
 import { ChannelPacer } from './channel-pacer.ts';
 import { registerReactions } from './reaction-events.ts';
@@ -53,17 +52,6 @@ export function slackMode(config: SlackBotDeps['config']): SlackMode {
   throw new ConfigError('SLACK_SIGNING_SECRET', 'required to run the Slack bot over HTTP (or set SLACK_APP_TOKEN for Socket Mode)');
 }
 
-/** Retry needs a failed job's payload; BullMQ keeps failed jobs (removeOnFail by age), so read it there. */
-function defaultJobPayloadLookup(queue: JobQueue): ((jobId: string) => Promise<JobPayload | null>) | undefined {
-  if (!(queue instanceof BullmqJobQueue)) return undefined;
-  return async (jobId) => {
-    const job = await queue.queue.getJob(jobId);
-    if (!job) return null;
-    const parsed = jobPayloadSchema.safeParse(job.data);
-    return parsed.success ? parsed.data : null;
-  };
-}
-
 export function createSlackBot(deps: SlackBotDeps, opts: SlackBotOptions = {}): SlackBot {
   const { config } = deps;
   const mode = slackMode(config);
@@ -72,8 +60,8 @@ export function createSlackBot(deps: SlackBotDeps, opts: SlackBotOptions = {}): 
   const rt: SlackRuntime = {
     ...deps,
     logger: log,
-    jobPayload: deps.jobPayload ?? defaultJobPayloadLookup(deps.queue),
-    limits: runtimeLimits(config),
+    jobPayload: deps.jobPayload ?? jobPayloadLookup(deps.queue),
+    limits: limitsFromConfig(config),
     reactions: parseReactionMap(config.SLACK_REACTIONS ?? undefined),
     api: new SlackApi(client, opts.pacer ?? new ChannelPacer(deps.kv), {
       onRateLimited: ({ call, retryAfterMs }) => log.info({ call, retryAfterMs }, 'slack rate limit: waiting'),

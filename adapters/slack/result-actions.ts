@@ -4,7 +4,7 @@
  * the outcomes that are not new jobs: removing a result, cancelling jobs.
  */
 import { cancel } from '../../commands/cancel.ts';
-import type { CommandOutcome } from '../../commands/context.ts';
+import { commandContext, type CommandOutcome } from '../../commands/context.ts';
 import { deleteResult } from '../../commands/delete.ts';
 import { reseed } from '../../commands/reseed.ts';
 import { retry } from '../../commands/retry.ts';
@@ -13,7 +13,7 @@ import { variation } from '../../commands/variation.ts';
 import type { ActionRef } from '../../src/actions.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { JobSummary } from '../../src/queue/types.ts';
-import { commandContext, type SlackRuntime } from './bot-context.ts';
+import type { SlackRuntime } from './bot-context.ts';
 import { renderStatus } from './render.ts';
 import { forgetResultFile, resultFile } from './state.ts';
 

@@ -7,9 +7,10 @@
  * `/imagine queue` are acknowledged the same way and answered once Redis has (subcommands.ts).
  */
 import type { App, SlashCommand } from '@slack/bolt';
+import { commandContext } from '../../commands/context.ts';
 import { imagine } from '../../commands/imagine.ts';
 import type { Origin } from '../../src/jobs.ts';
-import { commandContext, type SlackRuntime } from './bot-context.ts';
+import type { SlackRuntime } from './bot-context.ts';
 import { fromSlackText } from './slack-text.ts';
 import { startJob } from './start-job.ts';
 import { runCancel, runQueue, slackHelp, subcommandOf } from './subcommands.ts';

@@ -6,10 +6,11 @@
  */
 import { cancel } from '../../commands/cancel.ts';
 import { COMMANDS } from '../../commands/command-list.ts';
+import { commandContext } from '../../commands/context.ts';
 import { helpText } from '../../commands/help.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { JobSummary } from '../../src/queue/types.ts';
-import { commandContext, type SlackRuntime } from './bot-context.ts';
+import type { SlackRuntime } from './bot-context.ts';
 import type { ReactionAction } from './reactions.ts';
 import { replyEphemeral } from './replies.ts';
 import { cancelJobs } from './result-actions.ts';

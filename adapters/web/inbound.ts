@@ -4,9 +4,8 @@
  * and then acted on (enqueue, cancel, delete). Buttons are handled from the result store
  * alone: the id names the result (or job), and the stored parameters make the new job.
  */
-import { randomInt } from 'node:crypto';
 import { cancel } from '../../commands/cancel.ts';
-import { limitsFromConfig, type CommandContext, type CommandLimits, type CommandOutcome, type TokenCounter } from '../../commands/context.ts';
+import { commandContext, limitsFromConfig, type CommandContext, type CommandEnvironment, type CommandOutcome } from '../../commands/context.ts';
 import { deleteResult } from '../../commands/delete.ts';
 import { help } from '../../commands/help.ts';
 import { imagine } from '../../commands/imagine.ts';
@@ -16,28 +15,18 @@ import { upscale } from '../../commands/upscale.ts';
 import { variation } from '../../commands/variation.ts';
 import { decodeAction } from '../../src/actions.ts';
 import type { ArtifactStore } from '../../src/artifacts.ts';
+import type { BotServices } from '../../src/bot-services.ts';
 import type { Config } from '../../src/config.ts';
-import { InvalidJobError, type JobPayload, type Origin } from '../../src/jobs.ts';
-import type { Logger } from '../../src/logger.ts';
-import type { ModelCatalog } from '../../src/models.ts';
-import type { JobQueue } from '../../src/queue/types.ts';
-import type { ResultStore } from '../../src/results.ts';
+import { InvalidJobError, type Origin } from '../../src/jobs.ts';
 import { parseWebCommand } from './command-text.ts';
 import type { Gallery } from './gallery.ts';
 import { cancelButtons, type ButtonView } from './view.ts';
 
-export interface WebInboundDeps {
+/** The playground keeps no platform state of its own in the key-value store; its gallery does. */
+export interface WebInboundDeps extends Omit<BotServices, 'kv'> {
   config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY'>;
-  queue: JobQueue;
-  results: ResultStore;
   artifacts: ArtifactStore;
-  models: ModelCatalog;
   gallery: Gallery;
-  countTokens: TokenCounter;
-  logger: Logger;
-  /** A job's payload while the queue keeps it, for Retry; without it Retry says the request is no longer stored. */
-  jobPayload?: (jobId: string) => Promise<JobPayload | null>;
-  randomSeed?: () => number;
 }
 
 export type WebReply =
@@ -48,13 +37,12 @@ export type WebReply =
 
 /** Client request ids become dedupe ids: a double-click or a resent request makes one job. */
 const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
-const MAX_SEED_EXCLUSIVE = 2 ** 32;
 
 export class WebInbound {
-  private readonly limits: CommandLimits;
+  private readonly env: CommandEnvironment;
 
   constructor(private readonly deps: WebInboundDeps) {
-    this.limits = limitsFromConfig(deps.config);
+    this.env = { ...deps, limits: limitsFromConfig(deps.config) };
   }
 
   origin(session: string, requestId?: string): Origin {
@@ -62,14 +50,7 @@ export class WebInbound {
   }
 
   private context(origin: Origin): CommandContext {
-    return {
-      limits: this.limits,
-      models: this.deps.models,
-      origin,
-      now: Date.now(),
-      randomSeed: this.deps.randomSeed ?? (() => randomInt(0, MAX_SEED_EXCLUSIVE)),
-      countTokens: this.deps.countTokens,
-    };
+    return commandContext(this.env, origin);
   }
 
   /** Whatever the session typed into the box. */

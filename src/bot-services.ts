@@ -1,0 +1,44 @@
+/**
+ * What every chat adapter's inbound side (Discord, Slack, the web playground) takes from the
+ * process: the queue, the stores and the model catalog. Adapters add only their platform's
+ * parts (configuration, API clients), so the shared wiring is written once.
+ */
+import type { TokenCounter } from '../commands/context.ts';
+import { jobPayloadSchema, type JobPayload } from './jobs.ts';
+import type { KeyValueStore } from './kv.ts';
+import type { Logger } from './logger.ts';
+import type { ModelCatalog } from './models.ts';
+import { BullmqJobQueue } from './queue/bullmq-queue.ts';
+import { LocalJobQueue } from './queue/local-queue.ts';
+import type { JobQueue } from './queue/types.ts';
+import type { ResultStore } from './results.ts';
+
+export type JobPayloadLookup = (jobId: string) => Promise<JobPayload | null>;
+
+export interface BotServices {
+  queue: JobQueue;
+  results: ResultStore;
+  /** Shared with the workers (Redis in a fleet): holds, dedupe, per-platform state. */
+  kv: KeyValueStore;
+  models: ModelCatalog;
+  countTokens: TokenCounter;
+  logger: Logger;
+  /** A failed job's payload, for Retry; without it Retry answers that the request is no longer stored. */
+  jobPayload?: JobPayloadLookup;
+  /** Tests inject a fixed source; otherwise seeds come from the system's CSPRNG. */
+  randomSeed?: () => number;
+}
+
+/**
+ * Retry needs a failed job's payload: the in-process queue keeps it, and BullMQ keeps failed
+ * jobs (removeOnFail by age). Undefined for a queue that keeps neither.
+ */
+export function jobPayloadLookup(queue: JobQueue): JobPayloadLookup | undefined {
+  if (queue instanceof LocalJobQueue) return (jobId) => queue.jobPayload(jobId);
+  if (!(queue instanceof BullmqJobQueue)) return undefined;
+  return async (jobId) => {
+    const job = await queue.queue.getJob(jobId);
+    const parsed = jobPayloadSchema.safeParse(job?.data);
+    return parsed.success ? parsed.data : null;
+  };
+}
