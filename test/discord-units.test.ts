@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { describeFit, fitImage } from '../adapters/discord/fit-attachment.ts';
 import { MAX_NONCE_LENGTH, nonceFor } from '../adapters/discord/nonce.ts';
 import { describeQueue, splitMessage } from '../adapters/discord/queue-commands.ts';
-import { DEFAULT_REACTIONS, describeReactions, parseReactionMap, reactionFor } from '../adapters/discord/reactions.ts';
+import { DEFAULT_REACTIONS, describeDiscordReactions, parseDiscordReactions } from '../adapters/discord/reactions.ts';
 import { MAX_CONTENT, quotePrompt, renderProgress, renderQueued, renderResult } from '../adapters/discord/render.ts';
 import { aspectChoices, buildSlashCommands, modelChoices } from '../adapters/discord/slash-commands.ts';
 import { ConfigError } from '../src/config.ts';
@@ -21,36 +21,37 @@ const payload = (prompt: string): JobPayload => ({
 
 describe('reaction map', () => {
   it('parses the default map', () => {
-    const map = parseReactionMap(DEFAULT_REACTIONS);
-    expect(reactionFor(map, '🔁')).toEqual({ action: 'variation', mode: 'strong', index: 0 });
-    expect(reactionFor(map, '3️⃣')).toEqual({ action: 'variation', mode: 'strong', index: 2 });
+    const map = parseDiscordReactions(DEFAULT_REACTIONS);
+    expect(map.get('🔁')).toEqual({ action: 'variation', mode: 'strong', index: 0 });
+    expect(map.get('3️⃣')).toEqual({ action: 'variation', mode: 'strong', index: 2 });
     // Keycap emoji arrive with or without the variation selector.
-    expect(reactionFor(map, '3\u20e3')).toEqual({ action: 'variation', mode: 'strong', index: 2 });
-    expect(reactionFor(map, '🔍')).toEqual({ action: 'upscale', index: 0 });
-    expect(reactionFor(map, '❌')).toEqual({ action: 'delete' });
-    expect(reactionFor(map, '👍')).toBeUndefined();
-    expect(reactionFor(map, null)).toBeUndefined();
+    expect(map.get('3\u20e3')).toEqual({ action: 'variation', mode: 'strong', index: 2 });
+    expect(map.get('🔍')).toEqual({ action: 'upscale', index: 0 });
+    expect(map.get('❌')).toEqual({ action: 'delete' });
+    expect(map.get('👍')).toBeUndefined();
+    expect(map.get(null)).toBeUndefined();
   });
 
   it('parses a custom map', () => {
-    const map = parseReactionMap('🎲=reseed, 🌱=subtle:2 ,⬆️=upscale:4');
-    expect([...map.entries()]).toEqual([
-      ['🎲', { action: 'reseed', emoji: '🎲' }],
-      ['🌱', { action: 'variation', mode: 'subtle', index: 1, emoji: '🌱' }],
-      ['⬆', { action: 'upscale', index: 3, emoji: '⬆️' }],
+    const map = parseDiscordReactions('🎲=reseed, 🌱=subtle:2 ,⬆️=upscale:4');
+    expect(map.entries).toEqual([
+      { emoji: '🎲', key: '🎲', action: { action: 'reseed' } },
+      { emoji: '🌱', key: '🌱', action: { action: 'variation', mode: 'subtle', index: 1 } },
+      { emoji: '⬆️', key: '⬆', action: { action: 'upscale', index: 3 } },
     ]);
-    expect(describeReactions(map)).toBe('Reactions on a result: 🎲 new seed · 🌱 subtle variations of image 2 · ⬆️ upscale image 4.');
+    expect(describeDiscordReactions(map)).toBe('Reactions on a result: 🎲 new seed · 🌱 subtle variations of image 2 · ⬆️ upscale image 4.');
   });
 
   it.each([
     ['🔁', 'has no "="'],
-    ['🔁=vary:5', 'names tile 5'],
+    ['🔁=vary:5', 'names image 5'],
+    ['🔁=reseed:2', 'cannot name an image'],
     ['🔁=explode', '"explode" is not an action'],
     ['🔁=vary,🔁=reseed', 'is listed twice'],
   ])('refuses %s naming the variable', (text, detail) => {
     let error: unknown;
     try {
-      parseReactionMap(text);
+      parseDiscordReactions(text);
     } catch (err) {
       error = err;
     }

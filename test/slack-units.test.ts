@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ChannelPacer } from '../adapters/slack/channel-pacer.ts';
 import { SLACK_EVENTS_PATH, slackMode } from '../adapters/slack/bot.ts';
-import { parseReactionMap, DEFAULT_SLACK_REACTIONS } from '../adapters/slack/reactions.ts';
+import { DEFAULT_SLACK_REACTIONS, describeSlackReactions, parseSlackReactions } from '../adapters/slack/reactions.ts';
 import { BLOCK_KIT_LIMITS, blockKitProblems, renderFailure, renderParent, renderResult, renderStatus } from '../adapters/slack/render.ts';
 import { escapeMrkdwn, fromSlackText, quotePrompt } from '../adapters/slack/slack-text.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
@@ -108,27 +108,28 @@ describe('Block Kit rendering', () => {
 
 describe('SLACK_REACTIONS', () => {
   it('maps the default emoji to the same actions as Discord', () => {
-    const map = parseReactionMap();
-    expect(map.emoji[0]).toBe('repeat');
+    const map = parseSlackReactions();
+    expect(map.entries[0].key).toBe('repeat');
     expect(map.get('repeat')).toEqual({ action: 'variation', mode: 'strong', index: 0 });
     expect(map.get('three')).toEqual({ action: 'variation', mode: 'strong', index: 2 });
     expect(map.get('arrows_counterclockwise')).toEqual({ action: 'reseed' });
     expect(map.get('mag')).toEqual({ action: 'upscale', index: 0 });
     expect(map.get('tada')).toBeUndefined();
-    expect(DEFAULT_SLACK_REACTIONS.split(',')).toHaveLength(map.emoji.length);
+    expect(DEFAULT_SLACK_REACTIONS.split(',')).toHaveLength(map.entries.length);
   });
 
   it('reads a custom map, with colons and skin tones tolerated', () => {
-    const map = parseReactionMap(':thumbsup:=subtle:2, x=delete');
-    expect(map.emoji).toEqual(['thumbsup', 'x']);
+    const map = parseSlackReactions(':thumbsup:=subtle:2, x=delete');
+    expect(map.entries.map((e) => e.key)).toEqual(['thumbsup', 'x']);
     expect(map.get('thumbsup::skin-tone-3')).toEqual({ action: 'variation', mode: 'subtle', index: 1 });
     expect(map.get('x')).toEqual({ action: 'delete' });
+    expect(describeSlackReactions(map)).toBe('Reactions on a result: :thumbsup: subtle variations of image 2 · :x: remove (requester only).');
   });
 
   it('refuses a bad map naming the variable', () => {
-    for (const bad of ['repeat', 'repeat=explode', 'repeat=vary:5', 'repeat=reseed:1', 'a=vary,a=reseed']) {
-      expect(() => parseReactionMap(bad)).toThrow(ConfigError);
-      expect(() => parseReactionMap(bad)).toThrow(/SLACK_REACTIONS/);
+    for (const bad of ['repeat', 'repeat=explode', 'repeat=vary:5', 'repeat=reseed:1', 'a=vary,a=reseed', '🔁=vary']) {
+      expect(() => parseSlackReactions(bad)).toThrow(ConfigError);
+      expect(() => parseSlackReactions(bad)).toThrow(/SLACK_REACTIONS/);
     }
   });
 });

@@ -1,9 +1,9 @@
 /** What the Discord bot needs from the process, and what it derives from it once at start. */
 import type { CommandLimits } from '../../commands/context.ts';
+import type { ReactionMap } from '../../commands/reaction-map.ts';
 import type { ArtifactStore } from '../../src/artifacts.ts';
 import type { BotServices } from '../../src/bot-services.ts';
 import type { Config } from '../../src/config.ts';
-import type { ReactionMap } from './reactions.ts';
 
 export interface DiscordBotDeps extends BotServices {
   config: Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APP_ID' | 'DISCORD_API_URL' | 'DISCORD_GUILD_IDS' | 'DISCORD_REACTIONS' | 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY'>;

@@ -13,7 +13,7 @@ import { handleButton } from './button-press.ts';
 import { handleImagine } from './imagine-command.ts';
 import { handleCancel, handleHelp, handleQueue } from './queue-commands.ts';
 import { handleReactionAdd } from './reaction-add.ts';
-import { parseReactionMap } from './reactions.ts';
+import { parseDiscordReactions } from './reactions.ts';
 import { replaceWithEphemeral } from './replies.ts';
 import { discordRestOptions, DEFAULT_REST_LIMITS, type DiscordRestLimits } from './rest.ts';
 import { aspectChoices, buildSlashCommands, modelChoices, registerSlashCommands } from './slash-commands.ts';
@@ -75,7 +75,7 @@ export async function startDiscordBot(deps: DiscordBotDeps, opts: DiscordBotOpti
     ...deps,
     jobPayload: deps.jobPayload ?? jobPayloadLookup(deps.queue),
     limits: limitsFromConfig(config),
-    reactions: parseReactionMap(config.DISCORD_REACTIONS ?? undefined),
+    reactions: parseDiscordReactions(config.DISCORD_REACTIONS ?? undefined),
   };
   const client = createDiscordClient(config.DISCORD_API_URL, opts.restLimits);
   const log = logger.child({ component: 'discord' });

@@ -7,7 +7,7 @@ import type { JobSummary } from '../../src/queue/types.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { originFromInteraction } from './origin.ts';
 import { quotePrompt } from './render.ts';
-import { describeReactions } from './reactions.ts';
+import { describeDiscordReactions } from './reactions.ts';
 import { averageJobMs } from './state.ts';
 
 /** Discord's content limit, with room for a closing line. */
@@ -83,7 +83,8 @@ export function splitMessage(text: string, limit = MESSAGE_LIMIT): string[] {
 }
 
 export async function handleHelp(rt: BotRuntime, interaction: ChatInputCommandInteraction): Promise<void> {
-  const text = `${help({ limits: rt.limits, models: rt.models }).message}\n${describeReactions(rt.reactions)}`;
+  const reactions = describeDiscordReactions(rt.reactions);
+  const text = [help({ limits: rt.limits, models: rt.models }).message, ...(reactions ? [reactions] : [])].join('\n');
   const [first, ...rest] = splitMessage(text);
   await interaction.reply({ content: first, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });
   for (const part of rest) await interaction.followUp({ content: part, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });

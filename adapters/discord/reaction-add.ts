@@ -7,6 +7,7 @@
  */
 import type { GuildMember, MessageReaction, PartialMessageReaction, PartialUser, User } from 'discord.js';
 import { commandContext, type CommandOutcome } from '../../commands/context.ts';
+import type { ReactionAction } from '../../commands/reaction-map.ts';
 import { deleteResult } from '../../commands/delete.ts';
 import { reseed } from '../../commands/reseed.ts';
 import { upscale } from '../../commands/upscale.ts';
@@ -15,7 +16,6 @@ import type { JobResult } from '../../src/jobs.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { enqueueAndShow } from './enqueue-job.ts';
 import { originFromReaction } from './origin.ts';
-import { reactionFor, type ReactionAction } from './reactions.ts';
 import { quotePrompt } from './render.ts';
 
 interface APIMessage {
@@ -41,7 +41,7 @@ function decide(rt: BotRuntime, action: ReactionAction, result: JobResult | null
 
 export async function handleReactionAdd(rt: BotRuntime, reaction: MessageReaction | PartialMessageReaction, user: User | PartialUser, applicationId: string): Promise<void> {
   if (user.bot || user.id === applicationId) return;
-  const action = reactionFor(rt.reactions, reaction.emoji.name);
+  const action = rt.reactions.get(reaction.emoji.name);
   if (!action) return;
   const message = reaction.message;
   const result = await rt.results.getByMessage('discord', message.id);

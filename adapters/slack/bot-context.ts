@@ -1,8 +1,8 @@
 /** What the Slack bot needs from the process, and what it derives from it once at start. */
 import type { CommandLimits } from '../../commands/context.ts';
+import type { ReactionMap } from '../../commands/reaction-map.ts';
 import type { BotServices } from '../../src/bot-services.ts';
 import type { Config } from '../../src/config.ts';
-import type { ReactionMap } from './reactions.ts';
 import type { ResponseUrlReplies } from './response-url.ts';
 import type { SlackApi } from './slack-api.ts';
 

@@ -18,7 +18,7 @@ import type { SlackBotDeps, SlackRuntime } from './bot-context.ts';
 import { registerButtonPresses } from './button-presses.ts';
 import { ChannelPacer } from './channel-pacer.ts';
 import { registerReactions } from './reaction-events.ts';
-import { parseReactionMap } from './reactions.ts';
+import { parseSlackReactions } from './reactions.ts';
 import { ResponseUrlReplies } from './response-url.ts';
 import { SlackApi } from './slack-api.ts';
 import { registerImagineCommand } from './slash-command.ts';
@@ -62,7 +62,7 @@ export function createSlackBot(deps: SlackBotDeps, opts: SlackBotOptions = {}): 
     logger: log,
     jobPayload: deps.jobPayload ?? jobPayloadLookup(deps.queue),
     limits: limitsFromConfig(config),
-    reactions: parseReactionMap(config.SLACK_REACTIONS ?? undefined),
+    reactions: parseSlackReactions(config.SLACK_REACTIONS ?? undefined),
     api: new SlackApi(client, opts.pacer ?? new ChannelPacer(deps.kv), {
       onRateLimited: ({ call, retryAfterMs }) => log.info({ call, retryAfterMs }, 'slack rate limit: waiting'),
     }),

@@ -20,7 +20,8 @@ import type { Logger } from '../../src/logger.ts';
 import { createLogger } from '../../src/logger.ts';
 import { resultTtlSeconds } from '../../src/results.ts';
 import { ChannelPacer } from './channel-pacer.ts';
-import { parseReactionMap, type ReactionMap } from './reactions.ts';
+import type { ReactionMap } from '../../commands/reaction-map.ts';
+import { parseSlackReactions } from './reactions.ts';
 import { renderFailure, renderResult, renderStatus, type StatusState } from './render.ts';
 import { ResponseUrlReplies } from './response-url.ts';
 import { SlackApi, slackErrorCode, type OutgoingMessage } from './slack-api.ts';
@@ -98,7 +99,7 @@ export class SlackDeliverer implements Deliverer {
 
     // The image and its buttons are out; what follows only tidies up, so it never fails the delivery.
     await this.bestEffort('mark the status message done', () => this.showStatus(ctx, renderStatus(ctx.payload, { kind: 'done' } satisfies StatusState), { postIfGone: false }));
-    const hint = this.opts.reactions.emoji[0];
+    const hint = this.opts.reactions.entries[0]?.key;
     if (hint) await this.bestEffort('add the reaction hint', () => api.addReaction(ref!.channel, ref!.ts, hint));
     await this.tellRequester(ctx, '✅ Your images are ready in the thread.');
     return { messageId: ref.ts, channelId: ref.channel };
@@ -180,7 +181,7 @@ export function createSlackDeliverer(
     api,
     kv,
     responses: new ResponseUrlReplies(kv),
-    reactions: parseReactionMap(config.SLACK_REACTIONS ?? undefined),
+    reactions: parseSlackReactions(config.SLACK_REACTIONS ?? undefined),
     resultTtlS: resultTtlSeconds(config),
     minProgressIntervalMs: opts.minProgressIntervalMs,
     logger,

@@ -6,27 +6,13 @@
  * our results are ignored silently: people react to messages all the time.
  */
 import type { App } from '@slack/bolt';
-import type { ActionRef } from '../../src/actions.ts';
+import { reactionActionRef, type ReactionAction } from '../../commands/reaction-map.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { SlackRuntime } from './bot-context.ts';
-import type { ReactionAction } from './reactions.ts';
 import { renderNotice } from './render.ts';
 import { decideAction, removeResult } from './result-actions.ts';
 import { startJob } from './start-job.ts';
 import { firstDelivery, forgetDelivery } from './state.ts';
-
-function actionRef(action: ReactionAction, resultId: string): ActionRef {
-  switch (action.action) {
-    case 'variation':
-      return { action: action.mode === 'subtle' ? 'vary-subtle' : 'variation', resultId, index: action.index };
-    case 'upscale':
-      return { action: 'upscale', resultId, index: action.index };
-    case 'reseed':
-      return { action: 'reseed', resultId };
-    case 'delete':
-      return { action: 'delete', resultId };
-  }
-}
 
 export interface ReactionAddedEvent {
   user: string;
@@ -61,7 +47,7 @@ async function handleReaction(rt: SlackRuntime, e: ReactionAddedEvent, mapped: R
   if (!result || result.origin.channelId !== channel) return;
   const origin: Origin = { platform: 'slack', ...(teamId ? { workspaceId: teamId } : {}), channelId: channel, userId: e.user, eventId: `evt:${eventId}`.slice(0, 128) };
   const threadTs = result.origin.threadId ?? messageTs;
-  const outcome = await decideAction(rt, actionRef(mapped, result.resultId), origin);
+  const outcome = await decideAction(rt, reactionActionRef(mapped, result.resultId), origin);
   switch (outcome.kind) {
     case 'message':
       await rt.api.postEphemeral(channel, e.user, renderNotice(outcome.message), threadTs);

@@ -11,7 +11,7 @@ import { helpText } from '../../commands/help.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { JobSummary } from '../../src/queue/types.ts';
 import type { SlackRuntime } from './bot-context.ts';
-import type { ReactionAction } from './reactions.ts';
+import { describeSlackReactions } from './reactions.ts';
 import { replyEphemeral } from './replies.ts';
 import { cancelJobs } from './result-actions.ts';
 import { quotePrompt } from './slack-text.ts';
@@ -32,26 +32,12 @@ const SLACK_USAGE: Record<(typeof COMMANDS)[number]['usage'], string> = {
   '/help': '/imagine help',
 };
 
-function describeReaction(a: ReactionAction): string {
-  switch (a.action) {
-    case 'variation':
-      return `${a.mode === 'subtle' ? 'subtle' : 'strong'} variations of image ${a.index + 1}`;
-    case 'upscale':
-      return `upscale image ${a.index + 1}`;
-    case 'reseed':
-      return 'a new seed';
-    case 'delete':
-      return 'remove the result';
-  }
-}
-
 export function slackHelp(rt: SlackRuntime): string {
-  const { reactions } = rt;
   const lines = helpText({ limits: rt.limits, models: rt.models }).split('\n');
   // The shared help starts with one line per command; Slack types them as words after /imagine.
   for (let i = 0; i < COMMANDS.length; i++) lines[i] = lines[i].replace(`\`${COMMANDS[i].usage}\``, `\`${SLACK_USAGE[COMMANDS[i].usage]}\``);
-  const reactionList = reactions.emoji.map((e) => `:${e}: ${describeReaction(reactions.get(e)!)}`).join(' · ');
-  if (reactionList) lines.push(`Reactions on a result: ${reactionList}.`);
+  const reactions = describeSlackReactions(rt.reactions);
+  if (reactions) lines.push(reactions);
   return lines.join('\n');
 }
 

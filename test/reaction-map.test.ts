@@ -1,0 +1,63 @@
+/** The reaction-map vocabulary shared by DISCORD_REACTIONS and SLACK_REACTIONS, apart from either platform's emoji. */
+import { describe, expect, it } from 'vitest';
+import { describeReactions, parseReactionMap, reactionActionRef, type ReactionSyntax } from '../commands/reaction-map.ts';
+import { decodeAction, encodeAction } from '../src/actions.ts';
+import { ConfigError } from '../src/config.ts';
+
+/** Emoji written as upper-case words, reported in lower case: enough to see which rule is the platform's. */
+const WORDS: ReactionSyntax = {
+  variable: 'SLACK_REACTIONS',
+  emojiHelp: 'words',
+  configuredKey: (written) => (/^[A-Z]+$/.test(written) ? written.toLowerCase() : null),
+  reportedKey: (reported) => reported.toLowerCase(),
+};
+
+describe('reaction map vocabulary', () => {
+  it('reads every action, with image 1 when none is named, in the order configured', () => {
+    const map = parseReactionMap('A=vary, B=subtle:3, C=upscale:4, D=reseed, E=delete', WORDS);
+    expect(map.entries.map((e) => [e.emoji, e.key, e.action])).toEqual([
+      ['A', 'a', { action: 'variation', mode: 'strong', index: 0 }],
+      ['B', 'b', { action: 'variation', mode: 'subtle', index: 2 }],
+      ['C', 'c', { action: 'upscale', index: 3 }],
+      ['D', 'd', { action: 'reseed' }],
+      ['E', 'e', { action: 'delete' }],
+    ]);
+    expect(map.get('b')).toEqual({ action: 'variation', mode: 'subtle', index: 2 });
+    expect(map.get('B')).toEqual({ action: 'variation', mode: 'subtle', index: 2 });
+    expect(map.get('f')).toBeUndefined();
+    expect(map.get(undefined)).toBeUndefined();
+    expect(describeReactions(map, (e) => `[${e.emoji}]`)).toBe(
+      'Reactions on a result: [A] strong variations of image 1 · [B] subtle variations of image 3 · [C] upscale image 4 · [D] new seed · [E] remove (requester only).',
+    );
+    expect(describeReactions(parseReactionMap(' , ', WORDS), (e) => e.emoji)).toBeNull();
+  });
+
+  it.each([
+    ['A', 'has no "="'],
+    ['a=vary', 'does not start with an emoji'],
+    ['=vary', 'does not start with an emoji'],
+    ['A=vary:0', 'names image 0'],
+    ['A=vary:1:2', 'names image 1:2'],
+    ['A=upscale:x', 'names image x'],
+    ['A=delete:1', 'cannot name an image'],
+    ['A=Vary', '"Vary" is not an action'],
+    ['A=vary,A=reseed', 'A is listed twice'],
+  ])('refuses %s, naming the variable', (text, detail) => {
+    let error: unknown;
+    try {
+      parseReactionMap(text, WORDS);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe('SLACK_REACTIONS');
+    expect((error as Error).message).toContain(detail);
+  });
+
+  it('asks for what the matching button asks for', () => {
+    const map = parseReactionMap('A=vary:2,B=subtle:1,C=upscale:3,D=reseed,E=delete', WORDS);
+    const ids = map.entries.map((e) => encodeAction(reactionActionRef(e.action, 'res-1')));
+    expect(ids).toEqual(['im1:v:res-1:1', 'im1:s:res-1:0', 'im1:u:res-1:2', 'im1:r:res-1', 'im1:d:res-1']);
+    for (const id of ids) expect(decodeAction(id)).not.toBeNull();
+  });
+});
