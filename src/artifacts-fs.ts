@@ -25,7 +25,19 @@ export class InvalidArtifactKeyError extends Error {
 }
 
 export class FsArtifactStore implements ArtifactStore {
+  /** Directories being created now: the files of one result are written together and share one mkdir. */
+  private readonly creating = new Map<string, Promise<unknown>>();
+
   constructor(readonly dir: string) {}
+
+  private makeDir(dir: string): Promise<unknown> {
+    let made = this.creating.get(dir);
+    if (!made) {
+      made = fs.mkdir(dir, { recursive: true }).finally(() => this.creating.delete(dir));
+      this.creating.set(dir, made);
+    }
+    return made;
+  }
 
   private pathOf(key: string): string {
     if (!KEY_PATTERN.test(key) || key.split('/').some((s) => s === '.' || s === '..' || s.startsWith(TEMP_PREFIX))) {
@@ -37,7 +49,7 @@ export class FsArtifactStore implements ArtifactStore {
   async put(key: string, bytes: Buffer, contentType: string): Promise<ArtifactRef> {
     const target = this.pathOf(key);
     const dir = path.dirname(target);
-    await fs.mkdir(dir, { recursive: true });
+    await this.makeDir(dir);
     const temp = path.join(dir, `${TEMP_PREFIX}${randomBytes(6).toString('hex')}`);
     try {
       await fs.writeFile(temp, bytes);

@@ -4,7 +4,7 @@
  * Expired entries are dropped when read and swept now and then on writes; no timers, so an
  * idle store never keeps the process alive.
  */
-import type { KeyValueStore } from './kv.ts';
+import type { KeyValueStore, KvWrite } from './kv.ts';
 import { ttlToMs } from './kv-ttl.ts';
 
 interface Entry {
@@ -44,6 +44,20 @@ export class MemoryKeyValueStore implements KeyValueStore {
 
   async del(key: string): Promise<void> {
     this.entries.delete(key);
+  }
+
+  async getMany(keys: readonly string[]): Promise<(string | null)[]> {
+    return keys.map((k) => this.live(k)?.value ?? null);
+  }
+
+  async setMany(writes: readonly KvWrite[]): Promise<boolean[]> {
+    // TTLs are validated before anything is written, so a bad one leaves the store untouched (as MULTI would).
+    const ms = writes.map((w) => ttlToMs(w.ttlS));
+    return writes.map((w, i) => {
+      if (w.ifAbsent && this.live(w.key)) return false;
+      this.write(w.key, w.value, ms[i]);
+      return true;
+    });
   }
 
   private live(key: string): Entry | undefined {

@@ -20,15 +20,20 @@ export function secretTtlSeconds(secret: PlatformSecret): number {
   return secret.platform === 'discord' ? DISCORD_TOKEN_TTL_S : SLACK_RESPONSE_URL_TTL_S;
 }
 
-const key = (jobId: string) => `secret:${jobId}`;
+/** Where a job's secret is kept (exported for callers that read it together with other keys). */
+export const secretKey = (jobId: string) => `secret:${jobId}`;
 
 export async function storeSecret(kv: KeyValueStore, jobId: string, secret: PlatformSecret, ttlS = secretTtlSeconds(secret)): Promise<void> {
-  await kv.set(key(jobId), JSON.stringify(secret), ttlS);
+  await kv.set(secretKey(jobId), JSON.stringify(secret), ttlS);
 }
 
 /** The secret if it is still valid; null once it has expired (callers fall back to bot routes). */
 export async function loadSecret(kv: KeyValueStore, jobId: string): Promise<PlatformSecret | null> {
-  const raw = await kv.get(key(jobId));
+  return decodeSecret(await kv.get(secretKey(jobId)));
+}
+
+/** The secret from a raw value read under secretKey(); same answers as loadSecret(). */
+export function decodeSecret(raw: string | null): PlatformSecret | null {
   if (!raw) return null;
   const parsed = platformSecretSchema.safeParse(JSON.parse(raw));
   return parsed.success ? parsed.data : null;

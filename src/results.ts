@@ -5,7 +5,7 @@
  */
 import type { Config } from './config.ts';
 import { parseJobResult, type JobResult, type Platform } from './jobs.ts';
-import type { KeyValueStore } from './kv.ts';
+import { setMany, type KeyValueStore, type KvWrite } from './kv.ts';
 import { ttlToMs } from './kv-ttl.ts';
 
 interface StoredResult {
@@ -29,9 +29,34 @@ export class ResultStore {
 
   /** Store (or replace) a result for ttlS seconds (0 = no expiry). The result is validated first. */
   async save(result: JobResult, ttlS: number): Promise<void> {
+    await setMany(this.kv, this.writesFor(result, ttlS).writes);
+  }
+
+  /**
+   * What save() writes, for a caller that sends it in one round trip with writes of its own.
+   * The result is validated here; `result` is the validated copy (pass it to messageIdWrites later).
+   */
+  writesFor(result: JobResult, ttlS: number): { result: JobResult; writes: KvWrite[] } {
     const valid = parseJobResult(result);
-    const ms = ttlToMs(ttlS);
-    await this.write({ expiresAt: ms === 0 ? 0 : this.now() + ms, result: valid });
+    return { result: valid, writes: this.storedWrites(this.fresh(valid, ttlS)) };
+  }
+
+  /**
+   * What save({ ...result, messageId }, ttlS) writes, for a `result` that was already validated
+   * (from writesFor() or get()): adding a message id cannot make it invalid, so it is not checked again.
+   */
+  messageIdWrites(result: JobResult, messageId: string, ttlS: number): KvWrite[] {
+    return this.storedWrites(this.fresh({ ...result, messageId }, ttlS));
+  }
+
+  /** The key a result is stored under, for callers that read it together with other keys (getMany). */
+  keyOf(resultId: string): string {
+    return resultKey(resultId);
+  }
+
+  /** The result from a raw stored value read under keyOf(resultId); same answers and errors as get(). */
+  decode(resultId: string, raw: string | null): JobResult | null {
+    return this.parseStored(resultId, raw)?.result ?? null;
   }
 
   /** The result, or null when unknown or expired. A stored value that fails validation throws (with the id). */
@@ -73,17 +98,33 @@ export class ResultStore {
     return ms > 0 ? ms / 1000 : null;
   }
 
-  private async write(stored: StoredResult): Promise<boolean> {
+  private fresh(result: JobResult, ttlS: number): StoredResult {
+    const ms = ttlToMs(ttlS);
+    return { expiresAt: ms === 0 ? 0 : this.now() + ms, result };
+  }
+
+  /** The result and its message index; none once the expiry has passed. */
+  private storedWrites(stored: StoredResult): KvWrite[] {
     const ttl = this.remainingSeconds(stored.expiresAt);
-    if (ttl === null) return false;
+    if (ttl === null) return [];
     const { result } = stored;
-    await this.kv.set(resultKey(result.resultId), JSON.stringify(stored), ttl);
-    if (result.messageId) await this.kv.set(messageKey(result.origin.platform, result.messageId), result.resultId, ttl);
+    const writes: KvWrite[] = [{ key: resultKey(result.resultId), value: JSON.stringify(stored), ttlS: ttl }];
+    if (result.messageId) writes.push({ key: messageKey(result.origin.platform, result.messageId), value: result.resultId, ttlS: ttl });
+    return writes;
+  }
+
+  private async write(stored: StoredResult): Promise<boolean> {
+    const writes = this.storedWrites(stored);
+    if (writes.length === 0) return false;
+    await setMany(this.kv, writes);
     return true;
   }
 
   private async read(resultId: string): Promise<StoredResult | null> {
-    const raw = await this.kv.get(resultKey(resultId));
+    return this.parseStored(resultId, await this.kv.get(resultKey(resultId)));
+  }
+
+  private parseStored(resultId: string, raw: string | null): StoredResult | null {
     if (raw === null) return null;
     let parsed: { expiresAt?: unknown; result?: unknown };
     try {

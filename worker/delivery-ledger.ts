@@ -16,7 +16,7 @@
  * We choose "maybe twice in that window" over "maybe never": a lost result is worse for a
  * user than a duplicate, and the window is one HTTP round trip wide.
  */
-import type { KeyValueStore } from '../src/kv.ts';
+import { setMany, type KeyValueStore, type KvWrite } from '../src/kv.ts';
 
 export type DeliveryOutcome = 'result' | 'failure';
 
@@ -37,6 +37,14 @@ export interface LedgerOptions {
 
 const key = (jobId: string) => `delivery:${jobId}`;
 
+/** Writes that travel with the ledger's own, in the same round trip (a MULTI on Redis). */
+export interface LedgerCompanions {
+  /** Written just before the claim, whether or not the claim succeeds (e.g. the result the post will show). */
+  claim?: KvWrite[];
+  /** Written with the `done` mark once the post succeeded (e.g. recording the message id elsewhere). */
+  mark?(record: DoneRecord): KvWrite[];
+}
+
 export class DeliveryLedger {
   private readonly now: () => number;
 
@@ -44,8 +52,17 @@ export class DeliveryLedger {
     this.now = opts.now ?? Date.now;
   }
 
+  /** The key a job's record is kept under, for callers that read it together with other keys. */
+  keyOf(jobId: string): string {
+    return key(jobId);
+  }
+
   async get(jobId: string): Promise<DeliveryRecord | null> {
-    const raw = await this.kv.get(key(jobId));
+    return this.decode(await this.kv.get(key(jobId)));
+  }
+
+  /** A record from a raw value read under keyOf(); same answers as get(). */
+  decode(raw: string | null): DeliveryRecord | null {
     if (!raw) return null;
     try {
       return JSON.parse(raw) as DeliveryRecord;
@@ -56,8 +73,12 @@ export class DeliveryLedger {
 
   /** The `done` record, when this job's outcome was already delivered. */
   async delivered(jobId: string): Promise<DoneRecord | null> {
-    const rec = await this.get(jobId);
-    return rec?.state === 'done' ? rec : null;
+    return doneOnly(await this.get(jobId));
+  }
+
+  /** delivered() for a raw value read under keyOf(). */
+  decodeDelivered(raw: string | null): DoneRecord | null {
+    return doneOnly(this.decode(raw));
   }
 
   /**
@@ -69,12 +90,17 @@ export class DeliveryLedger {
     owner: string,
     outcome: DeliveryOutcome,
     post: () => Promise<{ messageId?: string; resultId?: string }>,
-    /** Runs beside the `done` mark once the post succeeded (e.g. recording the message id elsewhere). */
-    afterPost?: (record: DoneRecord) => Promise<void>,
+    companions: LedgerCompanions = {},
   ): Promise<{ posted: boolean; record: DoneRecord }> {
     const posting = JSON.stringify({ state: 'posting', owner, outcome, at: this.now() } satisfies DeliveryRecord);
-    // The common case (no record yet) costs one round trip: claim first, read only when that fails.
-    for (let tries = 0; !(await this.kv.setIfAbsent(key(jobId), posting, this.opts.ttlS)); tries++) {
+    const claimWrite: KvWrite = { key: key(jobId), value: posting, ttlS: this.opts.ttlS, ifAbsent: true };
+    // The common case (no record yet) costs one round trip, companions included: claim first, read only when that fails.
+    const claim = async (tries: number): Promise<boolean> => {
+      if (tries > 0 || !companions.claim?.length) return this.kv.setIfAbsent(key(jobId), posting, this.opts.ttlS);
+      const applied = await setMany(this.kv, [...companions.claim, claimWrite]);
+      return applied[applied.length - 1];
+    };
+    for (let tries = 0; !(await claim(tries)); tries++) {
       const existing = await this.get(jobId);
       if (existing?.state === 'done') return { posted: false, record: existing };
       if (existing?.state === 'posting') {
@@ -95,19 +121,20 @@ export class DeliveryLedger {
       throw err;
     }
     const record: DoneRecord = { state: 'done', outcome, messageId: delivered.messageId, resultId: delivered.resultId, at: this.now() };
+    const writes: KvWrite[] = [{ key: key(jobId), value: JSON.stringify(record), ttlS: this.opts.ttlS }, ...(companions.mark?.(record) ?? [])];
     const attempts = this.opts.markAttempts ?? 5;
-    const mark = async () => {
-      for (let i = 1; ; i++) {
-        try {
-          await this.kv.set(key(jobId), JSON.stringify(record), this.opts.ttlS);
-          return;
-        } catch (err) {
-          if (i >= attempts) throw err;
-          await new Promise((r) => setTimeout(r, 200 * i));
-        }
+    for (let i = 1; ; i++) {
+      try {
+        await setMany(this.kv, writes);
+        return { posted: true, record };
+      } catch (err) {
+        if (i >= attempts) throw err;
+        await new Promise((r) => setTimeout(r, 200 * i));
       }
-    };
-    await Promise.all([mark(), afterPost?.(record)]);
-    return { posted: true, record };
+    }
   }
+}
+
+function doneOnly(rec: DeliveryRecord | null): DoneRecord | null {
+  return rec?.state === 'done' ? rec : null;
 }

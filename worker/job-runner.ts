@@ -16,9 +16,9 @@ import type { ArtifactStore } from '../src/artifacts.ts';
 import type { Config } from '../src/config.ts';
 import type { DeliveryContext, ResultFiles } from '../src/delivery.ts';
 import { JOB_VERSION, type ArtifactRef, type JobPayload, type JobResult } from '../src/jobs.ts';
-import type { KeyValueStore } from '../src/kv.ts';
+import { getMany, type KeyValueStore, type KvWrite } from '../src/kv.ts';
 import type { Metrics } from '../src/metrics.ts';
-import { loadSecret } from '../src/platform-secrets.ts';
+import { decodeSecret, loadSecret, secretKey } from '../src/platform-secrets.ts';
 import type { ActiveJob } from '../src/queue/types.ts';
 import { resultTtlSeconds, type ResultStore } from '../src/results.ts';
 import { Batcher, type BatchEntry } from './batcher.ts';
@@ -60,6 +60,21 @@ interface Work {
   onProgress: (p: ProgressInfo) => void;
 }
 
+type LogLevel = 'debug' | 'info' | 'warn';
+type JobLog = Record<LogLevel, (obj: object, msg: string) => void>;
+
+/**
+ * A job's child logger, made only when a line is actually written at an enabled level: making a
+ * child serializes and redacts its bindings, which a job that logs nothing need not pay for.
+ */
+function lazyChild(logger: Logger, bindings: Record<string, unknown>): JobLog {
+  let child: Logger | undefined;
+  const at = (level: LogLevel) => (obj: object, msg: string) => {
+    if (logger.isLevelEnabled(level)) (child ??= logger.child(bindings))[level](obj, msg);
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn') };
+}
+
 /** Short, stable, URL- and custom_id-safe: a re-run of the same job writes the same result. */
 export function resultIdForJob(jobId: string, queue: string): string {
   return 'r' + createHash('sha256').update(`${queue}\0${jobId}`).digest('base64url').slice(0, 15);
@@ -94,35 +109,52 @@ export class JobRunner {
   run = async (job: ActiveJob): Promise<JobResult> => {
     const started = performance.now();
     const { payload } = job;
-    const log = this.deps.logger.child({ jobId: job.id, kind: payload.kind, platform: payload.origin.platform });
+    const log = lazyChild(this.deps.logger, { jobId: job.id, kind: payload.kind, platform: payload.origin.platform });
     const resultId = resultIdForJob(job.id, `${this.deps.config.QUEUE_PREFIX}:${this.deps.config.QUEUE_NAME}`);
+    const { results, kv } = this.deps;
 
-    // One round trip for both questions a re-run asks (independent reads).
-    const [done, reusable] = await Promise.all([this.ledger.delivered(job.id), this.reusableResult(resultId)]);
+    // One round trip for everything a job reads before it runs: the two questions a re-run asks
+    // (delivered? result stored?) and the platform secret the post needs.
+    const [doneRaw, resultRaw, secretRaw] = await getMany(kv, [this.ledger.keyOf(job.id), results.keyOf(resultId), secretKey(job.id)]);
+    const done = this.ledger.decodeDelivered(doneRaw);
+    const previous = results.decode(resultId, resultRaw);
+    const reusable = previous ? await this.withFiles(previous) : null;
     if (done && reusable && done.resultId === resultId) {
       log.info({ messageId: done.messageId }, 'job was already delivered; completing without posting again');
       return { ...reusable.result, messageId: done.messageId ?? reusable.result.messageId };
     }
     if (reusable) log.info({ resultId }, 'reusing the result an earlier attempt generated');
     const deliverer = this.deps.deliverers.get(payload.origin.platform);
-    // The platform secret is read beside the generation (it is only needed for the post).
-    const [{ result, files }, ctx] = await Promise.all([reusable ?? this.generate(job, resultId, log), this.context(job.id, payload)]);
+    const ctx: DeliveryContext = { jobId: job.id, payload, secret: decodeSecret(secretRaw) };
+    const { result, files, stored, landed } = reusable
+      ? { ...reusable, stored: { result: reusable.result, writes: [] }, landed: Promise.resolve() }
+      : await this.generate(job, resultId, log);
     const owner = `${this.workerId}:${job.attemptsMade}:${randomBytes(3).toString('hex')}`;
-    const { posted, record } = await this.ledger.once(
-      job.id,
-      owner,
-      'result',
-      async () => {
-        const message = await withDeliveryRetry('post result', () => deliverer.result(ctx, result, files), this.retryPolicy, {
-          onRetry: ({ attempt, waitMs, status }) => log.warn({ attempt, waitMs, status }, 'result delivery failed; retrying'),
-        });
-        return { messageId: message.messageId, resultId };
-      },
-      // The message id lets reactions find the result later; written beside the ledger's mark.
-      async (rec) => {
-        if (rec.messageId) await this.deps.results.save({ ...result, messageId: rec.messageId }, this.ttlS);
-      },
-    );
+    // The files (and the queue's progress field) are still being written while the claim goes out
+    // with the new result in the same round trip; the post waits for them, and so does the job.
+    const [delivery, written] = await Promise.allSettled([
+      this.ledger.once(
+        job.id,
+        owner,
+        'result',
+        async () => {
+          await landed;
+          const message = await withDeliveryRetry('post result', () => deliverer.result(ctx, result, files), this.retryPolicy, {
+            onRetry: ({ attempt, waitMs, status }) => log.warn({ attempt, waitMs, status }, 'result delivery failed; retrying'),
+          });
+          return { messageId: message.messageId, resultId };
+        },
+        {
+          claim: stored.writes,
+          // The message id lets reactions find the result later; written with the ledger's mark.
+          mark: (rec) => (rec.messageId ? results.messageIdWrites(stored.result, rec.messageId, this.ttlS) : []),
+        },
+      ),
+      landed,
+    ]);
+    if (delivery.status === 'rejected') throw delivery.reason;
+    if (written.status === 'rejected') throw written.reason;
+    const { posted, record } = delivery.value;
     this.deps.metrics.deliveries.inc({ platform: payload.origin.platform, outcome: posted ? 'posted' : 'already-delivered' });
     const messageId = record.messageId;
     this.deps.metrics.jobsCompleted.inc({ kind: payload.kind });
@@ -147,16 +179,24 @@ export class JobRunner {
     return { jobId, payload, secret: await loadSecret(this.deps.kv, jobId) };
   }
 
-  private async reusableResult(resultId: string): Promise<{ result: JobResult; files: ResultFiles } | null> {
-    const result = await this.deps.results.get(resultId);
-    if (!result) return null;
+  /** A stored result with its files, or null when any file is missing (then it is generated again). */
+  private async withFiles(result: JobResult): Promise<{ result: JobResult; files: ResultFiles } | null> {
     const images = await Promise.all(result.images.map((i) => this.deps.artifacts.get(i.artifact.key)));
     const grid = result.grid ? await this.deps.artifacts.get(result.grid.key) : images[0];
     if (images.some((b) => !b) || !grid) return null;
     return { result, files: { grid, images: images as Buffer[] } };
   }
 
-  private async generate(job: ActiveJob, resultId: string, log: Logger): Promise<{ result: JobResult; files: ResultFiles }> {
+  /**
+   * Runs the pipeline and starts writing the files. Returns the result, the writes that store
+   * it (validated, for the ledger's claim), and `landed`, which settles once the files are in
+   * the artifact store and the queue's progress field holds the last step.
+   */
+  private async generate(
+    job: ActiveJob,
+    resultId: string,
+    log: JobLog,
+  ): Promise<{ result: JobResult; files: ResultFiles; stored: { result: JobResult; writes: KvWrite[] }; landed: Promise<unknown> }> {
     const { payload } = job;
     this.deps.residency.info(payload.params.model); // unknown model: an InvalidJobError before any work
     const plan = await planJob(payload, this.deps.results, this.deps.artifacts);
@@ -194,6 +234,7 @@ export class JobRunner {
     const gridKey = gen.grid ? `${resultId}/grid.png` : undefined;
     // Refs are known before the bytes land, so the result is stored while the files are written
     // (a crash in between leaves a result whose files are missing, which a re-run does not reuse).
+    // The files of one result share a directory: the store creates it once for all of them.
     const refs: ArtifactRef[] = gen.images.map((img, i) => ({ key: keys[i], bytes: img.png.length, contentType: 'image/png' }));
     const gridRef: ArtifactRef | undefined = gen.grid && gridKey ? { key: gridKey, bytes: gen.grid.length, contentType: 'image/png' } : undefined;
     const result: JobResult = {
@@ -212,15 +253,15 @@ export class JobRunner {
       provider: gen.provider,
       createdAt: Date.now(),
     };
-    await Promise.all([
+    const stored = this.deps.results.writesFor(result, this.ttlS);
+    const landed = Promise.all([
       ...gen.images.map((img, i) => artifacts.put(keys[i], img.png, 'image/png')),
       ...(gen.grid && gridKey ? [artifacts.put(gridKey, gen.grid, 'image/png')] : []),
-      this.deps.results.save(result, this.ttlS),
       // Before the job can complete, so its progress field ends at the last step.
       reporter.flushQueue(),
     ]);
     log.debug({ resultId, ms: Math.round(gen.timings.totalMs), batch: gen.timings.batchSize }, 'generated');
-    return { result, files: { grid: gen.grid ?? gen.images[0].png, images: gen.images.map((i) => i.png) } };
+    return { result, files: { grid: gen.grid ?? gen.images[0].png, images: gen.images.map((i) => i.png) }, stored, landed };
   }
 
   /** One pipeline call for a batch of compatible work items, each with its own progress and abort signal. */
