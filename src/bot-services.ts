@@ -1,9 +1,11 @@
 /**
  * What every chat adapter's inbound side (Discord, Slack, the web playground) takes from the
- * process: the queue, the stores and the model catalog. Adapters add only their platform's
- * parts (configuration, API clients), so the shared wiring is written once.
+ * process: the queue, the stores and the model catalog; and the store lookups they all make.
+ * Adapters add only their platform's parts (configuration, API clients).
  */
 import type { TokenCounter } from '../commands/context.ts';
+import type { ActionFacts } from '../commands/result-action.ts';
+import type { ActionRef } from './actions.ts';
 import { jobPayloadSchema, type JobPayload } from './jobs.ts';
 import type { KeyValueStore } from './kv.ts';
 import type { Logger } from './logger.ts';
@@ -41,4 +43,13 @@ export function jobPayloadLookup(queue: JobQueue): JobPayloadLookup | undefined 
     const parsed = jobPayloadSchema.safeParse(job?.data);
     return parsed.success ? parsed.data : null;
   };
+}
+
+/** What a button press is decided on (commands/result-action.ts), from the stores alone. */
+export async function lookUpAction(services: Pick<BotServices, 'queue' | 'results' | 'jobPayload'>, ref: ActionRef, userId: string): Promise<ActionFacts> {
+  if ('jobId' in ref) {
+    if (ref.action === 'cancel') return { jobs: await services.queue.userJobs(userId) };
+    return { failed: services.jobPayload ? await services.jobPayload(ref.jobId) : null };
+  }
+  return { result: await services.results.get(ref.resultId) };
 }

@@ -1,14 +1,20 @@
-/** What every chat adapter shares: the per-event command context and the store lookups in src/bot-services.ts. */
+/**
+ * What every chat adapter shares: the per-event command context, the store lookups in
+ * src/bot-services.ts, and deciding a pressed button from what they found.
+ */
 import { describe, expect, it } from 'vitest';
 import { commandContext } from '../commands/context.ts';
-import { jobPayloadLookup } from '../src/bot-services.ts';
+import { decideAction } from '../commands/result-action.ts';
+import type { ActionRef } from '../src/actions.ts';
+import { jobPayloadLookup, lookUpAction } from '../src/bot-services.ts';
 import { loadConfig } from '../src/config.ts';
 import { MAX_SEED } from '../src/jobs.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { createModelCatalog } from '../src/models.ts';
 import { LocalJobQueue } from '../src/queue/local-queue.ts';
 import type { JobQueue } from '../src/queue/types.ts';
-import { context, origin, TINY, wordTokenCounter } from './support/command-context.ts';
+import { ResultStore } from '../src/results.ts';
+import { context, origin, storedResult, TINY, wordTokenCounter } from './support/command-context.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 
 describe('commandContext', () => {
@@ -51,5 +57,50 @@ describe('jobPayloadLookup', () => {
   it('has nothing to offer for a queue that keeps no payloads', () => {
     const elsewhere = { backend: 'local' } as unknown as JobQueue;
     expect(jobPayloadLookup(elsewhere)).toBeUndefined();
+  });
+});
+
+describe('a pressed button, from the stores alone', () => {
+  async function stores() {
+    const kv = new MemoryKeyValueStore();
+    const queue = new LocalJobQueue({ config: loadConfig({ LOG_LEVEL: 'silent' }), secrets: kv });
+    const results = new ResultStore(kv);
+    await results.save(storedResult(), 60);
+    // The requester's queued job, as the stored result's requester (u1 in g1 on Discord).
+    const queued = await queue.enqueue(txt2imgPayload({ origin: { platform: 'discord', workspaceId: 'g1', channelId: 'c1', userId: 'u1' } }));
+    if (!queued.ok) throw new Error(queued.message);
+    return { queue, results, jobId: queued.jobId, jobPayload: jobPayloadLookup(queue) };
+  }
+
+  it('looks up only what the action needs', async () => {
+    const s = await stores();
+    expect(await lookUpAction(s, { action: 'vary-subtle', resultId: 'res-1', index: 2 }, 'u1')).toEqual({ result: storedResult() });
+    expect(await lookUpAction(s, { action: 'delete', resultId: 'res-gone' }, 'u1')).toEqual({ result: null });
+    const mine = await lookUpAction(s, { action: 'cancel', jobId: s.jobId }, 'u1');
+    expect(mine.jobs?.map((j) => j.jobId)).toEqual([s.jobId]);
+    expect(await lookUpAction(s, { action: 'cancel', jobId: s.jobId }, 'someone-else')).toEqual({ jobs: [] });
+    expect((await lookUpAction(s, { action: 'retry', jobId: s.jobId }, 'u1')).failed?.params.seed).toBe(42);
+    expect(await lookUpAction({ ...s, jobPayload: undefined }, { action: 'retry', jobId: s.jobId }, 'u1')).toEqual({ failed: null });
+    await s.queue.close();
+  });
+
+  it('decides each button as its command does', async () => {
+    const s = await stores();
+    const ctx = context({ randomSeed: () => 555 });
+    const decide = async (ref: ActionRef) => decideAction(ref, await lookUpAction(s, ref, 'u1'), ctx);
+
+    const subtle = await decide({ action: 'vary-subtle', resultId: 'res-1', index: 2 });
+    expect(subtle).toMatchObject({ kind: 'job', payload: { kind: 'variation', mode: 'subtle', source: { resultId: 'res-1', index: 2 } } });
+    for (const action of ['variation', 'vary-strong'] as const) {
+      expect(await decide({ action, resultId: 'res-1', index: 1 })).toMatchObject({ kind: 'job', payload: { kind: 'variation', mode: 'strong', source: { index: 1 } } });
+    }
+    expect(await decide({ action: 'upscale', resultId: 'res-1', index: 3 })).toMatchObject({ kind: 'job', payload: { kind: 'upscale', source: { index: 3 } } });
+    expect(await decide({ action: 'reseed', resultId: 'res-1' })).toMatchObject({ kind: 'job', payload: { kind: 'txt2img', parentResultId: 'res-1', params: { seed: 555 } } });
+    expect(await decide({ action: 'delete', resultId: 'res-1' })).toEqual({ kind: 'delete', resultId: 'res-1', messageId: 'msg-0', summary: 'Removed.' });
+    expect(await decide({ action: 'cancel', jobId: s.jobId })).toEqual({ kind: 'cancel', jobIds: [s.jobId], summary: 'Cancelling your job.' });
+    expect(await decide({ action: 'retry', jobId: s.jobId })).toMatchObject({ kind: 'job', payload: { kind: 'txt2img', params: { seed: 42 } } });
+    expect(await decide({ action: 'upscale', resultId: 'res-gone', index: 0 })).toMatchObject({ kind: 'message', code: 'expired' });
+    expect(await decide({ action: 'retry', jobId: 'job-gone' })).toMatchObject({ kind: 'message', code: 'expired' });
+    await s.queue.close();
   });
 });

@@ -3,13 +3,14 @@
  * enqueue, then show the queue position in the job's status message, without ever writing
  * over what the worker has already delivered there (see the reply hold in state.ts).
  */
-import type { CommandWarning } from '../../commands/context.ts';
+import type { ButtonInteraction, ChatInputCommandInteraction } from 'discord.js';
+import type { CommandOutcome, CommandWarning } from '../../commands/context.ts';
 import { InvalidJobError, type JobPayload } from '../../src/jobs.ts';
 import type { PlatformSecret } from '../../src/platform-secrets.ts';
 import type { EnqueueOutcome } from '../../src/queue/types.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { renderQueued, type RenderedMessage } from './render.ts';
-import { holdReply, releaseReply, rememberJobMessage, type JobMessage } from './state.ts';
+import { holdReply, releaseReply, rememberAttachmentLimit, rememberJobMessage, type JobMessage } from './state.ts';
 
 export interface EnqueueFlow {
   payload: JobPayload;
@@ -54,4 +55,34 @@ export async function enqueueAndShow(rt: BotRuntime, flow: EnqueueFlow): Promise
   } finally {
     if (eventId) await releaseReply(rt.kv, eventId);
   }
+}
+
+export type JobToStart = Pick<Extract<CommandOutcome, { kind: 'job' }>, 'payload' | 'dedupeId' | 'warnings'>;
+
+/**
+ * A job started by an interaction (slash command or button): the interaction reports the
+ * guild's attachment limit for the worker's upload, and its token lets the worker edit the
+ * reply. `statusMessageId` names a follow-up to edit instead of the original reply.
+ */
+export async function enqueueFromInteraction(
+  rt: BotRuntime,
+  interaction: ChatInputCommandInteraction | ButtonInteraction,
+  job: JobToStart,
+  opts: { statusMessageId?: string; refuse(message: string): Promise<void> },
+): Promise<EnqueueOutcome | null> {
+  await rememberAttachmentLimit(rt.kv, job.payload.origin, interaction.attachmentSizeLimit);
+  return enqueueAndShow(rt, {
+    ...job,
+    secret: { platform: 'discord', interactionToken: interaction.token },
+    showQueued: async (message) => {
+      const shown = await interaction.editReply({
+        ...(opts.statusMessageId ? { message: opts.statusMessageId } : {}),
+        content: message.content,
+        components: message.components,
+        allowedMentions: { parse: [] },
+      });
+      return { channelId: shown.channelId, messageId: shown.id, via: 'interaction' };
+    },
+    refuse: opts.refuse,
+  });
 }

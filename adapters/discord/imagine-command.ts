@@ -10,12 +10,11 @@ import { imagine } from '../../commands/imagine.ts';
 import type { StructuredOptions } from '../../commands/options-schema.ts';
 import { txt2imgJobSchema } from '../../src/jobs.ts';
 import type { BotRuntime } from './bot-context.ts';
-import { enqueueAndShow } from './enqueue-job.ts';
+import { enqueueFromInteraction } from './enqueue-job.ts';
 import { InitImageError, precheckAttachment, storeInitImage, type AttachmentInfo } from './init-image.ts';
 import { originFromInteraction } from './origin.ts';
 import { replaceWithEphemeral } from './replies.ts';
 import { IMAGINE_OPTION_MAP } from './slash-commands.ts';
-import { rememberAttachmentLimit } from './state.ts';
 
 /** Stands in for the start image's artifact key while validating, before anything is stored. */
 const PENDING_IMAGE_KEY = 'uploads/pending';
@@ -63,16 +62,5 @@ export async function handleImagine(rt: BotRuntime, interaction: ChatInputComman
       return;
     }
   }
-  await rememberAttachmentLimit(rt.kv, origin, interaction.attachmentSizeLimit);
-  await enqueueAndShow(rt, {
-    payload,
-    dedupeId: outcome.dedupeId,
-    warnings: outcome.warnings,
-    secret: { platform: 'discord', interactionToken: interaction.token },
-    showQueued: async (message) => {
-      const shown = await interaction.editReply({ content: message.content, components: message.components, allowedMentions: { parse: [] } });
-      return { channelId: shown.channelId, messageId: shown.id, via: 'interaction' };
-    },
-    refuse: (message) => replaceWithEphemeral(interaction, message),
-  });
+  await enqueueFromInteraction(rt, interaction, { payload, dedupeId: outcome.dedupeId, warnings: outcome.warnings }, { refuse: (message) => replaceWithEphemeral(interaction, message) });
 }

@@ -6,13 +6,9 @@
  * message that replies to the result (and that the worker then edits).
  */
 import type { GuildMember, MessageReaction, PartialMessageReaction, PartialUser, User } from 'discord.js';
-import { commandContext, type CommandOutcome } from '../../commands/context.ts';
-import type { ReactionAction } from '../../commands/reaction-map.ts';
-import { deleteResult } from '../../commands/delete.ts';
-import { reseed } from '../../commands/reseed.ts';
-import { upscale } from '../../commands/upscale.ts';
-import { variation } from '../../commands/variation.ts';
-import type { JobResult } from '../../src/jobs.ts';
+import { commandContext } from '../../commands/context.ts';
+import { reactionActionRef } from '../../commands/reaction-map.ts';
+import { decideAction } from '../../commands/result-action.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { enqueueAndShow } from './enqueue-job.ts';
 import { originFromReaction } from './origin.ts';
@@ -26,23 +22,10 @@ interface APIMessage {
 /** Reactions are deduplicated per minute: a gateway replay is one job, a deliberate re-react later is another. */
 const REACTION_DEDUPE_WINDOW_MS = 60_000;
 
-function decide(rt: BotRuntime, action: ReactionAction, result: JobResult | null, ctx: ReturnType<typeof commandContext>): CommandOutcome {
-  switch (action.action) {
-    case 'variation':
-      return variation({ result, index: Math.min(action.index, (result?.images.length ?? 1) - 1), mode: action.mode }, ctx);
-    case 'upscale':
-      return upscale({ result, index: action.index }, ctx);
-    case 'reseed':
-      return reseed({ result }, ctx);
-    case 'delete':
-      return deleteResult({ result }, ctx);
-  }
-}
-
 export async function handleReactionAdd(rt: BotRuntime, reaction: MessageReaction | PartialMessageReaction, user: User | PartialUser, applicationId: string): Promise<void> {
   if (user.bot || user.id === applicationId) return;
-  const action = rt.reactions.get(reaction.emoji.name);
-  if (!action) return;
+  const mapped = rt.reactions.get(reaction.emoji.name);
+  if (!mapped) return;
   const message = reaction.message;
   const result = await rt.results.getByMessage('discord', message.id);
   // Not one of our results (or long expired): reactions there are none of our business.
@@ -50,7 +33,9 @@ export async function handleReactionAdd(rt: BotRuntime, reaction: MessageReactio
 
   const member: GuildMember | null = message.guild?.members.cache.get(user.id) ?? null;
   const origin = originFromReaction(reaction, user, member, applicationId, Math.floor(Date.now() / REACTION_DEDUPE_WINDOW_MS));
-  const outcome = decide(rt, action, result, commandContext(rt, origin));
+  // A reaction cannot be answered privately, so a tile the result lacks varies its last image instead of failing silently.
+  const action = mapped.action === 'variation' ? { ...mapped, index: Math.min(mapped.index, result.images.length - 1) } : mapped;
+  const outcome = decideAction(reactionActionRef(action, result.resultId), { result }, commandContext(rt, origin));
   const channelId = message.channelId;
   const rest = reaction.client.rest;
 

@@ -6,11 +6,14 @@
  * job gets its own status message in the result's thread.
  */
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
+import { commandContext } from '../../commands/context.ts';
+import { decideAction } from '../../commands/result-action.ts';
 import { decodeAction } from '../../src/actions.ts';
+import { lookUpAction } from '../../src/bot-services.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { SlackRuntime } from './bot-context.ts';
 import { renderNotice } from './render.ts';
-import { cancelJobs, decideAction, removeResult } from './result-actions.ts';
+import { cancelJobs, removeResult } from './result-actions.ts';
 import { startJob } from './start-job.ts';
 
 const UNKNOWN_BUTTON = 'This button is from an older version of the bot and no longer works; run /imagine again.';
@@ -42,15 +45,15 @@ export function registerButtonPresses(app: App, rt: SlackRuntime): void {
 
     const ref = decodeAction(action.action_id);
     if (!ref) return tell(UNKNOWN_BUTTON);
-    const jobs = ref.action === 'cancel' ? await rt.queue.userJobs(origin.userId) : undefined;
-    const outcome = await decideAction(rt, ref, origin, jobs);
+    const facts = await lookUpAction(rt, ref, origin.userId);
+    const outcome = decideAction(ref, facts, commandContext(rt, origin));
     switch (outcome.kind) {
       case 'message':
         return tell(outcome.message);
       case 'delete':
         return removeResult(rt, outcome.resultId, { channel, ts: outcome.messageId ?? pressed });
       case 'cancel': {
-        const notes = await cancelJobs(rt, outcome.jobIds, origin.userId, jobs ?? []);
+        const notes = await cancelJobs(rt, outcome.jobIds, origin.userId, facts.jobs ?? []);
         return tell(notes.length > 0 ? notes.join('\n') : outcome.summary);
       }
       case 'job':

@@ -6,11 +6,13 @@
  * our results are ignored silently: people react to messages all the time.
  */
 import type { App } from '@slack/bolt';
+import { commandContext } from '../../commands/context.ts';
 import { reactionActionRef, type ReactionAction } from '../../commands/reaction-map.ts';
+import { decideAction } from '../../commands/result-action.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { SlackRuntime } from './bot-context.ts';
 import { renderNotice } from './render.ts';
-import { decideAction, removeResult } from './result-actions.ts';
+import { removeResult } from './result-actions.ts';
 import { startJob } from './start-job.ts';
 import { firstDelivery, forgetDelivery } from './state.ts';
 
@@ -47,7 +49,7 @@ async function handleReaction(rt: SlackRuntime, e: ReactionAddedEvent, mapped: R
   if (!result || result.origin.channelId !== channel) return;
   const origin: Origin = { platform: 'slack', ...(teamId ? { workspaceId: teamId } : {}), channelId: channel, userId: e.user, eventId: `evt:${eventId}`.slice(0, 128) };
   const threadTs = result.origin.threadId ?? messageTs;
-  const outcome = await decideAction(rt, reactionActionRef(mapped, result.resultId), origin);
+  const outcome = decideAction(reactionActionRef(mapped, result.resultId), { result }, commandContext(rt, origin));
   switch (outcome.kind) {
     case 'message':
       await rt.api.postEphemeral(channel, e.user, renderNotice(outcome.message), threadTs);

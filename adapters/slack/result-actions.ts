@@ -1,42 +1,11 @@
 /**
- * What a button press or a mapped reaction asks for, decided by the commands from Redis alone
- * (the stored result, the user's jobs, a failed job's payload), and the Slack side effects of
- * the outcomes that are not new jobs: removing a result, cancelling jobs.
+ * The Slack side effects of what a button press or a mapped reaction decided
+ * (commands/result-action.ts) when it is not a new job: removing a result, cancelling jobs.
  */
-import { cancel } from '../../commands/cancel.ts';
-import { commandContext, type CommandOutcome } from '../../commands/context.ts';
-import { deleteResult } from '../../commands/delete.ts';
-import { reseed } from '../../commands/reseed.ts';
-import { retry } from '../../commands/retry.ts';
-import { upscale } from '../../commands/upscale.ts';
-import { variation } from '../../commands/variation.ts';
-import type { ActionRef } from '../../src/actions.ts';
-import type { Origin } from '../../src/jobs.ts';
 import type { JobSummary } from '../../src/queue/types.ts';
 import type { SlackRuntime } from './bot-context.ts';
 import { renderStatus } from './render.ts';
 import { forgetResultFile, resultFile } from './state.ts';
-
-export async function decideAction(rt: SlackRuntime, ref: ActionRef, origin: Origin, userJobs?: JobSummary[]): Promise<CommandOutcome> {
-  const ctx = commandContext(rt, origin);
-  switch (ref.action) {
-    case 'upscale':
-      return upscale({ result: await rt.results.get(ref.resultId), index: ref.index }, ctx);
-    case 'variation':
-    case 'vary-strong':
-      return variation({ result: await rt.results.get(ref.resultId), index: ref.index, mode: 'strong' }, ctx);
-    case 'vary-subtle':
-      return variation({ result: await rt.results.get(ref.resultId), index: ref.index, mode: 'subtle' }, ctx);
-    case 'reseed':
-      return reseed({ result: await rt.results.get(ref.resultId) }, ctx);
-    case 'delete':
-      return deleteResult({ result: await rt.results.get(ref.resultId) }, ctx);
-    case 'cancel':
-      return cancel({ jobs: userJobs ?? (await rt.queue.userJobs(origin.userId)), jobId: ref.jobId }, ctx);
-    case 'retry':
-      return retry({ failed: rt.jobPayload ? await rt.jobPayload(ref.jobId) : null }, ctx);
-  }
-}
 
 /** Removes a result: its message with the buttons, the uploaded grid, and the stored record. */
 export async function removeResult(rt: SlackRuntime, resultId: string, message: { channel: string; ts: string }): Promise<void> {

@@ -6,16 +6,12 @@
  */
 import { cancel } from '../../commands/cancel.ts';
 import { commandContext, limitsFromConfig, type CommandContext, type CommandEnvironment, type CommandOutcome } from '../../commands/context.ts';
-import { deleteResult } from '../../commands/delete.ts';
 import { help } from '../../commands/help.ts';
 import { imagine } from '../../commands/imagine.ts';
-import { reseed } from '../../commands/reseed.ts';
-import { retry } from '../../commands/retry.ts';
-import { upscale } from '../../commands/upscale.ts';
-import { variation } from '../../commands/variation.ts';
+import { decideAction } from '../../commands/result-action.ts';
 import { decodeAction } from '../../src/actions.ts';
 import type { ArtifactStore } from '../../src/artifacts.ts';
-import type { BotServices } from '../../src/bot-services.ts';
+import { lookUpAction, type BotServices } from '../../src/bot-services.ts';
 import type { Config } from '../../src/config.ts';
 import { InvalidJobError, type Origin } from '../../src/jobs.ts';
 import { parseWebCommand } from './command-text.ts';
@@ -74,24 +70,8 @@ export class WebInbound {
   async press(session: string, actionId: string, requestId?: string): Promise<WebReply> {
     const ref = decodeAction(actionId);
     if (!ref) return { kind: 'message', code: 'unknown-button', message: 'That button is not one of this playground’s.' };
-    const ctx = this.context(this.origin(session, requestId));
-    switch (ref.action) {
-      case 'upscale':
-        return this.act(upscale({ result: await this.deps.results.get(ref.resultId), index: ref.index }, ctx), session);
-      case 'variation':
-      case 'vary-strong':
-        return this.act(variation({ result: await this.deps.results.get(ref.resultId), index: ref.index, mode: 'strong' }, ctx), session);
-      case 'vary-subtle':
-        return this.act(variation({ result: await this.deps.results.get(ref.resultId), index: ref.index, mode: 'subtle' }, ctx), session);
-      case 'reseed':
-        return this.act(reseed({ result: await this.deps.results.get(ref.resultId) }, ctx), session);
-      case 'delete':
-        return this.act(deleteResult({ result: await this.deps.results.get(ref.resultId) }, ctx), session);
-      case 'cancel':
-        return this.act(cancel({ jobs: await this.deps.queue.userJobs(session), jobId: ref.jobId }, ctx), session);
-      case 'retry':
-        return this.act(retry({ failed: (await this.deps.jobPayload?.(ref.jobId)) ?? null }, ctx), session);
-    }
+    const facts = await lookUpAction(this.deps, ref, session);
+    return this.act(decideAction(ref, facts, this.context(this.origin(session, requestId))), session);
   }
 
   private async act(outcome: CommandOutcome, session: string): Promise<WebReply> {
