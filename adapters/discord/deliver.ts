@@ -21,7 +21,7 @@ import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
 import { nonceFor } from './nonce.ts';
 import { renderFailure, renderProgress, renderResult, type RenderedMessage } from './render.ts';
 import { createDiscordRest, DEFAULT_BACKOFF, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, withServerRetry, type BackoffPolicy, type DiscordRestLimits } from './rest.ts';
-import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, recordJobDuration, rememberAttachmentLimit, rememberJobMessage, waitForReplyRelease, type JobMessage } from './state.ts';
+import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, recordJobDuration, rememberAttachmentLimit, rememberJobMessage, REPLY_HOLD, type JobMessage } from './state.ts';
 
 export interface DiscordDelivererOptions {
   rest: REST;
@@ -119,7 +119,7 @@ export class DiscordDeliverer implements Deliverer {
     const origin = ctx.payload.origin;
     const appId = origin.applicationId ?? this.opts.applicationId;
     const token = ctx.secret?.platform === 'discord' ? ctx.secret.interactionToken : null;
-    if (origin.eventId) await waitForReplyRelease(kv, origin.eventId);
+    if (origin.eventId) await REPLY_HOLD.waitForRelease(kv, origin.eventId);
     // The message that shows the job: remembered from an earlier delivery or the bot's reply, else
     // the one the bot created before enqueueing (button follow-ups, reaction posts).
     const known: JobMessage | null =

@@ -10,7 +10,7 @@ import type { PlatformSecret } from '../../src/platform-secrets.ts';
 import type { EnqueueOutcome } from '../../src/queue/types.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { renderQueued, type RenderedMessage } from './render.ts';
-import { holdReply, releaseReply, rememberAttachmentLimit, rememberJobMessage, type JobMessage } from './state.ts';
+import { REPLY_HOLD, rememberAttachmentLimit, rememberJobMessage, type JobMessage } from './state.ts';
 
 export interface EnqueueFlow {
   payload: JobPayload;
@@ -27,7 +27,7 @@ export interface EnqueueFlow {
 
 export async function enqueueAndShow(rt: BotRuntime, flow: EnqueueFlow): Promise<EnqueueOutcome | null> {
   const eventId = flow.payload.origin.eventId;
-  if (eventId) await holdReply(rt.kv, eventId);
+  if (eventId) await REPLY_HOLD.hold(rt.kv, eventId);
   try {
     let outcome: EnqueueOutcome;
     try {
@@ -53,7 +53,7 @@ export async function enqueueAndShow(rt: BotRuntime, flow: EnqueueFlow): Promise
     rt.logger.info({ jobId: outcome.jobId, kind: flow.payload.kind, position: outcome.position, duplicate: outcome.duplicate }, 'discord job queued');
     return outcome;
   } finally {
-    if (eventId) await releaseReply(rt.kv, eventId);
+    if (eventId) await REPLY_HOLD.release(rt.kv, eventId);
   }
 }
 

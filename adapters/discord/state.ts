@@ -4,10 +4,12 @@
  *  - the attachment size limit Discord reported for a guild (interactions carry it; the worker
  *    that uploads never sees the interaction);
  *  - which message shows a job, so progress, the result and a retry after a crash all edit the
- *    same message instead of posting new ones.
+ *    same message instead of posting new ones;
+ *  - the hold on a job's reply while the bot shows its queue position (src/message-hold.ts).
  */
 import type { Origin } from '../../src/jobs.ts';
 import type { KeyValueStore } from '../../src/kv.ts';
+import { MessageHold } from '../../src/message-hold.ts';
 import { DEFAULT_ATTACHMENT_LIMIT } from './fit-attachment.ts';
 
 const DAY_S = 86_400;
@@ -70,30 +72,8 @@ export async function isTokenDead(kv: KeyValueStore, jobId: string): Promise<boo
   return (await kv.get(tokenDeadKey(jobId))) !== null;
 }
 
-/**
- * The bot edits a job's message once after enqueueing (queue position), and the worker may
- * already be delivering by then. The bot holds the reply while it does that edit; the
- * deliverer waits for the hold to go before its first edit, so the bot's "queued" text never
- * lands on top of progress or a result. Keyed by the platform event (known before the job id).
- */
-const replyHoldKey = (eventId: string) => `discord:reply-hold:${eventId}`;
-/** Long enough for one REST edit; short enough that a bot crashing mid-hold delays delivery only briefly. */
-export const REPLY_HOLD_TTL_S = 10;
-
-export async function holdReply(kv: KeyValueStore, eventId: string): Promise<void> {
-  await kv.set(replyHoldKey(eventId), '1', REPLY_HOLD_TTL_S);
-}
-
-export async function releaseReply(kv: KeyValueStore, eventId: string): Promise<void> {
-  await kv.del(replyHoldKey(eventId));
-}
-
-export async function waitForReplyRelease(kv: KeyValueStore, eventId: string, maxWaitMs = REPLY_HOLD_TTL_S * 1000, pollMs = 50): Promise<void> {
-  const deadline = Date.now() + maxWaitMs;
-  while ((await kv.get(replyHoldKey(eventId))) !== null && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
-}
+/** Held by the bot while it shows the queue position in the reply; the deliverer waits for it before its first edit. */
+export const REPLY_HOLD = new MessageHold('discord:reply-hold');
 
 /**
  * A running average of how long jobs take on the workers, for the ETA /queue shows. Kept by

@@ -115,7 +115,7 @@ export class SlackDeliverer implements Deliverer {
   private async showStatus(ctx: DeliveryContext, message: OutgoingMessage, opts: { postIfGone?: boolean } = {}): Promise<void> {
     const { api, kv } = this.opts;
     const origin = ctx.payload.origin;
-    if (origin.eventId) await state.waitForStatusRelease(kv, origin.eventId);
+    if (origin.eventId) await state.STATUS_HOLD.waitForRelease(kv, origin.eventId);
     const known = (await state.statusMessage(kv, ctx.jobId)) ?? (origin.messageId ? { channel: origin.channelId, ts: origin.messageId } : null);
     if (known) {
       try {

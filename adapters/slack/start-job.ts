@@ -16,7 +16,7 @@ import type { SlackRuntime } from './bot-context.ts';
 import { replyEphemeral, type ReplyTarget } from './replies.ts';
 import { renderParent, renderStatus, statusLine } from './render.ts';
 import { slackErrorCode } from './slack-api.ts';
-import { holdStatus, releaseStatus } from './state.ts';
+import { STATUS_HOLD } from './state.ts';
 
 export type JobOutcome = Extract<CommandOutcome, { kind: 'job' }>;
 
@@ -76,7 +76,7 @@ export async function startJob(rt: SlackRuntime, req: StartJobRequest): Promise<
 
   const payload: JobPayload = { ...req.outcome.payload, origin: { ...origin, threadId: threadTs, messageId: statusTs } };
   const eventId = payload.origin.eventId;
-  if (eventId) await holdStatus(rt.kv, eventId).catch(() => undefined);
+  if (eventId) await STATUS_HOLD.hold(rt.kv, eventId).catch(() => undefined);
   try {
     let outcome: EnqueueOutcome;
     try {
@@ -111,6 +111,6 @@ export async function startJob(rt: SlackRuntime, req: StartJobRequest): Promise<
     rt.logger.info({ jobId: outcome.jobId, kind: payload.kind, position: outcome.position, channel }, 'slack job queued');
     return outcome;
   } finally {
-    if (eventId) await releaseStatus(rt.kv, eventId).catch(() => undefined);
+    if (eventId) await STATUS_HOLD.release(rt.kv, eventId).catch(() => undefined);
   }
 }

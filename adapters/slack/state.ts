@@ -1,10 +1,8 @@
 /**
  * Slack state the bot and the workers share through the key-value store (Redis in a fleet),
  * because they run in different processes:
- *  - the status-message hold: the bot edits a job's status message once after enqueueing
- *    (queue position, ✖), and a worker may already be delivering by then; the bot holds the
- *    message while it edits, and the deliverer waits for the hold before its first edit, so
- *    "queued" never lands on top of progress or a result;
+ *  - the hold on a job's status message while the bot shows its queue position and ✖
+ *    (src/message-hold.ts);
  *  - which message shows a job when the deliverer had to post a new one;
  *  - the steps of a result delivery already done (uploaded file, posted message), so a retried
  *    delivery does not upload or post twice;
@@ -12,36 +10,22 @@
  *  - Events API event ids already handled (Slack redelivers events it thinks were missed).
  */
 import type { KeyValueStore } from '../../src/kv.ts';
+import { MessageHold } from '../../src/message-hold.ts';
 
 const DAY_S = 86_400;
 /** A job's messages matter while it can still be retried or re-delivered. */
 const JOB_STATE_TTL_S = 2 * DAY_S;
-/** Long enough for one chat.update; short enough that a bot dying mid-hold delays delivery only briefly. */
-export const STATUS_HOLD_TTL_S = 10;
 /** Slack stops redelivering an event after about an hour and a half (three retries with backoff). */
 export const EVENT_DEDUPE_TTL_S = 3 * 3600;
 
-const holdKey = (eventId: string) => `slack:status-hold:${eventId}`;
 const statusKey = (jobId: string) => `slack:status:${jobId}`;
 const uploadKey = (jobId: string) => `slack:upload:${jobId}`;
 const resultMessageKey = (jobId: string) => `slack:result-message:${jobId}`;
 const resultFileKey = (resultId: string) => `slack:result-file:${resultId}`;
 const eventKey = (eventId: string) => `slack:event:${eventId}`;
 
-export async function holdStatus(kv: KeyValueStore, eventId: string): Promise<void> {
-  await kv.set(holdKey(eventId), '1', STATUS_HOLD_TTL_S);
-}
-
-export async function releaseStatus(kv: KeyValueStore, eventId: string): Promise<void> {
-  await kv.del(holdKey(eventId));
-}
-
-export async function waitForStatusRelease(kv: KeyValueStore, eventId: string, maxWaitMs = STATUS_HOLD_TTL_S * 1000, pollMs = 50): Promise<void> {
-  const deadline = Date.now() + maxWaitMs;
-  while ((await kv.get(holdKey(eventId))) !== null && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, pollMs));
-  }
-}
+/** Held by the bot while it shows the queue position in the status message; the deliverer waits for it before its first edit. */
+export const STATUS_HOLD = new MessageHold('slack:status-hold');
 
 export interface MessageRef {
   channel: string;
