@@ -3,6 +3,7 @@ import { MessageFlags, type ChatInputCommandInteraction } from 'discord.js';
 import { cancel } from '../../commands/cancel.ts';
 import { commandContext } from '../../commands/context.ts';
 import { help } from '../../commands/help.ts';
+import { describeQueue as queueReport } from '../../commands/queue-report.ts';
 import type { JobSummary } from '../../src/queue/types.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { originFromInteraction } from './origin.ts';
@@ -29,22 +30,8 @@ export async function handleCancel(rt: BotRuntime, interaction: ChatInputCommand
   await interaction.editReply(lines.join('\n'));
 }
 
-function etaText(position: number | null, averageMs: number | null): string {
-  if (position === 0) return 'running now';
-  if (position === null) return 'finishing';
-  if (averageMs === null) return `position ${position}`;
-  const s = Math.max(1, Math.round((position * averageMs) / 1000));
-  return `position ${position}, about ${s < 60 ? `${s} s` : `${Math.ceil(s / 60)} min`}`;
-}
-
 export function describeQueue(jobs: JobSummary[], counts: { waiting: number; active: number }, averageMs: number | null): string {
-  const lines = jobs.length === 0 ? ['You have no queued or running jobs.'] : [`Your jobs (${jobs.length}):`];
-  for (const job of jobs) {
-    const prompt = quotePrompt(job.payload.params.prompt).slice(0, 80);
-    lines.push(`• ${prompt} — ${job.payload.kind}, ${etaText(job.state === 'active' ? 0 : job.position, averageMs)}`);
-  }
-  lines.push(`Queue: ${counts.waiting} waiting, ${counts.active} running.`);
-  const text = lines.join('\n');
+  const text = queueReport(jobs, counts, (prompt) => quotePrompt(prompt).slice(0, 80), averageMs);
   return text.length > MAX_CONTENT ? `${text.slice(0, MAX_CONTENT)}…` : text;
 }
 

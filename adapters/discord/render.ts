@@ -3,6 +3,7 @@
  * result (grid + parameters + buttons from src/actions.ts) and failures. Plain data for the
  * REST API (components as API JSON), so the bot and the worker render identically.
  */
+import { derivedJobText, parameterLine, progressText } from '../../commands/job-text.ts';
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
 import type { FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { JobPayload, JobResult } from '../../src/jobs.ts';
@@ -46,29 +47,12 @@ export function quotePrompt(prompt: string): string {
 function headline(payload: JobPayload): string {
   const who = `<@${payload.origin.userId}>`;
   const prompt = `**${quotePrompt(payload.params.prompt)}**`;
-  switch (payload.kind) {
-    case 'variation':
-      return `${prompt} — ${payload.mode === 'subtle' ? 'Subtle' : 'Strong'} variation of image ${payload.source.index + 1} for ${who}`;
-    case 'upscale':
-      return `${prompt} — Upscaled ×${payload.factor} (image ${payload.source.index + 1}) for ${who}`;
-    default:
-      return `${prompt} — ${who}`;
-  }
-}
-
-/** The generation parameters a user needs to repeat an image. */
-export function parameterLine(params: JobPayload['params'], seeds: number[] = [params.seed]): string {
-  const seedText = seeds.length === 1 ? `seed ${seeds[0]}` : `seeds ${seeds.join(', ')}`;
-  return [seedText, params.sampler, `${params.steps} steps`, `cfg ${params.guidance}`, `${params.width}x${params.height}`, params.model].map((p) => `\`${p}\``).join(' · ');
+  const derived = derivedJobText(payload);
+  return derived ? `${prompt} — ${derived} for ${who}` : `${prompt} — ${who}`;
 }
 
 function clamp(content: string): string {
   return content.length > MAX_CONTENT ? `${content.slice(0, MAX_CONTENT - 1)}…` : content;
-}
-
-function formatEta(ms: number): string {
-  const s = Math.max(1, Math.round(ms / 1000));
-  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
 /** The bot's reply once the job is queued: what will be made and where it stands. */
@@ -79,9 +63,7 @@ export function renderQueued(payload: JobPayload, position: number, jobId: strin
 }
 
 export function renderProgress(payload: JobPayload, update: ProgressUpdate, jobId: string): RenderedMessage {
-  const pct = update.total > 0 ? Math.round((100 * update.step) / update.total) : 0;
-  const eta = update.etaMs !== null && update.etaMs > 0 ? ` · about ${formatEta(update.etaMs)} left` : '';
-  const lines = [headline(payload), parameterLine(payload.params), `Step ${update.step}/${update.total} (${pct}%)${eta}`];
+  const lines = [headline(payload), parameterLine(payload.params), progressText(update)];
   return { content: clamp(lines.join('\n')), components: toActionRows(progressActionRows(jobId)) };
 }
 

@@ -5,6 +5,7 @@
  * the bot and the worker render identically. Every message keeps to Block Kit's limits
  * (checked by `assertBlockKitLimits`), whatever the prompt's length.
  */
+import { derivedJobText, parameterLine as plainParameterLine, progressText } from '../../commands/job-text.ts';
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
 import type { FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { GenerationParams, JobPayload, JobResult } from '../../src/jobs.ts';
@@ -80,20 +81,13 @@ const context = (...texts: string[]): Block => ({ type: 'context', elements: tex
 export function headline(payload: JobPayload): string {
   const who = mention(payload.origin.userId);
   const prompt = `*${quotePrompt(payload.params.prompt, MAX_PROMPT_SHOWN)}*`;
-  switch (payload.kind) {
-    case 'variation':
-      return `${prompt} — ${payload.mode === 'subtle' ? 'Subtle' : 'Strong'} variation of image ${payload.source.index + 1} for ${who}`;
-    case 'upscale':
-      return `${prompt} — Upscaled ×${payload.factor} (image ${payload.source.index + 1}) for ${who}`;
-    default:
-      return payload.parentResultId ? `${prompt} — New seed for ${who}` : `${prompt} — ${who}`;
-  }
+  const derived = derivedJobText(payload) ?? (payload.parentResultId ? 'New seed' : null);
+  return derived ? `${prompt} — ${derived} for ${who}` : `${prompt} — ${who}`;
 }
 
-/** The parameters a user needs to repeat an image. */
+/** The parameters a user needs to repeat an image; the model name is escaped for mrkdwn. */
 export function parameterLine(params: GenerationParams, seeds: number[] = [params.seed]): string {
-  const seedText = seeds.length === 1 ? `seed ${seeds[0]}` : `seeds ${seeds.join(', ')}`;
-  return [seedText, params.sampler, `${params.steps} steps`, `cfg ${params.guidance}`, `${params.width}x${params.height}`, escapeMrkdwn(params.model)].map((p) => `\`${p}\``).join(' · ');
+  return plainParameterLine(params, seeds, escapeMrkdwn);
 }
 
 /** Fallback text (notifications, screen readers): plain, short, no markup that could mention anyone. */
@@ -117,23 +111,14 @@ export type StatusState =
   | { kind: 'done'; seconds?: number }
   | { kind: 'cancelled' };
 
-function formatEta(ms: number): string {
-  const s = Math.max(1, Math.round(ms / 1000));
-  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
-}
-
 export function statusLine(state: StatusState): string {
   switch (state.kind) {
     case 'queueing':
       return '⏳ Queuing…';
     case 'queued':
       return state.position > 0 ? `⏳ Queued — position ${state.position}` : '⚙️ Starting…';
-    case 'progress': {
-      const { step, total, etaMs } = state.update;
-      const pct = total > 0 ? Math.round((100 * step) / total) : 0;
-      const eta = etaMs !== null && etaMs > 0 ? ` · about ${formatEta(etaMs)} left` : '';
-      return `⚙️ Step ${step}/${total} (${pct}%)${eta}`;
-    }
+    case 'progress':
+      return `⚙️ ${progressText(state.update)}`;
     case 'done':
       return state.seconds !== undefined ? `✅ Done in ${state.seconds.toFixed(1)} s` : '✅ Done';
     case 'cancelled':

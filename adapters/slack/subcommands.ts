@@ -8,6 +8,7 @@ import { cancel } from '../../commands/cancel.ts';
 import { COMMANDS } from '../../commands/command-list.ts';
 import { commandContext } from '../../commands/context.ts';
 import { helpText } from '../../commands/help.ts';
+import { describeQueue as queueReport } from '../../commands/queue-report.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { JobSummary } from '../../src/queue/types.ts';
 import type { SlackRuntime } from './bot-context.ts';
@@ -55,13 +56,7 @@ export async function runCancel(rt: SlackRuntime, origin: Origin, responseUrl: s
 }
 
 export function describeQueue(jobs: JobSummary[], counts: { waiting: number; active: number }): string {
-  const lines = jobs.length === 0 ? ['You have no queued or running jobs.'] : [`Your jobs (${jobs.length}):`];
-  for (const job of jobs) {
-    const where = job.state === 'active' || job.position === 0 ? 'running now' : job.position === null ? 'finishing' : `position ${job.position}`;
-    lines.push(`• ${quotePrompt(job.payload.params.prompt, 80)} — ${job.payload.kind}, ${where}`);
-  }
-  lines.push(`Queue: ${counts.waiting} waiting, ${counts.active} running.`);
-  return lines.join('\n');
+  return queueReport(jobs, counts, (prompt) => quotePrompt(prompt, 80));
 }
 
 export async function runQueue(rt: SlackRuntime, origin: Origin, responseUrl: string): Promise<void> {

@@ -1,0 +1,42 @@
+/**
+ * The words every chat platform uses about a job, apart from its markup: what a derived job
+ * is, how far it has got, and the parameters that make the same image again. Adapters wrap
+ * them in their own formatting (Discord markdown, Slack mrkdwn).
+ */
+import type { ProgressUpdate } from '../src/delivery.ts';
+import type { GenerationParams, JobPayload } from '../src/jobs.ts';
+
+/** "Strong variation of image 2", "Upscaled ×2 (image 1)"; null for a job made from a prompt alone. */
+export function derivedJobText(payload: JobPayload): string | null {
+  switch (payload.kind) {
+    case 'variation':
+      return `${payload.mode === 'subtle' ? 'Subtle' : 'Strong'} variation of image ${payload.source.index + 1}`;
+    case 'upscale':
+      return `Upscaled ×${payload.factor} (image ${payload.source.index + 1})`;
+    default:
+      return null;
+  }
+}
+
+/** "12 s", "1 min 35 s": never "0 s", since the job has not finished. */
+export function formatEta(ms: number): string {
+  const s = Math.max(1, Math.round(ms / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
+/** "Step 3/4 (75%) · about 12 s left". */
+export function progressText(update: Pick<ProgressUpdate, 'step' | 'total' | 'etaMs'>): string {
+  const pct = update.total > 0 ? Math.round((100 * update.step) / update.total) : 0;
+  const eta = update.etaMs !== null && update.etaMs > 0 ? ` · about ${formatEta(update.etaMs)} left` : '';
+  return `Step ${update.step}/${update.total} (${pct}%)${eta}`;
+}
+
+/**
+ * The generation parameters a user needs to repeat an image, as code spans (the same markup
+ * on Discord and Slack): `seed 7` · `euler_a` · `20 steps` · `cfg 7` · `512x512` · `model`.
+ * `showModel` escapes the one value that comes from configuration, where a platform needs it.
+ */
+export function parameterLine(params: GenerationParams, seeds: number[] = [params.seed], showModel: (model: string) => string = (m) => m): string {
+  const seedText = seeds.length === 1 ? `seed ${seeds[0]}` : `seeds ${seeds.join(', ')}`;
+  return [seedText, params.sampler, `${params.steps} steps`, `cfg ${params.guidance}`, `${params.width}x${params.height}`, showModel(params.model)].map((p) => `\`${p}\``).join(' · ');
+}
