@@ -23,6 +23,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   pipeline: () => import('./pipeline-bench.ts'),
   queue: () => import('./queue-bench.ts'),
   ack: () => import('./ack-bench.ts'),
+  random: () => import('./random-bench.ts'),
 };
 
 function format(value: number): string {
