@@ -20,7 +20,8 @@ import { modelEnv, startApp } from '../test/support/app-process.ts';
 import { FakeSlack } from '../test/support/fake-slack.ts';
 import { uniquePrefix } from '../test/support/queue-prefix.ts';
 import { startRedis } from '../test/support/redis-server.ts';
-import { formBody, postSigned } from '../test/support/slack-signing.ts';
+import { slashPayload } from '../test/support/slack-payloads.ts';
+import { FORM, formBody, postSigned } from '../test/support/slack-signing.ts';
 import type { BenchFigure } from './index.ts';
 
 const CONCURRENT = 200;
@@ -78,24 +79,8 @@ async function measure(): Promise<BenchFigure[]> {
       }).then(async (r) => ({ ok: r.ok && (await r.json()).kind === 'queued', status: r.status }));
 
     const slash = (i: number) => () => {
-      const user = `U0BENCH${i}`;
-      const channel = `C0BENCH${i}`;
-      const fields = {
-        token: 'legacy-verification-token',
-        team_id: slack.teamId,
-        team_domain: 'fake',
-        channel_id: channel,
-        channel_name: 'imagine',
-        user_id: user,
-        user_name: user.toLowerCase(),
-        command: '/imagine',
-        text: `a red circle on a blue background --seed ${i}`,
-        api_app_id: 'A0IMAGINE',
-        is_enterprise_install: 'false',
-        response_url: slack.newResponseUrl(channel, user),
-        trigger_id: `${Date.now()}.${i}`,
-      };
-      return postSigned(`${bot.url}/slack/events`, SIGNING_SECRET, formBody(fields), 'application/x-www-form-urlencoded').then((r) => ({ ok: r.status === 200, status: r.status }));
+      const { fields } = slashPayload(slack, `a red circle on a blue background --seed ${i}`, { user: `U0BENCH${i}`, channel: `C0BENCH${i}` });
+      return postSigned(`${bot.url}/slack/events`, SIGNING_SECRET, formBody(fields), FORM).then((r) => ({ ok: r.status === 200, status: r.status }));
     };
 
     const burst = (make: (i: number) => () => Promise<{ ok: boolean; status: number }>, from: number) =>

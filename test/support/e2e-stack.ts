@@ -1,0 +1,151 @@
+/**
+ * What every chat end-to-end test runs on, whatever the platform: a private Redis, the model
+ * (the embedded one when it is complete, else a random-weight stand-in in the same layout),
+ * one environment that the bot in the test process and a worker child process both read, the
+ * queue and stores the bot uses, and the worker started exactly as `npm run worker` starts it.
+ * The platform harnesses add their fake platform and their bot on top.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import { loadConfig, type Config } from '../../src/config.ts';
+import { RedisKeyValueStore } from '../../src/kv-redis.ts';
+import type { Logger } from '../../src/logger.ts';
+import { loadModelCatalog, type ModelCatalog } from '../../src/models.ts';
+import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
+import { closeRedis, createRedis } from '../../src/redis.ts';
+import { ResultStore } from '../../src/results.ts';
+import { REPO_ROOT } from './app-process.ts';
+import { uniquePrefix } from './queue-prefix.ts';
+import { startRedis, type TestRedis } from './redis-server.ts';
+import { TINY_MODEL_DIR } from './tiny-model-check.ts';
+import { writeTinyModel } from './tiny-sd-models.ts';
+
+/** The embedded model when it is complete; otherwise a tiny random-weight model in the same layout. */
+export function modelEnv(dir: string, label = 'e2e'): { env: Record<string, string>; embedded: boolean } {
+  try {
+    loadModelCatalog({ MODEL_DIR: TINY_MODEL_DIR, MODELS_CONFIG: undefined });
+    return { env: { MODEL_DIR: TINY_MODEL_DIR }, embedded: true };
+  } catch {
+    console.warn(`[${label}] models/tiny is not a complete model folder yet: using a random-weight test model, image content is not checked`);
+    const modelDir = writeTinyModel(dir, { name: 'tiny', idsDtype: 'int32', timestep: 'int64-batch', scalingFactor: 0.18215, withVaeEncoder: true });
+    const configFile = path.join(dir, 'models.json');
+    writeFileSync(configFile, JSON.stringify({ models: [{ name: 'tiny', dir: modelDir, baseSize: 64, sizeMultiple: 8, defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7 }] }));
+    return { env: { MODELS_CONFIG: configFile }, embedded: false };
+  }
+}
+
+/** The worker process as `npm run worker` starts it; it logs at info so its start-up line says when it consumes. */
+export function spawnWorker(env: Record<string, string>, log: string[]): { child: ChildProcess; ready: Promise<void> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts'), '--role=worker'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env, LOG_LEVEL: process.env.E2E_LOG ?? 'info' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const ready = new Promise<void>((resolve, reject) => {
+    // The line may arrive split across chunks.
+    let buffered = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      log.push(d.toString());
+      buffered += d.toString();
+      if (buffered.includes('"msg":"worker started"')) resolve();
+    });
+    child.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${log.join('').slice(-3000)}`)));
+  });
+  return { child, ready };
+}
+
+/** SIGTERM (the worker finishes what it holds), then SIGKILL if it has not exited within 10 s. */
+export async function stopChild(child: ChildProcess | null): Promise<void> {
+  if (!child || child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+export interface E2eStackOptions {
+  /** Names the temporary folder, the queue prefix and the Redis client; says which test warned. */
+  label: string;
+  /** The platform's variables (tokens, API URLs), known once its fake runs. */
+  platformEnv: Record<string, string>;
+  /** LOG_LEVEL for the bot's side. */
+  logLevel: string;
+  /** Anything a test changes; wins over everything else. */
+  env?: Record<string, string>;
+  /** Start a worker process (default true); without one, jobs stay queued. */
+  worker?: boolean;
+  logger?: Logger;
+}
+
+export interface E2eStack {
+  dir: string;
+  redis: TestRedis;
+  env: Record<string, string>;
+  config: Config;
+  redisClient: Redis;
+  kv: RedisKeyValueStore;
+  queue: BullmqJobQueue;
+  results: ResultStore;
+  models: ModelCatalog;
+  /** Whether the embedded demo model draws the images (so their content can be checked). */
+  embeddedModel: boolean;
+  /** The worker process, when the stack started one. */
+  worker: ChildProcess | null;
+  workerLog: string[];
+  /** Resolves once the worker consumes (at once without a worker). */
+  workerReady: Promise<void>;
+  /** Stops the worker, then closes the queue, the Redis connection and the Redis server. */
+  close(): Promise<void>;
+}
+
+export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `${opts.label}-`));
+  const redis = await startRedis();
+  const model = modelEnv(dir, opts.label);
+  const env: Record<string, string> = {
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: uniquePrefix(opts.label),
+    ...opts.platformEnv,
+    ARTIFACT_DIR: path.join(dir, 'artifacts'),
+    PROGRESS_INTERVAL_MS: '5',
+    PROGRESS_PREVIEW: 'off',
+    ORT_THREADS: '1',
+    WORKER_BATCHING: 'off',
+    LOG_LEVEL: opts.logLevel,
+    PORT: '0',
+    ...model.env,
+    ...opts.env,
+  };
+  const config = loadConfig(env);
+  const redisClient = createRedis(redis.url, { role: 'client', name: opts.label, ...(opts.logger ? { logger: opts.logger } : {}) });
+  const kv = RedisKeyValueStore.fromConfig(redisClient, config);
+  const queue = new BullmqJobQueue({ config, redis: redisClient, ...(opts.logger ? { logger: opts.logger } : {}) });
+
+  const workerLog: string[] = [];
+  const worker = opts.worker === false ? null : spawnWorker(env, workerLog);
+  return {
+    dir,
+    redis,
+    env,
+    config,
+    redisClient,
+    kv,
+    queue,
+    results: new ResultStore(kv),
+    models: loadModelCatalog(config),
+    embeddedModel: model.embedded,
+    worker: worker?.child ?? null,
+    workerLog,
+    workerReady: worker?.ready ?? Promise.resolve(),
+    async close() {
+      await stopChild(worker?.child ?? null);
+      await queue.close();
+      await closeRedis(redisClient);
+      await redis.stop();
+    },
+  };
+}
