@@ -1,28 +1,13 @@
 /** Both KeyValueStore backends obey the same TTL rules (the local mode must behave like a fleet). */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KeyValueStore } from '../src/kv.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { RedisKeyValueStore, kvNamespace } from '../src/kv-redis.ts';
 import { uniquePrefix } from './support/queue-prefix.ts';
-import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
+import { useFileRedis } from './support/redis-client.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const haveRedis = redisServerAvailable();
-if (!haveRedis) console.warn('SKIPPED: Redis-backed KV tests (no redis-server and no REDIS_URL)');
-
-let server: TestRedis | undefined;
-let client: Redis | undefined;
-
-beforeAll(async () => {
-  if (!haveRedis) return;
-  server = await startRedis();
-  client = new Redis(server.url, { maxRetriesPerRequest: 1 });
-});
-afterAll(async () => {
-  client?.disconnect();
-  await server?.stop();
-});
+const redis = useFileRedis('Redis-backed KV tests');
 
 function sharedContract(make: () => KeyValueStore) {
   it('get returns what set stored; an unknown key is null', async () => {
@@ -98,19 +83,19 @@ describe('MemoryKeyValueStore', () => {
   });
 });
 
-describe.skipIf(!haveRedis)('RedisKeyValueStore', () => {
-  sharedContract(() => new RedisKeyValueStore(client!, kvNamespace({ QUEUE_PREFIX: uniquePrefix('kv') })));
+describe.skipIf(!redis.available)('RedisKeyValueStore', () => {
+  sharedContract(() => new RedisKeyValueStore(redis.client(), kvNamespace({ QUEUE_PREFIX: uniquePrefix('kv') })));
 
   it('keeps keys under the queue prefix, with the TTL in Redis', async () => {
     const prefix = uniquePrefix('kv');
-    const kv = RedisKeyValueStore.fromConfig(client!, { QUEUE_PREFIX: prefix });
+    const kv = RedisKeyValueStore.fromConfig(redis.client(), { QUEUE_PREFIX: prefix });
     await kv.set('secret:job1', 'v', 900);
     expect(kv.redisKey('secret:job1')).toBe(`${prefix}:kv:secret:job1`);
-    expect(await client!.get(`${prefix}:kv:secret:job1`)).toBe('v');
-    const ttl = await client!.ttl(`${prefix}:kv:secret:job1`);
+    expect(await redis.client().get(`${prefix}:kv:secret:job1`)).toBe('v');
+    const ttl = await redis.client().ttl(`${prefix}:kv:secret:job1`);
     expect(ttl).toBeGreaterThan(895);
     expect(ttl).toBeLessThanOrEqual(900);
     await kv.set('forever', 'v', 0);
-    expect(await client!.ttl(`${prefix}:kv:forever`)).toBe(-1);
+    expect(await redis.client().ttl(`${prefix}:kv:forever`)).toBe(-1);
   });
 });

@@ -1,29 +1,15 @@
 /** ResultStore round trip, expiry and the message-id index, on both KeyValueStore backends. */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { KeyValueStore } from '../src/kv.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { ResultStore, resultTtlSeconds } from '../src/results.ts';
 import { testResult } from './support/job-fixtures.ts';
 import { uniquePrefix } from './support/queue-prefix.ts';
-import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
+import { useFileRedis } from './support/redis-client.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const haveRedis = redisServerAvailable();
-if (!haveRedis) console.warn('SKIPPED: ResultStore on Redis (no redis-server and no REDIS_URL)');
-
-let server: TestRedis | undefined;
-let client: Redis | undefined;
-beforeAll(async () => {
-  if (!haveRedis) return;
-  server = await startRedis();
-  client = new Redis(server.url, { maxRetriesPerRequest: 1 });
-});
-afterAll(async () => {
-  client?.disconnect();
-  await server?.stop();
-});
+const redis = useFileRedis('ResultStore on Redis');
 
 function suite(makeKv: () => KeyValueStore) {
   it('returns exactly what was saved', async () => {
@@ -85,7 +71,7 @@ function suite(makeKv: () => KeyValueStore) {
 }
 
 describe('ResultStore on memory', () => suite(() => new MemoryKeyValueStore()));
-describe.skipIf(!haveRedis)('ResultStore on Redis', () => suite(() => RedisKeyValueStore.fromConfig(client!, { QUEUE_PREFIX: uniquePrefix('results') })));
+describe.skipIf(!redis.available)('ResultStore on Redis', () => suite(() => RedisKeyValueStore.fromConfig(redis.client(), { QUEUE_PREFIX: uniquePrefix('results') })));
 
 describe('result ttl', () => {
   it('is RESULT_TTL_DAYS in seconds', () => {
