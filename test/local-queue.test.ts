@@ -22,12 +22,11 @@ import { JobRunner, type WorkerPipeline } from '../worker/job-runner.ts';
 import { LocalQueueConsumer } from '../worker/local-consumer.ts';
 import { ModelResidency } from '../worker/model-residency.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
+import { enqueueOk, numberedUser, payloadBy } from './support/queue-fixtures.ts';
 import { RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
 import { pipelineLoader, tempDir, tinyModel, txt2imgPayload as workerPayload, waitFor } from './support/worker-fixtures.ts';
 
 const config = (env: Record<string, string> = {}): Config => loadConfig({ LOG_LEVEL: 'silent', ...env });
-const user = (n: number) => ({ origin: { userId: `user-${n}` } });
-const by = (userId: string) => txt2imgPayload({ origin: { userId } });
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -89,26 +88,16 @@ function gate(q: LocalJobQueue, concurrency = 1) {
   return g;
 }
 
-async function okIds(q: LocalJobQueue, userId: string, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const o = await q.enqueue(by(userId));
-    if (!o.ok) throw new Error(`enqueue ${i + 1} of ${n} refused: ${o.message}`);
-    ids.push(o.jobId);
-  }
-  return ids;
-}
-
 describe('enqueue and position', () => {
   it('returns a job id and the 1-based position; the job carries the payload and its timeout', async () => {
     const q = queue({ JOB_TIMEOUT_S: '120', JOB_ATTEMPTS: '4' });
     const outcomes = [];
-    for (let i = 1; i <= 3; i++) outcomes.push(await q.enqueue(txt2imgPayload({ ...user(i), prompt: `prompt ${i}` })));
+    for (let i = 1; i <= 3; i++) outcomes.push(await q.enqueue(txt2imgPayload({ ...numberedUser(i), prompt: `prompt ${i}` })));
     expect(outcomes.map((o) => o.ok && o.position)).toEqual([1, 2, 3]);
     expect(outcomes.every((o) => o.ok && !o.duplicate)).toBe(true);
     const ids = outcomes.map((o) => (o.ok ? o.jobId : ''));
     expect(new Set(ids).size).toBe(3);
-    expect(await q.jobPayload(ids[1])).toEqual(txt2imgPayload({ ...user(2), prompt: 'prompt 2' }));
+    expect(await q.jobPayload(ids[1])).toEqual(txt2imgPayload({ ...numberedUser(2), prompt: 'prompt 2' }));
     expect(await q.position(ids[2])).toBe(3);
     expect(await q.position('no-such-job')).toBeNull();
     expect(await q.counts()).toEqual({ waiting: 3, active: 0, completed: 0, failed: 0, delayed: 0 });
@@ -121,14 +110,14 @@ describe('enqueue and position', () => {
     await waitFor('all done', async () => (await q.counts()).completed === 3, 5_000, 5);
     await worker.close();
     expect(seen.map((j) => j.id)).toEqual(ids);
-    expect(seen[0]).toMatchObject({ name: 'txt2img', attemptsMade: 0, opts: { attempts: 4 }, data: { ...txt2imgPayload({ ...user(1), prompt: 'prompt 1' }), timeoutMs: 120_000 } });
+    expect(seen[0]).toMatchObject({ name: 'txt2img', attemptsMade: 0, opts: { attempts: 4 }, data: { ...txt2imgPayload({ ...numberedUser(1), prompt: 'prompt 1' }), timeoutMs: 120_000 } });
   });
 
   it('reports 0 for the running job, moves the others up, and null once finished', async () => {
     const q = queue();
     const ids = [];
     for (let i = 1; i <= 3; i++) {
-      const o = await q.enqueue(txt2imgPayload(user(i)));
+      const o = await q.enqueue(txt2imgPayload(numberedUser(i)));
       if (o.ok) ids.push(o.jobId);
     }
     const worker = gate(q);
@@ -162,8 +151,8 @@ describe('cancel', () => {
   it('removes a waiting job, frees its place in line, and only for its owner', async () => {
     const secrets = new MemoryKeyValueStore();
     const q = queue({}, { secrets });
-    const a = await q.enqueue(txt2imgPayload(user(1)), { secret: { platform: 'discord', interactionToken: 'tok-a' } });
-    const b = await q.enqueue(txt2imgPayload(user(2)));
+    const a = await q.enqueue(txt2imgPayload(numberedUser(1)), { secret: { platform: 'discord', interactionToken: 'tok-a' } });
+    const b = await q.enqueue(txt2imgPayload(numberedUser(2)));
     if (!a.ok || !b.ok) throw new Error('enqueue refused');
     expect(await loadSecret(secrets, a.jobId)).toEqual({ platform: 'discord', interactionToken: 'tok-a' });
 
@@ -182,7 +171,7 @@ describe('cancel', () => {
     const q = queue();
     const heard: string[] = [];
     const unsubscribe = q.onCancelRequested((id) => heard.push(id));
-    const o = await q.enqueue(txt2imgPayload(user(1)));
+    const o = await q.enqueue(txt2imgPayload(numberedUser(1)));
     if (!o.ok) throw new Error('refused');
     const worker = gate(q);
     await worker.waitStarted(1);
@@ -203,7 +192,7 @@ describe('userJobs', () => {
     const q = queue();
     const mine: string[] = [];
     for (const n of [1, 2, 1, 1]) {
-      const o = await q.enqueue(txt2imgPayload({ ...user(n), prompt: `p${mine.length}` }));
+      const o = await q.enqueue(txt2imgPayload({ ...numberedUser(n), prompt: `p${mine.length}` }));
       if (o.ok && n === 1) mine.push(o.jobId);
     }
     const worker = gate(q);
@@ -214,7 +203,7 @@ describe('userJobs', () => {
       [mine[1], 'waiting', 2],
       [mine[2], 'waiting', 3],
     ]);
-    expect(jobs[1].payload).toEqual(txt2imgPayload({ ...user(1), prompt: 'p1' }));
+    expect(jobs[1].payload).toEqual(txt2imgPayload({ ...numberedUser(1), prompt: 'p1' }));
     await worker.complete(mine[0]);
     expect((await q.userJobs('user-1')).map((j) => j.jobId)).toEqual([mine[1], mine[2]]);
   });
@@ -223,23 +212,23 @@ describe('userJobs', () => {
 describe('deduplication', () => {
   it('the same platform event enqueues one job; the repeat gets the first job id, past the user limit', async () => {
     const q = queue({ LIMIT_USER_QUEUED: '1' });
-    const first = await q.enqueue(txt2imgPayload(user(1)), { dedupeId: 'interaction-123' });
-    const again = await q.enqueue(txt2imgPayload(user(1)), { dedupeId: 'interaction-123' });
+    const first = await q.enqueue(txt2imgPayload(numberedUser(1)), { dedupeId: 'interaction-123' });
+    const again = await q.enqueue(txt2imgPayload(numberedUser(1)), { dedupeId: 'interaction-123' });
     if (!first.ok) throw new Error('refused');
     expect(again).toEqual({ ok: true, jobId: first.jobId, position: 1, duplicate: true });
     expect(await q.counts()).toMatchObject({ waiting: 1 });
-    expect(await q.enqueue(txt2imgPayload(user(2)), { dedupeId: 'interaction-456' })).toMatchObject({ ok: true, duplicate: false, position: 2 });
+    expect(await q.enqueue(txt2imgPayload(numberedUser(2)), { dedupeId: 'interaction-456' })).toMatchObject({ ok: true, duplicate: false, position: 2 });
   });
 
   it('20 concurrent deliveries of one event make exactly one job; the dedupe id expires after its TTL', async () => {
     let now = 1_000_000;
     const q = queue({ LIMIT_USER_QUEUED: '5' }, { now: () => now });
-    const outcomes = await Promise.all(Array.from({ length: 20 }, () => q.enqueue(txt2imgPayload(user(1)), { dedupeId: 'evt-1' })));
+    const outcomes = await Promise.all(Array.from({ length: 20 }, () => q.enqueue(txt2imgPayload(numberedUser(1)), { dedupeId: 'evt-1' })));
     expect(new Set(outcomes.map((o) => (o.ok ? o.jobId : 'refused'))).size).toBe(1);
     expect(outcomes.filter((o) => o.ok && !o.duplicate)).toHaveLength(1);
     expect(outcomes.every((o) => o.ok && o.position === 1)).toBe(true);
     now += DEDUPE_TTL_MS + 1;
-    expect(await q.enqueue(txt2imgPayload(user(1)), { dedupeId: 'evt-1' })).toMatchObject({ ok: true, duplicate: false, position: 2 });
+    expect(await q.enqueue(txt2imgPayload(numberedUser(1)), { dedupeId: 'evt-1' })).toMatchObject({ ok: true, duplicate: false, position: 2 });
   });
 });
 
@@ -264,52 +253,52 @@ describe('validation at enqueue', () => {
     expect(await q.counts()).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0 });
     expect(secrets.size).toBe(0);
     // Nothing was counted against the user either.
-    expect((await okIds(q, txt2imgPayload().origin.userId, 3)).length).toBe(3);
+    expect((await enqueueOk(q, txt2imgPayload().origin.userId, 3)).length).toBe(3);
   });
 });
 
 describe('queued-per-user limit', () => {
   it('allows N, refuses N+1 with the same message as Redis, and frees a slot on cancel, completion and final failure', async () => {
     const q = queue({ LIMIT_USER_QUEUED: '3', LIMIT_USER_PER_MINUTE: '100', JOB_ATTEMPTS: '1' });
-    const ids = await okIds(q, 'alice', 3);
-    expect(await q.enqueue(by('alice'))).toEqual({
+    const ids = await enqueueOk(q, 'alice', 3);
+    expect(await q.enqueue(payloadBy('alice'))).toEqual({
       ok: false,
       reason: 'user-queued-limit',
       message: 'You already have 3 image jobs queued or running, the most allowed at once. Wait for one to finish or cancel one, then try again.',
     });
-    expect((await q.enqueue(by('bob'))).ok).toBe(true);
+    expect((await q.enqueue(payloadBy('bob'))).ok).toBe(true);
 
     expect(await q.cancel(ids[2], 'alice')).toEqual({ ok: true, state: 'removed' });
-    expect((await q.enqueue(by('alice'))).ok).toBe(true);
-    expect((await q.enqueue(by('alice'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(true);
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
 
     const worker = gate(q);
     await worker.waitStarted(1);
     expect(worker.started[0]).toBe(ids[0]);
-    expect((await q.enqueue(by('alice'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
     await worker.complete(ids[0]);
-    expect((await q.enqueue(by('alice'))).ok).toBe(true);
-    expect((await q.enqueue(by('alice'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(true);
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
 
     await worker.waitStarted(2);
     expect(worker.started[1]).toBe(ids[1]);
     await worker.fail(ids[1]);
     expect(q.jobState(ids[1])).toMatchObject({ state: 'failed', attemptsMade: 1, failedReason: 'boom' });
-    expect((await q.enqueue(by('alice'))).ok).toBe(true);
-    expect(await q.enqueue(by('alice'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(true);
+    expect(await q.enqueue(payloadBy('alice'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
   });
 
   it('a job waiting for a retry still holds its slot, rejoins at the back of the line, and runs again', async () => {
     const q = queue({ LIMIT_USER_QUEUED: '1', JOB_ATTEMPTS: '3' }, { backoffDelayMs: 150 });
-    const [id] = await okIds(q, 'carol', 1);
-    const other = await q.enqueue(by('dan'));
+    const [id] = await enqueueOk(q, 'carol', 1);
+    const other = await q.enqueue(payloadBy('dan'));
     if (!other.ok) throw new Error('refused');
     const worker = gate(q);
     await worker.waitStarted(1);
     await worker.fail(id);
     expect(q.jobState(id)).toMatchObject({ state: 'delayed', attemptsMade: 1 });
     expect(await q.counts()).toMatchObject({ delayed: 1 });
-    expect(await q.enqueue(by('carol'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
+    expect(await q.enqueue(payloadBy('carol'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
     // dan's job is running now; carol's retry waits behind the line.
     await worker.waitStarted(2);
     expect(await q.position(id)).toBe(1);
@@ -321,7 +310,7 @@ describe('queued-per-user limit', () => {
 
   it('an UnrecoverableError fails the job at once, whatever attempts are left', async () => {
     const q = queue({ JOB_ATTEMPTS: '5' }, { backoffDelayMs: 10 });
-    const [id] = await okIds(q, 'erin', 1);
+    const [id] = await enqueueOk(q, 'erin', 1);
     const worker = gate(q);
     await worker.waitStarted(1);
     await worker.fail(id, new UnrecoverableError('job cancelled'));
@@ -334,9 +323,9 @@ describe('per-minute limit', () => {
   it('allows N in a minute, refuses N+1 saying when to retry, and allows again once the minute has passed', async () => {
     let now = 5_000_000;
     const q = queue({ LIMIT_USER_QUEUED: '100', LIMIT_USER_PER_MINUTE: '4' }, { now: () => now });
-    const ids = await okIds(q, 'dave', 4);
+    const ids = await enqueueOk(q, 'dave', 4);
     now += 1_000;
-    const refused = await q.enqueue(by('dave'));
+    const refused = await q.enqueue(payloadBy('dave'));
     expect(refused).toEqual({
       ok: false,
       reason: 'user-rate-limit',
@@ -345,36 +334,36 @@ describe('per-minute limit', () => {
     expect(refused.ok === false && refused.message).toBe('You have started 4 image jobs in the last minute, the most allowed. Try again in 59 seconds.');
     // Cancelling does not give back a per-minute start.
     await q.cancel(ids[0], 'dave');
-    expect((await q.enqueue(by('dave'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('dave'))).ok).toBe(false);
     now += RATE_WINDOW_MS - 1_000 - 1;
-    expect((await q.enqueue(by('dave'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('dave'))).ok).toBe(false);
     now += 1;
     // Every start of that minute has now left the window: four fresh ones fit, the fifth does not.
-    await okIds(q, 'dave', 4);
-    expect(await q.enqueue(by('dave'))).toMatchObject({ ok: false, reason: 'user-rate-limit' });
+    await enqueueOk(q, 'dave', 4);
+    expect(await q.enqueue(payloadBy('dave'))).toMatchObject({ ok: false, reason: 'user-rate-limit' });
   });
 });
 
 describe('queue depth cap', () => {
   it('allows exactly LIMIT_QUEUE_DEPTH waiting jobs and admits again when one starts', async () => {
     const q = queue({ LIMIT_QUEUE_DEPTH: '5' });
-    for (let i = 0; i < 5; i++) expect((await q.enqueue(by(`u${i}`))).ok).toBe(true);
-    expect(await q.enqueue(by('u5'))).toEqual({
+    for (let i = 0; i < 5; i++) expect((await q.enqueue(payloadBy(`u${i}`))).ok).toBe(true);
+    expect(await q.enqueue(payloadBy('u5'))).toEqual({
       ok: false,
       reason: 'queue-full',
       message: 'The image queue is full (5 jobs waiting). Please try again in a few minutes.',
     });
     const worker = gate(q);
     await worker.waitStarted(1);
-    expect((await q.enqueue(by('u5'))).ok).toBe(true);
-    expect((await q.enqueue(by('u6'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('u5'))).ok).toBe(true);
+    expect((await q.enqueue(payloadBy('u6'))).ok).toBe(false);
   });
 
   it('checks the user limits before the depth cap, so the message is about the user', async () => {
     const q = queue({ LIMIT_QUEUE_DEPTH: '2', LIMIT_USER_QUEUED: '2' });
-    await okIds(q, 'erin', 2);
-    expect(await q.enqueue(by('erin'))).toMatchObject({ reason: 'user-queued-limit' });
-    expect(await q.enqueue(by('frank'))).toMatchObject({ reason: 'queue-full' });
+    await enqueueOk(q, 'erin', 2);
+    expect(await q.enqueue(payloadBy('erin'))).toMatchObject({ reason: 'user-queued-limit' });
+    expect(await q.enqueue(payloadBy('frank'))).toMatchObject({ reason: 'queue-full' });
   });
 });
 

@@ -6,17 +6,17 @@ import { defaultJobOptions, jobTimeoutMs } from '../src/queue/bullmq-queue.ts';
 import { waitListKey } from '../src/queue/keys.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 import { keysUnder, useQueueHarness } from './support/queue-harness.ts';
+import { numberedUser } from './support/queue-fixtures.ts';
 
 const h = useQueueHarness('queue');
 
-const user = (n: number) => ({ origin: { userId: `user-${n}` } });
 
 describe.skipIf(!h.available)('enqueue and position', () => {
   it('returns a job id and the 1-based position; the job data is the payload plus its timeout', async () => {
     const config = h.config({ JOB_TIMEOUT_S: '120', JOB_ATTEMPTS: '4' });
     const q = h.queue(config);
     const outcomes = [];
-    for (let i = 1; i <= 3; i++) outcomes.push(await q.enqueue(txt2imgPayload({ ...user(i), prompt: `prompt ${i}` })));
+    for (let i = 1; i <= 3; i++) outcomes.push(await q.enqueue(txt2imgPayload({ ...numberedUser(i), prompt: `prompt ${i}` })));
     expect(outcomes.map((o) => o.ok && o.position)).toEqual([1, 2, 3]);
     expect(outcomes.every((o) => o.ok && !o.duplicate)).toBe(true);
     const ids = outcomes.map((o) => (o.ok ? o.jobId : ''));
@@ -24,7 +24,7 @@ describe.skipIf(!h.available)('enqueue and position', () => {
 
     const job = await q.queue.getJob(ids[1]);
     expect(job!.name).toBe('txt2img');
-    expect(job!.data).toEqual({ ...txt2imgPayload({ ...user(2), prompt: 'prompt 2' }), timeoutMs: 120_000 });
+    expect(job!.data).toEqual({ ...txt2imgPayload({ ...numberedUser(2), prompt: 'prompt 2' }), timeoutMs: 120_000 });
     expect(jobTimeoutMs(job!.data, config)).toBe(120_000);
     expect(job!.opts.attempts).toBe(4);
     expect(job!.opts.backoff).toEqual({ type: 'exponential', delay: 5_000 });
@@ -42,7 +42,7 @@ describe.skipIf(!h.available)('enqueue and position', () => {
     const q = h.queue(config);
     const ids: string[] = [];
     for (let i = 1; i <= 3; i++) {
-      const o = await q.enqueue(txt2imgPayload(user(i)));
+      const o = await q.enqueue(txt2imgPayload(numberedUser(i)));
       if (o.ok) ids.push(o.jobId);
     }
     const worker = await h.worker(config);
@@ -65,8 +65,8 @@ describe.skipIf(!h.available)('cancel', () => {
   it('removes a waiting job, frees its place in line, and only for its owner', async () => {
     const config = h.config();
     const q = h.queue(config);
-    const a = await q.enqueue(txt2imgPayload(user(1)));
-    const b = await q.enqueue(txt2imgPayload(user(2)));
+    const a = await q.enqueue(txt2imgPayload(numberedUser(1)));
+    const b = await q.enqueue(txt2imgPayload(numberedUser(2)));
     if (!a.ok || !b.ok) throw new Error('enqueue refused');
 
     expect(await q.cancel(a.jobId, 'user-2')).toEqual({ ok: false, reason: 'not-owner', message: expect.stringContaining('Only the person') });
@@ -84,7 +84,7 @@ describe.skipIf(!h.available)('cancel', () => {
     const heard: string[] = [];
     const sub = await subscribeCancels(h.connection(), config, (id) => heard.push(id));
     try {
-      const o = await q.enqueue(txt2imgPayload(user(1)));
+      const o = await q.enqueue(txt2imgPayload(numberedUser(1)));
       if (!o.ok) throw new Error('refused');
       const worker = await h.worker(config);
       await worker.waitStarted(1);
@@ -112,7 +112,7 @@ describe.skipIf(!h.available)('userJobs', () => {
     const q = h.queue(config);
     const mine: string[] = [];
     for (const n of [1, 2, 1, 1]) {
-      const o = await q.enqueue(txt2imgPayload({ ...user(n), prompt: `p${mine.length}` }));
+      const o = await q.enqueue(txt2imgPayload({ ...numberedUser(n), prompt: `p${mine.length}` }));
       if (o.ok && n === 1) mine.push(o.jobId);
     }
     const worker = await h.worker(config);
@@ -133,20 +133,20 @@ describe.skipIf(!h.available)('deduplication', () => {
   it('the same platform event enqueues one job; the repeat gets the first job id', async () => {
     const config = h.config({ LIMIT_USER_QUEUED: '1' });
     const q = h.queue(config);
-    const first = await q.enqueue(txt2imgPayload(user(1)), { dedupeId: 'interaction-123' });
-    const again = await q.enqueue(txt2imgPayload(user(1)), { dedupeId: 'interaction-123' });
+    const first = await q.enqueue(txt2imgPayload(numberedUser(1)), { dedupeId: 'interaction-123' });
+    const again = await q.enqueue(txt2imgPayload(numberedUser(1)), { dedupeId: 'interaction-123' });
     if (!first.ok) throw new Error('refused');
     // A repeat is not a new request, so the user's limit of 1 does not refuse it.
     expect(again).toEqual({ ok: true, jobId: first.jobId, position: 1, duplicate: true });
     expect(await q.counts()).toMatchObject({ waiting: 1 });
-    const other = await q.enqueue(txt2imgPayload(user(2)), { dedupeId: 'interaction-456' });
+    const other = await q.enqueue(txt2imgPayload(numberedUser(2)), { dedupeId: 'interaction-456' });
     expect(other).toMatchObject({ ok: true, duplicate: false, position: 2 });
   });
 
   it('20 concurrent deliveries of one event from 5 connections make exactly one job', async () => {
     const config = h.config();
     const queues = Array.from({ length: 5 }, () => h.queue(config));
-    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => queues[i % 5].enqueue(txt2imgPayload(user(1)), { dedupeId: 'evt-1' })));
+    const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => queues[i % 5].enqueue(txt2imgPayload(numberedUser(1)), { dedupeId: 'evt-1' })));
     const ids = new Set(outcomes.map((o) => (o.ok ? o.jobId : 'refused')));
     expect(ids.size).toBe(1);
     expect(outcomes.filter((o) => o.ok && !o.duplicate)).toHaveLength(1);

@@ -4,21 +4,10 @@ import { describe, expect, it } from 'vitest';
 import type { KeyValueStore } from '../src/kv.ts';
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { RATE_WINDOW_MS } from '../src/queue/limits.ts';
-import { txt2imgPayload } from './support/job-fixtures.ts';
+import { enqueueOk, payloadBy } from './support/queue-fixtures.ts';
 import { keysUnder, silentLogger, useQueueHarness } from './support/queue-harness.ts';
 
 const h = useQueueHarness('limits');
-const by = (userId: string) => txt2imgPayload({ origin: { userId } });
-
-async function okIds(q: BullmqJobQueue, userId: string, n: number): Promise<string[]> {
-  const ids: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const o = await q.enqueue(by(userId));
-    if (!o.ok) throw new Error(`enqueue ${i + 1} of ${n} refused: ${o.message}`);
-    ids.push(o.jobId);
-  }
-  return ids;
-}
 
 /** Pretend the user's last-minute entries happened `ms` earlier (the window slides in Redis time). */
 async function ageRateWindow(redis: Redis, q: BullmqJobQueue, userId: string, ms: number): Promise<void> {
@@ -31,47 +20,47 @@ describe.skipIf(!h.available)('queued-per-user limit', () => {
   it('allows N, refuses N+1 with a clear message, and frees a slot on cancel, completion and final failure', async () => {
     const config = h.config({ LIMIT_USER_QUEUED: '3', LIMIT_USER_PER_MINUTE: '100', JOB_ATTEMPTS: '1' });
     const q = h.queue(config);
-    const ids = await okIds(q, 'alice', 3);
-    const refused = await q.enqueue(by('alice'));
+    const ids = await enqueueOk(q, 'alice', 3);
+    const refused = await q.enqueue(payloadBy('alice'));
     expect(refused).toEqual({
       ok: false,
       reason: 'user-queued-limit',
       message: 'You already have 3 image jobs queued or running, the most allowed at once. Wait for one to finish or cancel one, then try again.',
     });
     // Others are not affected.
-    expect((await q.enqueue(by('bob'))).ok).toBe(true);
+    expect((await q.enqueue(payloadBy('bob'))).ok).toBe(true);
 
     expect(await q.cancel(ids[2], 'alice')).toEqual({ ok: true, state: 'removed' });
-    const afterCancel = await q.enqueue(by('alice'));
+    const afterCancel = await q.enqueue(payloadBy('alice'));
     expect(afterCancel.ok).toBe(true);
-    expect((await q.enqueue(by('alice'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
 
     const worker = await h.worker(config);
     await worker.waitStarted(1);
     expect(worker.started[0]).toBe(ids[0]);
     // Running still counts.
-    expect((await q.enqueue(by('alice'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
     await worker.complete(ids[0]);
-    expect((await q.enqueue(by('alice'))).ok).toBe(true);
-    expect((await q.enqueue(by('alice'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(true);
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
 
     await worker.waitStarted(2);
     expect(worker.started[1]).toBe(ids[1]);
     await worker.fail(ids[1]);
     expect((await q.queue.getJob(ids[1]))!.finishedOn).toBeTypeOf('number');
-    expect((await q.enqueue(by('alice'))).ok).toBe(true);
-    expect(await q.enqueue(by('alice'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
+    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(true);
+    expect(await q.enqueue(payloadBy('alice'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
   });
 
   it('a job waiting for a retry still holds its slot', async () => {
     const config = h.config({ LIMIT_USER_QUEUED: '1', JOB_ATTEMPTS: '3' });
     const q = h.queue(config);
-    const [id] = await okIds(q, 'carol', 1);
+    const [id] = await enqueueOk(q, 'carol', 1);
     const worker = await h.worker(config);
     await worker.waitStarted(1);
     await worker.fail(id);
     expect(await (await q.queue.getJob(id))!.getState()).toBe('delayed');
-    expect(await q.enqueue(by('carol'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
+    expect(await q.enqueue(payloadBy('carol'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
   });
 });
 
@@ -79,8 +68,8 @@ describe.skipIf(!h.available)('per-minute limit', () => {
   it('allows N in a minute, refuses N+1 saying when to retry, and allows again once the minute has passed', async () => {
     const config = h.config({ LIMIT_USER_QUEUED: '100', LIMIT_USER_PER_MINUTE: '4' });
     const q = h.queue(config);
-    const ids = await okIds(q, 'dave', 4);
-    const refused = await q.enqueue(by('dave'));
+    const ids = await enqueueOk(q, 'dave', 4);
+    const refused = await q.enqueue(payloadBy('dave'));
     expect(refused.ok).toBe(false);
     if (refused.ok) return;
     expect(refused.reason).toBe('user-rate-limit');
@@ -91,13 +80,13 @@ describe.skipIf(!h.available)('per-minute limit', () => {
 
     // Cancelling does not give back a per-minute start.
     await q.cancel(ids[0], 'dave');
-    expect((await q.enqueue(by('dave'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('dave'))).ok).toBe(false);
 
     const redis = h.connection();
     await ageRateWindow(redis, q, 'dave', RATE_WINDOW_MS - 1_000);
-    expect((await q.enqueue(by('dave'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('dave'))).ok).toBe(false);
     await ageRateWindow(redis, q, 'dave', 1_001);
-    expect((await q.enqueue(by('dave'))).ok).toBe(true);
+    expect((await q.enqueue(payloadBy('dave'))).ok).toBe(true);
     expect(await redis.zcard(q.keys.userRate('dave'))).toBe(1);
   });
 });
@@ -106,24 +95,24 @@ describe.skipIf(!h.available)('queue depth cap', () => {
   it('allows exactly LIMIT_QUEUE_DEPTH waiting jobs and admits again when one starts', async () => {
     const config = h.config({ LIMIT_QUEUE_DEPTH: '5' });
     const q = h.queue(config);
-    for (let i = 0; i < 5; i++) expect((await q.enqueue(by(`u${i}`))).ok).toBe(true);
-    expect(await q.enqueue(by('u5'))).toEqual({
+    for (let i = 0; i < 5; i++) expect((await q.enqueue(payloadBy(`u${i}`))).ok).toBe(true);
+    expect(await q.enqueue(payloadBy('u5'))).toEqual({
       ok: false,
       reason: 'queue-full',
       message: 'The image queue is full (5 jobs waiting). Please try again in a few minutes.',
     });
     const worker = await h.worker(config);
     await worker.waitStarted(1);
-    expect((await q.enqueue(by('u5'))).ok).toBe(true);
-    expect((await q.enqueue(by('u6'))).ok).toBe(false);
+    expect((await q.enqueue(payloadBy('u5'))).ok).toBe(true);
+    expect((await q.enqueue(payloadBy('u6'))).ok).toBe(false);
   });
 
   it('checks the user limits before the depth cap, so the message is about the user', async () => {
     const config = h.config({ LIMIT_QUEUE_DEPTH: '2', LIMIT_USER_QUEUED: '2' });
     const q = h.queue(config);
-    await okIds(q, 'erin', 2);
-    expect(await q.enqueue(by('erin'))).toMatchObject({ reason: 'user-queued-limit' });
-    expect(await q.enqueue(by('frank'))).toMatchObject({ reason: 'queue-full' });
+    await enqueueOk(q, 'erin', 2);
+    expect(await q.enqueue(payloadBy('erin'))).toMatchObject({ reason: 'user-queued-limit' });
+    expect(await q.enqueue(payloadBy('frank'))).toMatchObject({ reason: 'queue-full' });
   });
 });
 
@@ -140,14 +129,14 @@ describe.skipIf(!h.available)('a failed add gives the reservation back', () => {
     };
     const failing = new BullmqJobQueue({ config, redis: h.connection(), secrets: brokenSecrets, logger: silentLogger });
     await expect(
-      failing.enqueue(by('gina'), { dedupeId: 'evt-9', secret: { platform: 'discord', interactionToken: 'tok' } }),
+      failing.enqueue(payloadBy('gina'), { dedupeId: 'evt-9', secret: { platform: 'discord', interactionToken: 'tok' } }),
     ).rejects.toThrow(/enqueue of a txt2img job failed: secret store unavailable/);
     const redis = h.connection();
     expect(await failing.counts()).toMatchObject({ waiting: 0 });
     expect(await redis.zcard(failing.keys.pending)).toBe(0);
     expect((await keysUnder(redis, failing.keys.base + ':limits')).length).toBe(0);
     const q = h.queue(config);
-    expect(await q.enqueue(by('gina'), { dedupeId: 'evt-9' })).toMatchObject({ ok: true, duplicate: false });
+    expect(await q.enqueue(payloadBy('gina'), { dedupeId: 'evt-9' })).toMatchObject({ ok: true, duplicate: false });
     await failing.close();
   });
 });
