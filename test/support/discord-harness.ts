@@ -3,35 +3,16 @@
  * Discord, a worker child process that delivers through the real Discord deliverer, and the
  * bot (the real discord.js client) in the test process, all sharing one environment.
  */
-import type { ChildProcess } from 'node:child_process';
 import { pino } from 'pino';
 import { startDiscordBot, type DiscordBot } from '../../adapters/discord/inbound.ts';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
-import type { Config } from '../../src/config.ts';
-import type { RedisKeyValueStore } from '../../src/kv-redis.ts';
-import type { ModelCatalog } from '../../src/models.ts';
-import type { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
-import type { ResultStore } from '../../src/results.ts';
 import { tokenCounter } from '../../src/token-counter.ts';
-import { startE2eStack } from './e2e-stack.ts';
+import { stackView, startE2eStack, type StackView } from './e2e-stack.ts';
 import { FakeDiscord, type FakeMessage } from './fake-discord.ts';
-import type { TestRedis } from './redis-server.ts';
 
-export interface DiscordHarness {
+export interface DiscordHarness extends StackView {
   fake: FakeDiscord;
-  redis: TestRedis;
-  env: Record<string, string>;
-  config: Config;
-  queue: BullmqJobQueue;
-  results: ResultStore;
-  kv: RedisKeyValueStore;
-  models: ModelCatalog;
-  /** Whether the embedded demo model drew the images (so their content can be checked). */
-  embeddedModel: boolean;
   bot: DiscordBot;
-  /** The worker process, when the harness started one. */
-  worker: ChildProcess | null;
-  workerLog: string[];
   startBot(): Promise<DiscordBot>;
   stopBot(): Promise<void>;
   close(): Promise<void>;
@@ -64,18 +45,9 @@ export async function startDiscordHarness(opts: HarnessOptions = {}): Promise<Di
     logger: pino({ level: 'warn' }),
   };
   const harness: DiscordHarness = {
+    ...stackView(stack),
     fake,
-    redis: stack.redis,
-    env: stack.env,
-    config,
-    queue,
-    results,
-    kv,
-    models,
-    embeddedModel: stack.embeddedModel,
     bot: undefined as unknown as DiscordBot,
-    worker: stack.worker,
-    workerLog: stack.workerLog,
     async startBot() {
       harness.bot = await startDiscordBot(deps, { readyTimeoutMs: 20_000 });
       return harness.bot;

@@ -102,6 +102,13 @@ export interface E2eStack {
   close(): Promise<void>;
 }
 
+/** What a platform harness passes on to its tests from the stack under it. */
+export type StackView = Pick<E2eStack, 'redis' | 'env' | 'config' | 'queue' | 'results' | 'kv' | 'models' | 'embeddedModel' | 'worker' | 'workerLog'>;
+
+export function stackView(s: E2eStack): StackView {
+  return { redis: s.redis, env: s.env, config: s.config, queue: s.queue, results: s.results, kv: s.kv, models: s.models, embeddedModel: s.embeddedModel, worker: s.worker, workerLog: s.workerLog };
+}
+
 export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
   const dir = mkdtempSync(path.join(os.tmpdir(), `${opts.label}-`));
   const redis = await startRedis();

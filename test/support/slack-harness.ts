@@ -4,42 +4,23 @@
  * real Slack deliverer), and the bot (the real Bolt App in HTTP mode) in the test process on
  * the process HTTP server at /slack/events. Requests reach Bolt signed as Slack signs them.
  */
-import type { ChildProcess } from 'node:child_process';
 import { createSlackBot, SLACK_EVENTS_PATH, type SlackBot } from '../../adapters/slack/bot.ts';
 import { ChannelPacer } from '../../adapters/slack/channel-pacer.ts';
-import type { Config } from '../../src/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../../src/http-server.ts';
-import type { RedisKeyValueStore } from '../../src/kv-redis.ts';
 import { createLogger } from '../../src/logger.ts';
-import type { ModelCatalog } from '../../src/models.ts';
-import type { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
-import type { ResultStore } from '../../src/results.ts';
 import { tokenCounter } from '../../src/token-counter.ts';
-import { startE2eStack } from './e2e-stack.ts';
+import { stackView, startE2eStack, type StackView } from './e2e-stack.ts';
 import { FakeSlack, type FakeSlackMessage } from './fake-slack.ts';
-import type { TestRedis } from './redis-server.ts';
 import { pressPayload, reactionPayload, SIGNING_SECRET, slashPayload } from './slack-payloads.ts';
 import { FORM, formBody, interactionBody, JSON_TYPE, postSigned, type SignedPostOptions, type SignedResponse } from './slack-signing.ts';
 
 export { modelEnv } from './e2e-stack.ts';
 export { ALICE, BOB, CHANNEL, pressPayload, reactionPayload, SIGNING_SECRET, slashPayload } from './slack-payloads.ts';
 
-export interface SlackHarness {
+export interface SlackHarness extends StackView {
   fake: FakeSlack;
-  redis: TestRedis;
-  env: Record<string, string>;
-  config: Config;
-  queue: BullmqJobQueue;
-  results: ResultStore;
-  kv: RedisKeyValueStore;
-  models: ModelCatalog;
-  /** Whether the embedded demo model draws the images (so their content can be checked). */
-  embeddedModel: boolean;
   http: HttpServerHandle;
   bot: SlackBot;
-  /** Absent when the harness runs without a worker (jobs then stay queued). */
-  worker: ChildProcess | null;
-  workerLog: string[];
   eventsUrl: string;
   /** The fields of a slash command as Slack sends them (form fields over HTTP, the payload over Socket Mode). */
   slashPayload(text: string, opts?: { user?: string; channel?: string }): { fields: Record<string, string>; responseUrl: string };
@@ -87,19 +68,10 @@ export async function startSlackHarness(opts: SlackHarnessOptions = {}): Promise
   const eventsUrl = `${http.url}${SLACK_EVENTS_PATH}`;
 
   const harness: SlackHarness = {
+    ...stackView(stack),
     fake,
-    redis: stack.redis,
-    env: stack.env,
-    config,
-    queue,
-    results,
-    kv,
-    models,
-    embeddedModel: stack.embeddedModel,
     http,
     bot,
-    worker: stack.worker,
-    workerLog: stack.workerLog,
     eventsUrl,
     slashPayload: (text, o = {}) => slashPayload(fake, text, o),
     pressPayload: (message, label, o = {}) => pressPayload(fake, message, label, o),
