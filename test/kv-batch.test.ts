@@ -2,30 +2,15 @@
  * Batched key-value reads and writes (getMany / setMany): the same answers and TTL rules as
  * one call per key, on both backends, and the fallback for stores without batch methods.
  */
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { getMany, setMany, type KeyValueStore } from '../src/kv.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { RedisKeyValueStore, kvNamespace } from '../src/kv-redis.ts';
 import { uniquePrefix } from './support/queue-prefix.ts';
-import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
+import { useFileRedis } from './support/redis-client.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const haveRedis = redisServerAvailable();
-if (!haveRedis) console.warn('SKIPPED: batched KV tests on Redis (no redis-server and no REDIS_URL)');
-
-let server: TestRedis | undefined;
-let client: Redis | undefined;
-
-beforeAll(async () => {
-  if (!haveRedis) return;
-  server = await startRedis();
-  client = new Redis(server.url, { maxRetriesPerRequest: 1 });
-});
-afterAll(async () => {
-  client?.disconnect();
-  await server?.stop();
-});
+const redis = useFileRedis('batched KV tests on Redis');
 
 /** A store with only the four required methods, as a third-party or test store may be. */
 function plainStore(): KeyValueStore {
@@ -112,15 +97,15 @@ describe('stores without batch methods (one call per key)', () => {
   });
 });
 
-describe.skipIf(!haveRedis)('RedisKeyValueStore batches', () => {
-  contract(() => new RedisKeyValueStore(client!, kvNamespace({ QUEUE_PREFIX: uniquePrefix('kvb') })));
+describe.skipIf(!redis.available)('RedisKeyValueStore batches', () => {
+  contract(() => new RedisKeyValueStore(redis.client(), kvNamespace({ QUEUE_PREFIX: uniquePrefix('kvb') })));
 
   it('writes under the namespace with the TTL in Redis, in one command', async () => {
     const prefix = uniquePrefix('kvb');
-    const kv = RedisKeyValueStore.fromConfig(client!, { QUEUE_PREFIX: prefix });
+    const kv = RedisKeyValueStore.fromConfig(redis.client(), { QUEUE_PREFIX: prefix });
     // Once before watching, so the server has the script cached and the batch below is one EVALSHA.
     await setMany(kv, [{ key: 'warm', value: '1', ttlS: 1 }]);
-    const monitor = await client!.duplicate().monitor();
+    const monitor = await redis.client().duplicate().monitor();
     const seen: string[] = [];
     monitor.on('monitor', (_time: string, args: string[]) => seen.push(String(args[0]).toLowerCase()));
     await setMany(kv, [
@@ -133,8 +118,8 @@ describe.skipIf(!haveRedis)('RedisKeyValueStore batches', () => {
     // What the client sent: one script call and one MGET (the SETs are the script's own).
     expect(seen.filter((c) => c !== 'set')).toEqual(['evalsha', 'mget']);
     expect(seen.filter((c) => c === 'set')).toHaveLength(2);
-    expect(await client!.get(`${prefix}:kv:delivery:j1`)).toBe('claim');
-    const ttl = await client!.pttl(`${prefix}:kv:result:r1`);
+    expect(await redis.client().get(`${prefix}:kv:delivery:j1`)).toBe('claim');
+    const ttl = await redis.client().pttl(`${prefix}:kv:result:r1`);
     expect(ttl).toBeGreaterThan(895_000);
     expect(ttl).toBeLessThanOrEqual(900_000);
   });
