@@ -24,6 +24,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   queue: () => import('./queue-bench.ts'),
   ack: () => import('./ack-bench.ts'),
   random: () => import('./random-bench.ts'),
+  scheduler: () => import('./scheduler-bench.ts'),
 };
 
 function format(value: number): string {

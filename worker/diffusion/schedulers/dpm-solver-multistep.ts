@@ -109,13 +109,17 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   /** convert_model_output for dpmsolver++: the data (x0) prediction. */
   private toX0(modelOutput: Float32Array, sample: Float32Array, sigma: number): Float32Array {
     const { alpha, sigmaT } = alphaSigma(sigma);
+    const out = new Float32Array(sample.length);
     switch (this.cfg.prediction_type) {
       case 'epsilon':
-        return sample.map((x, k) => f32(x - f32(sigmaT * modelOutput[k])) / alpha);
+        for (let k = 0; k < sample.length; k++) out[k] = f32(sample[k] - f32(sigmaT * modelOutput[k])) / alpha;
+        return out;
       case 'v_prediction':
-        return sample.map((x, k) => f32(alpha * x) - f32(sigmaT * modelOutput[k]));
+        for (let k = 0; k < sample.length; k++) out[k] = f32(alpha * sample[k]) - f32(sigmaT * modelOutput[k]);
+        return out;
       case 'sample':
-        return Float32Array.from(modelOutput);
+        out.set(modelOutput);
+        return out;
     }
   }
 
@@ -126,7 +130,9 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const h = f32(t.lambda - s.lambda);
     const sampleCoeff = f32(t.sigmaT / s.sigmaT);
     const x0Coeff = f32(t.alpha * f32(f32(Math.exp(-h)) - 1));
-    return sample.map((x, k) => f32(sampleCoeff * x) - f32(x0Coeff * x0[k]));
+    const out = new Float32Array(sample.length);
+    for (let k = 0; k < sample.length; k++) out[k] = f32(sampleCoeff * sample[k]) - f32(x0Coeff * x0[k]);
+    return out;
   }
 
   /** Multistep DPM-Solver++ second order from the last two x0 estimates. */
@@ -146,11 +152,20 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const midpoint = this.cfg.solver_type === 'midpoint';
     // midpoint: - 0.5 * alpha_t (e^-h - 1) * D1; heun: + alpha_t ((e^-h - 1) / h + 1) * D1
     const d1Coeff = midpoint ? f32(0.5 * d0Coeff) : f32(t.alpha * f32(f32(expm1 / h) + 1));
-    return sample.map((x, k) => {
-      const d1 = f32(invR0 * f32(m0[k] - m1[k]));
-      const base = f32(f32(sampleCoeff * x) - f32(d0Coeff * m0[k]));
-      return midpoint ? base - f32(d1Coeff * d1) : base + f32(d1Coeff * d1);
-    });
+    // Plain loops, one per solver type: these run over every latent element every step.
+    const out = new Float32Array(sample.length);
+    if (midpoint) {
+      for (let k = 0; k < sample.length; k++) {
+        const d1 = f32(invR0 * f32(m0[k] - m1[k]));
+        out[k] = f32(f32(sampleCoeff * sample[k]) - f32(d0Coeff * m0[k])) - f32(d1Coeff * d1);
+      }
+    } else {
+      for (let k = 0; k < sample.length; k++) {
+        const d1 = f32(invR0 * f32(m0[k] - m1[k]));
+        out[k] = f32(f32(sampleCoeff * sample[k]) - f32(d0Coeff * m0[k])) + f32(d1Coeff * d1);
+      }
+    }
+    return out;
   }
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
@@ -161,6 +176,8 @@ export class DpmSolverMultistepScheduler implements Scheduler {
         ? StepCursor.indexFor(this.timesteps, t, 'last', `${this.name}.addNoise`)
         : (this.cursor.stepIndex ?? this.cursor.beginIndex);
     const { alpha, sigmaT } = alphaSigma(this.sigmas[index]);
-    return x0.map((x, k) => f32(alpha * x) + f32(sigmaT * noise[k]));
+    const out = new Float32Array(x0.length);
+    for (let k = 0; k < x0.length; k++) out[k] = f32(alpha * x0[k]) + f32(sigmaT * noise[k]);
+    return out;
   }
 }

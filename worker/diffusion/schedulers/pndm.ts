@@ -121,22 +121,30 @@ export class PndmScheduler implements Scheduler {
       this.curSample = sample;
     } else if (n === 1 && this.counter === 1) {
       // (m + ets[-1]) / 2
-      combined = modelOutput.map((m, i) => f32(m + e[0][i]) / 2);
+      const [e0] = e;
+      combined = new Float32Array(modelOutput.length);
+      for (let i = 0; i < combined.length; i++) combined[i] = f32(modelOutput[i] + e0[i]) / 2;
       if (!this.curSample) throw new Error('pndm.step: lost the sample of the first step');
       x = this.curSample;
       this.curSample = null;
     } else if (n === 2) {
       // (3 ets[-1] - ets[-2]) / 2
-      combined = e[1].map((a, i) => f32(f32(3 * a) - e[0][i]) / 2);
+      const [e0, e1] = e;
+      combined = new Float32Array(e1.length);
+      for (let i = 0; i < combined.length; i++) combined[i] = f32(f32(3 * e1[i]) - e0[i]) / 2;
     } else if (n === 3) {
       // (23 ets[-1] - 16 ets[-2] + 5 ets[-3]) / 12
-      combined = e[2].map((a, i) => f32(f32(f32(23 * a) - f32(16 * e[1][i])) + f32(5 * e[0][i])) / 12);
+      const [e0, e1, e2] = e;
+      combined = new Float32Array(e2.length);
+      for (let i = 0; i < combined.length; i++) combined[i] = f32(f32(f32(23 * e2[i]) - f32(16 * e1[i])) + f32(5 * e0[i])) / 12;
     } else {
       // (1/24) (55 ets[-1] - 59 ets[-2] + 37 ets[-3] - 9 ets[-4])
       const w = f32(1 / 24);
-      combined = e[3].map(
-        (a, i) => w * f32(f32(f32(f32(55 * a) - f32(59 * e[2][i])) + f32(37 * e[1][i])) - f32(9 * e[0][i])),
-      );
+      const [e0, e1, e2, e3] = e;
+      combined = new Float32Array(e3.length);
+      for (let i = 0; i < combined.length; i++) {
+        combined[i] = w * f32(f32(f32(f32(55 * e3[i]) - f32(59 * e2[i])) + f32(37 * e1[i])) - f32(9 * e0[i]));
+      }
     }
     return this.prevSample(x, fromT, prevT, combined);
   }
@@ -169,5 +177,9 @@ export class PndmScheduler implements Scheduler {
 /** acc + w * x as float32 torch computes it (acc absent = the 0 it starts from). */
 function accumulate(acc: Float32Array | null, x: Float32Array, w: number): Float32Array {
   const wf = f32(w);
-  return x.map((v, i) => (acc ? acc[i] : 0) + f32(wf * v));
+  const out = new Float32Array(x.length);
+  if (acc) for (let i = 0; i < x.length; i++) out[i] = acc[i] + f32(wf * x[i]);
+  // 0 + keeps what the zero tensor it starts from gives: -0 becomes +0.
+  else for (let i = 0; i < x.length; i++) out[i] = 0 + f32(wf * x[i]);
+  return out;
 }

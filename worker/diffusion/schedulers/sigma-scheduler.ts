@@ -68,7 +68,9 @@ export abstract class SigmaScheduler {
   scaleModelInput(sample: Float32Array, t: number): Float32Array {
     const sigma = this.sigmas[this.currentIndex(t, 'scaleModelInput')];
     const denom = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
-    return sample.map((x) => x / denom);
+    const out = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) out[i] = sample[i] / denom;
+    return out;
   }
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
@@ -80,7 +82,9 @@ export abstract class SigmaScheduler {
         ? StepCursor.indexFor(this.timesteps, t, 'throw', `${this.name}.addNoise`)
         : (this.cursor.stepIndex ?? this.cursor.beginIndex);
     const sigma = this.sigmas[index];
-    return x0.map((x, i) => x + f32(noise[i] * sigma));
+    const out = new Float32Array(x0.length);
+    for (let i = 0; i < x0.length; i++) out[i] = x0[i] + f32(noise[i] * sigma);
+    return out;
   }
 
   /** x0 from the model output at noise level sigma (float32 as diffusers' tensors). */
