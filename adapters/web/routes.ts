@@ -107,10 +107,20 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
     }
   };
 
-  const afterReply = (session: string, reply: WebReply) => {
-    if (reply.kind === 'queued') deps.live.touch(session);
-    if (reply.kind === 'deleted') deps.live.send(session, 'deleted', { resultId: reply.resultId });
-  };
+  /** A POST of one required field (typed text, a button id), answered with what the inbound side replies. */
+  const inboundPost = (prefix: string, field: 'text' | 'id', maxLength: number, call: (session: string, value: string, requestId?: string) => Promise<WebReply>): HttpRoute => ({
+    method: 'POST',
+    prefix,
+    handler: api(async (req, res, session) => {
+      const body = await readJson(req);
+      const value = text(body[field], maxLength);
+      if (value === undefined) throw new HttpError(400, `${field} is required`);
+      const reply = await call(session, value, text(body.requestId, 64));
+      if (reply.kind === 'queued') deps.live.touch(session);
+      if (reply.kind === 'deleted') deps.live.send(session, 'deleted', { resultId: reply.resultId });
+      sendJson(res, 200, reply);
+    }),
+  });
 
   return [
     {
@@ -128,30 +138,8 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
       prefix: '/static',
       handler: (req, res) => serveFile(res, path.basename(new URL(req.url ?? '/', 'http://localhost').pathname)),
     },
-    {
-      method: 'POST',
-      prefix: '/api/command',
-      handler: api(async (req, res, session) => {
-        const body = await readJson(req);
-        const typed = text(body.text, 5000);
-        if (typed === undefined) throw new HttpError(400, 'text is required');
-        const reply = await deps.inbound.text(session, typed, text(body.requestId, 64));
-        afterReply(session, reply);
-        sendJson(res, 200, reply);
-      }),
-    },
-    {
-      method: 'POST',
-      prefix: '/api/press',
-      handler: api(async (req, res, session) => {
-        const body = await readJson(req);
-        const id = text(body.id, 120);
-        if (id === undefined) throw new HttpError(400, 'id is required');
-        const reply = await deps.inbound.press(session, id, text(body.requestId, 64));
-        afterReply(session, reply);
-        sendJson(res, 200, reply);
-      }),
-    },
+    inboundPost('/api/command', 'text', 5000, (session, typed, requestId) => deps.inbound.text(session, typed, requestId)),
+    inboundPost('/api/press', 'id', 120, (session, id, requestId) => deps.inbound.press(session, id, requestId)),
     {
       method: 'GET',
       prefix: '/api/events',
