@@ -150,6 +150,9 @@ def _write_configs(out, cfg, bpe, sf):
         "unet": ["onnxruntime", "OnnxRuntimeModel"],
         "vae_decoder": ["onnxruntime", "OnnxRuntimeModel"],
         "vae_encoder": ["onnxruntime", "OnnxRuntimeModel"],
+        # The product's per-model defaults (src/models.ts): a 64x64 budget snapped to 32 px.
+        "imagine": {"base_size": 64, "size_multiple": 32, "default_steps": 20,
+                    "default_sampler": "dpmpp_2m", "default_guidance": 5},
     })
     # Stable Diffusion 1.5's scheduler settings: the model was trained on exactly this schedule.
     _write_json(os.path.join(out, "scheduler", "scheduler_config.json"), {
