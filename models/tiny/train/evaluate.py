@@ -53,7 +53,7 @@ def evaluate(cfg, held, train_triples, bpe, text_encoder, unet, dec, sf, log, gr
     twice = held + held
     prompts = [_short(t) for t in twice]
     out, grids = {}, []
-    for name, guidance in (("held_out_cfg5", 5.0), ("held_out_cfg1", 1.0)):
+    for name, guidance in (("held_out_cfg5", 5.0), ("held_out_cfg2", 2.0), ("held_out_cfg1", 1.0)):
         images = generate(bpe, text_encoder, unet, dec, sf, prompts, 64, 64, guidance, seed=1)
         out[name] = _score(images, twice)
         grids.append(images)

@@ -50,6 +50,9 @@ CONFIG = {
     "unet_batch": 64,
     "unet_lr": 1e-3,
     "unet_warmup": 150,
+    # A second round from the first round's (EMA) weights, with a fresh schedule.
+    "unet_resume_steps": 1500,
+    "unet_resume_lr": 6e-4,
     "caption_dropout": 0.1,
     "min_snr_gamma": 5.0,
     "ema_decay": 0.995,
@@ -141,10 +144,17 @@ def main():
     report["scaling_factor"] = data["scaling_factor"]
     report["latents_seconds"] = round(data["seconds"])
 
-    unet_key = {**lat_key, **{k: v for k, v in cfg.items() if k.startswith(("unet_", "text_", "caption_", "min_snr", "ema_"))}}
+    unet_key = {**lat_key, **{k: v for k, v in cfg.items()
+                              if k.startswith(("unet_", "text_", "caption_", "min_snr", "ema_")) and "resume" not in k}}
     nets = cached(os.path.join(args.cache, "unet.pt"), unet_key,
                   lambda: train_unet(cfg, data, len(bpe.encoder), bpe, log))
     report["unet"] = {"train_seconds": round(nets["seconds"])}
+    if cfg["unet_resume_steps"]:
+        resume_key = {**unet_key, "unet_resume_steps": cfg["unet_resume_steps"], "unet_resume_lr": cfg["unet_resume_lr"]}
+        first = nets
+        nets = cached(os.path.join(args.cache, "unet-round2.pt"), resume_key,
+                      lambda: train_unet(cfg, data, len(bpe.encoder), bpe, log, resume=first))
+        report["unet"]["round2_seconds"] = round(nets["seconds"])
     if args.stop_after == "unet":
         return
 

@@ -56,10 +56,18 @@ def _ema(ema, live, decay):
         e.mul_(decay).add_(p.detach(), alpha=1 - decay)
 
 
-def train_unet(cfg, data, vocab_size, bpe, log):
-    torch.manual_seed(cfg["seed"] + 1)
-    rng = np.random.default_rng(cfg["seed"] + 1)
+def train_unet(cfg, data, vocab_size, bpe, log, resume=None):
+    """Trains from scratch, or with `resume` (the previous round's weights) for another round
+    of `unet_resume_steps` steps under a fresh warm-up and cosine schedule."""
+    steps, peak, warmup, seed = cfg["unet_steps"], cfg["unet_lr"], cfg["unet_warmup"], cfg["seed"] + 1
+    if resume is not None:
+        steps, peak, warmup, seed = cfg["unet_resume_steps"], cfg["unet_resume_lr"], 50, cfg["seed"] + 11
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     text_encoder, unet = build_nets(cfg, vocab_size)
+    if resume is not None:
+        text_encoder.load_state_dict(resume["text_encoder"])
+        unet.load_state_dict(resume["unet"])
     log(f"unet {count_params(unet)} parameters, text encoder {count_params(text_encoder)}")
     ema_te, ema_unet = copy.deepcopy(text_encoder).eval(), copy.deepcopy(unet).eval()
     params = list(text_encoder.parameters()) + list(unet.parameters())
@@ -72,12 +80,12 @@ def train_unet(cfg, data, vocab_size, bpe, log):
     groups = data["groups"]
     sizes = np.array([len(g["latents"]) for g in groups], dtype=np.float64)
     sf = data["scaling_factor"]
-    steps, batch = cfg["unet_steps"], cfg["unet_batch"]
+    batch = cfg["unet_batch"]
     start = time.time()
     running = 0.0
     for step in range(steps):
         for g in opt.param_groups:
-            g["lr"] = _lr(step, steps, cfg["unet_lr"], cfg["unet_warmup"])
+            g["lr"] = _lr(step, steps, peak, warmup)
         group = groups[rng.choice(len(groups), p=sizes / sizes.sum())]
         idx = torch.from_numpy(rng.integers(0, len(group["latents"]), batch))
         form = torch.from_numpy(rng.integers(0, len(CAPTION_FORMS), batch))
