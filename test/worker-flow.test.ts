@@ -21,6 +21,7 @@ import { LocalJobQueue } from '../src/queue/local-queue.ts';
 import { createRedis, closeRedis } from '../src/redis.ts';
 import { ResultStore } from '../src/results.ts';
 import { startWorker, type WorkerDeps, type WorkerHandle } from '../worker/main.ts';
+import type { QueueConsumer } from '../worker/queue-consumer.ts';
 import { testConfig } from './support/queue-prefix.ts';
 import { RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
 import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
@@ -271,6 +272,27 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     expect(again.resultId).toBe(first.resultId);
     expect(again.messageId).toBe(first.messageId);
     expect(eventsFor(r, jobId, 'result')).toHaveLength(1);
+  });
+
+  it("close() returns even when BullMQ's wait for its blocking connection to end never does (as after a Redis outage)", async () => {
+    const r = await rig({}, { closeGraceMs: 200 });
+    const jobId = await enqueue(r, txt2imgPayload({ seed: 5 }));
+    await delivered(r, jobId);
+    const bull = (r.worker.consumer as QueueConsumer).worker;
+    const blocking = (await bull.backend.blockingClient)!;
+    expect(blocking.status).toBe('ready');
+    // The failure: the 'end' BullMQ waits for never comes, so its graceful close never finishes.
+    const realDisconnect = bull.backend.disconnectBlocking.bind(bull.backend);
+    const waits: boolean[] = [];
+    bull.backend.disconnectBlocking = (wait = true) => {
+      waits.push(wait);
+      return wait ? new Promise<void>(() => undefined) : realDisconnect(false);
+    };
+    await r.worker.close();
+    expect(waits).toEqual([true, false]); // the graceful wait, then the cut
+    await waitFor('blocking connection ended', () => blocking.status === 'end');
+    expect(eventsFor(r, jobId, 'result')).toHaveLength(1);
+    expect((await jobState(r, jobId)).state).toBe('completed');
   });
 
   it('dynamic batching: compatible waiting jobs share one pipeline call, each keeps its own seeds, progress and message', async () => {

@@ -54,12 +54,19 @@ export interface JobAttemptsOptions {
 
 export class JobAttempts {
   private readonly controllers = new Map<string, AbortController>();
+  private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: JobAttemptsOptions) {}
 
   /** Jobs this process is running right now. */
   get activeJobIds(): string[] {
     return [...this.controllers.keys()];
+  }
+
+  /** Resolves once no attempt is running here (at once when none is). */
+  whenIdle(): Promise<void> {
+    if (this.controllers.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** A cancel request for a job: stops it at its next step if it runs here. */
@@ -122,6 +129,7 @@ export class JobAttempts {
     } finally {
       clearTimeout(timer);
       this.controllers.delete(jobId);
+      if (this.controllers.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       this.opts.onAttemptEnd?.();
     }
   }

@@ -59,6 +59,8 @@ export interface WorkerDeps {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   maxStalledCount?: number;
+  /** How long close() waits on BullMQ once no job runs before cutting its blocking connection. */
+  closeGraceMs?: number;
   retryPolicy?: RetryPolicy;
   /** Load the default model at start so /readyz turns ready before the first job (default true). */
   preload?: boolean;
@@ -171,6 +173,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
         lockDurationMs: deps.lockDurationMs,
         stalledIntervalMs: deps.stalledIntervalMs,
         maxStalledCount: deps.maxStalledCount,
+        closeGraceMs: deps.closeGraceMs,
         workerName: id,
         onSettled,
       });

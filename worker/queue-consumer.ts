@@ -45,6 +45,25 @@ export interface QueueConsumerOptions {
   workerName?: string;
   /** Called once per job this worker finished (completed or failed), for the recycle policy. */
   onSettled?(): void;
+  /** How long close() lets BullMQ finish once no job of ours runs, before cutting its blocking connection. */
+  closeGraceMs?: number;
+}
+
+/**
+ * BullMQ's close waits for its blocking connection to report 'end'; after a Redis outage that
+ * event can fail to come and close() never resolves (taskforcesh/bullmq#4656 is the same wait
+ * reached another way). Once no job of ours runs, nothing held can be lost by cutting it.
+ */
+const DEFAULT_CLOSE_GRACE_MS = 10_000;
+/** After the cut, how long BullMQ's own close may still take before it is left behind. */
+const AFTER_CUT_MS = 2_000;
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    timer.unref();
+    signal.addEventListener('abort', () => clearTimeout(timer), { once: true });
+  });
 }
 
 export class QueueConsumer implements Consumer {
@@ -110,7 +129,16 @@ export class QueueConsumer implements Consumer {
   /** Stop taking jobs, let the ones held finish and deliver, then unsubscribe. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await this.worker.close();
+      const closed = this.worker.close();
+      const timers = new AbortController();
+      const graceMs = this.opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
+      const stuck = this.attempts.whenIdle().then(() => delay(graceMs, timers.signal)).then(() => 'stuck' as const);
+      if ((await Promise.race([closed.then(() => 'closed' as const), stuck])) === 'stuck') {
+        this.opts.logger.warn({ graceMs }, 'the queue worker did not close after its last job; cutting its blocking connection');
+        await this.worker.backend.disconnectBlocking(false).catch(() => undefined);
+        await Promise.race([closed, delay(AFTER_CUT_MS, timers.signal)]);
+      }
+      timers.abort();
       await Promise.allSettled([...this.notices]);
       await this.cancelSub?.close();
     })();

@@ -9,6 +9,7 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
+import { closeRedis } from '../redis.ts';
 import { queueKeys, type QueueKeyConfig } from './keys.ts';
 
 /** Long enough to cover every attempt of the job plus its backoff. */
@@ -55,12 +56,6 @@ export async function subscribeCancels(
   });
   await subscriber.subscribe(channel);
   return {
-    async close() {
-      try {
-        await subscriber.quit();
-      } catch {
-        subscriber.disconnect();
-      }
-    },
+    close: () => closeRedis(subscriber),
   };
 }
