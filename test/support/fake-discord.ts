@@ -661,18 +661,9 @@ export class FakeDiscord {
     if ((g = m(/^\/channels\/(\d+)\/messages\/(\d+)$/))) {
       const msg = this.messages.get(g[2]);
       if (!msg || msg.deleted || msg.channel_id !== g[1] || msg.flags & 64) return [404, { message: 'Unknown Message', code: 10008 }];
-      if (method === 'GET') return [200, this.publicMessage(msg)];
-      if (method === 'PATCH') {
-        if (msg.author.id !== this.botUser.id) return [403, { message: 'Cannot edit a message authored by another user', code: 50005 }];
-        const tooBig = this.oversize(call);
-        if (tooBig) return tooBig;
-        this.editMessage(msg, call);
-        return [200, this.publicMessage(msg)];
-      }
-      if (method === 'DELETE') {
-        msg.deleted = true;
-        return [204, null];
-      }
+      if (method === 'PATCH' && msg.author.id !== this.botUser.id) return [403, { message: 'Cannot edit a message authored by another user', code: 50005 }];
+      const reply = this.messageVerb(method, msg, call);
+      if (reply) return reply;
     }
     if ((g = m(/^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/(?:@|%40)me$/))) {
       if (!this.messages.get(g[2])) return [404, { message: 'Unknown Message', code: 10008 }];
@@ -735,6 +726,11 @@ export class FakeDiscord {
     const id = messageRef === '@original' ? original : messageRef;
     const msg = id ? this.messages.get(id) : undefined;
     if (!msg || msg.deleted || (msg.interactionId !== it.id && msg.id !== original)) return [404, { message: 'Unknown Message', code: 10008 }];
+    return this.messageVerb(method, msg, call) ?? [405, { message: '405: Method Not Allowed', code: 0 }];
+  }
+
+  /** GET, PATCH (edit) or DELETE of a message the caller may touch; null for another verb. */
+  private messageVerb(method: string, msg: FakeMessage, call: RecordedCall): [number, unknown] | null {
     if (method === 'GET') return [200, this.publicMessage(msg)];
     if (method === 'PATCH') {
       const tooBig = this.oversize(call);
@@ -746,7 +742,7 @@ export class FakeDiscord {
       msg.deleted = true;
       return [204, null];
     }
-    return [405, { message: '405: Method Not Allowed', code: 0 }];
+    return null;
   }
 
   private oversize(call: RecordedCall): [number, unknown] | null {

@@ -78,20 +78,9 @@ def train_vae(cfg, triples, log):
     enc.eval()
     for p in enc.parameters():
         p.requires_grad_(False)
-    opt = torch.optim.AdamW(dec.parameters(), lr=cfg["vae_lr"] / 2, weight_decay=0.0)
-    for step in range(dec_steps):
-        for g in opt.param_groups:
-            g["lr"] = _lr(step, dec_steps, cfg["vae_lr"] / 2, warmup=20)
-        x = _batch(rng, triples, batch)
-        with torch.no_grad():
-            mean, _ = enc(x)
-        loss = _reconstruction_loss(dec(mean), x)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(dec.parameters(), 1.0)
-        opt.step()
-        if step % 100 == 0 or step == dec_steps - 1:
-            log(f"vae decoder step {step}/{dec_steps} loss {loss.item():.4f} {time.time() - start:.0f}s")
+    _train_decoder_on_means(enc, dec, rng, triples, dec_steps, batch, cfg["vae_lr"] / 2,
+                            lambda step, loss: (step % 100 == 0 or step == dec_steps - 1) and log(
+                                f"vae decoder step {step}/{dec_steps} loss {loss:.4f} {time.time() - start:.0f}s"))
     dec.eval()
     return enc, dec, time.time() - start
 
@@ -116,11 +105,20 @@ def sharpen_decoder(cfg, enc, dec, triples, log):
     rng = np.random.default_rng(cfg["seed"] + 2)
     dec = copy.deepcopy(dec).train()
     steps, batch = cfg["sharpen_steps"], cfg["vae_batch"]
-    opt = torch.optim.AdamW(dec.parameters(), lr=cfg["sharpen_lr"], weight_decay=0.0)
     start = time.time()
+    _train_decoder_on_means(enc, dec, rng, triples, steps, batch, cfg["sharpen_lr"],
+                            lambda step, loss: (step % 200 == 0 or step == steps - 1) and log(
+                                f"decoder sharpening step {step}/{steps} loss {loss:.4f} {time.time() - start:.0f}s"))
+    return dec.eval(), time.time() - start
+
+
+def _train_decoder_on_means(enc, dec, rng, triples, steps, batch, lr, report):
+    """Decoder-only steps on the posterior mean of a frozen encoder: the decoder learns to draw
+    exactly the latents the UNet is trained to produce. report(step, loss) sees every step."""
+    opt = torch.optim.AdamW(dec.parameters(), lr=lr, weight_decay=0.0)
     for step in range(steps):
         for g in opt.param_groups:
-            g["lr"] = _lr(step, steps, cfg["sharpen_lr"], warmup=20)
+            g["lr"] = _lr(step, steps, lr, warmup=20)
         x = _batch(rng, triples, batch)
         with torch.no_grad():
             mean, _ = enc(x)
@@ -129,6 +127,4 @@ def sharpen_decoder(cfg, enc, dec, triples, log):
         loss.backward()
         torch.nn.utils.clip_grad_norm_(dec.parameters(), 1.0)
         opt.step()
-        if step % 200 == 0 or step == steps - 1:
-            log(f"decoder sharpening step {step}/{steps} loss {loss.item():.4f} {time.time() - start:.0f}s")
-    return dec.eval(), time.time() - start
+        report(step, loss.item())

@@ -170,12 +170,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
     assertSameLength(x0, noise, `${this.name}.addNoise`);
-    if (this.timesteps.length === 0) throw new Error(`${this.name}.addNoise: call setTimesteps first`);
-    const index =
-      this.cursor.beginIndex === null
-        ? StepCursor.indexFor(this.timesteps, t, 'last', `${this.name}.addNoise`)
-        : (this.cursor.stepIndex ?? this.cursor.beginIndex);
-    const { alpha, sigmaT } = alphaSigma(this.sigmas[index]);
+    const { alpha, sigmaT } = alphaSigma(this.sigmas[this.cursor.noiseIndex(this.timesteps, t, 'last', `${this.name}.addNoise`)]);
     const out = new Float32Array(x0.length);
     for (let k = 0; k < x0.length; k++) out[k] = f32(alpha * x0[k]) + f32(sigmaT * noise[k]);
     return out;

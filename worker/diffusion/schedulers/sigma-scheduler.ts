@@ -75,13 +75,7 @@ export abstract class SigmaScheduler {
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
     assertSameLength(x0, noise, `${this.name}.addNoise`);
-    if (this.timesteps.length === 0) throw new Error(`${this.name}.addNoise: call setTimesteps first`);
-    // before a loop starts, an img2img begin index decides; mid-loop (inpainting) the current step
-    const index =
-      this.cursor.beginIndex === null
-        ? StepCursor.indexFor(this.timesteps, t, 'throw', `${this.name}.addNoise`)
-        : (this.cursor.stepIndex ?? this.cursor.beginIndex);
-    const sigma = this.sigmas[index];
+    const sigma = this.sigmas[this.cursor.noiseIndex(this.timesteps, t, 'throw', `${this.name}.addNoise`)];
     const out = new Float32Array(x0.length);
     for (let i = 0; i < x0.length; i++) out[i] = x0[i] + f32(noise[i] * sigma);
     return out;

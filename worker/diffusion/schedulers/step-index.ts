@@ -43,6 +43,15 @@ export class StepCursor {
     return this.stepIndex;
   }
 
+  /**
+   * The step whose noise level add_noise uses: before a loop starts, an img2img begin index
+   * decides; mid-loop (inpainting) the current step; with neither, where `t` is listed.
+   */
+  noiseIndex(timesteps: number[], t: number, missing: 'last' | 'throw', who: string): number {
+    if (timesteps.length === 0) throw new Error(`${who}: call setTimesteps first`);
+    return this.beginIndex === null ? StepCursor.indexFor(timesteps, t, missing, who) : (this.stepIndex ?? this.beginIndex);
+  }
+
   advance(): void {
     if (this.stepIndex === null) throw new Error('step index advanced before it was set');
     this.stepIndex += 1;
