@@ -29,6 +29,11 @@ export interface ResultFiles {
   flagged?: boolean[];
 }
 
+/** ResultFiles.flagged from per-image verdicts: absent when no image was checked. */
+export function flaggedImages(images: readonly { nsfw?: boolean }[]): boolean[] | undefined {
+  return images.some((i) => i.nsfw !== undefined) ? images.map((i) => i.nsfw === true) : undefined;
+}
+
 export interface FailureNotice {
   /** Short user-facing text. */
   message: string;

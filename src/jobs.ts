@@ -110,7 +110,19 @@ export const resultSchema = z.object({
   params: generationParamsSchema,
   origin: originSchema,
   parentResultId: z.string().max(64).optional(),
-  images: z.array(z.object({ artifact: artifactRefSchema, seed: z.number().int().min(0).max(MAX_SEED), width: z.number().int(), height: z.number().int() })).min(1).max(4),
+  images: z
+    .array(
+      z.object({
+        artifact: artifactRefSchema,
+        seed: z.number().int().min(0).max(MAX_SEED),
+        width: z.number().int(),
+        height: z.number().int(),
+        /** The model folder's safety checker flagged it (absent when the folder has no checker). */
+        nsfw: z.boolean().optional(),
+      }),
+    )
+    .min(1)
+    .max(4),
   grid: artifactRefSchema.optional(),
   timings: z.record(z.string(), z.number()),
   model: z.string(),

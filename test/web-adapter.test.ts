@@ -201,6 +201,8 @@ describe('web deliverer', () => {
     await expect(deliverer.progress({ ...ctx, payload: { ...payload, origin: { ...payload.origin, platform: 'slack' } } }, { step: 1, total: 2, etaMs: null })).rejects.toThrow(/web deliverer got a slack job/);
     const view = resultView(result);
     expect(view.gridUrl).toBe(`/api/images/${result.resultId}/grid.png`);
+    expect(view.flagged).toBe(false);
+    expect(resultView({ ...result, images: result.images.map((img, i) => ({ ...img, nsfw: i === 1 })) }).flagged).toBe(true);
     expect(view.rows.flat().map((b) => b.label)).toEqual(['U1', 'U2', 'V1', 'V2', '🔄', '✖']);
     const single = resultView({ ...result, images: result.images.slice(0, 1) });
     expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);

@@ -111,6 +111,7 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     const event = await delivered(r, jobId);
     expect(event.seeds).toEqual([1234, 1235]);
     expect(event.images).toBe(2);
+    expect(event.flagged).toBeUndefined(); // this folder has no safety checker
 
     const stored = (await r.results.get(event.resultId))!;
     expect(stored.jobId).toBe(jobId);
@@ -272,6 +273,17 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     expect(again.resultId).toBe(first.resultId);
     expect(again.messageId).toBe(first.messageId);
     expect(eventsFor(r, jobId, 'result')).toHaveLength(1);
+  });
+
+  it("images the model folder's safety checker flags reach the deliverer flagged, and stay flagged in the stored result", async () => {
+    const flagging = tinyModel(undefined, { safetyChecker: { threshold: -1e6 } });
+    const r = await rig({}, { catalog: flagging.catalog });
+    const jobId = await enqueue(r, txt2imgPayload({ seed: 8, n: 2 }));
+    const event = await delivered(r, jobId);
+    expect(event.flagged).toEqual([true, true]);
+    const stored = (await jobState(r, jobId)).returnvalue!;
+    expect(stored.images.map((i) => i.nsfw)).toEqual([true, true]);
+    expect((await r.results.get(stored.resultId))!.images.map((i) => i.nsfw)).toEqual([true, true]);
   });
 
   it("close() returns even when BullMQ's wait for its blocking connection to end never does (as after a Redis outage)", async () => {

@@ -28,6 +28,8 @@ export interface ResultView {
   provider: string;
   gridUrl: string;
   images: { url: string; seed: number; width: number; height: number }[];
+  /** The model folder's safety checker flagged an image: the page blurs it until clicked. */
+  flagged: boolean;
   rows: ButtonView[][];
 }
 
@@ -73,6 +75,7 @@ export function resultView(result: JobResult): ResultView {
     provider: result.provider,
     gridUrl: imageUrl(result.resultId, result.grid ? 'grid' : 0),
     images: result.images.map((img, i) => ({ url: imageUrl(result.resultId, i), seed: img.seed, width: img.width, height: img.height })),
+    flagged: result.images.some((img) => img.nsfw === true),
     rows: buttons(resultActionRows(result)),
   };
 }

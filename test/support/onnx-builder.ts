@@ -69,8 +69,8 @@ message TypeProto {
 const root = protobuf.parse(ONNX_PROTO).root;
 const ModelProto = root.lookupType('onnx.ModelProto');
 
-export type DType = 'float32' | 'float16' | 'float64' | 'int32' | 'int64';
-const ELEM_TYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, float16: 10, float64: 11 };
+export type DType = 'float32' | 'float16' | 'float64' | 'int32' | 'int64' | 'bool';
+const ELEM_TYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 };
 export const ONNX_DTYPE = ELEM_TYPE;
 
 export type Dim = number | string;
@@ -100,6 +100,8 @@ function toBytes(dtype: DType, values: ArrayLike<number>): Buffer {
       return Buffer.from(Int32Array.from(values).buffer);
     case 'int64':
       return Buffer.from(BigInt64Array.from(Array.from(values, (v) => BigInt(v))).buffer);
+    case 'bool':
+      return Buffer.from(Uint8Array.from(values, (v) => (v ? 1 : 0)));
   }
 }
 

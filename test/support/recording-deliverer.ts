@@ -11,7 +11,7 @@ import type { JobResult, Platform } from '../../src/jobs.ts';
 
 export type DeliveryEvent =
   | { type: 'progress'; jobId: string; step: number; total: number; etaMs: number | null; preview: boolean; at: number; pid: number }
-  | { type: 'result'; jobId: string; resultId: string; seeds: number[]; images: number; gridBytes: number; hasSecret: boolean; messageId: string; at: number; pid: number }
+  | { type: 'result'; jobId: string; resultId: string; seeds: number[]; images: number; gridBytes: number; flagged?: boolean[]; hasSecret: boolean; messageId: string; at: number; pid: number }
   | { type: 'result-refused'; jobId: string; status: number; retryAfterMs?: number; at: number; pid: number }
   | { type: 'failure'; jobId: string; message: string; retry: boolean; cancelled: boolean; at: number; pid: number };
 
@@ -66,6 +66,7 @@ export class RecordingDeliverer implements Deliverer {
       seeds: result.images.map((i) => i.seed),
       images: files.images.length,
       gridBytes: files.grid.length,
+      ...(files.flagged ? { flagged: files.flagged } : {}),
       hasSecret: ctx.secret !== null,
       messageId,
       at: Date.now(),

@@ -29,6 +29,8 @@ export interface TinyModelVariant {
   padToken?: string;
   /** UNet exported with fixed latent height and width (a static-shape export) */
   staticLatent?: number;
+  /** a safety_checker/ (see writeTinySafetyChecker) and SD's feature_extractor/ */
+  safetyChecker?: TinySafetyChecker;
 }
 
 export const HIDDEN = 8;
@@ -216,6 +218,47 @@ export function writeTinyUpscaler(dir: string, scale = 4): string {
   return dir;
 }
 
+export interface TinySafetyChecker {
+  /** flags an image when the mean of its normalised clip_input is above this */
+  threshold: number;
+  float16?: boolean;
+}
+
+/** SD 1.5's feature_extractor/preprocessor_config.json (CLIP ViT-L/14). */
+export const SD15_PREPROCESSOR_CONFIG = {
+  crop_size: 224,
+  do_center_crop: true,
+  do_convert_rgb: true,
+  do_normalize: true,
+  do_resize: true,
+  feature_extractor_type: 'CLIPFeatureExtractor',
+  image_mean: [0.48145466, 0.4578275, 0.40821073],
+  image_std: [0.26862954, 0.26130258, 0.27577711],
+  resample: 3,
+  size: 224,
+};
+
+/**
+ * A stand-in for SD's safety checker with its exact interface (`clip_input` [batch, 3, 224, 224],
+ * `images` NHWC -> `out_images`, `has_nsfw_concepts` bool [batch]) and a verdict that depends on
+ * the prepared input: the mean of clip_input above `threshold`. Bright pictures are "flagged",
+ * so a test can tell which images the pipeline really showed it.
+ */
+export function writeTinySafetyChecker(dir: string, c: TinySafetyChecker): string {
+  const t: DType = c.float16 ? 'float16' : 'float32';
+  const g = new GraphBuilder('safety_checker');
+  const clip = g.input('clip_input', t, ['batch', 3, 224, 224]);
+  const images = g.input('images', t, ['batch', 'height', 'width', 3]);
+  const mean = g.op('ReduceMean', [clip], { axes: { ints: [1, 2, 3] }, keepdims: { int: 0 } });
+  g.op('Greater', [mean, g.constant(t, [], [c.threshold])], {}, ['has_nsfw_concepts']);
+  g.op('Identity', [images], {}, ['out_images']);
+  g.output('out_images', t, ['batch', 'height', 'width', 3]);
+  g.output('has_nsfw_concepts', 'bool', ['batch']);
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, 'model.onnx'), g.build().model);
+  return dir;
+}
+
 function writeJson(file: string, value: unknown) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(value, null, 2));
@@ -248,10 +291,14 @@ export function writeTinyModel(parent: string, v: TinyModelVariant): string {
     ...(v.withVaeEncoder === false ? {} : { vae_encoder: component }),
     tokenizer: ['transformers', 'CLIPTokenizer'],
     scheduler: ['diffusers', v.lcm ? 'LCMScheduler' : 'PNDMScheduler'],
-    safety_checker: [null, null],
-    feature_extractor: [null, null],
-    requires_safety_checker: false,
+    safety_checker: v.safetyChecker ? ['stable_diffusion', 'StableDiffusionSafetyChecker'] : [null, null],
+    feature_extractor: v.safetyChecker ? ['transformers', 'CLIPImageProcessor'] : [null, null],
+    requires_safety_checker: v.safetyChecker !== undefined,
   });
+  if (v.safetyChecker) {
+    writeTinySafetyChecker(path.join(dir, 'safety_checker'), v.safetyChecker);
+    writeJson(path.join(dir, 'feature_extractor', 'preprocessor_config.json'), SD15_PREPROCESSOR_CONFIG);
+  }
   writeJson(path.join(dir, 'scheduler', 'scheduler_config.json'), SD15_SCHEDULER_CONFIG);
   writeJson(path.join(dir, 'text_encoder', 'config.json'), { hidden_size: HIDDEN, max_position_embeddings: 77, vocab_size: vocabSize });
   fs.writeFileSync(path.join(dir, 'text_encoder', 'model.onnx'), textEncoder(v, vocabSize).model);

@@ -9,7 +9,7 @@ import { JOB_VERSION, type JobPayload } from '../../src/jobs.ts';
 import { createModelCatalog, type ModelCatalog, type ModelInfo } from '../../src/models.ts';
 import { loadPipeline } from '../../worker/diffusion/index.ts';
 import type { WorkerPipeline } from '../../worker/job-runner.ts';
-import { writeTinyModel } from './tiny-sd-models.ts';
+import { writeTinyModel, type TinyModelVariant } from './tiny-sd-models.ts';
 
 export const TEST_USER = 'u-100';
 
@@ -28,8 +28,8 @@ export function tempDir(prefix: string): string {
 }
 
 /** A real (tiny) SD folder in the export layout, named `tiny` in a one-model catalog. */
-export function tinyModel(parent = tempDir('worker-model')): { dir: string; info: ModelInfo; catalog: ModelCatalog } {
-  const dir = writeTinyModel(parent, { name: 'tiny', idsDtype: 'int32', timestep: 'int64-batch', scalingFactor: 0.18215 });
+export function tinyModel(parent = tempDir('worker-model'), extra: Partial<TinyModelVariant> = {}): { dir: string; info: ModelInfo; catalog: ModelCatalog } {
+  const dir = writeTinyModel(parent, { name: 'tiny', idsDtype: 'int32', timestep: 'int64-batch', scalingFactor: 0.18215, ...extra });
   const info: ModelInfo = { name: 'tiny', dir, defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7, baseSize: 64, sizeMultiple: 8, maxTokens: 75 };
   return { dir, info, catalog: createModelCatalog([info]) };
 }

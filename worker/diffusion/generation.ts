@@ -17,6 +17,7 @@ import { chwToRgb, encodePng, formatParameters, loadRgb, makeGridRgb, rgbToChw, 
 import type { PromptEncoder } from './text-encoder.ts';
 import type { UNet, UNetBatch } from './unet.ts';
 import type { Vae } from './vae.ts';
+import type { SafetyChecker } from './safety-checker.ts';
 import type { RunClock } from './sessions.ts';
 import type { GenerateOptions, GenerateRequest, GenerateResult, GenerateTimings } from './request.ts';
 
@@ -30,6 +31,8 @@ export interface Engine {
   schedulerConfig: Record<string, unknown>;
   maxBatch: number;
   logger?: Logger;
+  /** the folder's NSFW classifier, when it has one */
+  safety?: SafetyChecker;
 }
 
 export function abortError(signal: AbortSignal): Error {
@@ -48,6 +51,8 @@ interface Job {
   initLatent?: Float32Array;
   error?: Error;
   pngs: Buffer[];
+  /** the safety checker's verdict per image, when the folder has a checker */
+  nsfw?: boolean[];
   /** pixels kept for the grid, so it is not decoded back from the PNGs */
   rgbs: Uint8Array[];
   stepsDone: number;
@@ -181,6 +186,16 @@ export async function runJobs(e: Engine, reqs: GenerateRequest[], opts: Generate
     }
   }
   await Promise.all(encodes);
+  if (e.safety) {
+    for (const job of jobs) {
+      if (job.error) continue;
+      try {
+        job.nsfw = await e.safety.check(job.rgbs, job.req.width, job.req.height);
+      } catch (err) {
+        job.error = err as Error;
+      }
+    }
+  }
 
   const grids = await Promise.all(
     jobs.map((job) =>
@@ -208,7 +223,7 @@ export async function runJobs(e: Engine, reqs: GenerateRequest[], opts: Generate
     results.push({
       status: 'fulfilled',
       value: {
-        images: job.pngs.map((png, i) => ({ png, seed: req.seed + i, width: req.width, height: req.height })),
+        images: job.pngs.map((png, i) => ({ png, seed: req.seed + i, width: req.width, height: req.height, ...(job.nsfw ? { nsfw: job.nsfw[i] } : {}) })),
         ...(grid ? { grid } : {}),
         timings: { ...timings },
         model: req.modelLabel ?? e.name,

@@ -127,6 +127,22 @@ export function checkVaeEncoder(label: string, iface: ModelInterface): VaeEncode
   return { image, output, parameters: output.name === 'latent_parameters' };
 }
 
+export interface SafetyCheckerIO {
+  clipInput: ValueSpec;
+  images: ValueSpec;
+  verdict: ValueSpec;
+}
+
+/** diffusers' OnnxRuntimeModel export of StableDiffusionSafetyChecker. */
+export function checkSafetyChecker(label: string, iface: ModelInterface): SafetyCheckerIO {
+  const c = new Checker(label, iface);
+  const clipInput = c.input('clip_input', FLOAT, [4])!;
+  const images = c.input('images', FLOAT, [4])!;
+  c.noOtherInputs(['clip_input', 'images']);
+  const verdict = c.output(['has_nsfw_concepts'], ['bool'], [1], false);
+  return { clipInput, images, verdict };
+}
+
 export interface UpscalerIO {
   image: ValueSpec;
   output: ValueSpec;

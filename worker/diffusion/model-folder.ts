@@ -18,6 +18,10 @@ export interface ModelFolder {
     vaeDecoder: string;
     /** absent: the folder cannot do img2img or hires-fix upscaling */
     vaeEncoder?: string;
+    /** absent: images are not checked for NSFW content */
+    safetyChecker?: string;
+    /** the CLIP image processor config the safety checker's input is prepared by */
+    featureExtractorConfig?: string;
     vocab: string;
     merges: string;
     tokenizerDir: string;
@@ -110,6 +114,10 @@ export function readModelFolder(modelDir: string): ModelFolder {
   files.tokenizerDir = path.join(dir, 'tokenizer');
   const encoder = path.join(dir, 'vae_encoder', 'model.onnx');
   if (fs.existsSync(encoder)) files.vaeEncoder = encoder;
+  const checker = path.join(dir, 'safety_checker', 'model.onnx');
+  if (fs.existsSync(checker)) files.safetyChecker = checker;
+  const preprocessor = path.join(dir, 'feature_extractor', 'preprocessor_config.json');
+  if (fs.existsSync(preprocessor)) files.featureExtractorConfig = preprocessor;
 
   const schedulerConfig = readJson(dir, files.schedulerConfig, 'the scheduler config, a JSON object of diffusers scheduler fields');
   const unetConfigFile = path.join(dir, 'unet', 'config.json');

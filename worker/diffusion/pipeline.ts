@@ -15,7 +15,8 @@ import { ClipTokenizer } from './tokenizer/clip-tokenizer.ts';
 import { createScheduler } from './schedulers/index.ts';
 import { readModelFolder, relative, type ModelFolder } from './model-folder.ts';
 import { readOnnxInterface } from './onnx-header.ts';
-import { checkTextEncoder, checkUNet, checkUpscaler, checkVaeDecoder, checkVaeEncoder, knownDims } from './model-contract.ts';
+import { checkSafetyChecker, checkTextEncoder, checkUNet, checkUpscaler, checkVaeDecoder, checkVaeEncoder, knownDims } from './model-contract.ts';
+import { SafetyChecker, readClipPreprocessing, type ClipPreprocessing } from './safety-checker.ts';
 import { OnnxModel, RunClock, type SessionSettings } from './sessions.ts';
 import { resolveProviders } from './providers.ts';
 import { PromptEncoder } from './text-encoder.ts';
@@ -116,6 +117,7 @@ interface Plan {
     unet: ReturnType<typeof checkUNet>;
     decoder: ReturnType<typeof checkVaeDecoder>;
     encoder?: ReturnType<typeof checkVaeEncoder>;
+    safety?: ReturnType<typeof checkSafetyChecker>;
   };
   latentChannels: number;
   hiddenSize?: number;
@@ -123,6 +125,8 @@ interface Plan {
   tokenizer: ClipTokenizer;
   /** a UNet exported with fixed height and width serves that size only */
   staticSize?: { width: number; height: number };
+  /** how the safety checker's clip_input is prepared, when the folder has a checker */
+  clipPreprocessing?: ClipPreprocessing;
 }
 
 /** Everything that can be checked without creating a session, so a bad folder fails fast. */
@@ -148,7 +152,9 @@ function plan(dir: string): Plan {
     unet: checkUNet(label(files.unet), iface(files.unet)),
     decoder: checkVaeDecoder(label(files.vaeDecoder), iface(files.vaeDecoder)),
     encoder: files.vaeEncoder ? checkVaeEncoder(label(files.vaeEncoder), iface(files.vaeEncoder)) : undefined,
+    safety: files.safetyChecker ? checkSafetyChecker(label(files.safetyChecker), iface(files.safetyChecker)) : undefined,
   };
+  const clipPreprocessing = files.safetyChecker ? readClipPreprocessing(files.featureExtractorConfig) : undefined;
   try {
     createScheduler('euler', folder.schedulerConfig);
   } catch (err) {
@@ -183,7 +189,7 @@ function plan(dir: string): Plan {
   const tokenizer = ClipTokenizer.fromModelDir(files.tokenizerDir);
   const staticSize =
     staticH !== undefined && staticW !== undefined ? { width: staticW * folder.vaeScaleFactor, height: staticH * folder.vaeScaleFactor } : undefined;
-  return { folder, io, latentChannels, hiddenSize: unetHidden ?? textHidden, condDim, tokenizer, staticSize };
+  return { folder, io, latentChannels, hiddenSize: unetHidden ?? textHidden, condDim, tokenizer, staticSize, clipPreprocessing };
 }
 
 async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: () => void): Promise<Pipeline> {
@@ -252,6 +258,9 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
     const textModel = await load(folder.files.textEncoder, dims.text);
     const decoderModel = await load(folder.files.vaeDecoder, dims.decoder);
     const encoderModel = folder.files.vaeEncoder ? await load(folder.files.vaeEncoder, dims.encoder) : undefined;
+    const safety = folder.files.safetyChecker && io.safety
+      ? new SafetyChecker(await load(folder.files.safetyChecker, {}), io.safety, p.clipPreprocessing)
+      : undefined;
 
     let upscaler: ModelUpscaler | undefined;
     if (opts.upscalerDir) {
@@ -274,6 +283,7 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
       schedulerConfig: folder.schedulerConfig,
       maxBatch,
       logger,
+      safety,
     };
     logger?.info(
       {
@@ -285,6 +295,7 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
         vaeEncoder: io.encoder?.output.name ?? null,
         scalingFactor: folder.scalingFactor,
         upscaler: upscaler ? opts.upscalerDir : null,
+        safetyChecker: safety !== undefined,
       },
       'diffusion pipeline loaded',
     );
@@ -422,10 +433,12 @@ class LoadedPipeline implements Pipeline {
     // the source's generation parameters still describe the picture
     const source = readPngTextsSafe(req.image).get('parameters');
     if (source !== undefined) png = addPngText(png, 'parameters', source);
+    // the upscaled picture shows what the source showed: the source is checked, at its own size
+    const nsfw = this.engine.safety ? (await this.engine.safety.check([rgb], width, height))[0] : undefined;
     const totalMs = performance.now() - started;
     const ortRunMs = this.engine.clock.ms - ortStart;
     return {
-      images: [{ png, seed: req.seed, width: targetW, height: targetH }],
+      images: [{ png, seed: req.seed, width: targetW, height: targetH, ...(nsfw === undefined ? {} : { nsfw }) }],
       timings: { totalMs, textEncodeMs: 0, unetMs: 0, vaeMs: 0, ortRunMs, unetRunMs: 0, steps: 0, batchSize: 1 },
       model: req.modelLabel ?? this.name,
       sampler: 'upscaler',

@@ -54,7 +54,8 @@ export interface GenerateTimings {
 }
 
 export interface GenerateResult {
-  images: { png: Buffer; seed: number; width: number; height: number }[];
+  /** `nsfw`: the safety checker's verdict, present when the model folder has a checker */
+  images: { png: Buffer; seed: number; width: number; height: number; nsfw?: boolean }[];
   /** all images in one PNG when n > 1 */
   grid?: Buffer;
   timings: GenerateTimings;

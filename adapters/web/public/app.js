@@ -136,6 +136,7 @@ function resultCard(view) {
   img.src = view.gridUrl;
   img.alt = view.params.prompt;
   article.querySelector('.grid-link').href = view.gridUrl;
+  if (view.flagged) coverFlagged(article.querySelector('.grid-link'), img, article.querySelector('.summary'));
   const seeds = view.images.map((i) => i.seed);
   article.querySelector('.seeds').textContent = `${seeds.length === 1 ? 'seed' : 'seeds'} ${seeds.join(', ')} · ${view.summary}`;
   article.dataset.seeds = seeds.join(',');
@@ -200,12 +201,26 @@ async function copyCommand(button, command) {
   }, 1500);
 }
 
+/** A flagged picture stays blurred until clicked once; the first click only uncovers it. */
+function coverFlagged(link, img, note) {
+  img.classList.add('flagged');
+  img.title = 'The safety checker flagged this image. Click to show it.';
+  if (note) note.append(' · flagged by the safety checker (click the image to show it)');
+  link.addEventListener('click', (event) => {
+    if (!img.classList.contains('flagged')) return;
+    event.preventDefault();
+    img.classList.remove('flagged');
+    img.title = '';
+  });
+}
+
 function addToGallery(view, atTop) {
   galleryList.querySelector(`[data-result-id="${CSS.escape(view.resultId)}"]`)?.remove();
   const li = document.createElement('li');
   li.className = 'item';
   li.dataset.resultId = view.resultId;
   const img = Object.assign(document.createElement('img'), { src: view.gridUrl, alt: view.params.prompt, loading: 'lazy' });
+  if (view.flagged) img.classList.add('flagged');
   img.addEventListener('click', () => {
     const card = log.querySelector(`article.result[data-result-id="${CSS.escape(view.resultId)}"]`);
     if (card) card.scrollIntoView({ block: 'center', behavior: 'smooth' });
