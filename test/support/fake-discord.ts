@@ -148,6 +148,8 @@ export class FakeDiscord {
   readonly applicationId: string;
   readonly guildId: string;
   readonly channelId: string;
+  /** Whether the channel is marked age-restricted (NSFW), as GET /channels/{id} reports it. */
+  channelNsfw = false;
   readonly botUser: FakeUser;
   readonly calls: RecordedCall[] = [];
   readonly messages = new Map<string, FakeMessage>();
@@ -644,7 +646,7 @@ export class FakeDiscord {
     }
     if ((g = m(/^\/channels\/(\d+)$/)) && method === 'GET') {
       if (g[1] !== this.channelId) return [404, { message: 'Unknown Channel', code: 10003 }];
-      return [200, { id: this.channelId, type: 0, guild_id: this.guildId, name: 'general', position: 0, permission_overwrites: [], nsfw: false }];
+      return [200, { id: this.channelId, type: 0, guild_id: this.guildId, name: 'general', position: 0, permission_overwrites: [], nsfw: this.channelNsfw }];
     }
     if ((g = m(/^\/channels\/(\d+)\/messages$/)) && method === 'POST') {
       if (g[1] !== this.channelId) return [404, { message: 'Unknown Channel', code: 10003 }];
