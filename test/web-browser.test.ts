@@ -2,7 +2,8 @@
  * The web playground in a real browser against the real process: `src/main.ts` with nothing
  * configured (no Redis, no tokens) serves the page; Chromium (Debian's, driven by
  * playwright-core) types an /imagine, waits for the grid, reads the pixels the browser drew,
- * presses V1 and 🔄, and saves a screenshot under test-artifacts/.
+ * presses V1 and 🔄, and saves a screenshot under test-artifacts/. A second process, on the
+ * embedded model with a safety checker, shows a flagged picture blurred until clicked.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -10,6 +11,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMBEDDED_MODEL_BUILT, modelEnv, startApp, REPO_ROOT, type AppProcess } from './support/app-process.ts';
+import { embeddedModelWithChecker } from './support/checked-model.ts';
 import { checkRgb, type RgbImage } from './support/tiny-model-check.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -142,4 +144,43 @@ describe.skipIf(!haveChromium)('web playground in Chromium', () => {
     mkdirSync(SCREENSHOT_DIR, { recursive: true });
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'web-playground.png'), fullPage: true });
   }, 300_000);
+});
+
+describe.skipIf(!haveChromium || !haveEmbeddedModel)('web playground in Chromium, with a safety checker', () => {
+  it('a flagged picture is blurred until it is clicked, and the click does not leave the page', async () => {
+    // The embedded model plus a checker that flags bright pictures (support/checked-model.ts).
+    const model = embeddedModelWithChecker();
+    const checked = await startApp({ ARTIFACT_DIR: path.join(temp, 'artifacts-checked'), MODEL_DIR: model.dir, PORT: '0' });
+    const tab = await context.newPage();
+    try {
+      await tab.goto(checked.url);
+      await expect.poll(() => tab.locator('#connection').getAttribute('data-state')).toBe('live');
+      const show = async (prompt: string) => {
+        await tab.fill('#prompt', `/imagine ${prompt} --seed 3 --n 1`);
+        await tab.click('#send');
+        const card = tab.locator('article.result', { hasText: prompt });
+        await card.waitFor({ timeout: 90_000 });
+        await waitLoaded(card.locator('img.grid'));
+        return card.locator('img.grid');
+      };
+      const blurOf = (img: Locator) => img.evaluate((el) => getComputedStyle(el).filter);
+
+      const dark = await show('a red circle on a black background');
+      expect(await blurOf(dark)).toBe('none');
+
+      const bright = await show('a red circle on a white background');
+      expect(await bright.getAttribute('class')).toContain('flagged');
+      expect(await blurOf(bright)).toMatch(/^blur\(/);
+      expect(await tab.locator('article.result', { hasText: 'white background' }).locator('.summary').textContent()).toContain('flagged by the safety checker');
+      expect(await tab.locator('#gallery img.flagged').count()).toBe(1);
+      await bright.click();
+      expect(await blurOf(bright)).toBe('none');
+      expect(tab.url()).toBe(`${checked.url}/`);
+      expect(context.pages()).toHaveLength(2); // no new tab opened for the image either
+    } finally {
+      await tab.close();
+      await checked.stop('SIGTERM');
+      model.remove();
+    }
+  }, 180_000);
 });
