@@ -151,6 +151,7 @@ describe.skipIf(!haveChromium || !haveEmbeddedModel)('web playground in Chromium
     // The embedded model plus a checker that flags bright pictures (support/checked-model.ts).
     const model = embeddedModelWithChecker();
     const checked = await startApp({ ARTIFACT_DIR: path.join(temp, 'artifacts-checked'), MODEL_DIR: model.dir, PORT: '0' });
+    expect(checked.stdout()).toMatch(/model: +tiny \(.+, safety checker\)\n/);
     const tab = await context.newPage();
     try {
       await tab.goto(checked.url);
