@@ -95,7 +95,7 @@ export class SafetyChecker {
   async check(rgbs: readonly Uint8Array[], width: number, height: number): Promise<boolean[]> {
     const { crop } = this.preprocessing;
     const verdicts: boolean[] = [];
-    // One image per run, as diffusers does: exported checkers misbehave on batches.
+    // One image per run, as diffusers runs it: exported checkers fail on batches larger than one.
     for (const rgb of rgbs) {
       const clip = await clipInput(rgb, width, height, this.preprocessing);
       const images = new Float32Array(rgb.length);
