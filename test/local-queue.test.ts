@@ -22,7 +22,7 @@ import { JobRunner, type WorkerPipeline } from '../worker/job-runner.ts';
 import { LocalQueueConsumer } from '../worker/local-consumer.ts';
 import { ModelResidency } from '../worker/model-residency.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
-import { enqueueOk, numberedUser, payloadBy } from './support/queue-fixtures.ts';
+import { enqueueOk, enqueueThreeInOrder, numberedUser, payloadBy, userQueuedLimitStory } from './support/queue-fixtures.ts';
 import { RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
 import { pipelineLoader, tempDir, tinyModel, txt2imgPayload as workerPayload, waitFor } from './support/worker-fixtures.ts';
 
@@ -91,12 +91,7 @@ function gate(q: LocalJobQueue, concurrency = 1) {
 describe('enqueue and position', () => {
   it('returns a job id and the 1-based position; the job carries the payload and its timeout', async () => {
     const q = queue({ JOB_TIMEOUT_S: '120', JOB_ATTEMPTS: '4' });
-    const outcomes = [];
-    for (let i = 1; i <= 3; i++) outcomes.push(await q.enqueue(txt2imgPayload({ ...numberedUser(i), prompt: `prompt ${i}` })));
-    expect(outcomes.map((o) => o.ok && o.position)).toEqual([1, 2, 3]);
-    expect(outcomes.every((o) => o.ok && !o.duplicate)).toBe(true);
-    const ids = outcomes.map((o) => (o.ok ? o.jobId : ''));
-    expect(new Set(ids).size).toBe(3);
+    const ids = await enqueueThreeInOrder(q);
     expect(await q.jobPayload(ids[1])).toEqual(txt2imgPayload({ ...numberedUser(2), prompt: 'prompt 2' }));
     expect(await q.position(ids[2])).toBe(3);
     expect(await q.position('no-such-job')).toBeNull();
@@ -260,32 +255,7 @@ describe('validation at enqueue', () => {
 describe('queued-per-user limit', () => {
   it('allows N, refuses N+1 with the same message as Redis, and frees a slot on cancel, completion and final failure', async () => {
     const q = queue({ LIMIT_USER_QUEUED: '3', LIMIT_USER_PER_MINUTE: '100', JOB_ATTEMPTS: '1' });
-    const ids = await enqueueOk(q, 'alice', 3);
-    expect(await q.enqueue(payloadBy('alice'))).toEqual({
-      ok: false,
-      reason: 'user-queued-limit',
-      message: 'You already have 3 image jobs queued or running, the most allowed at once. Wait for one to finish or cancel one, then try again.',
-    });
-    expect((await q.enqueue(payloadBy('bob'))).ok).toBe(true);
-
-    expect(await q.cancel(ids[2], 'alice')).toEqual({ ok: true, state: 'removed' });
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(true);
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
-
-    const worker = gate(q);
-    await worker.waitStarted(1);
-    expect(worker.started[0]).toBe(ids[0]);
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
-    await worker.complete(ids[0]);
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(true);
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
-
-    await worker.waitStarted(2);
-    expect(worker.started[1]).toBe(ids[1]);
-    await worker.fail(ids[1]);
-    expect(q.jobState(ids[1])).toMatchObject({ state: 'failed', attemptsMade: 1, failedReason: 'boom' });
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(true);
-    expect(await q.enqueue(payloadBy('alice'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
+    await userQueuedLimitStory(q, () => gate(q), (id) => expect(q.jobState(id)).toMatchObject({ state: 'failed', attemptsMade: 1, failedReason: 'boom' }));
   });
 
   it('a job waiting for a retry still holds its slot, rejoins at the back of the line, and runs again', async () => {

@@ -6,7 +6,7 @@ import { defaultJobOptions, jobTimeoutMs } from '../src/queue/bullmq-queue.ts';
 import { waitListKey } from '../src/queue/keys.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 import { keysUnder, useQueueHarness } from './support/queue-harness.ts';
-import { numberedUser } from './support/queue-fixtures.ts';
+import { enqueueThreeInOrder, numberedUser } from './support/queue-fixtures.ts';
 
 const h = useQueueHarness('queue');
 
@@ -15,12 +15,7 @@ describe.skipIf(!h.available)('enqueue and position', () => {
   it('returns a job id and the 1-based position; the job data is the payload plus its timeout', async () => {
     const config = h.config({ JOB_TIMEOUT_S: '120', JOB_ATTEMPTS: '4' });
     const q = h.queue(config);
-    const outcomes = [];
-    for (let i = 1; i <= 3; i++) outcomes.push(await q.enqueue(txt2imgPayload({ ...numberedUser(i), prompt: `prompt ${i}` })));
-    expect(outcomes.map((o) => o.ok && o.position)).toEqual([1, 2, 3]);
-    expect(outcomes.every((o) => o.ok && !o.duplicate)).toBe(true);
-    const ids = outcomes.map((o) => (o.ok ? o.jobId : ''));
-    expect(new Set(ids).size).toBe(3);
+    const ids = await enqueueThreeInOrder(q);
 
     const job = await q.queue.getJob(ids[1]);
     expect(job!.name).toBe('txt2img');

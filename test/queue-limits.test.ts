@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { KeyValueStore } from '../src/kv.ts';
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { RATE_WINDOW_MS } from '../src/queue/limits.ts';
-import { enqueueOk, payloadBy } from './support/queue-fixtures.ts';
+import { enqueueOk, payloadBy, userQueuedLimitStory } from './support/queue-fixtures.ts';
 import { keysUnder, silentLogger, useQueueHarness } from './support/queue-harness.ts';
 
 const h = useQueueHarness('limits');
@@ -20,36 +20,7 @@ describe.skipIf(!h.available)('queued-per-user limit', () => {
   it('allows N, refuses N+1 with a clear message, and frees a slot on cancel, completion and final failure', async () => {
     const config = h.config({ LIMIT_USER_QUEUED: '3', LIMIT_USER_PER_MINUTE: '100', JOB_ATTEMPTS: '1' });
     const q = h.queue(config);
-    const ids = await enqueueOk(q, 'alice', 3);
-    const refused = await q.enqueue(payloadBy('alice'));
-    expect(refused).toEqual({
-      ok: false,
-      reason: 'user-queued-limit',
-      message: 'You already have 3 image jobs queued or running, the most allowed at once. Wait for one to finish or cancel one, then try again.',
-    });
-    // Others are not affected.
-    expect((await q.enqueue(payloadBy('bob'))).ok).toBe(true);
-
-    expect(await q.cancel(ids[2], 'alice')).toEqual({ ok: true, state: 'removed' });
-    const afterCancel = await q.enqueue(payloadBy('alice'));
-    expect(afterCancel.ok).toBe(true);
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
-
-    const worker = await h.worker(config);
-    await worker.waitStarted(1);
-    expect(worker.started[0]).toBe(ids[0]);
-    // Running still counts.
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
-    await worker.complete(ids[0]);
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(true);
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(false);
-
-    await worker.waitStarted(2);
-    expect(worker.started[1]).toBe(ids[1]);
-    await worker.fail(ids[1]);
-    expect((await q.queue.getJob(ids[1]))!.finishedOn).toBeTypeOf('number');
-    expect((await q.enqueue(payloadBy('alice'))).ok).toBe(true);
-    expect(await q.enqueue(payloadBy('alice'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
+    await userQueuedLimitStory(q, () => h.worker(config), async (id) => expect((await q.queue.getJob(id))!.finishedOn).toBeTypeOf('number'));
   });
 
   it('a job waiting for a retry still holds its slot', async () => {

@@ -2,6 +2,7 @@
  * Admission helpers for the queue tests of both backends (in-process and BullMQ), which assert
  * the same behaviour and so set up their jobs alike.
  */
+import { expect } from 'vitest';
 import type { JobQueue } from '../../src/queue/types.ts';
 import { txt2imgPayload } from './job-fixtures.ts';
 
@@ -19,5 +20,56 @@ export async function enqueueOk(q: Pick<JobQueue, 'enqueue'>, userId: string, n:
     if (!o.ok) throw new Error(`enqueue ${i + 1} of ${n} refused: ${o.message}`);
     ids.push(o.jobId);
   }
+  return ids;
+}
+
+/** What the limit stories need of a test-driven worker: jobs start in order, the test settles each. */
+export interface DrivenWorker {
+  started: string[];
+  waitStarted(n: number): Promise<void>;
+  complete(jobId: string): Promise<void>;
+  fail(jobId: string): Promise<void>;
+}
+
+export const USER_QUEUED_REFUSAL =
+  'You already have 3 image jobs queued or running, the most allowed at once. Wait for one to finish or cancel one, then try again.';
+
+/**
+ * The queued-per-user limit at 3, told the same way for both backends: 3 allowed and the 4th
+ * refused (another user unaffected); a slot freed by cancel, by completion and by a final failure;
+ * a running job still counts. `afterFail` lets each backend check the failed job its own way.
+ */
+export async function userQueuedLimitStory(q: JobQueue, startWorker: () => DrivenWorker | Promise<DrivenWorker>, afterFail: (jobId: string) => unknown): Promise<void> {
+  const accepted = async () => (await q.enqueue(payloadBy('alice'))).ok;
+  const ids = await enqueueOk(q, 'alice', 3);
+  expect(await q.enqueue(payloadBy('alice'))).toEqual({ ok: false, reason: 'user-queued-limit', message: USER_QUEUED_REFUSAL });
+  expect((await q.enqueue(payloadBy('bob'))).ok).toBe(true);
+
+  expect(await q.cancel(ids[2], 'alice')).toEqual({ ok: true, state: 'removed' });
+  expect([await accepted(), await accepted()]).toEqual([true, false]);
+
+  const worker = await startWorker();
+  await worker.waitStarted(1);
+  expect(worker.started[0]).toBe(ids[0]);
+  expect(await accepted()).toBe(false); // running still counts
+  await worker.complete(ids[0]);
+  expect([await accepted(), await accepted()]).toEqual([true, false]);
+
+  await worker.waitStarted(2);
+  expect(worker.started[1]).toBe(ids[1]);
+  await worker.fail(ids[1]);
+  await afterFail(ids[1]);
+  expect(await accepted()).toBe(true);
+  expect(await q.enqueue(payloadBy('alice'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
+}
+
+/** Enqueues three jobs for users 1-3: positions 1, 2, 3, none a duplicate, three distinct ids. */
+export async function enqueueThreeInOrder(q: Pick<JobQueue, 'enqueue'>): Promise<string[]> {
+  const outcomes = [];
+  for (let i = 1; i <= 3; i++) outcomes.push(await q.enqueue(txt2imgPayload({ ...numberedUser(i), prompt: `prompt ${i}` })));
+  expect(outcomes.map((o) => o.ok && o.position)).toEqual([1, 2, 3]);
+  expect(outcomes.every((o) => o.ok && !o.duplicate)).toBe(true);
+  const ids = outcomes.map((o) => (o.ok ? o.jobId : ''));
+  expect(new Set(ids).size).toBe(3);
   return ids;
 }
