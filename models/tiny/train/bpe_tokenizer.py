@@ -41,6 +41,19 @@ def _symbols(chars):
     return tuple(chars[:-1]) + (chars[-1] + "</w>",)
 
 
+def _merge(symbols, pair):
+    """Every left-to-right occurrence of `pair` in `symbols` joined into one symbol."""
+    out, i = [], 0
+    while i < len(symbols):
+        if i + 1 < len(symbols) and (symbols[i], symbols[i + 1]) == pair:
+            out.append(symbols[i] + symbols[i + 1])
+            i += 2
+        else:
+            out.append(symbols[i])
+            i += 1
+    return tuple(out)
+
+
 def learn_merges(word_counts):
     """Plain BPE training, run until every word is a single symbol.
 
@@ -57,15 +70,7 @@ def learn_merges(word_counts):
         best = max(pairs.items(), key=lambda kv: (kv[1], kv[0]))[0]
         merges.append(best)
         for w, syms in words.items():
-            out, i = [], 0
-            while i < len(syms):
-                if i + 1 < len(syms) and (syms[i], syms[i + 1]) == best:
-                    out.append(syms[i] + syms[i + 1])
-                    i += 2
-                else:
-                    out.append(syms[i])
-                    i += 1
-            words[w] = tuple(out)
+            words[w] = _merge(syms, best)
 
 
 class ClipBpe:
@@ -92,15 +97,7 @@ class ClipBpe:
             best = min(pairs, key=lambda p: self.ranks.get(p, float("inf")))
             if best not in self.ranks:
                 break
-            out, i = [], 0
-            while i < len(word):
-                if i + 1 < len(word) and (word[i], word[i + 1]) == best:
-                    out.append(word[i] + word[i + 1])
-                    i += 2
-                else:
-                    out.append(word[i])
-                    i += 1
-            word = tuple(out)
+            word = _merge(word, best)
         return word
 
     def encode(self, text):
