@@ -3,10 +3,10 @@
  * execution provider, and where the playground is. Built from the AppSummary only, which holds
  * no secret (the Redis URL is already stripped of credentials).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { AppSummary } from './app.ts';
 import { REPO_ROOT } from './config.ts';
+import { safetyCheckerFile } from '../worker/diffusion/model-folder.ts';
 
 function shortDir(dir: string): string {
   const rel = path.relative(REPO_ROOT, dir);
@@ -18,7 +18,7 @@ export function summaryLines(s: AppSummary): string[] {
   if (s.role !== 'worker') lines.push(`  adapters:  ${s.adapters.join(', ')}`);
   lines.push(`  queue:     ${s.queue}`);
   if (s.role !== 'bot') {
-    const checked = (dir: string) => (fs.existsSync(path.join(dir, 'safety_checker', 'model.onnx')) ? ', safety checker' : '');
+    const checked = (dir: string) => (safetyCheckerFile(dir) ? ', safety checker' : '');
     const models = s.models.map((m) => `${m.name}${m.isDefault && s.models.length > 1 ? ' (default)' : ''} (${shortDir(m.dir)}${checked(m.dir)})`);
     lines.push(`  model:     ${models.join(', ')}`);
     const requested = s.providersRequested?.join(',') ?? 'cpu';

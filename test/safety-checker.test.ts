@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipeline, type GenerateRequest } from '../worker/diffusion/index.ts';
 import { checkSafetyChecker } from '../worker/diffusion/model-contract.ts';
+import { readModelFolder } from '../worker/diffusion/model-folder.ts';
 import { readOnnxInterface } from '../worker/diffusion/onnx-header.ts';
 import { CLIP_PREPROCESSING, SafetyChecker, clipInput, readClipPreprocessing } from '../worker/diffusion/safety-checker.ts';
 import { OnnxModel, RunClock } from '../worker/diffusion/sessions.ts';
@@ -40,17 +41,21 @@ async function checker(dir: string, float16 = false, threshold = 0): Promise<Saf
 
 describe('CLIP image preparation', () => {
   it("reads both of transformers' spellings of the sizes, and falls back to CLIP's own", () => {
-    const file = (name: string, json: unknown) => {
-      const f = path.join(root, name);
-      fs.writeFileSync(f, JSON.stringify(json));
-      return f;
+    // As the pipeline reads it: from the model folder's feature_extractor/
+    let folders = 0;
+    const read = (json: unknown) => {
+      const dir = writeTinyModel(root, { name: `preprocessor-${folders++}`, safetyChecker: { threshold: 0 } });
+      fs.writeFileSync(path.join(dir, 'feature_extractor', 'preprocessor_config.json'), JSON.stringify(json));
+      return readClipPreprocessing(readModelFolder(dir).featureExtractorConfig, 'preprocessor_config.json');
     };
-    expect(readClipPreprocessing(file('old.json', SD15_PREPROCESSOR_CONFIG))).toEqual(CLIP_PREPROCESSING);
-    const modern = readClipPreprocessing(file('new.json', { ...SD15_PREPROCESSOR_CONFIG, size: { shortest_edge: 256 }, crop_size: { height: 240, width: 200 } }));
+    expect(read(SD15_PREPROCESSOR_CONFIG)).toEqual(CLIP_PREPROCESSING);
+    const modern = read({ ...SD15_PREPROCESSOR_CONFIG, size: { shortest_edge: 256 }, crop_size: { height: 240, width: 200 } });
     expect(modern).toMatchObject({ shortEdge: 256, crop: { width: 200, height: 240 } });
-    expect(readClipPreprocessing(undefined)).toEqual(CLIP_PREPROCESSING);
-    expect(readClipPreprocessing(file('raw.json', { ...SD15_PREPROCESSOR_CONFIG, do_normalize: false }))).toMatchObject({ mean: [0, 0, 0], std: [1, 1, 1] });
-    expect(() => readClipPreprocessing(file('big-crop.json', { size: 224, crop_size: 300 }))).toThrow(/crop_size 300x300 is larger than the resized short side 224/);
+    const withoutConfig = writeTinyModel(root, { name: 'no-preprocessor', safetyChecker: { threshold: 0 } });
+    fs.rmSync(path.join(withoutConfig, 'feature_extractor'), { recursive: true });
+    expect(readClipPreprocessing(readModelFolder(withoutConfig).featureExtractorConfig, 'none')).toEqual(CLIP_PREPROCESSING);
+    expect(read({ ...SD15_PREPROCESSOR_CONFIG, do_normalize: false })).toMatchObject({ mean: [0, 0, 0], std: [1, 1, 1] });
+    expect(() => read({ size: 224, crop_size: 300 })).toThrow(/^preprocessor_config\.json: crop_size 300x300 is larger than the resized short side 224/);
   });
 
   it('normalises each channel with its own mean and deviation, planar [3, 224, 224]', async () => {

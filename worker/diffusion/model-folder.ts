@@ -20,8 +20,6 @@ export interface ModelFolder {
     vaeEncoder?: string;
     /** absent: images are not checked for NSFW content */
     safetyChecker?: string;
-    /** the CLIP image processor config the safety checker's input is prepared by */
-    featureExtractorConfig?: string;
     vocab: string;
     merges: string;
     tokenizerDir: string;
@@ -32,6 +30,8 @@ export interface ModelFolder {
   unetConfig?: Json;
   vaeConfig?: Json;
   textEncoderConfig?: Json;
+  /** feature_extractor/preprocessor_config.json, read when there is a safety checker to prepare input for */
+  featureExtractorConfig?: Json;
   /** latent scaling factor (SD 1.x/2.x: 0.18215) */
   scalingFactor: number;
   /** image pixels per latent pixel (8 for every SD VAE) */
@@ -83,6 +83,15 @@ function positiveNumber(dir: string, file: string, json: Json | undefined, key: 
   return v;
 }
 
+/** Where the safety checker's input preparation is configured, relative to the folder. */
+export const FEATURE_EXTRACTOR_CONFIG = 'feature_extractor/preprocessor_config.json';
+
+/** The folder's `safety_checker/model.onnx`, when it has one. */
+export function safetyCheckerFile(dir: string): string | undefined {
+  const file = path.join(dir, 'safety_checker', 'model.onnx');
+  return fs.existsSync(file) ? file : undefined;
+}
+
 const REQUIRED: [key: keyof ModelFolder['files'], rel: string, what: string][] = [
   ['textEncoder', 'text_encoder/model.onnx', 'the CLIP text encoder exported to ONNX'],
   ['unet', 'unet/model.onnx', 'the UNet exported to ONNX'],
@@ -114,10 +123,11 @@ export function readModelFolder(modelDir: string): ModelFolder {
   files.tokenizerDir = path.join(dir, 'tokenizer');
   const encoder = path.join(dir, 'vae_encoder', 'model.onnx');
   if (fs.existsSync(encoder)) files.vaeEncoder = encoder;
-  const checker = path.join(dir, 'safety_checker', 'model.onnx');
-  if (fs.existsSync(checker)) files.safetyChecker = checker;
-  const preprocessor = path.join(dir, 'feature_extractor', 'preprocessor_config.json');
-  if (fs.existsSync(preprocessor)) files.featureExtractorConfig = preprocessor;
+  const checker = safetyCheckerFile(dir);
+  if (checker) files.safetyChecker = checker;
+  const featureExtractorConfig = checker
+    ? optionalJson(dir, path.join(dir, FEATURE_EXTRACTOR_CONFIG), 'the CLIP image processor config, a JSON object')
+    : undefined;
 
   const schedulerConfig = readJson(dir, files.schedulerConfig, 'the scheduler config, a JSON object of diffusers scheduler fields');
   const unetConfigFile = path.join(dir, 'unet', 'config.json');
@@ -153,6 +163,7 @@ export function readModelFolder(modelDir: string): ModelFolder {
     unetConfig,
     vaeConfig,
     textEncoderConfig,
+    featureExtractorConfig,
     scalingFactor,
     vaeScaleFactor,
     defaultSize: { width: side, height: side },

@@ -13,9 +13,9 @@ import sharp from 'sharp';
 import type { Logger } from 'pino';
 import { ClipTokenizer } from './tokenizer/clip-tokenizer.ts';
 import { createScheduler } from './schedulers/index.ts';
-import { readModelFolder, relative, type ModelFolder } from './model-folder.ts';
+import { FEATURE_EXTRACTOR_CONFIG, readModelFolder, relative, type ModelFolder } from './model-folder.ts';
 import { readOnnxInterface } from './onnx-header.ts';
-import { checkSafetyChecker, checkTextEncoder, checkUNet, checkUpscaler, checkVaeDecoder, checkVaeEncoder, knownDims } from './model-contract.ts';
+import { checkSafetyChecker, checkTextEncoder, checkUNet, checkUpscaler, checkVaeDecoder, checkVaeEncoder, knownDims, type SafetyCheckerIO } from './model-contract.ts';
 import { SafetyChecker, readClipPreprocessing, type ClipPreprocessing } from './safety-checker.ts';
 import { OnnxModel, RunClock, type SessionSettings } from './sessions.ts';
 import { resolveProviders } from './providers.ts';
@@ -117,7 +117,6 @@ interface Plan {
     unet: ReturnType<typeof checkUNet>;
     decoder: ReturnType<typeof checkVaeDecoder>;
     encoder?: ReturnType<typeof checkVaeEncoder>;
-    safety?: ReturnType<typeof checkSafetyChecker>;
   };
   latentChannels: number;
   hiddenSize?: number;
@@ -125,8 +124,8 @@ interface Plan {
   tokenizer: ClipTokenizer;
   /** a UNet exported with fixed height and width serves that size only */
   staticSize?: { width: number; height: number };
-  /** how the safety checker's clip_input is prepared, when the folder has a checker */
-  clipPreprocessing?: ClipPreprocessing;
+  /** the folder's safety checker: its file, interface and how its clip_input is prepared */
+  safety?: { file: string; io: SafetyCheckerIO; preprocessing: ClipPreprocessing };
 }
 
 /** Everything that can be checked without creating a session, so a bad folder fails fast. */
@@ -152,9 +151,15 @@ function plan(dir: string): Plan {
     unet: checkUNet(label(files.unet), iface(files.unet)),
     decoder: checkVaeDecoder(label(files.vaeDecoder), iface(files.vaeDecoder)),
     encoder: files.vaeEncoder ? checkVaeEncoder(label(files.vaeEncoder), iface(files.vaeEncoder)) : undefined,
-    safety: files.safetyChecker ? checkSafetyChecker(label(files.safetyChecker), iface(files.safetyChecker)) : undefined,
   };
-  const clipPreprocessing = files.safetyChecker ? readClipPreprocessing(files.featureExtractorConfig) : undefined;
+  const checker = files.safetyChecker;
+  const safety = checker
+    ? {
+        file: checker,
+        io: checkSafetyChecker(label(checker), iface(checker)),
+        preprocessing: readClipPreprocessing(folder.featureExtractorConfig, `model folder ${dir}: ${FEATURE_EXTRACTOR_CONFIG}`),
+      }
+    : undefined;
   try {
     createScheduler('euler', folder.schedulerConfig);
   } catch (err) {
@@ -189,7 +194,7 @@ function plan(dir: string): Plan {
   const tokenizer = ClipTokenizer.fromModelDir(files.tokenizerDir);
   const staticSize =
     staticH !== undefined && staticW !== undefined ? { width: staticW * folder.vaeScaleFactor, height: staticH * folder.vaeScaleFactor } : undefined;
-  return { folder, io, latentChannels, hiddenSize: unetHidden ?? textHidden, condDim, tokenizer, staticSize, clipPreprocessing };
+  return { folder, io, latentChannels, hiddenSize: unetHidden ?? textHidden, condDim, tokenizer, staticSize, safety };
 }
 
 async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: () => void): Promise<Pipeline> {
@@ -258,9 +263,7 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
     const textModel = await load(folder.files.textEncoder, dims.text);
     const decoderModel = await load(folder.files.vaeDecoder, dims.decoder);
     const encoderModel = folder.files.vaeEncoder ? await load(folder.files.vaeEncoder, dims.encoder) : undefined;
-    const safety = folder.files.safetyChecker && io.safety
-      ? new SafetyChecker(await load(folder.files.safetyChecker, {}), io.safety, p.clipPreprocessing)
-      : undefined;
+    const safety = p.safety ? new SafetyChecker(await load(p.safety.file, {}), p.safety.io, p.safety.preprocessing) : undefined;
 
     let upscaler: ModelUpscaler | undefined;
     if (opts.upscalerDir) {

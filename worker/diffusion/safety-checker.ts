@@ -6,7 +6,6 @@
  * [0, 1]. Only the verdict `has_nsfw_concepts` is used: the picture itself is kept and the
  * platform decides how to show it (a spoiler, or withheld), rather than a black square.
  */
-import fs from 'node:fs';
 import sharp from 'sharp';
 import type { OnnxModel } from './sessions.ts';
 import type { SafetyCheckerIO } from './model-contract.ts';
@@ -41,20 +40,17 @@ function triple(value: unknown): [number, number, number] | undefined {
   return Array.isArray(value) && value.length === 3 && value.every((v) => typeof v === 'number') ? (value as [number, number, number]) : undefined;
 }
 
-/** preprocessor_config.json in either of transformers' spellings (`size: 224` or `{shortest_edge: 224}`). */
-export function readClipPreprocessing(file: string | undefined): ClipPreprocessing {
-  if (!file || !fs.existsSync(file)) return CLIP_PREPROCESSING;
-  let json: Json;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8')) as Json;
-  } catch (err) {
-    throw new Error(`${file} is not valid JSON (expected the CLIP image processor config): ${(err as Error).message}`, { cause: err });
-  }
+/**
+ * preprocessor_config.json (parsed) in either of transformers' spellings (`size: 224` or
+ * `{shortest_edge: 224}`); CLIP's own settings when the folder has none. `label` names the file.
+ */
+export function readClipPreprocessing(json: Json | undefined, label: string): ClipPreprocessing {
+  if (!json) return CLIP_PREPROCESSING;
   const d = CLIP_PREPROCESSING;
   const shortEdge = side(json.size, ['shortest_edge', 'height']) ?? d.shortEdge;
   const cropH = side(json.crop_size, ['height']) ?? shortEdge;
   const cropW = side(json.crop_size, ['width']) ?? cropH;
-  if (cropH > shortEdge || cropW > shortEdge) throw new Error(`${file}: crop_size ${cropW}x${cropH} is larger than the resized short side ${shortEdge}`);
+  if (cropH > shortEdge || cropW > shortEdge) throw new Error(`${label}: crop_size ${cropW}x${cropH} is larger than the resized short side ${shortEdge}`);
   return {
     shortEdge,
     crop: { width: cropW, height: cropH },
