@@ -25,13 +25,11 @@ export interface ResultFiles {
   /** The grid (n > 1) or the single image. */
   grid: Buffer;
   images: Buffer[];
-  /** Per image: whether the model folder's safety_checker flagged it (absent when there is none). */
-  flagged?: boolean[];
 }
 
-/** ResultFiles.flagged from per-image verdicts: absent when no image was checked. */
-export function flaggedImages(images: readonly { nsfw?: boolean }[]): boolean[] | undefined {
-  return images.some((i) => i.nsfw !== undefined) ? images.map((i) => i.nsfw === true) : undefined;
+/** Whether the model folder's safety checker flagged any image of the result. */
+export function showsFlaggedImage(result: Pick<JobResult, 'images'>): boolean {
+  return result.images.some((img) => img.nsfw === true);
 }
 
 export interface FailureNotice {

@@ -67,6 +67,11 @@ function context(interaction: FakeInteraction | null, n = 4): DeliveryContext {
   };
 }
 
+/** The result with every image flagged by a safety checker. */
+function flagged(result: JobResult): JobResult {
+  return { ...result, images: result.images.map((img) => ({ ...img, nsfw: true })) };
+}
+
 function resultFor(ctx: DeliveryContext): JobResult {
   const p = ctx.payload;
   const n = p.params.n;
@@ -258,7 +263,7 @@ describe('Discord deliverer', () => {
     const spoiler = deliverer({ nsfwMode: 'spoiler' });
     const a = fake.deferredInteraction();
     const ctxA = context(a, 1);
-    await spoiler.result(ctxA, resultFor(ctxA), { ...(await files()), flagged: [true] });
+    await spoiler.result(ctxA, flagged(resultFor(ctxA)), await files());
     const msgA = fake.messages.get(a.originalMessageId!)!;
     expect(msgA.files[0].name).toMatch(/^SPOILER_imagine-/);
     expect(msgA.content).toContain('hidden behind a spoiler');
@@ -266,7 +271,7 @@ describe('Discord deliverer', () => {
     const withhold = deliverer({ nsfwMode: 'withhold' });
     const b = fake.deferredInteraction();
     const ctxB = context(b, 1);
-    await withhold.result(ctxB, resultFor(ctxB), { ...(await files()), flagged: [true] });
+    await withhold.result(ctxB, flagged(resultFor(ctxB)), await files());
     const msgB = fake.messages.get(b.originalMessageId!)!;
     expect(msgB.files).toEqual([]);
     expect(msgB.content).toContain('withheld in this channel');

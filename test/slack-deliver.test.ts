@@ -218,7 +218,8 @@ describe('Slack deliverer', () => {
   it('withholds a flagged grid (Slack has no spoilers) but still posts the buttons', async () => {
     const d = deliverer();
     const { ctx, payload } = job(1);
-    const delivered = await d.result(ctx, resultFor(payload, ctx.jobId), { grid, images: [grid], flagged: [true] });
+    const result = resultFor(payload, ctx.jobId);
+    const delivered = await d.result(ctx, { ...result, images: result.images.map((img) => ({ ...img, nsfw: true })) }, { grid, images: [grid] });
     expect(fake.uploads).toHaveLength(0);
     expect(JSON.stringify(fake.message(CHANNEL, delivered.messageId)!.blocks)).toContain('The safety checker flagged this image');
   });

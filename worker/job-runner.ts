@@ -14,7 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../src/artifacts.ts';
 import type { Config } from '../src/config.ts';
-import { flaggedImages, type DeliveryContext, type ResultFiles } from '../src/delivery.ts';
+import type { DeliveryContext, ResultFiles } from '../src/delivery.ts';
 import { JOB_VERSION, type ArtifactRef, type JobPayload, type JobResult } from '../src/jobs.ts';
 import { getMany, type KeyValueStore, type KvWrite } from '../src/kv.ts';
 import type { Metrics } from '../src/metrics.ts';
@@ -184,7 +184,7 @@ export class JobRunner {
     const images = await Promise.all(result.images.map((i) => this.deps.artifacts.get(i.artifact.key)));
     const grid = result.grid ? await this.deps.artifacts.get(result.grid.key) : images[0];
     if (images.some((b) => !b) || !grid) return null;
-    return { result, files: withFlags({ grid, images: images as Buffer[] }, flaggedImages(result.images)) };
+    return { result, files: { grid, images: images as Buffer[] } };
   }
 
   /**
@@ -261,8 +261,7 @@ export class JobRunner {
       reporter.flushQueue(),
     ]);
     log.debug({ resultId, ms: Math.round(gen.timings.totalMs), batch: gen.timings.batchSize }, 'generated');
-    const files = withFlags({ grid: gen.grid ?? gen.images[0].png, images: gen.images.map((i) => i.png) }, flaggedImages(gen.images));
-    return { result, files, stored, landed };
+    return { result, files: { grid: gen.grid ?? gen.images[0].png, images: gen.images.map((i) => i.png) }, stored, landed };
   }
 
   /** One pipeline call for a batch of compatible work items, each with its own progress and abort signal. */
@@ -279,8 +278,4 @@ export class JobRunner {
     const opts = entries.map((e): GenerateOptions => ({ onProgress: e.request.onProgress, signal: e.signal }));
     return first.pipeline.generateEach(requests, opts);
   }
-}
-
-function withFlags(files: ResultFiles, flagged: boolean[] | undefined): ResultFiles {
-  return flagged ? { ...files, flagged } : files;
 }

@@ -14,7 +14,7 @@
 import type { REST, RawFile } from '@discordjs/rest';
 import type { Config } from '../../src/config.ts';
 import type { DeliveredMessage, Deliverer, DeliveryContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
-import { PermanentDeliveryError } from '../../src/delivery.ts';
+import { PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
 import type { JobPayload, JobResult, Origin } from '../../src/jobs.ts';
 import type { KeyValueStore } from '../../src/kv.ts';
 import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
@@ -75,7 +75,7 @@ export class DiscordDeliverer implements Deliverer {
   async result(ctx: DeliveryContext, result: JobResult, files: ResultFiles): Promise<DeliveredMessage> {
     let limit = await attachmentLimitFor(this.opts.kv, result.origin);
     // Flagged images are shown as they are only where the channel is marked NSFW.
-    const flagged = (files.flagged?.some(Boolean) ?? false) && !(await this.channelIsNsfw(result.origin));
+    const flagged = showsFlaggedImage(result) && !(await this.channelIsNsfw(result.origin));
     const withhold = flagged && this.opts.nsfwMode === 'withhold';
     const spoiler = flagged && this.opts.nsfwMode === 'spoiler';
 

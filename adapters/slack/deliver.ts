@@ -13,7 +13,7 @@
  */
 import type { Config } from '../../src/config.ts';
 import type { DeliveredMessage, Deliverer, DeliveryContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
-import { PermanentDeliveryError } from '../../src/delivery.ts';
+import { PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
 import type { JobResult } from '../../src/jobs.ts';
 import type { KeyValueStore } from '../../src/kv.ts';
 import type { Logger } from '../../src/logger.ts';
@@ -73,7 +73,7 @@ export class SlackDeliverer implements Deliverer {
     const channel = origin.channelId;
     const thread = origin.threadId;
     // Slack has no spoilers, so an image the safety checker flagged is withheld in either NSFW mode.
-    const withheld = files.flagged?.some(Boolean) ?? false;
+    const withheld = showsFlaggedImage(result);
     const notes = withheld ? ['The safety checker flagged this image, so it is not shown here.'] : [];
 
     if (!withheld) {

@@ -5,6 +5,7 @@
  */
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton, type ActionRef } from '../../src/actions.ts';
 import type { GenerationParams, JobResult } from '../../src/jobs.ts';
+import { showsFlaggedImage } from '../../src/delivery.ts';
 import { describeParams } from '../../commands/summary.ts';
 import { commandText } from './command-text.ts';
 
@@ -75,7 +76,7 @@ export function resultView(result: JobResult): ResultView {
     provider: result.provider,
     gridUrl: imageUrl(result.resultId, result.grid ? 'grid' : 0),
     images: result.images.map((img, i) => ({ url: imageUrl(result.resultId, i), seed: img.seed, width: img.width, height: img.height })),
-    flagged: result.images.some((img) => img.nsfw === true),
+    flagged: showsFlaggedImage(result),
     rows: buttons(resultActionRows(result)),
   };
 }

@@ -66,7 +66,8 @@ export class RecordingDeliverer implements Deliverer {
       seeds: result.images.map((i) => i.seed),
       images: files.images.length,
       gridBytes: files.grid.length,
-      ...(files.flagged ? { flagged: files.flagged } : {}),
+      // the verdicts as the deliverer sees them, when the model folder has a checker
+      ...(result.images.some((i) => i.nsfw !== undefined) ? { flagged: result.images.map((i) => i.nsfw === true) } : {}),
       hasSecret: ctx.secret !== null,
       messageId,
       at: Date.now(),
