@@ -59,10 +59,6 @@ export async function jobMessage(kv: KeyValueStore, jobId: string): Promise<JobM
   return null;
 }
 
-export async function forgetJobMessage(kv: KeyValueStore, jobId: string): Promise<void> {
-  await kv.del(jobMessageKey(jobId));
-}
-
 /** Once a token is known dead (50027), later calls for the job go straight to the channel routes. */
 export async function markTokenDead(kv: KeyValueStore, jobId: string): Promise<void> {
   await kv.set(tokenDeadKey(jobId), '1', JOB_MESSAGE_TTL_S);
