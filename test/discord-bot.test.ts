@@ -29,11 +29,11 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** A result of `requester`'s as a worker would have left it: stored in Redis and shown in a message with its buttons. */
-async function postedResult(resultId: string): Promise<{ result: JobResult; message: FakeMessage }> {
+/** A result (of `requester`'s unless `owner` is given) as a worker would have left it: stored in Redis and shown in a message with its buttons. */
+async function postedResult(resultId: string, owner: FakeUser = requester): Promise<{ result: JobResult; message: FakeMessage }> {
   const model = h.models.defaultModel;
   const params = { prompt: 'a green square on a white background', negativePrompt: '', seed: 5, steps: 4, guidance: 7, width: 64, height: 64, n: 2, sampler: 'euler' as const, model: model.name };
-  const origin = { platform: 'discord' as const, workspaceId: h.fake.guildId, channelId: h.fake.channelId, userId: requester.id, applicationId: h.fake.applicationId };
+  const origin = { platform: 'discord' as const, workspaceId: h.fake.guildId, channelId: h.fake.channelId, userId: owner.id, applicationId: h.fake.applicationId };
   const result: JobResult = {
     v: JOB_VERSION,
     resultId,
@@ -98,6 +98,48 @@ describe('press policy: roles', () => {
     expect(job.payload.origin.messageId).toBe(status.id);
     expect(await h.queue.userJobs(member.id)).toEqual([]);
     expect(h.fake.channelMessages().filter((m) => m.referencedMessageId === message.id)).toHaveLength(1);
+  });
+});
+
+describe('buttons count only on the message that shows their target', () => {
+  const WRONG_MESSAGE = 'This button does not belong to this message, so nothing was done.';
+
+  it('refuses ✖ and V1 of your own result pressed on someone else\'s result message', async () => {
+    const { message: victim, result: victimResult } = await postedResult('r_victim_1');
+    const { result: own, message: ownMessage } = await postedResult('r_forger_1', member);
+
+    for (const customId of [`im1:d:${own.resultId}`, `im1:v:${own.resultId}:0`]) {
+      const forged = h.fake.pressButton({ messageId: victim.id, customId, user: member, forged: true });
+      expect((await ephemeralFollowUp(forged)).content).toBe(WRONG_MESSAGE);
+    }
+    expect(h.fake.messages.get(victim.id)!.deleted).toBe(false);
+    expect(h.fake.messages.get(ownMessage.id)!.deleted).toBe(false);
+    expect(await h.results.get(victimResult.resultId)).not.toBeNull();
+    expect(await h.results.get(own.resultId)).not.toBeNull();
+    expect(await h.queue.userJobs(member.id)).toEqual([]);
+
+    // On its own message the same ✖ still works.
+    h.fake.pressButton({ messageId: ownMessage.id, customId: `im1:d:${own.resultId}`, user: member });
+    await h.fake.waitFor(() => h.fake.messages.get(ownMessage.id)!.deleted, 'the removal');
+  });
+
+  it('refuses ✖ of your own queued job pressed on another message, and leaves that message alone', async () => {
+    const user = h.fake.user('3100000000000000010', 'erin');
+    const it = h.fake.slashCommand({ name: 'imagine', options: [{ name: 'prompt', type: 3, value: 'a purple square on a grey background' }], user });
+    await h.fake.waitFor(() => /Queued — position \d+/.test(h.fake.messages.get(it.originalMessageId ?? '')?.content ?? ''), 'the queued reply');
+    const [job] = await h.queue.userJobs(user.id);
+    const { message: victim } = await postedResult('r_victim_2');
+    const contentBefore = victim.content;
+
+    const forged = h.fake.pressButton({ messageId: victim.id, customId: `im1:c:${job.jobId}`, user, forged: true });
+    expect((await ephemeralFollowUp(forged)).content).toBe(WRONG_MESSAGE);
+    expect((await h.queue.userJobs(user.id)).map((j) => j.jobId)).toEqual([job.jobId]);
+    expect(h.fake.messages.get(victim.id)!.content).toBe(contentBefore);
+    expect(h.fake.messages.get(victim.id)!.deleted).toBe(false);
+
+    h.fake.pressButton({ messageId: it.originalMessageId!, customId: `im1:c:${job.jobId}`, user });
+    await h.fake.waitFor(() => /Cancelled\.$/.test(h.fake.messages.get(it.originalMessageId!)!.content), 'the cancellation');
+    expect(await h.queue.userJobs(user.id)).toEqual([]);
   });
 });
 

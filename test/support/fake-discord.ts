@@ -296,12 +296,15 @@ export class FakeDiscord {
     });
   }
 
-  /** Dispatch a button press on a message the fake holds. */
-  pressButton(args: { messageId: string; customId: string; user: FakeUser; roles?: string[]; attachmentSizeLimit?: number }): FakeInteraction {
+  /**
+   * Dispatch a button press on a message the fake holds. `forged` sends a custom_id the message
+   * does not carry, as a modified client can: Discord passes it on unchecked.
+   */
+  pressButton(args: { messageId: string; customId: string; user: FakeUser; roles?: string[]; attachmentSizeLimit?: number; forged?: boolean }): FakeInteraction {
     const message = this.messages.get(args.messageId);
     if (!message || message.deleted) throw new Error(`no message ${args.messageId} to press a button on`);
     const ids = message.components.flatMap((row: any) => (row.components ?? []).map((c: any) => c.custom_id));
-    if (!ids.includes(args.customId)) throw new Error(`message ${args.messageId} has no button ${args.customId} (has ${ids.join(', ')})`);
+    if (!args.forged && !ids.includes(args.customId)) throw new Error(`message ${args.messageId} has no button ${args.customId} (has ${ids.join(', ')})`);
     return this.dispatchInteraction(3, {
       user: args.user,
       roles: args.roles,
