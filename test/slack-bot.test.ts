@@ -204,6 +204,23 @@ describe.skipIf(!available)('Slack bot without a worker (HTTP mode)', () => {
     await h.queue.cancel(job.jobId, BOB);
   });
 
+  it('answers 401 to a correctly signed request dated more than five minutes ahead, and enqueues nothing', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const before = await h.jobCount();
+    const postsBefore = h.fake.callsTo('chat.postMessage').length;
+    const future = await h.slashCommand('a request from the future', { timestampS: now + 5 * 60 + 30 });
+    const farFuture = await h.slashCommand('a request from the far future', { timestampS: now + 86_400 });
+    expect([future.res.status, farFuture.res.status]).toEqual([401, 401]);
+    // Within the window either way it is answered as usual.
+    const early = await h.slashCommand('help', { timestampS: now + 4 * 60 });
+    expect(early.res.status).toBe(200);
+    expect(early.res.json().response_type).toBe('ephemeral');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await h.jobCount()).toBe(before);
+    expect(h.fake.callsTo('chat.postMessage')).toHaveLength(postsBefore);
+    expect([future, farFuture].every((f) => h.fake.responseUrlPosts(f.responseUrl).length === 0)).toBe(true);
+  });
+
   it('tells the requester to invite the bot when it is not in the channel, and queues nothing', async () => {
     h.fake.notInChannel.add('C0PRIVATE');
     const before = await h.jobCount();
