@@ -3,12 +3,14 @@
  * can read them): PRESS_POLICY=roles:<id>, with role ids from the member Discord sends with the
  * press or reaction; and the queue's refusals reaching the user.
  */
+import { readdir } from 'node:fs/promises';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderResult } from '../adapters/discord/render.ts';
 import { JOB_VERSION, type JobPayload, type JobResult } from '../src/jobs.ts';
 import { refusalMessage } from '../src/queue/limits.ts';
 import { startDiscordHarness, type DiscordHarness } from './support/discord-harness.ts';
-import type { FakeInteraction, FakeMessage, FakeUser } from './support/fake-discord.ts';
+import type { FakeAttachment, FakeInteraction, FakeMessage, FakeUser } from './support/fake-discord.ts';
 
 const MODERATOR_ROLE = '4000000000000000001';
 let h: DiscordHarness;
@@ -157,5 +159,64 @@ describe('queue limits', () => {
     expect(h.fake.messages.get(refused.originalMessageId!)!.deleted).toBe(true);
     expect(notice.content).toBe(refusalMessage('user-queued-limit', h.config));
     expect(await h.queue.userJobs(user.id)).toHaveLength(limit);
+  });
+});
+
+describe('start images: fetched only for an admitted job, read within the limit, decoded in full', () => {
+  const image = (upload: { id: string }) => ({ name: 'image', type: 11, value: upload.id });
+  const imagine = (user: FakeUser, text: string, upload: FakeAttachment) =>
+    h.fake.slashCommand({ name: 'imagine', options: [{ name: 'prompt', type: 3, value: text }, image(upload)], attachments: [upload], user });
+  /** Start images the bot stored for an interaction (the artifact store is a folder here). */
+  const storedUploads = async (interactionId: string) => (await readdir(h.config.ARTIFACT_DIR, { recursive: true }).catch(() => [] as string[])).filter((f) => f.includes(interactionId));
+  const noisePng = (side: number) => sharp(Buffer.from(Array.from({ length: side * side * 3 }, (_, i) => (i * 2654435761) >>> 24)), { raw: { width: side, height: side, channels: 3 } }).png().toBuffer();
+
+  it('stores the attachment of an admitted job and queues it as the start image', async () => {
+    const user = h.fake.user('3100000000000000020', 'fay');
+    const upload = h.fake.addUpload('start.png', await noisePng(64), 'image/png', { width: 64, height: 64 });
+    const it = imagine(user, 'a painted fox', upload);
+    await h.fake.waitFor(() => /Queued — position \d+/.test(h.fake.messages.get(it.originalMessageId ?? '')?.content ?? ''), 'the queued reply');
+    const [job] = await h.queue.userJobs(user.id);
+    expect(job.payload.kind === 'txt2img' && job.payload.initImage?.artifactKey).toBe(`uploads/discord-${it.id}.png`);
+    expect(await storedUploads(it.id)).toHaveLength(1);
+    expect(h.fake.uploadFetches.get(upload.id)?.requests).toBe(1);
+  });
+
+  it('neither downloads nor stores the attachment of a job the per-user limit refuses', async () => {
+    const user = h.fake.user('3100000000000000021', 'gus');
+    for (let i = 0; i < h.config.LIMIT_USER_QUEUED; i++) {
+      const it = h.fake.slashCommand({ name: 'imagine', options: [{ name: 'prompt', type: 3, value: `a calm lake --seed ${i}` }], user });
+      await h.fake.waitFor(() => /Queued — position \d+/.test(h.fake.messages.get(it.originalMessageId ?? '')?.content ?? ''), `job ${i + 1}`);
+    }
+    const upload = h.fake.addUpload('start.png', await noisePng(64), 'image/png', { width: 64, height: 64 });
+    const refused = imagine(user, 'one too many, with an image', upload);
+    expect((await ephemeralFollowUp(refused)).content).toBe(refusalMessage('user-queued-limit', h.config));
+    expect(h.fake.uploadFetches.get(upload.id)).toBeUndefined();
+    expect(await storedUploads(refused.id)).toEqual([]);
+    expect(await h.queue.userJobs(user.id)).toHaveLength(h.config.LIMIT_USER_QUEUED);
+  });
+
+  it('stops reading a body that runs past 10 MB, whatever Discord said its size was, and gives the slot back', async () => {
+    const user = h.fake.user('3100000000000000022', 'hal');
+    const upload = h.fake.addStreamingUpload('huge.png', 'image/png', 200 * 1024 * 1024, 1024 * 1024);
+    const refused = imagine(user, 'an endless image', upload);
+    expect((await ephemeralFollowUp(refused)).content).toBe('The attached image is over the 10 MB limit.');
+    const sent = h.fake.uploadFetches.get(upload.id)!.bytesSent;
+    console.log(`streamed before the bot hung up: ${(sent / 1024 / 1024).toFixed(1)} MB of 200 MB`);
+    expect(sent).toBeLessThan(40 * 1024 * 1024);
+    expect(await storedUploads(refused.id)).toEqual([]);
+    expect(await h.queue.userJobs(user.id)).toEqual([]);
+    // The reservation was released: the user can queue again at once.
+    const next = h.fake.slashCommand({ name: 'imagine', options: [{ name: 'prompt', type: 3, value: 'a small image after all' }], user });
+    await h.fake.waitFor(() => /Queued — position \d+/.test(h.fake.messages.get(next.originalMessageId ?? '')?.content ?? ''), 'the queued reply');
+  });
+
+  it('refuses a PNG cut short, which passes the header checks, saying it could not be read', async () => {
+    const user = h.fake.user('3100000000000000023', 'ivy');
+    const whole = await noisePng(256);
+    const upload = h.fake.addUpload('cut.png', whole.subarray(0, Math.floor(whole.length * 0.6)), 'image/png', { width: 256, height: 256 });
+    const refused = imagine(user, 'a damaged start image', upload);
+    expect((await ephemeralFollowUp(refused)).content).toBe('The attached image could not be read (the file may be damaged or cut short); please attach it again.');
+    expect(await storedUploads(refused.id)).toEqual([]);
+    expect(await h.queue.userJobs(user.id)).toEqual([]);
   });
 });
