@@ -221,6 +221,29 @@ describe.skipIf(!available)('Slack bot without a worker (HTTP mode)', () => {
     expect([future, farFuture].every((f) => h.fake.responseUrlPosts(f.responseUrl).length === 0)).toBe(true);
   });
 
+  it('escapes what the user typed wherever it is quoted back, and keeps the bot\'s own mentions', async () => {
+    // Slack sends what was typed with &, < and > as entities; the bot decodes them, so it must escape them going out.
+    const steps = await h.slashCommand('a cat --steps &lt;script&gt;');
+    expect(steps.res.json().text).toContain('not “&lt;script&gt;”');
+    const model = await h.slashCommand('a cat --model &lt;b&gt;&amp;');
+    expect(model.res.json().text).toMatch(/^Unknown model “&lt;b&gt;&amp;”\./);
+    const help = (await h.slashCommand('help')).res.json().text as string;
+    expect(help).toContain('`/imagine &lt;prompt&gt; [flags]`');
+    for (const text of [steps.res.json().text, model.res.json().text, help]) expect(text).not.toMatch(/<(?!@U)|&(?!amp;|lt;|gt;)/);
+
+    const prompt = 'a &lt;b&gt; fox &amp; &lt;!channel&gt;';
+    const { responseUrl } = await h.slashCommand(prompt, { user: BOB });
+    const parent = await h.fake.waitFor('the parent message', () => h.fake.messages.find((m) => !m.thread_ts && m.text.startsWith(`<@${BOB}> asked for:`) && m.text.includes('fox')));
+    expect(parent.text).toBe(`<@${BOB}> asked for: a &lt;b&gt; fox &amp; &lt;!channel&gt;`);
+    const queued = await h.fake.waitFor('the position', () => h.fake.responseUrlPosts(responseUrl)[0]);
+    expect(queued.body.text).not.toMatch(/<|&(?!amp;|lt;|gt;)/);
+
+    const report = await h.slashCommand('queue', { user: BOB });
+    const answer = await h.fake.waitFor('the queue report', () => h.fake.responseUrlPosts(report.responseUrl).at(-1));
+    expect(answer.body.text).toContain('• a &lt;b&gt; fox &amp; &lt;!channel&gt; — txt2img, position');
+    for (const j of await h.queue.userJobs(BOB)) await h.queue.cancel(j.jobId, BOB);
+  });
+
   it('tells the requester to invite the bot when it is not in the channel, and queues nothing', async () => {
     h.fake.notInChannel.add('C0PRIVATE');
     const before = await h.jobCount();
