@@ -34,10 +34,12 @@ const WRONG_MESSAGE = 'This button does not belong to this message, so nothing w
 const RESULT_NOT_POSTED = 'This result is still being posted; try again in a moment.';
 
 /**
- * Refuses a press on a message other than the one showing the target. A result's message is
- * recorded with the result, so one without it is not yet (fully) posted. A job's status message
- * is kept for a limited time; once it is forgotten there is nothing to compare, and Cancel and
- * Retry still act only on the presser's own jobs.
+ * Refuses a press on a message other than the one showing the target. A result's message id is
+ * recorded just after the message is posted, so a press in between finds none: buttons that only
+ * start a new job (what any copied id could do from the requester's own message too) go ahead,
+ * while ✖, which removes the pressed message, waits until the id is known. A job's status
+ * message is kept for a limited time; once it is forgotten there is nothing to compare, and
+ * Cancel and Retry still act only on the presser's own jobs.
  */
 export function checkPressedMessage(ref: ActionRef, facts: ActionFacts, pressedMessageId: string): MessageOutcome | null {
   if ('jobId' in ref) {
@@ -46,7 +48,7 @@ export function checkPressedMessage(ref: ActionRef, facts: ActionFacts, pressedM
   }
   const result = facts.result ?? null;
   if (!result) return null; // the action itself answers that the result has expired
-  if (!result.messageId) return refuse('wrong-message', RESULT_NOT_POSTED);
+  if (!result.messageId) return ref.action === 'delete' ? refuse('wrong-message', RESULT_NOT_POSTED) : null;
   return result.messageId === pressedMessageId ? null : refuse('wrong-message', WRONG_MESSAGE);
 }
 
