@@ -17,7 +17,7 @@ import { originFromInteraction } from './origin.ts';
 import { replaceWithEphemeral } from './replies.ts';
 import { IMAGINE_OPTION_MAP } from './slash-commands.ts';
 
-/** Stands in for the start image's artifact key while validating, before anything is stored. */
+/** Stands in for the start image's artifact key until the queue's prepare step has stored the image (see below). */
 const PENDING_IMAGE_KEY = 'uploads/pending';
 
 export function structuredOptions(interaction: ChatInputCommandInteraction): StructuredOptions {
