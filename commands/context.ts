@@ -92,7 +92,8 @@ export type CommandErrorCode =
   | 'already-upscaled'
   | 'not-found'
   | 'nothing-to-cancel'
-  | 'not-retryable';
+  | 'not-retryable'
+  | 'wrong-message';
 
 export interface CommandWarning {
   code: 'prompt-truncated' | 'negative-truncated' | 'option-overrides-flag' | 'strength-ignored' | 'limit-lowered';

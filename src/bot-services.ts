@@ -45,11 +45,21 @@ export function jobPayloadLookup(queue: JobQueue): JobPayloadLookup | undefined 
   };
 }
 
-/** What a button press is decided on (commands/result-action.ts), from the stores alone. */
-export async function lookUpAction(services: Pick<BotServices, 'queue' | 'results' | 'jobPayload'>, ref: ActionRef, userId: string): Promise<ActionFacts> {
+/** Which platform message shows a job (its status message), from the adapter's own records and the job's origin. */
+export type JobMessageLookup = (jobId: string, payload: JobPayload | null) => Promise<string | null>;
+
+/**
+ * What a button press is decided on (commands/result-action.ts), from the stores alone.
+ * `jobMessage` is given by chat adapters, whose job buttons sit on a message that a press
+ * must match.
+ */
+export async function lookUpAction(services: Pick<BotServices, 'queue' | 'results' | 'jobPayload'>, ref: ActionRef, userId: string, jobMessage?: JobMessageLookup): Promise<ActionFacts> {
   if ('jobId' in ref) {
-    if (ref.action === 'cancel') return { jobs: await services.queue.userJobs(userId) };
-    return { failed: services.jobPayload ? await services.jobPayload(ref.jobId) : null };
+    const facts: ActionFacts =
+      ref.action === 'cancel' ? { jobs: await services.queue.userJobs(userId) } : { failed: services.jobPayload ? await services.jobPayload(ref.jobId) : null };
+    if (!jobMessage) return facts;
+    const payload = facts.failed ?? facts.jobs?.find((j) => j.jobId === ref.jobId)?.payload ?? null;
+    return { ...facts, jobMessageId: await jobMessage(ref.jobId, payload) };
   }
   return { result: await services.results.get(ref.resultId) };
 }

@@ -103,4 +103,31 @@ describe('a pressed button, from the stores alone', () => {
     expect(await decide({ action: 'retry', jobId: 'job-gone' })).toMatchObject({ kind: 'message', code: 'expired' });
     await s.queue.close();
   });
+
+  it('counts a press only on the message that shows its result or job', async () => {
+    const s = await stores();
+    const ctx = context({ randomSeed: () => 555 });
+    const statusMessages = new Map([[s.jobId, 'status-1']]);
+    const pressOn = async (ref: ActionRef, messageId: string) =>
+      decideAction(ref, await lookUpAction(s, ref, 'u1', async (jobId) => statusMessages.get(jobId) ?? null), ctx, messageId);
+    const wrong = { kind: 'message', code: 'wrong-message', message: 'This button does not belong to this message, so nothing was done.' };
+
+    // storedResult() is shown by msg-0.
+    expect(await pressOn({ action: 'delete', resultId: 'res-1' }, 'msg-0')).toMatchObject({ kind: 'delete' });
+    expect(await pressOn({ action: 'delete', resultId: 'res-1' }, 'someone-elses')).toMatchObject(wrong);
+    expect(await pressOn({ action: 'upscale', resultId: 'res-1', index: 0 }, 'someone-elses')).toMatchObject(wrong);
+    expect(await pressOn({ action: 'cancel', jobId: s.jobId }, 'status-1')).toMatchObject({ kind: 'cancel' });
+    expect(await pressOn({ action: 'cancel', jobId: s.jobId }, 'msg-0')).toMatchObject(wrong);
+    expect(await pressOn({ action: 'retry', jobId: s.jobId }, 'msg-0')).toMatchObject(wrong);
+
+    // Posted but its message id not yet recorded: new jobs go ahead, ✖ waits.
+    const { messageId: _shown, ...unposted } = storedResult();
+    await s.results.save({ ...unposted, resultId: 'res-unposted' }, 60);
+    expect(await pressOn({ action: 'variation', resultId: 'res-unposted', index: 0 }, 'new-message')).toMatchObject({ kind: 'job' });
+    expect(await pressOn({ action: 'delete', resultId: 'res-unposted' }, 'new-message')).toMatchObject({ code: 'wrong-message', message: 'This result is still being posted; try again in a moment.' });
+    // A status message no longer known cannot be compared: Cancel still acts only on the presser's own jobs.
+    statusMessages.clear();
+    expect(await pressOn({ action: 'cancel', jobId: s.jobId }, 'msg-0')).toMatchObject({ kind: 'cancel' });
+    await s.queue.close();
+  });
 });

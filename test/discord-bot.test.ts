@@ -3,12 +3,14 @@
  * can read them): PRESS_POLICY=roles:<id>, with role ids from the member Discord sends with the
  * press or reaction; and the queue's refusals reaching the user.
  */
+import { readdir } from 'node:fs/promises';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderResult } from '../adapters/discord/render.ts';
 import { JOB_VERSION, type JobPayload, type JobResult } from '../src/jobs.ts';
 import { refusalMessage } from '../src/queue/limits.ts';
 import { startDiscordHarness, type DiscordHarness } from './support/discord-harness.ts';
-import type { FakeInteraction, FakeMessage, FakeUser } from './support/fake-discord.ts';
+import type { FakeAttachment, FakeInteraction, FakeMessage, FakeUser } from './support/fake-discord.ts';
 
 const MODERATOR_ROLE = '4000000000000000001';
 let h: DiscordHarness;
@@ -29,11 +31,11 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** A result of `requester`'s as a worker would have left it: stored in Redis and shown in a message with its buttons. */
-async function postedResult(resultId: string): Promise<{ result: JobResult; message: FakeMessage }> {
+/** A result (of `requester`'s unless `owner` is given) as a worker would have left it: stored in Redis and shown in a message with its buttons. */
+async function postedResult(resultId: string, owner: FakeUser = requester): Promise<{ result: JobResult; message: FakeMessage }> {
   const model = h.models.defaultModel;
   const params = { prompt: 'a green square on a white background', negativePrompt: '', seed: 5, steps: 4, guidance: 7, width: 64, height: 64, n: 2, sampler: 'euler' as const, model: model.name };
-  const origin = { platform: 'discord' as const, workspaceId: h.fake.guildId, channelId: h.fake.channelId, userId: requester.id, applicationId: h.fake.applicationId };
+  const origin = { platform: 'discord' as const, workspaceId: h.fake.guildId, channelId: h.fake.channelId, userId: owner.id, applicationId: h.fake.applicationId };
   const result: JobResult = {
     v: JOB_VERSION,
     resultId,
@@ -101,6 +103,48 @@ describe('press policy: roles', () => {
   });
 });
 
+describe('buttons count only on the message that shows their target', () => {
+  const WRONG_MESSAGE = 'This button does not belong to this message, so nothing was done.';
+
+  it('refuses ✖ and V1 of your own result pressed on someone else\'s result message', async () => {
+    const { message: victim, result: victimResult } = await postedResult('r_victim_1');
+    const { result: own, message: ownMessage } = await postedResult('r_forger_1', member);
+
+    for (const customId of [`im1:d:${own.resultId}`, `im1:v:${own.resultId}:0`]) {
+      const forged = h.fake.pressButton({ messageId: victim.id, customId, user: member, forged: true });
+      expect((await ephemeralFollowUp(forged)).content).toBe(WRONG_MESSAGE);
+    }
+    expect(h.fake.messages.get(victim.id)!.deleted).toBe(false);
+    expect(h.fake.messages.get(ownMessage.id)!.deleted).toBe(false);
+    expect(await h.results.get(victimResult.resultId)).not.toBeNull();
+    expect(await h.results.get(own.resultId)).not.toBeNull();
+    expect(await h.queue.userJobs(member.id)).toEqual([]);
+
+    // On its own message the same ✖ still works.
+    h.fake.pressButton({ messageId: ownMessage.id, customId: `im1:d:${own.resultId}`, user: member });
+    await h.fake.waitFor(() => h.fake.messages.get(ownMessage.id)!.deleted, 'the removal');
+  });
+
+  it('refuses ✖ of your own queued job pressed on another message, and leaves that message alone', async () => {
+    const user = h.fake.user('3100000000000000010', 'erin');
+    const it = h.fake.slashCommand({ name: 'imagine', options: [{ name: 'prompt', type: 3, value: 'a purple square on a grey background' }], user });
+    await h.fake.waitFor(() => /Queued — position \d+/.test(h.fake.messages.get(it.originalMessageId ?? '')?.content ?? ''), 'the queued reply');
+    const [job] = await h.queue.userJobs(user.id);
+    const { message: victim } = await postedResult('r_victim_2');
+    const contentBefore = victim.content;
+
+    const forged = h.fake.pressButton({ messageId: victim.id, customId: `im1:c:${job.jobId}`, user, forged: true });
+    expect((await ephemeralFollowUp(forged)).content).toBe(WRONG_MESSAGE);
+    expect((await h.queue.userJobs(user.id)).map((j) => j.jobId)).toEqual([job.jobId]);
+    expect(h.fake.messages.get(victim.id)!.content).toBe(contentBefore);
+    expect(h.fake.messages.get(victim.id)!.deleted).toBe(false);
+
+    h.fake.pressButton({ messageId: it.originalMessageId!, customId: `im1:c:${job.jobId}`, user });
+    await h.fake.waitFor(() => /Cancelled\.$/.test(h.fake.messages.get(it.originalMessageId!)!.content), 'the cancellation');
+    expect(await h.queue.userJobs(user.id)).toEqual([]);
+  });
+});
+
 describe('queue limits', () => {
   it('a refused /imagine removes the public placeholder and explains, to the user only', async () => {
     const user = h.fake.user('3100000000000000009', 'dave');
@@ -115,5 +159,64 @@ describe('queue limits', () => {
     expect(h.fake.messages.get(refused.originalMessageId!)!.deleted).toBe(true);
     expect(notice.content).toBe(refusalMessage('user-queued-limit', h.config));
     expect(await h.queue.userJobs(user.id)).toHaveLength(limit);
+  });
+});
+
+describe('start images: fetched only for an admitted job, read within the limit, decoded in full', () => {
+  const image = (upload: { id: string }) => ({ name: 'image', type: 11, value: upload.id });
+  const imagine = (user: FakeUser, text: string, upload: FakeAttachment) =>
+    h.fake.slashCommand({ name: 'imagine', options: [{ name: 'prompt', type: 3, value: text }, image(upload)], attachments: [upload], user });
+  /** Start images the bot stored for an interaction (the artifact store is a folder here). */
+  const storedUploads = async (interactionId: string) => (await readdir(h.config.ARTIFACT_DIR, { recursive: true }).catch(() => [] as string[])).filter((f) => f.includes(interactionId));
+  const noisePng = (side: number) => sharp(Buffer.from(Array.from({ length: side * side * 3 }, (_, i) => (i * 2654435761) >>> 24)), { raw: { width: side, height: side, channels: 3 } }).png().toBuffer();
+
+  it('stores the attachment of an admitted job and queues it as the start image', async () => {
+    const user = h.fake.user('3100000000000000020', 'fay');
+    const upload = h.fake.addUpload('start.png', await noisePng(64), 'image/png', { width: 64, height: 64 });
+    const it = imagine(user, 'a painted fox', upload);
+    await h.fake.waitFor(() => /Queued — position \d+/.test(h.fake.messages.get(it.originalMessageId ?? '')?.content ?? ''), 'the queued reply');
+    const [job] = await h.queue.userJobs(user.id);
+    expect(job.payload.kind === 'txt2img' && job.payload.initImage?.artifactKey).toBe(`uploads/discord-${it.id}.png`);
+    expect(await storedUploads(it.id)).toHaveLength(1);
+    expect(h.fake.uploadFetches.get(upload.id)?.requests).toBe(1);
+  });
+
+  it('neither downloads nor stores the attachment of a job the per-user limit refuses', async () => {
+    const user = h.fake.user('3100000000000000021', 'gus');
+    for (let i = 0; i < h.config.LIMIT_USER_QUEUED; i++) {
+      const it = h.fake.slashCommand({ name: 'imagine', options: [{ name: 'prompt', type: 3, value: `a calm lake --seed ${i}` }], user });
+      await h.fake.waitFor(() => /Queued — position \d+/.test(h.fake.messages.get(it.originalMessageId ?? '')?.content ?? ''), `job ${i + 1}`);
+    }
+    const upload = h.fake.addUpload('start.png', await noisePng(64), 'image/png', { width: 64, height: 64 });
+    const refused = imagine(user, 'one too many, with an image', upload);
+    expect((await ephemeralFollowUp(refused)).content).toBe(refusalMessage('user-queued-limit', h.config));
+    expect(h.fake.uploadFetches.get(upload.id)).toBeUndefined();
+    expect(await storedUploads(refused.id)).toEqual([]);
+    expect(await h.queue.userJobs(user.id)).toHaveLength(h.config.LIMIT_USER_QUEUED);
+  });
+
+  it('stops reading a body that runs past 10 MB, whatever Discord said its size was, and gives the slot back', async () => {
+    const user = h.fake.user('3100000000000000022', 'hal');
+    const upload = h.fake.addStreamingUpload('huge.png', 'image/png', 200 * 1024 * 1024, 1024 * 1024);
+    const refused = imagine(user, 'an endless image', upload);
+    expect((await ephemeralFollowUp(refused)).content).toBe('The attached image is over the 10 MB limit.');
+    const sent = h.fake.uploadFetches.get(upload.id)!.bytesSent;
+    console.log(`streamed before the bot hung up: ${(sent / 1024 / 1024).toFixed(1)} MB of 200 MB`);
+    expect(sent).toBeLessThan(40 * 1024 * 1024);
+    expect(await storedUploads(refused.id)).toEqual([]);
+    expect(await h.queue.userJobs(user.id)).toEqual([]);
+    // The reservation was released: the user can queue again at once.
+    const next = h.fake.slashCommand({ name: 'imagine', options: [{ name: 'prompt', type: 3, value: 'a small image after all' }], user });
+    await h.fake.waitFor(() => /Queued — position \d+/.test(h.fake.messages.get(next.originalMessageId ?? '')?.content ?? ''), 'the queued reply');
+  });
+
+  it('refuses a PNG cut short, which passes the header checks, saying it could not be read', async () => {
+    const user = h.fake.user('3100000000000000023', 'ivy');
+    const whole = await noisePng(256);
+    const upload = h.fake.addUpload('cut.png', whole.subarray(0, Math.floor(whole.length * 0.6)), 'image/png', { width: 256, height: 256 });
+    const refused = imagine(user, 'a damaged start image', upload);
+    expect((await ephemeralFollowUp(refused)).content).toBe('The attached image could not be read (the file may be damaged or cut short); please attach it again.');
+    expect(await storedUploads(refused.id)).toEqual([]);
+    expect(await h.queue.userJobs(user.id)).toEqual([]);
   });
 });

@@ -22,7 +22,7 @@ import { JobRunner, type WorkerPipeline } from '../worker/job-runner.ts';
 import { LocalQueueConsumer } from '../worker/local-consumer.ts';
 import { ModelResidency } from '../worker/model-residency.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
-import { enqueueOk, enqueueThreeInOrder, numberedUser, payloadBy, userQueuedLimitStory } from './support/queue-fixtures.ts';
+import { enqueueOk, enqueueThreeInOrder, numberedUser, payloadBy, prepareStory, userQueuedLimitStory } from './support/queue-fixtures.ts';
 import { RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
 import { pipelineLoader, tempDir, tinyModel, txt2imgPayload as workerPayload, waitFor } from './support/worker-fixtures.ts';
 
@@ -256,6 +256,10 @@ describe('queued-per-user limit', () => {
   it('allows N, refuses N+1 with the same message as Redis, and frees a slot on cancel, completion and final failure', async () => {
     const q = queue({ LIMIT_USER_QUEUED: '3', LIMIT_USER_PER_MINUTE: '100', JOB_ATTEMPTS: '1' });
     await userQueuedLimitStory(q, () => gate(q), (id) => expect(q.jobState(id)).toMatchObject({ state: 'failed', attemptsMade: 1, failedReason: 'boom' }));
+  });
+
+  it('holds the slot while a prepare step runs, queues what it returns, and gives the slot back when it fails', async () => {
+    await prepareStory(queue({ LIMIT_USER_QUEUED: '1', LIMIT_USER_PER_MINUTE: '3' }));
   });
 
   it('a job waiting for a retry still holds its slot, rejoins at the back of the line, and runs again', async () => {

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import type { KeyValueStore } from '../src/kv.ts';
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { RATE_WINDOW_MS } from '../src/queue/limits.ts';
-import { enqueueOk, payloadBy, userQueuedLimitStory } from './support/queue-fixtures.ts';
+import { enqueueOk, payloadBy, prepareStory, userQueuedLimitStory } from './support/queue-fixtures.ts';
 import { keysUnder, silentLogger, useQueueHarness } from './support/queue-harness.ts';
 
 const h = useQueueHarness('limits');
@@ -21,6 +21,10 @@ describe.skipIf(!h.available)('queued-per-user limit', () => {
     const config = h.config({ LIMIT_USER_QUEUED: '3', LIMIT_USER_PER_MINUTE: '100', JOB_ATTEMPTS: '1' });
     const q = h.queue(config);
     await userQueuedLimitStory(q, () => h.worker(config), async (id) => expect((await q.queue.getJob(id))!.finishedOn).toBeTypeOf('number'));
+  });
+
+  it('holds the slot while a prepare step runs, queues what it returns, and gives the slot back when it fails', async () => {
+    await prepareStory(h.queue(h.config({ LIMIT_USER_QUEUED: '1', LIMIT_USER_PER_MINUTE: '3' })));
   });
 
   it('a job waiting for a retry still holds its slot', async () => {

@@ -6,12 +6,14 @@
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSlackDeliverer } from '../adapters/slack/deliver.ts';
-import { JOB_VERSION, parseJobResult } from '../src/jobs.ts';
+import { renderResult } from '../adapters/slack/render.ts';
+import { JOB_VERSION, parseJobResult, type JobResult } from '../src/jobs.ts';
 import { createLogger } from '../src/logger.ts';
 import { closeRedis, createRedis } from '../src/redis.ts';
 import type { FakeSlackMessage } from './support/fake-slack.ts';
 import { redisServerAvailable } from './support/redis-server.ts';
-import { actionLabels, ALICE, BOB, CHANNEL, startSlackHarness, type SlackHarness } from './support/slack-harness.ts';
+import { actionLabels, ALICE, BOB, CHANNEL, SIGNING_SECRET, startSlackHarness, type SlackHarness } from './support/slack-harness.ts';
+import { FORM, interactionBody, postSigned } from './support/slack-signing.ts';
 
 const available = redisServerAvailable();
 if (!available) console.warn('SKIPPED: Slack bot tests need redis-server or REDIS_URL');
@@ -35,6 +37,40 @@ async function queuedThread(h: SlackHarness, prompt: string): Promise<{ parent: 
     const status = parent && h.fake.threadReplies(CHANNEL, parent.ts).find((m) => actionLabels(m).some((r) => r.includes('✖')));
     return parent && status ? { parent, status } : null;
   });
+}
+
+/** A result of `owner`'s as a worker would have left it: stored, and shown in a thread message with its buttons. */
+async function postedResult(h: SlackHarness, resultId: string, owner: string): Promise<{ result: JobResult; message: FakeSlackMessage }> {
+  const parent = h.fake.postBotMessage(CHANNEL, 'asked for: an orange circle');
+  const message = h.fake.postBotMessage(CHANNEL, 'Images', parent.ts);
+  const origin = { platform: 'slack' as const, workspaceId: h.fake.teamId, channelId: CHANNEL, threadId: parent.ts, userId: owner };
+  const params = { prompt: 'an orange circle', negativePrompt: '', seed: 5, steps: 4, guidance: 7, width: 64, height: 64, n: 2, sampler: 'euler' as const, model: 'tiny' };
+  const result = parseJobResult({
+    v: JOB_VERSION,
+    resultId,
+    jobId: `j-${resultId}`,
+    kind: 'txt2img',
+    params,
+    origin,
+    images: [0, 1].map((i) => ({ artifact: { key: `r/${i}.png`, bytes: 1, contentType: 'image/png' }, seed: 5 + i, width: 64, height: 64 })),
+    timings: {},
+    model: 'tiny',
+    sampler: 'euler',
+    provider: 'cpu',
+    createdAt: Date.now(),
+    messageId: message.ts,
+  });
+  await h.results.save(result, 3600);
+  message.blocks = renderResult({ v: JOB_VERSION, kind: 'txt2img', origin, params, createdAt: Date.now() }, result).blocks as any[];
+  return { result, message };
+}
+
+/** Press a button on `message` whose action_id is `actionId`, whatever the message carries (a forged or copied id). */
+async function pressForged(h: SlackHarness, message: FakeSlackMessage, actionId: string, user: string) {
+  const { payload } = h.pressPayload(message, actionLabels(message).flat()[0], { user });
+  const [action] = payload.actions as Array<Record<string, unknown>>;
+  payload.actions = [{ ...action, action_id: actionId, value: actionId }];
+  return postSigned(h.eventsUrl, SIGNING_SECRET, interactionBody(payload), FORM);
 }
 
 describe.skipIf(!available)('Slack bot without a worker (HTTP mode)', () => {
@@ -140,6 +176,74 @@ describe.skipIf(!available)('Slack bot without a worker (HTTP mode)', () => {
     for (const j of await h.queue.userJobs(ALICE)) await h.queue.cancel(j.jobId, ALICE);
   });
 
+  it('refuses ✖ and V1 of your own result, or ✖ of your own job, pressed on someone else\'s message', async () => {
+    const WRONG_MESSAGE = 'This button does not belong to this message, so nothing was done.';
+    const { message: victim, result: victimResult } = await postedResult(h, 'r-victim-1', ALICE);
+    const { message: own, result: ownResult } = await postedResult(h, 'r-forger-1', BOB);
+    await h.slashCommand('a forger\'s queued job', { user: BOB });
+    const [job] = await until('the forger\'s job', async () => (await h.queue.userJobs(BOB)).length > 0 && (await h.queue.userJobs(BOB)));
+    const refusalsBefore = h.fake.ephemerals.length;
+
+    for (const actionId of [`im1:d:${ownResult.resultId}`, `im1:v:${ownResult.resultId}:0`, `im1:c:${job.jobId}`]) {
+      expect((await pressForged(h, victim, actionId, BOB)).status).toBe(200);
+    }
+    const refusals = await h.fake.waitFor('three refusals', () => {
+      const found = h.fake.ephemerals.slice(refusalsBefore).filter((e) => e.user === BOB);
+      return found.length >= 3 ? found : null;
+    });
+    expect(refusals.map((e) => e.text)).toEqual([WRONG_MESSAGE, WRONG_MESSAGE, WRONG_MESSAGE]);
+    expect(victim.deleted).toBe(false);
+    expect(own.deleted).toBe(false);
+    expect(await h.results.get(victimResult.resultId)).not.toBeNull();
+    expect(await h.results.get(ownResult.resultId)).not.toBeNull();
+    expect((await h.queue.userJobs(BOB)).map((j) => j.jobId)).toEqual([job.jobId]);
+
+    // On their own messages the same buttons still work.
+    await h.press(own, '✖', { user: BOB });
+    await h.fake.waitFor('the result removed', () => own.deleted);
+    await h.queue.cancel(job.jobId, BOB);
+  });
+
+  it('answers 401 to a correctly signed request dated more than five minutes ahead, and enqueues nothing', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const before = await h.jobCount();
+    const postsBefore = h.fake.callsTo('chat.postMessage').length;
+    const future = await h.slashCommand('a request from the future', { timestampS: now + 5 * 60 + 30 });
+    const farFuture = await h.slashCommand('a request from the far future', { timestampS: now + 86_400 });
+    expect([future.res.status, farFuture.res.status]).toEqual([401, 401]);
+    // Within the window either way it is answered as usual.
+    const early = await h.slashCommand('help', { timestampS: now + 4 * 60 });
+    expect(early.res.status).toBe(200);
+    expect(early.res.json().response_type).toBe('ephemeral');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await h.jobCount()).toBe(before);
+    expect(h.fake.callsTo('chat.postMessage')).toHaveLength(postsBefore);
+    expect([future, farFuture].every((f) => h.fake.responseUrlPosts(f.responseUrl).length === 0)).toBe(true);
+  });
+
+  it('escapes what the user typed wherever it is quoted back, and keeps the bot\'s own mentions', async () => {
+    // Slack sends what was typed with &, < and > as entities; the bot decodes them, so it must escape them going out.
+    const steps = await h.slashCommand('a cat --steps &lt;script&gt;');
+    expect(steps.res.json().text).toContain('not “&lt;script&gt;”');
+    const model = await h.slashCommand('a cat --model &lt;b&gt;&amp;');
+    expect(model.res.json().text).toMatch(/^Unknown model “&lt;b&gt;&amp;”\./);
+    const help = (await h.slashCommand('help')).res.json().text as string;
+    expect(help).toContain('`/imagine &lt;prompt&gt; [flags]`');
+    for (const text of [steps.res.json().text, model.res.json().text, help]) expect(text).not.toMatch(/<(?!@U)|&(?!amp;|lt;|gt;)/);
+
+    const prompt = 'a &lt;b&gt; fox &amp; &lt;!channel&gt;';
+    const { responseUrl } = await h.slashCommand(prompt, { user: BOB });
+    const parent = await h.fake.waitFor('the parent message', () => h.fake.messages.find((m) => !m.thread_ts && m.text.startsWith(`<@${BOB}> asked for:`) && m.text.includes('fox')));
+    expect(parent.text).toBe(`<@${BOB}> asked for: a &lt;b&gt; fox &amp; &lt;!channel&gt;`);
+    const queued = await h.fake.waitFor('the position', () => h.fake.responseUrlPosts(responseUrl)[0]);
+    expect(queued.body.text).not.toMatch(/<|&(?!amp;|lt;|gt;)/);
+
+    const report = await h.slashCommand('queue', { user: BOB });
+    const answer = await h.fake.waitFor('the queue report', () => h.fake.responseUrlPosts(report.responseUrl).at(-1));
+    expect(answer.body.text).toContain('• a &lt;b&gt; fox &amp; &lt;!channel&gt; — txt2img, position');
+    for (const j of await h.queue.userJobs(BOB)) await h.queue.cancel(j.jobId, BOB);
+  });
+
   it('tells the requester to invite the bot when it is not in the channel, and queues nothing', async () => {
     h.fake.notInChannel.add('C0PRIVATE');
     const before = await h.jobCount();
@@ -180,27 +284,7 @@ describe.skipIf(!available)('Slack bot over Socket Mode (same listeners)', () =>
   });
 
   it('handles button presses and reactions on a stored result, reactions once per event', async () => {
-    const parent = h.fake.postBotMessage(CHANNEL, 'asked for: an orange circle');
-    const resultMsg = h.fake.postBotMessage(CHANNEL, 'Images', parent.ts);
-    const origin = { platform: 'slack' as const, workspaceId: h.fake.teamId, channelId: CHANNEL, threadId: parent.ts, userId: BOB };
-    const params = { prompt: 'an orange circle', negativePrompt: '', seed: 5, steps: 4, guidance: 7, width: 64, height: 64, n: 2, sampler: 'euler' as const, model: 'tiny' };
-    const result = parseJobResult({
-      v: JOB_VERSION,
-      resultId: 'r-socket-1',
-      jobId: 'j-socket-1',
-      kind: 'txt2img',
-      params,
-      origin,
-      images: [0, 1].map((i) => ({ artifact: { key: `r/${i}.png`, bytes: 1, contentType: 'image/png' }, seed: 5 + i, width: 64, height: 64 })),
-      timings: {},
-      model: 'tiny',
-      sampler: 'euler',
-      provider: 'cpu',
-      createdAt: Date.now(),
-      messageId: resultMsg.ts,
-    });
-    await h.results.save(result, 3600);
-    resultMsg.blocks = (await import('../adapters/slack/render.ts')).renderResult({ v: JOB_VERSION, kind: 'txt2img', origin, params, createdAt: Date.now() }, result).blocks as any[];
+    const { message: resultMsg } = await postedResult(h, 'r-socket-1', BOB);
 
     const press = h.pressPayload(resultMsg, 'V2', { user: BOB });
     expect(await h.fake.socketSend('interactive', press.payload)).toEqual({});

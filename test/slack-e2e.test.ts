@@ -217,7 +217,8 @@ describe.skipIf(!available)('Slack /imagine end to end (separate bot and worker 
     expect(empty.res.json().text).toMatch(/prompt/i);
     const help = await h.slashCommand('help');
     const helpText: string = help.res.json().text;
-    expect(helpText).toContain('`/imagine <prompt> [flags]`');
+    // Escaped: Slack would read a raw <prompt> as a link, even inside backticks.
+    expect(helpText).toContain('`/imagine &lt;prompt&gt; [flags]`');
     // One slash command on Slack: the other commands are words after it.
     expect(helpText).toContain('`/imagine cancel` Cancel');
     expect(helpText).toContain('`/imagine queue` Where your jobs are');

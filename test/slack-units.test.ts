@@ -12,7 +12,7 @@ import { ChannelPacer } from '../adapters/slack/channel-pacer.ts';
 import { SLACK_EVENTS_PATH, slackMode } from '../adapters/slack/bot.ts';
 import { DEFAULT_SLACK_REACTIONS, describeSlackReactions, parseSlackReactions } from '../adapters/slack/reactions.ts';
 import { BLOCK_KIT_LIMITS, blockKitProblems, renderFailure, renderParent, renderResult, renderStatus } from '../adapters/slack/render.ts';
-import { escapeMrkdwn, fromSlackText, quotePrompt } from '../adapters/slack/slack-text.ts';
+import { escapeMrkdwn, fromSlackText, mention, Mrkdwn, mrkdwn, quotePrompt, toMrkdwn } from '../adapters/slack/slack-text.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { JOB_VERSION, jobPayloadSchema, parseJobResult, type JobPayload } from '../src/jobs.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
@@ -57,10 +57,20 @@ describe('Slack text', () => {
 
   it('never lets a prompt become a mention, link or formatting', () => {
     expect(escapeMrkdwn('<!channel> & <@U1>')).toBe('&lt;!channel&gt; &amp; &lt;@U1&gt;');
-    const quoted = quotePrompt('*bold* _it_ <!everyone> `code`', 100);
+    const quoted = quotePrompt('*bold* _it_ <!everyone> `code`', 100).text;
     expect(quoted).not.toMatch(/[<>]/);
     expect(quoted).toBe('*\u200bbold*\u200b _\u200bit_\u200b &lt;!everyone&gt; `\u200bcode`\u200b');
-    expect(quotePrompt('word '.repeat(50), 20)).toHaveLength(20);
+    expect(quotePrompt('word '.repeat(50), 20).text).toHaveLength(20);
+  });
+
+  it('escapes user text interpolated into the bot\'s markup once, and keeps the bot\'s own mentions', () => {
+    const typed = fromSlackText('a &lt;b&gt; &amp; <!channel>');
+    expect(typed).toBe('a <b> & @channel');
+    const line = mrkdwn`${mention('U0ALICE')} asked for *${quotePrompt(typed, 100)}* (${typed}) ${3}`;
+    expect(line.text).toBe('<@U0ALICE> asked for *a &lt;b&gt; &amp; @channel* (a &lt;b&gt; &amp; @channel) 3');
+    expect(toMrkdwn('not “<script>” & <@U1>')).toBe('not “&lt;script&gt;” &amp; &lt;@U1&gt;');
+    expect(toMrkdwn(line)).toBe(line.text);
+    expect(mention('U1><!here')).toEqual(new Mrkdwn('<@U1here>'));
   });
 });
 

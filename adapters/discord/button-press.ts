@@ -15,6 +15,7 @@ import { enqueueFromInteraction } from './enqueue-job.ts';
 import { originFromInteraction } from './origin.ts';
 import { quotePrompt } from './render.ts';
 import { replaceWithEphemeral } from './replies.ts';
+import { jobMessage } from './state.ts';
 
 const UNKNOWN_BUTTON = 'This button is from an older version of the bot and no longer works; run /imagine again.';
 
@@ -27,7 +28,9 @@ export async function handleButton(rt: BotRuntime, interaction: ButtonInteractio
   await interaction.deferUpdate();
 
   const origin = originFromInteraction(interaction);
-  const outcome = decideAction(ref, await lookUpAction(rt, ref, origin.userId), commandContext(rt, origin));
+  // The custom_id names the target; the press counts only on the message that shows it (a copied id on another message is refused).
+  const facts = await lookUpAction(rt, ref, origin.userId, async (jobId, payload) => (await jobMessage(rt.kv, jobId))?.messageId ?? payload?.origin.messageId ?? null);
+  const outcome = decideAction(ref, facts, commandContext(rt, origin), interaction.message.id);
   switch (outcome.kind) {
     case 'message':
       await replaceWithEphemeral(interaction, outcome.message);

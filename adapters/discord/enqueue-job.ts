@@ -7,7 +7,7 @@ import type { ButtonInteraction, ChatInputCommandInteraction } from 'discord.js'
 import type { CommandOutcome, CommandWarning } from '../../commands/context.ts';
 import { InvalidJobError, type JobPayload } from '../../src/jobs.ts';
 import type { PlatformSecret } from '../../src/platform-secrets.ts';
-import type { EnqueueOutcome } from '../../src/queue/types.ts';
+import type { EnqueueOptions, EnqueueOutcome } from '../../src/queue/types.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { renderQueued, type RenderedMessage } from './render.ts';
 import { REPLY_HOLD, rememberAttachmentLimit, rememberJobMessage, type JobMessage } from './state.ts';
@@ -17,6 +17,8 @@ export interface EnqueueFlow {
   dedupeId?: string;
   warnings: CommandWarning[];
   secret?: PlatformSecret;
+  /** Work only an admitted job may cost (EnqueueOptions.prepare); an InvalidJobError from it refuses the job. */
+  prepare?: EnqueueOptions['prepare'];
   /** Edit (or create) the job's status message; returns the message that now shows the job. */
   showQueued(message: RenderedMessage): Promise<JobMessage>;
   /** The job already existed (the event was delivered twice); undo anything made for this delivery. */
@@ -31,7 +33,21 @@ export async function enqueueAndShow(rt: BotRuntime, flow: EnqueueFlow): Promise
   try {
     let outcome: EnqueueOutcome;
     try {
-      outcome = await rt.queue.enqueue(flow.payload, { dedupeId: flow.dedupeId, secret: flow.secret });
+      const prepare = flow.prepare;
+      outcome = await rt.queue.enqueue(flow.payload, {
+        dedupeId: flow.dedupeId,
+        secret: flow.secret,
+        ...(prepare
+          ? {
+              // A download can outlast the hold; renewed before the job is added, it still covers showing the position.
+              prepare: async (payload: JobPayload) => {
+                const prepared = await prepare(payload);
+                if (eventId) await REPLY_HOLD.hold(rt.kv, eventId);
+                return prepared;
+              },
+            }
+          : {}),
+      });
     } catch (err) {
       if (err instanceof InvalidJobError) {
         await flow.refuse(err.userMessage);
@@ -68,11 +84,12 @@ export async function enqueueFromInteraction(
   rt: BotRuntime,
   interaction: ChatInputCommandInteraction | ButtonInteraction,
   job: JobToStart,
-  opts: { statusMessageId?: string; refuse(message: string): Promise<void> },
+  opts: { statusMessageId?: string; prepare?: EnqueueFlow['prepare']; refuse(message: string): Promise<void> },
 ): Promise<EnqueueOutcome | null> {
   await rememberAttachmentLimit(rt.kv, job.payload.origin, interaction.attachmentSizeLimit);
   return enqueueAndShow(rt, {
     ...job,
+    prepare: opts.prepare,
     secret: { platform: 'discord', interactionToken: interaction.token },
     showQueued: async (message) => {
       const shown = await interaction.editReply({

@@ -2,21 +2,22 @@
  * /imagine. Order matters because Discord gives 3 seconds to acknowledge:
  *   1. parse and validate (pure, no I/O): bad input is answered at once, ephemerally;
  *   2. defer the reply (the acknowledgement) before any Redis or network work;
- *   3. fetch an attached start image, enqueue, and edit the reply to show the queue position.
+ *   3. enqueue (an attached start image is fetched and stored once the queue has reserved the
+ *      job's slot, never for a refused job) and edit the reply to show the queue position.
  */
 import { MessageFlags, type ChatInputCommandInteraction } from 'discord.js';
 import { commandContext } from '../../commands/context.ts';
 import { imagine } from '../../commands/imagine.ts';
 import type { StructuredOptions } from '../../commands/options-schema.ts';
-import { txt2imgJobSchema } from '../../src/jobs.ts';
+import type { JobPayload } from '../../src/jobs.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { enqueueFromInteraction } from './enqueue-job.ts';
-import { InitImageError, precheckAttachment, storeInitImage, type AttachmentInfo } from './init-image.ts';
+import { precheckAttachment, storeInitImage, type AttachmentInfo } from './init-image.ts';
 import { originFromInteraction } from './origin.ts';
 import { replaceWithEphemeral } from './replies.ts';
 import { IMAGINE_OPTION_MAP } from './slash-commands.ts';
 
-/** Stands in for the start image's artifact key while validating, before anything is stored. */
+/** Stands in for the start image's artifact key until the queue's prepare step has stored the image (see below). */
 const PENDING_IMAGE_KEY = 'uploads/pending';
 
 export function structuredOptions(interaction: ChatInputCommandInteraction): StructuredOptions {
@@ -51,16 +52,16 @@ export async function handleImagine(rt: BotRuntime, interaction: ChatInputComman
 
   await interaction.deferReply();
 
-  let payload = outcome.payload;
-  if (image && payload.kind === 'txt2img' && payload.initImage) {
-    try {
-      const artifactKey = await storeInitImage(rt.artifacts, image, interaction.id);
-      payload = txt2imgJobSchema.parse({ ...payload, initImage: { ...payload.initImage, artifactKey } });
-    } catch (err) {
-      if (!(err instanceof InitImageError)) throw err;
-      await replaceWithEphemeral(interaction, err.message);
-      return;
-    }
-  }
-  await enqueueFromInteraction(rt, interaction, { payload, dedupeId: outcome.dedupeId, warnings: outcome.warnings }, { refuse: (message) => replaceWithEphemeral(interaction, message) });
+  // The attachment is fetched and stored only once the queue has reserved the job's slot (a refused job costs nothing).
+  const prepare = image
+    ? async (payload: JobPayload): Promise<JobPayload> => {
+        if (payload.kind !== 'txt2img' || !payload.initImage) return payload;
+        const artifactKey = await storeInitImage(rt.artifacts, image, interaction.id);
+        return { ...payload, initImage: { ...payload.initImage, artifactKey } };
+      }
+    : undefined;
+  await enqueueFromInteraction(rt, interaction, { payload: outcome.payload, dedupeId: outcome.dedupeId, warnings: outcome.warnings }, {
+    prepare,
+    refuse: (message) => replaceWithEphemeral(interaction, message),
+  });
 }

@@ -1,7 +1,8 @@
 /**
  * The Slack bot on the real Bolt App, in one of two modes with the same listeners:
  *  - HTTP (SLACK_SIGNING_SECRET): Bolt's HTTPReceiver verifies every request's signature and
- *    timestamp and answers url_verification; its request listener is mounted at
+ *    answers url_verification, after request-freshness.ts has refused timestamps more than five
+ *    minutes off in either direction; its request listener is mounted at
  *    /slack/events on the process's one HTTP server (src/http-server.ts), which serves the
  *    slash command, interactivity and event subscription URLs alike;
  *  - Socket Mode (SLACK_APP_TOKEN, preferred when both are set): Bolt's SocketModeReceiver
@@ -18,6 +19,7 @@ import type { SlackBotDeps, SlackRuntime } from './bot-context.ts';
 import { registerButtonPresses } from './button-presses.ts';
 import { ChannelPacer } from './channel-pacer.ts';
 import { registerReactions } from './reaction-events.ts';
+import { slackTimestampProblem } from './request-freshness.ts';
 import { parseSlackReactions } from './reactions.ts';
 import { ResponseUrlReplies } from './response-url.ts';
 import { SlackApi } from './slack-api.ts';
@@ -112,6 +114,13 @@ export function createSlackBot(deps: SlackBotDeps, opts: SlackBotOptions = {}): 
         handler: (req: IncomingMessage, res: ServerResponse) => {
           if (stopped) {
             res.writeHead(503).end();
+            return;
+          }
+          const stale = slackTimestampProblem(req);
+          if (stale) {
+            // Answered as Bolt answers a failed signature check; the body is never read.
+            log.warn({ problem: stale }, 'slack request refused');
+            res.writeHead(401).end();
             return;
           }
           try {

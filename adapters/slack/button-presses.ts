@@ -15,6 +15,7 @@ import type { SlackRuntime } from './bot-context.ts';
 import { renderNotice } from './render.ts';
 import { cancelJobs, removeResult } from './result-actions.ts';
 import { startJob } from './start-job.ts';
+import { statusMessage } from './state.ts';
 
 const UNKNOWN_BUTTON = 'This button is from an older version of the bot and no longer works; run /imagine again.';
 
@@ -45,13 +46,15 @@ export function registerButtonPresses(app: App, rt: SlackRuntime): void {
 
     const ref = decodeAction(action.action_id);
     if (!ref) return tell(UNKNOWN_BUTTON);
-    const facts = await lookUpAction(rt, ref, origin.userId);
-    const outcome = decideAction(ref, facts, commandContext(rt, origin));
+    // The action_id names the target; the press counts only on the message that shows it.
+    const facts = await lookUpAction(rt, ref, origin.userId, async (jobId, payload) => (await statusMessage(rt.kv, jobId))?.ts ?? payload?.origin.messageId ?? null);
+    const outcome = decideAction(ref, facts, commandContext(rt, origin), pressed ?? '');
     switch (outcome.kind) {
       case 'message':
         return tell(outcome.message);
       case 'delete':
-        return removeResult(rt, outcome.resultId, { channel, ts: outcome.messageId ?? pressed });
+        // decideAction checked that the pressed message is the result's own.
+        return removeResult(rt, outcome.resultId, { channel, ts: pressed! });
       case 'cancel': {
         const notes = await cancelJobs(rt, outcome.jobIds, origin.userId, facts.jobs ?? []);
         return tell(notes.length > 0 ? notes.join('\n') : outcome.summary);

@@ -22,7 +22,7 @@ import { resultTtlSeconds } from '../../src/results.ts';
 import { ChannelPacer } from './channel-pacer.ts';
 import type { ReactionMap } from '../../commands/reaction-map.ts';
 import { parseSlackReactions } from './reactions.ts';
-import { renderFailure, renderResult, renderStatus, type StatusState } from './render.ts';
+import { renderFailure, renderNotice, renderResult, renderStatus, type StatusState } from './render.ts';
 import { ResponseUrlReplies } from './response-url.ts';
 import { SlackApi, slackErrorCode, type OutgoingMessage } from './slack-api.ts';
 import * as state from './state.ts';
@@ -134,7 +134,7 @@ export class SlackDeliverer implements Deliverer {
   private async tellRequester(ctx: DeliveryContext, text: string): Promise<void> {
     if (ctx.secret?.platform !== 'slack') return;
     const url = ctx.secret.responseUrl;
-    await this.bestEffort('answer through the response_url', () => this.opts.responses.send(url, { text, ephemeral: true, replaceOriginal: true }));
+    await this.bestEffort('answer through the response_url', () => this.opts.responses.send(url, { ...renderNotice(text), ephemeral: true, replaceOriginal: true }));
   }
 
   private async slack<T>(call: string, fn: () => Promise<T>): Promise<T> {

@@ -10,7 +10,7 @@ import { failureActionRows, progressActionRows, resultActionRows, type ActionBut
 import type { FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { GenerationParams, JobPayload, JobResult } from '../../src/jobs.ts';
 import type { OutgoingMessage } from './slack-api.ts';
-import { escapeMrkdwn, mention, quotePrompt } from './slack-text.ts';
+import { mention, mrkdwn, Mrkdwn, quotePrompt, toMrkdwn } from './slack-text.ts';
 
 export const BLOCK_KIT_LIMITS = {
   blocksPerMessage: 50,
@@ -74,34 +74,38 @@ function checked(message: OutgoingMessage): OutgoingMessage {
   return message;
 }
 
-const section = (text: string): Block => ({ type: 'section', text: { type: 'mrkdwn', text } });
-const context = (...texts: string[]): Block => ({ type: 'context', elements: texts.map((text) => ({ type: 'mrkdwn', text })) });
+// Every text block goes through toMrkdwn: plain strings are escaped, the bot's Mrkdwn is kept.
+const section = (text: string | Mrkdwn): Block => ({ type: 'section', text: { type: 'mrkdwn', text: toMrkdwn(text) } });
+const context = (...texts: Array<string | Mrkdwn>): Block => ({ type: 'context', elements: texts.map((text) => ({ type: 'mrkdwn', text: toMrkdwn(text) })) });
+/** A message: its fallback text (notifications, screen readers) through the same step as the blocks. */
+const message = (text: string | Mrkdwn, blocks?: Block[]): OutgoingMessage => checked({ text: toMrkdwn(text), ...(blocks ? { blocks } : {}) });
 
 /** What the job makes, for whom: `*prompt* — Strong variation of image 2 for @user`. */
-export function headline(payload: JobPayload): string {
+export function headline(payload: JobPayload): Mrkdwn {
   const who = mention(payload.origin.userId);
-  const prompt = `*${quotePrompt(payload.params.prompt, MAX_PROMPT_SHOWN)}*`;
+  const prompt = quotePrompt(payload.params.prompt, MAX_PROMPT_SHOWN);
   const derived = derivedJobText(payload) ?? (payload.parentResultId ? 'New seed' : null);
-  return derived ? `${prompt} — ${derived} for ${who}` : `${prompt} — ${who}`;
+  return derived ? mrkdwn`*${prompt}* — ${derived} for ${who}` : mrkdwn`*${prompt}* — ${who}`;
 }
 
-/** The parameters a user needs to repeat an image; the model name is escaped for mrkdwn. */
+/** The parameters a user needs to repeat an image (plain text: the model name is escaped with the rest). */
 export function parameterLine(params: GenerationParams, seeds: number[] = [params.seed]): string {
-  return plainParameterLine(params, seeds, escapeMrkdwn);
+  return plainParameterLine(params, seeds);
 }
 
-/** Fallback text (notifications, screen readers): plain, short, no markup that could mention anyone. */
-function plain(text: string): string {
+/** Fallback text (notifications, screen readers): one line, short; escaped with the rest of the message. */
+function fallbackPrompt(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
-  return escapeMrkdwn(oneLine.length > 300 ? `${oneLine.slice(0, 299)}…` : oneLine);
+  return oneLine.length > 300 ? `${oneLine.slice(0, 299)}…` : oneLine;
 }
 
 /** The thread's first message, in the channel: who asked for what. */
 export function renderParent(payload: JobPayload): OutgoingMessage {
-  return checked({
-    text: `${mention(payload.origin.userId)} asked for: ${plain(payload.params.prompt)}`,
-    blocks: [section(`*${quotePrompt(payload.params.prompt, MAX_PROMPT_SHOWN)}*`), context(`Requested by ${mention(payload.origin.userId)} with /imagine · ${parameterLine(payload.params)}`)],
-  });
+  const who = mention(payload.origin.userId);
+  return message(mrkdwn`${who} asked for: ${fallbackPrompt(payload.params.prompt)}`, [
+    section(mrkdwn`*${quotePrompt(payload.params.prompt, MAX_PROMPT_SHOWN)}*`),
+    context(mrkdwn`Requested by ${who} with /imagine · ${parameterLine(payload.params)}`),
+  ]);
 }
 
 export type StatusState =
@@ -131,7 +135,7 @@ export function renderStatus(payload: JobPayload, state: StatusState, jobId?: st
   const line = statusLine(state);
   const cancellable = jobId !== undefined && (state.kind === 'queued' || state.kind === 'progress');
   const blocks: Block[] = [section(headline(payload)), context(parameterLine(payload.params), line), ...(cancellable ? actionBlocks(progressActionRows(jobId)) : [])];
-  return checked({ text: `${line.replace(/^\S+ /, '')} — ${plain(payload.params.prompt)}`, blocks });
+  return message(`${line.replace(/^\S+ /, '')} — ${fallbackPrompt(payload.params.prompt)}`, blocks);
 }
 
 /** The result message under the uploaded grid: parameters with every image's seed, notes, and the buttons. */
@@ -139,19 +143,24 @@ export function renderResult(payload: JobPayload, result: JobResult, notes: stri
   const blocks: Block[] = [
     section(headline(payload)),
     context(parameterLine(result.params, result.images.map((i) => i.seed))),
-    ...(notes.length > 0 ? [context(...notes.map(escapeMrkdwn))] : []),
+    ...(notes.length > 0 ? [context(...notes)] : []),
     ...actionBlocks(resultActionRows(result)),
   ];
-  return checked({ text: `Images for ${mention(payload.origin.userId)}: ${plain(payload.params.prompt)}`, blocks });
+  return message(mrkdwn`Images for ${mention(payload.origin.userId)}: ${fallbackPrompt(payload.params.prompt)}`, blocks);
 }
 
 export function renderFailure(payload: JobPayload, notice: FailureNotice, jobId: string): OutgoingMessage {
-  const status = notice.cancelled ? `🚫 Cancelled. ${escapeMrkdwn(notice.message)}`.trim() : `❌ ${escapeMrkdwn(notice.message)}`;
+  const status = notice.cancelled ? `🚫 Cancelled. ${notice.message}`.trim() : `❌ ${notice.message}`;
   const blocks: Block[] = [section(headline(payload)), context(status), ...(notice.retry ? actionBlocks(failureActionRows(jobId)) : [])];
-  return checked({ text: `${notice.cancelled ? 'Cancelled' : 'Failed'}: ${plain(notice.message)}`, blocks });
+  return message(`${notice.cancelled ? 'Cancelled' : 'Failed'}: ${fallbackPrompt(notice.message)}`, blocks);
 }
 
-/** A short ephemeral answer (errors, refusals, queue positions). */
-export function renderNotice(text: string): OutgoingMessage {
-  return checked({ text: text.length > 3000 ? `${text.slice(0, 2999)}…` : text });
+/**
+ * A short ephemeral answer (acknowledgements, errors, refusals, queue positions, help). Given
+ * plain text, as every command's answer is, it is escaped: a value quoted back from what the
+ * user typed stays text.
+ */
+export function renderNotice(text: string | Mrkdwn): OutgoingMessage {
+  if (text instanceof Mrkdwn) return message(text);
+  return message(text.length > 3000 ? `${text.slice(0, 2999)}…` : text);
 }

@@ -11,6 +11,7 @@ import { commandContext } from '../../commands/context.ts';
 import { imagine } from '../../commands/imagine.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { SlackRuntime } from './bot-context.ts';
+import { renderNotice } from './render.ts';
 import { fromSlackText } from './slack-text.ts';
 import { startJob } from './start-job.ts';
 import { runCancel, runQueue, slackHelp, subcommandOf } from './subcommands.ts';
@@ -29,6 +30,9 @@ export function commandOrigin(command: Pick<SlashCommand, 'team_id' | 'channel_i
   };
 }
 
+/** The acknowledgement's ephemeral answer, rendered (and escaped) like every other notice. */
+const ephemeral = (text: string) => ({ response_type: 'ephemeral' as const, ...renderNotice(text) });
+
 export function registerImagineCommand(app: App, rt: SlackRuntime): void {
   app.command(IMAGINE_COMMAND, async ({ command, ack }) => {
     const text = fromSlackText(command.text ?? '').trim();
@@ -36,24 +40,24 @@ export function registerImagineCommand(app: App, rt: SlackRuntime): void {
     const ctx = commandContext(rt, origin);
     const sub = subcommandOf(text);
     if (sub === 'help') {
-      await ack({ response_type: 'ephemeral', text: slackHelp(rt) });
+      await ack(ephemeral(slackHelp(rt)));
       return;
     }
     if (sub) {
-      await ack({ response_type: 'ephemeral', text: sub === 'cancel' ? '⏳ Cancelling your jobs…' : '⏳ Looking at the queue…' });
+      await ack(ephemeral(sub === 'cancel' ? '⏳ Cancelling your jobs…' : '⏳ Looking at the queue…'));
       await (sub === 'cancel' ? runCancel : runQueue)(rt, origin, command.response_url);
       return;
     }
     const outcome = imagine({ text }, ctx);
     if (outcome.kind === 'message') {
-      await ack({ response_type: 'ephemeral', text: outcome.message });
+      await ack(ephemeral(outcome.message));
       return;
     }
     if (outcome.kind !== 'job') {
-      await ack({ response_type: 'ephemeral', text: 'That did not make a job; try /imagine help.' });
+      await ack(ephemeral('That did not make a job; try /imagine help.'));
       return;
     }
-    await ack({ response_type: 'ephemeral', text: `⏳ Queuing: ${outcome.summary}` });
+    await ack(ephemeral(`⏳ Queuing: ${outcome.summary}`));
     await startJob(rt, { outcome, commandResponseUrl: command.response_url });
   });
 }

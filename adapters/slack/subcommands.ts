@@ -15,7 +15,7 @@ import type { SlackRuntime } from './bot-context.ts';
 import { describeSlackReactions } from './reactions.ts';
 import { replyEphemeral } from './replies.ts';
 import { cancelJobs } from './result-actions.ts';
-import { quotePrompt } from './slack-text.ts';
+import { promptText } from './slack-text.ts';
 
 export type Subcommand = 'help' | 'cancel' | 'queue';
 
@@ -55,8 +55,9 @@ export async function runCancel(rt: SlackRuntime, origin: Origin, responseUrl: s
   await replyEphemeral(rt, { channel: origin.channelId, user: origin.userId, responseUrl, replaceOriginal: true }, text);
 }
 
+/** Plain text, escaped once where it is sent (renderNotice). */
 export function describeQueue(jobs: JobSummary[], counts: { waiting: number; active: number }): string {
-  return queueReport(jobs, counts, (prompt) => quotePrompt(prompt, 80));
+  return queueReport(jobs, counts, (prompt) => promptText(prompt, 80));
 }
 
 export async function runQueue(rt: SlackRuntime, origin: Origin, responseUrl: string): Promise<void> {

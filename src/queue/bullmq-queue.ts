@@ -3,7 +3,7 @@
  * on the same QUEUE_NAME and QUEUE_PREFIX) consume.
  *
  * Enqueue = validate -> atomic admission (limits.ts: dedupe + per-user caps + depth cap,
- * reserving the slot) -> store the platform secret under its own expiring key -> BullMQ add
+ * reserving the slot) -> the caller's prepare step, if any (released on failure) -> store the platform secret under its own expiring key -> BullMQ add
  * -> commit the reservation. Job data is the validated payload plus `timeoutMs`; secrets are
  * never in it.
  *
@@ -24,7 +24,7 @@ import { storeSecret } from '../platform-secrets.ts';
 import { closeRedis, redisFromConfig } from '../redis.ts';
 import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
 import { isCancelRequested, requestCancel } from './cancel-signal.ts';
-import { validateEnqueue } from './enqueue-validation.ts';
+import { validateEnqueue, validatePrepared } from './enqueue-validation.ts';
 import { queueKeys, type QueueKeys } from './keys.ts';
 import { commitSlot, forgetUserJob, releaseSlot, reserveSlot, userJobIds, type ReserveRequest } from './limits.ts';
 import { jobPosition } from './position.ts';
@@ -99,14 +99,23 @@ export class BullmqJobQueue implements JobQueue {
       return { ok: true, jobId: reservation.jobId, position: await this.settledPosition(reservation.jobId), duplicate: true };
     }
 
-    const data: QueuedJobData = { ...payload, timeoutMs: this.config.JOB_TIMEOUT_S * 1000 };
+    let queued = payload;
+    if (opts.prepare) {
+      try {
+        queued = validatePrepared(payload, await opts.prepare(payload));
+      } catch (err) {
+        await releaseSlot(this.redis, this.keys, req).catch((releaseErr: Error) => this.logger.warn({ jobId: req.jobId, err: { message: releaseErr.message } }, 'could not release queue reservation'));
+        throw err;
+      }
+    }
+    const data: QueuedJobData = { ...queued, timeoutMs: this.config.JOB_TIMEOUT_S * 1000 };
     try {
       // Stored before the add so a worker that picks the job at once finds it.
       if (secret) await storeSecret(this.secrets, req.jobId, secret);
-      await this.queue.add(payload.kind, data, { jobId: req.jobId });
+      await this.queue.add(queued.kind, data, { jobId: req.jobId });
     } catch (err) {
       await Promise.allSettled([releaseSlot(this.redis, this.keys, req), this.secrets.del(`secret:${req.jobId}`)]);
-      throw new Error(`enqueue of a ${payload.kind} job failed: ${(err as Error).message}`, { cause: err });
+      throw new Error(`enqueue of a ${queued.kind} job failed: ${(err as Error).message}`, { cause: err });
     }
     try {
       await commitSlot(this.redis, this.keys, req.jobId);

@@ -23,3 +23,12 @@ export function validateEnqueue(input: JobPayload, secret?: PlatformSecret): { p
   const payload = parseJobPayload(input);
   return secret ? { payload, secret: validSecret(secret, payload) } : { payload };
 }
+
+/** The payload an EnqueueOptions.prepare step returned, held to what the reservation was made for. */
+export function validatePrepared(reserved: JobPayload, prepared: JobPayload): JobPayload {
+  const payload = parseJobPayload(prepared);
+  if (payload.origin.platform !== reserved.origin.platform || payload.origin.userId !== reserved.origin.userId) {
+    throw new InvalidJobError(NOT_QUEUED, 'prepare changed the requester the slot was reserved for');
+  }
+  return payload;
+}

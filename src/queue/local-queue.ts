@@ -6,7 +6,8 @@
  * cannot tell the backends apart:
  * - enqueue validates exactly as the Redis queue does (enqueue-validation.ts), and admits in
  *   the same order with the same numbers and messages (limits.ts): dedupe, then the user's
- *   queued/running cap, then the per-minute rate, then the global depth cap;
+ *   queued/running cap, then the per-minute rate, then the global depth cap; the slot is
+ *   reserved before the caller's prepare step runs and released if it fails;
  * - positions are 1-based among waiting jobs, 0 while running, and a job waiting for a retry
  *   rejoins at the back of the line; null once finished;
  * - cancel removes a waiting (or retry-waiting) job and only flags a running one: the
@@ -28,7 +29,7 @@ import type { KeyValueStore } from '../kv.ts';
 import { storeSecret } from '../platform-secrets.ts';
 import { defaultJobOptions, type QueuedJobData } from './bullmq-queue.ts';
 import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
-import { validateEnqueue } from './enqueue-validation.ts';
+import { validateEnqueue, validatePrepared } from './enqueue-validation.ts';
 import { DEDUPE_TTL_MS, RATE_WINDOW_MS, refusalMessage } from './limits.ts';
 import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobProgress, JobQueue, JobSummary, QueueCounts } from './types.ts';
 
@@ -107,6 +108,8 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   /** A user's admissions in the last minute: [at ms, job id], oldest first. */
   private readonly userStarts = new Map<string, [number, string][]>();
   private readonly dedupe = new Map<string, { jobId: string; expiresAt: number }>();
+  /** Admitted ids whose job is not added yet (the caller's prepare step or the secret store is running). */
+  private readonly reserved = new Set<string>();
   private readonly cancelRequested = new Set<string>();
   private readonly cancelListeners = new Set<(jobId: string) => void>();
   private readonly attempts: number;
@@ -149,25 +152,35 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     const starts = (this.userStarts.get(userId) ?? []).filter(([at]) => at > now - RATE_WINDOW_MS);
     this.userStarts.set(userId, starts);
     if (starts.length >= this.config.LIMIT_USER_PER_MINUTE) return this.refuse('user-rate-limit', starts[0][0] + RATE_WINDOW_MS - now);
-    if (this.waiting.length + this.delayed.size >= this.config.LIMIT_QUEUE_DEPTH) return this.refuse('queue-full');
+    if (this.waiting.length + this.delayed.size + this.reserved.size >= this.config.LIMIT_QUEUE_DEPTH) return this.refuse('queue-full');
 
+    // The slot is reserved before the first await, so concurrent enqueues (and a slow prepare step) cannot overshoot a limit.
     const jobId = randomUUID();
-    // Stored before the job can be taken, as the Redis queue does, so the worker finds it.
-    if (secret) await storeSecret(this.secrets, jobId, secret);
+    this.reserved.add(jobId);
+    live.push(jobId);
+    this.userJobIds.set(userId, live);
+    starts.push([now, jobId]);
+    if (opts.dedupeId) this.dedupe.set(opts.dedupeId, { jobId, expiresAt: now + DEDUPE_TTL_MS });
+    this.sweepDedupe(now);
+    let queued = payload;
+    try {
+      if (opts.prepare) queued = validatePrepared(payload, await opts.prepare(payload));
+      // Stored before the job can be taken, as the Redis queue does, so the worker finds it.
+      if (secret) await storeSecret(this.secrets, jobId, secret);
+    } catch (err) {
+      this.releaseReservation(userId, jobId, opts.dedupeId);
+      throw err;
+    }
+    this.reserved.delete(jobId);
     this.jobs.set(jobId, {
       id: jobId,
-      data: { ...payload, timeoutMs: this.config.JOB_TIMEOUT_S * 1000 },
+      data: { ...queued, timeoutMs: this.config.JOB_TIMEOUT_S * 1000 },
       timestamp: now,
       state: 'waiting',
       attemptsMade: 0,
       progress: null,
     });
     this.waiting.push(jobId);
-    live.push(jobId);
-    this.userJobIds.set(userId, live);
-    starts.push([now, jobId]);
-    if (opts.dedupeId) this.dedupe.set(opts.dedupeId, { jobId, expiresAt: now + DEDUPE_TTL_MS });
-    this.sweepDedupe(now);
     const position = this.positionOf(jobId) ?? 0;
     this.pump();
     return { ok: true, jobId, position, duplicate: false };
@@ -355,15 +368,25 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     }
   }
 
-  /** The user's waiting, retry-waiting and running jobs, oldest first (finished and removed ones are dropped). */
+  /** The user's reserved, waiting, retry-waiting and running jobs, oldest first (finished and removed ones are dropped). */
   private liveUserJobs(userId: string): string[] {
     const live = (this.userJobIds.get(userId) ?? []).filter((id) => {
       const state = this.jobs.get(id)?.state;
-      return state === 'waiting' || state === 'delayed' || state === 'active';
+      return this.reserved.has(id) || state === 'waiting' || state === 'delayed' || state === 'active';
     });
     if (live.length > 0) this.userJobIds.set(userId, live);
     else this.userJobIds.delete(userId);
     return live;
+  }
+
+  /** Undo a reservation whose job was never added, as the Redis queue's release does: user slot, minute entry, dedupe key. */
+  private releaseReservation(userId: string, jobId: string, dedupeId: string | undefined): void {
+    this.reserved.delete(jobId);
+    this.liveUserJobs(userId);
+    const starts = (this.userStarts.get(userId) ?? []).filter(([, id]) => id !== jobId);
+    if (starts.length > 0) this.userStarts.set(userId, starts);
+    else this.userStarts.delete(userId);
+    if (dedupeId && this.dedupe.get(dedupeId)?.jobId === jobId) this.dedupe.delete(dedupeId);
   }
 
   private refuse(reason: 'user-queued-limit' | 'user-rate-limit' | 'queue-full', retryAfterMs?: number): EnqueueOutcome {

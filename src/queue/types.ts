@@ -20,6 +20,14 @@ export interface EnqueueOptions {
   dedupeId?: string;
   /** Kept under its own expiring key, never in the job data. */
   secret?: PlatformSecret;
+  /**
+   * Work that only an admitted job may cost (fetching and storing an attached start image):
+   * runs once the job's slot is reserved, before the job is added; what it returns is the
+   * payload that is queued (validated again; same user). If it throws, the slot is released
+   * and the error reaches the caller. Its own downloads must be bounded well under a minute,
+   * the time a reservation is held without a job.
+   */
+  prepare?: (payload: JobPayload) => Promise<JobPayload>;
 }
 
 export type CancelOutcome =

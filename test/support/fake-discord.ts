@@ -168,7 +168,9 @@ export class FakeDiscord {
   private readonly server: http.Server;
   private readonly wss: WebSocketServer;
   private readonly connections = new Set<GatewayConnection>();
-  private readonly uploads = new Map<string, { data: Buffer; contentType: string }>();
+  private readonly uploads = new Map<string, { data: Buffer; contentType: string; streamBytes?: number }>();
+  /** Per upload id: how many times its CDN URL was fetched, and how many body bytes the fake handed to the socket. */
+  readonly uploadFetches = new Map<string, { requests: number; bytesSent: number }>();
   private readonly heartbeatIntervalMs: number;
   private sequence = 0;
   private sessionId = randomBytes(8).toString('hex');
@@ -253,6 +255,18 @@ export class FakeDiscord {
     return { id, filename, size: data.length, url, proxy_url: url, content_type: contentType, ...dims };
   }
 
+  /**
+   * An upload whose CDN body is `streamBytes` long, sent in chunks without a content-length (as
+   * a chunked response is), while Discord describes it as `declaredSize` bytes: a client must
+   * stop reading at its own limit. Chunks are produced only as the socket drains, so
+   * `uploadFetches` shows how far the client read before it hung up.
+   */
+  addStreamingUpload(filename: string, contentType: string, streamBytes: number, declaredSize: number): FakeAttachment {
+    const attachment = this.addUpload(filename, Buffer.alloc(0), contentType);
+    this.uploads.set(attachment.id, { data: Buffer.alloc(0), contentType, streamBytes });
+    return { ...attachment, size: declaredSize };
+  }
+
   user(id: string, username = `user${id.slice(-4)}`): FakeUser {
     return { id, username, global_name: username };
   }
@@ -296,12 +310,15 @@ export class FakeDiscord {
     });
   }
 
-  /** Dispatch a button press on a message the fake holds. */
-  pressButton(args: { messageId: string; customId: string; user: FakeUser; roles?: string[]; attachmentSizeLimit?: number }): FakeInteraction {
+  /**
+   * Dispatch a button press on a message the fake holds. `forged` sends a custom_id the message
+   * does not carry, as a modified client can: Discord passes it on unchecked.
+   */
+  pressButton(args: { messageId: string; customId: string; user: FakeUser; roles?: string[]; attachmentSizeLimit?: number; forged?: boolean }): FakeInteraction {
     const message = this.messages.get(args.messageId);
     if (!message || message.deleted) throw new Error(`no message ${args.messageId} to press a button on`);
     const ids = message.components.flatMap((row: any) => (row.components ?? []).map((c: any) => c.custom_id));
-    if (!ids.includes(args.customId)) throw new Error(`message ${args.messageId} has no button ${args.customId} (has ${ids.join(', ')})`);
+    if (!args.forged && !ids.includes(args.customId)) throw new Error(`message ${args.messageId} has no button ${args.customId} (has ${ids.join(', ')})`);
     return this.dispatchInteraction(3, {
       user: args.user,
       roles: args.roles,
@@ -571,8 +588,27 @@ export class FakeDiscord {
     if (req.method === 'GET' && upload) {
       const found = this.uploads.get(upload[1]);
       if (!found) return void this.reply(res, 404, { message: 'Not found' });
-      res.writeHead(200, { 'content-type': found.contentType, 'content-length': found.data.length });
-      return void res.end(found.data);
+      const fetches = this.uploadFetches.get(upload[1]) ?? { requests: 0, bytesSent: 0 };
+      fetches.requests++;
+      this.uploadFetches.set(upload[1], fetches);
+      if (found.streamBytes === undefined) {
+        fetches.bytesSent += found.data.length;
+        res.writeHead(200, { 'content-type': found.contentType, 'content-length': found.data.length });
+        return void res.end(found.data);
+      }
+      res.writeHead(200, { 'content-type': found.contentType });
+      const chunk = randomBytes(64 * 1024);
+      let left = found.streamBytes;
+      const pump = () => {
+        while (left > 0 && !res.destroyed) {
+          const part = chunk.subarray(0, Math.min(chunk.length, left));
+          left -= part.length;
+          fetches.bytesSent += part.length;
+          if (!res.write(part)) return void res.once('drain', pump);
+        }
+        if (left === 0) res.end();
+      };
+      return void pump();
     }
 
     const prefix = `/api/v${FAKE_API_VERSION}`;

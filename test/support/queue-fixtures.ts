@@ -3,6 +3,7 @@
  * the same behaviour and so set up their jobs alike.
  */
 import { expect } from 'vitest';
+import type { JobPayload } from '../../src/jobs.ts';
 import type { JobQueue } from '../../src/queue/types.ts';
 import { txt2imgPayload } from './job-fixtures.ts';
 
@@ -72,4 +73,40 @@ export async function enqueueThreeInOrder(q: Pick<JobQueue, 'enqueue'>): Promise
   const ids = outcomes.map((o) => (o.ok ? o.jobId : ''));
   expect(new Set(ids).size).toBe(3);
   return ids;
+}
+
+/**
+ * The prepare step (work only an admitted job may cost, such as fetching a start image), with
+ * the per-user limit at 1, told the same way for both backends: a refused job never runs it;
+ * while it runs the slot is held (a concurrent request is refused without running its own);
+ * what it returns is what is queued; when it throws, the error reaches the caller and the slot,
+ * the minute's entry and the dedupe id are given back.
+ */
+export async function prepareStory(q: JobQueue): Promise<void> {
+  const prepared: string[] = [];
+  let finish!: () => void;
+  const slow = async (p: JobPayload) => {
+    prepared.push(p.params.prompt);
+    await new Promise<void>((r) => (finish = r));
+    return { ...p, params: { ...p.params, prompt: `${p.params.prompt} (prepared)` } } as JobPayload;
+  };
+  const first = q.enqueue(txt2imgPayload({ origin: { userId: 'erin' }, prompt: 'first' }), { prepare: slow, dedupeId: 'evt-first' });
+  await expect.poll(() => prepared).toEqual(['first']);
+  const meanwhile = await q.enqueue(txt2imgPayload({ origin: { userId: 'erin' }, prompt: 'second' }), { prepare: slow });
+  expect(meanwhile).toMatchObject({ ok: false, reason: 'user-queued-limit' });
+  expect(prepared).toEqual(['first']);
+  finish();
+  const admitted = await first;
+  if (!admitted.ok) throw new Error(`refused: ${admitted.message}`);
+  expect((await q.userJobs('erin')).map((j) => j.payload.params.prompt)).toEqual(['first (prepared)']);
+  expect(await q.cancel(admitted.jobId, 'erin')).toEqual({ ok: true, state: 'removed' });
+
+  const broken = new Error('the attachment could not be read');
+  const failing = async () => {
+    throw broken;
+  };
+  await expect(q.enqueue(payloadBy('erin'), { prepare: failing, dedupeId: 'evt-broken' })).rejects.toBe(broken);
+  expect(await q.userJobs('erin')).toEqual([]);
+  // The slot and the dedupe id are free again: the same event, redelivered, is a new job.
+  expect(await q.enqueue(payloadBy('erin'), { dedupeId: 'evt-broken' })).toMatchObject({ ok: true, duplicate: false });
 }
