@@ -102,9 +102,17 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   private readonly active = new Set<string>();
   /** Finished ids in finishing order, for retention. */
   private readonly finished: Record<'completed' | 'failed', string[]> = { completed: [], failed: [] };
-  /** A user's job ids in the order they were admitted (pruned of finished ones when counted). */
+  /**
+   * A user's live job ids in the order they were admitted. An entry exists only while the
+   * user has a live job: finishing or removing the last one deletes it, so distinct
+   * requesters cannot grow this map.
+   */
   private readonly userJobIds = new Map<string, string[]>();
-  /** A user's admissions in the last minute: [at ms, job id], oldest first. */
+  /**
+   * A user's admissions in the last minute: [at ms, job id], oldest first. Kept in the order
+   * of each user's latest admission (re-inserted on every admission), so the entries whose
+   * window has passed are always at the front and sweepStarts drops them without a scan.
+   */
   private readonly userStarts = new Map<string, [number, string][]>();
   private readonly dedupe = new Map<string, { jobId: string; expiresAt: number }>();
   private readonly cancelRequested = new Set<string>();
@@ -144,10 +152,12 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       const first = this.dedupe.get(opts.dedupeId);
       if (first && first.expiresAt > now) return { ok: true, jobId: first.jobId, position: this.positionOf(first.jobId) ?? 0, duplicate: true };
     }
+    this.sweepStarts(now);
+    this.sweepDedupe(now);
     const live = this.liveUserJobs(userId);
     if (live.length >= this.config.LIMIT_USER_QUEUED) return this.refuse('user-queued-limit');
+    // A refused request stores nothing: only an admission below creates or refreshes an entry.
     const starts = (this.userStarts.get(userId) ?? []).filter(([at]) => at > now - RATE_WINDOW_MS);
-    this.userStarts.set(userId, starts);
     if (starts.length >= this.config.LIMIT_USER_PER_MINUTE) return this.refuse('user-rate-limit', starts[0][0] + RATE_WINDOW_MS - now);
     if (this.waiting.length + this.delayed.size >= this.config.LIMIT_QUEUE_DEPTH) return this.refuse('queue-full');
 
@@ -166,8 +176,13 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     live.push(jobId);
     this.userJobIds.set(userId, live);
     starts.push([now, jobId]);
-    if (opts.dedupeId) this.dedupe.set(opts.dedupeId, { jobId, expiresAt: now + DEDUPE_TTL_MS });
-    this.sweepDedupe(now);
+    this.userStarts.delete(userId);
+    this.userStarts.set(userId, starts);
+    if (opts.dedupeId) {
+      // Re-inserted at the back, so the map stays in expiry order.
+      this.dedupe.delete(opts.dedupeId);
+      this.dedupe.set(opts.dedupeId, { jobId, expiresAt: now + DEDUPE_TTL_MS });
+    }
     const position = this.positionOf(jobId) ?? 0;
     this.pump();
     return { ok: true, jobId, position, duplicate: false };
@@ -223,6 +238,14 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   jobState(jobId: string): { state: LocalJobState; attemptsMade: number; progress: JobProgress | null; failedReason?: string } | null {
     const job = this.jobs.get(jobId);
     return job ? { state: job.state, attemptsMade: job.attemptsMade, progress: job.progress, failedReason: job.failedReason } : null;
+  }
+
+  /**
+   * How many entries the per-user and dedupe bookkeeping holds: what a long-running process
+   * must not accumulate (each map is pruned of users with nothing live or recent).
+   */
+  bookkeepingSize(): { users: number; rateWindows: number; dedupeIds: number } {
+    return { users: this.userJobIds.size, rateWindows: this.userStarts.size, dedupeIds: this.dedupe.size };
   }
 
   /** Stops admitting jobs and drops the retry timers; a worker still running jobs finishes them (close it first). */
@@ -309,6 +332,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     job.state = 'completed';
     job.finishedOn = this.now();
     job.attemptsMade++;
+    this.forgetUserJob(job);
     this.finished.completed.push(job.id);
     this.trimFinished();
     this.emit('completed', view, result);
@@ -323,6 +347,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       this.cancelRequested.delete(job.id);
       job.state = 'failed';
       job.finishedOn = this.now();
+      this.forgetUserJob(job);
       this.finished.failed.push(job.id);
       this.trimFinished();
     } else {
@@ -376,6 +401,25 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     if (i >= 0) this.waiting.splice(i, 1);
     if (this.delayed.delete(job.id)) clearTimeout(job.retryTimer);
     this.jobs.delete(job.id);
+    this.forgetUserJob(job);
+  }
+
+  /** A finished or removed job leaves its user's live list; the user's entry goes with the last one. */
+  private forgetUserJob(job: Entry): void {
+    const userId = job.data.origin.userId;
+    const ids = this.userJobIds.get(userId);
+    if (!ids) return;
+    const rest = ids.filter((id) => id !== job.id);
+    if (rest.length > 0) this.userJobIds.set(userId, rest);
+    else this.userJobIds.delete(userId);
+  }
+
+  /** Drops users whose latest admission has left the rate window (they are at the front: see userStarts). */
+  private sweepStarts(now: number): void {
+    for (const [userId, starts] of this.userStarts) {
+      if (starts[starts.length - 1][0] > now - RATE_WINDOW_MS) break;
+      this.userStarts.delete(userId);
+    }
   }
 
   private trimFinished(): void {
@@ -391,8 +435,11 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     }
   }
 
+  /** Every dedupe id lives the same time, so insertion order is expiry order: the expired ones are at the front. */
   private sweepDedupe(now: number): void {
-    if (this.dedupe.size < 1024) return;
-    for (const [id, entry] of this.dedupe) if (entry.expiresAt <= now) this.dedupe.delete(id);
+    for (const [id, entry] of this.dedupe) {
+      if (entry.expiresAt > now) break;
+      this.dedupe.delete(id);
+    }
   }
 }
