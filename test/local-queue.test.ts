@@ -24,7 +24,7 @@ import { ModelResidency } from '../worker/model-residency.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 import { enqueueOk, enqueueThreeInOrder, numberedUser, payloadBy, userQueuedLimitStory } from './support/queue-fixtures.ts';
 import { RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
-import { pipelineLoader, tempDir, tinyModel, txt2imgPayload as workerPayload, waitFor } from './support/worker-fixtures.ts';
+import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload as workerPayload, waitFor } from './support/worker-fixtures.ts';
 
 const config = (env: Record<string, string> = {}): Config => loadConfig({ LOG_LEVEL: 'silent', ...env });
 
@@ -89,7 +89,7 @@ function gate(q: LocalJobQueue, concurrency = 1) {
 }
 
 describe('enqueue and position', () => {
-  it('returns a job id and the 1-based position; the job carries the payload and its timeout', async () => {
+  it('returns a job id and the 1-based position; the job carries the payload and nothing else', async () => {
     const q = queue({ JOB_TIMEOUT_S: '120', JOB_ATTEMPTS: '4' });
     const ids = await enqueueThreeInOrder(q);
     expect(await q.jobPayload(ids[1])).toEqual(txt2imgPayload({ ...numberedUser(2), prompt: 'prompt 2' }));
@@ -105,7 +105,7 @@ describe('enqueue and position', () => {
     await waitFor('all done', async () => (await q.counts()).completed === 3, 5_000, 5);
     await worker.close();
     expect(seen.map((j) => j.id)).toEqual(ids);
-    expect(seen[0]).toMatchObject({ name: 'txt2img', attemptsMade: 0, opts: { attempts: 4 }, data: { ...txt2imgPayload({ ...numberedUser(1), prompt: 'prompt 1' }), timeoutMs: 120_000 } });
+    expect(seen[0]).toMatchObject({ name: 'txt2img', attemptsMade: 0, opts: { attempts: 4 }, data: txt2imgPayload({ ...numberedUser(1), prompt: 'prompt 1' }) });
   });
 
   it('reports 0 for the running job, moves the others up, and null once finished', async () => {
@@ -384,7 +384,7 @@ describe('the worker consumer path on the local queue', () => {
   const silent = createLogger({ level: 'silent' });
 
   async function rig(env: Record<string, string> = {}) {
-    const cfg = config({ LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000', PROGRESS_INTERVAL_MS: '0', ...env });
+    const cfg = config({ LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000', PROGRESS_INTERVAL_MS: '0', ...SLOW_JOB_LIMITS, ...env });
     const kv = new MemoryKeyValueStore();
     const artifactDir = tempDir('local-artifacts');
     const artifacts = new FsArtifactStore(artifactDir);

@@ -32,7 +32,7 @@ import { validateEnqueue } from './enqueue-validation.ts';
 import { DEDUPE_TTL_MS, RATE_WINDOW_MS, refusalMessage } from './limits.ts';
 import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobProgress, JobQueue, JobSummary, QueueCounts } from './types.ts';
 
-export type LocalQueueConfig = Pick<Config, 'JOB_ATTEMPTS' | 'JOB_TIMEOUT_S' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'>;
+export type LocalQueueConfig = Pick<Config, 'JOB_ATTEMPTS' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'>;
 
 export type LocalJobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
 
@@ -166,7 +166,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     if (secret) await storeSecret(this.secrets, jobId, secret);
     this.jobs.set(jobId, {
       id: jobId,
-      data: { ...payload, timeoutMs: this.config.JOB_TIMEOUT_S * 1000 },
+      data: payload,
       timestamp: now,
       state: 'waiting',
       attemptsMade: 0,
@@ -210,8 +210,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   async userJobs(userId: string): Promise<JobSummary[]> {
     return this.liveUserJobs(userId).map((jobId) => {
       const job = this.jobs.get(jobId)!;
-      const { timeoutMs: _timeout, ...payload } = job.data;
-      return { jobId, state: job.state === 'active' ? 'active' : 'waiting', position: this.positionOf(jobId), payload };
+      return { jobId, state: job.state === 'active' ? 'active' : 'waiting', position: this.positionOf(jobId), payload: job.data };
     });
   }
 
@@ -229,9 +228,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   /** A job's payload while it is kept (waiting, running, or finished within retention): what Retry runs again. */
   async jobPayload(jobId: string): Promise<JobPayload | null> {
     const job = this.jobs.get(jobId);
-    if (!job) return null;
-    const { timeoutMs: _timeout, ...payload } = job.data;
-    return payload;
+    return job ? job.data : null;
   }
 
   /** The job's state, its last reported progress and why it failed, or null when unknown. */
