@@ -7,7 +7,6 @@
  * (see platform-secrets.ts).
  */
 import { z } from 'zod';
-import { artifactKeySchema } from './artifact-key.ts';
 import { SAMPLERS } from './config.ts';
 
 export const JOB_VERSION = 1 as const;
@@ -72,7 +71,7 @@ export const txt2imgJobSchema = z.object({
   ...base,
   kind: z.literal('txt2img'),
   /** An uploaded init image (img2img from an attachment), already fetched into the artifact store. */
-  initImage: z.object({ artifactKey: artifactKeySchema, strength: z.number().min(0.05).max(1) }).optional(),
+  initImage: z.object({ artifactKey: z.string().min(1).max(200), strength: z.number().min(0.05).max(1) }).optional(),
 });
 
 export const variationJobSchema = z.object({
