@@ -304,7 +304,7 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     expect((await delivered(r, whole)).seeds).toEqual([5]);
   });
 
-  it("a variation whose stored source names a file outside the store fails once, with no Retry, and nothing is read", async () => {
+  it("a variation whose stored source names a file outside the store, or an upscale of an image too large, fails once with no Retry", async () => {
     const r = await rig({ JOB_ATTEMPTS: '3' });
     const first = await delivered(r, await enqueue(r, txt2imgPayload({ seed: 7 })));
     const source = (await r.results.get(first.resultId))!;
@@ -325,6 +325,22 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     const st = await waitFor('failed', async () => ((await jobState(r, jobId)).state === 'failed' ? jobState(r, jobId) : null));
     expect(st.attemptsMade).toBe(1);
     expect(st.failedReason).toContain('invalid artifact key');
+
+    // An upscale is held to the image's real size, whatever the stored parameters say.
+    await fs.writeFile(path.join(r.artifactDir, source.resultId, 'big.png'), await sharp({ create: { width: 2100, height: 1200, channels: 3, background: 'gray' } }).png().toBuffer());
+    await r.results.save({ ...source, images: [{ ...source.images[0], artifact: { ...source.images[0].artifact, key: `${source.resultId}/big.png` } }] }, 3600);
+    const up = await enqueue(r, {
+      v: JOB_VERSION,
+      kind: 'upscale',
+      origin: source.origin,
+      createdAt: Date.now(),
+      parentResultId: source.resultId,
+      source: { resultId: source.resultId, index: 0 },
+      factor: 2,
+      params: source.params,
+    } as JobPayload);
+    expect(await failed(r, up)).toMatchObject({ message: 'This image (2100x1200) is too large to upscale ×2 (sides are limited to 4096 px).', retry: false });
+    expect((await waitFor('failed', async () => ((await jobState(r, up)).state === 'failed' ? jobState(r, up) : null))).attemptsMade).toBe(1);
   });
 
   it('job data that is not JSON, or not an object, fails at once instead of staying active; the worker takes the next job', async () => {
