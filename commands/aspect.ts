@@ -9,15 +9,12 @@
  * the embedded tiny model (64, 32) 3:2 -> 96x64. A pure integer grid search; a few thousand
  * candidates at most.
  */
+import { MAX_SIDE, maxPixels, MIN_SIDE } from '../src/job-limits.ts';
 import type { ModelInfo } from '../src/models.ts';
 import { MAX_ASPECT } from './options-schema.ts';
 import type { CommandErrorCode } from './context.ts';
 
 export type AspectResult = { ok: true; w: number; h: number } | { ok: false; code: CommandErrorCode; message: string };
-
-const MIN_SIDE = 32;
-const MAX_SIDE = 4096;
-const MAX_AREA_FACTOR = 1.5;
 
 export function parseAspect(raw: string): AspectResult {
   // NFKC turns full-width digits and colons (CJK keyboards) into ASCII.
@@ -36,13 +33,14 @@ export function parseAspect(raw: string): AspectResult {
 export function snapSize(ratioW: number, ratioH: number, model: Pick<ModelInfo, 'baseSize' | 'sizeMultiple'>): { width: number; height: number } {
   const m = model.sizeMultiple;
   const budget = model.baseSize * model.baseSize;
+  const most = maxPixels(model);
   const logRatio = Math.log(ratioW / ratioH);
   const first = Math.ceil(MIN_SIDE / m) * m;
-  const last = Math.min(MAX_SIDE, Math.floor((MAX_AREA_FACTOR * budget) / first / m) * m);
+  const last = Math.min(MAX_SIDE, Math.floor(most / first / m) * m);
   let best = { width: first, height: first };
   let bestCost = Infinity;
   for (let w = first; w <= last; w += m) {
-    for (let h = first; h <= last && w * h <= MAX_AREA_FACTOR * budget; h += m) {
+    for (let h = first; h <= last && w * h <= most; h += m) {
       const cost = 2 * Math.abs(Math.log(w / h) - logRatio) + Math.abs(Math.log((w * h) / budget));
       if (cost < bestCost - 1e-12) {
         best = { width: w, height: h };

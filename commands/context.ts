@@ -4,29 +4,20 @@
  * user's jobs), calls a command, and acts on the outcome (enqueue, reply, cancel, delete).
  */
 import type { Config } from '../src/config.ts';
-import { SAMPLERS } from '../src/config.ts';
 import type { JobPayload, Origin } from '../src/jobs.ts';
+import { jobLimitsFromConfig, type JobLimits } from '../src/job-limits.ts';
 import type { ModelCatalog, ModelInfo } from '../src/models.ts';
 import { systemRandomSeed } from './random-seed.ts';
 
-export type Sampler = (typeof SAMPLERS)[number];
+export type { Sampler } from '../src/job-limits.ts';
 
-/** Limits from configuration (MAX_STEPS, MAX_N, ALLOWED_SAMPLERS, PRESS_POLICY). */
-export interface CommandLimits {
-  maxSteps: number;
-  maxN: number;
-  allowedSamplers: readonly Sampler[];
+/** Limits from configuration: the job limits the worker checks too (MAX_STEPS, MAX_N, ALLOWED_SAMPLERS), and PRESS_POLICY. */
+export interface CommandLimits extends JobLimits {
   pressPolicy: string;
 }
 
 export function limitsFromConfig(config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY'>): CommandLimits {
-  return {
-    maxSteps: config.MAX_STEPS,
-    maxN: config.MAX_N,
-    // An empty list means "no restriction", so a fresh install offers every sampler.
-    allowedSamplers: config.ALLOWED_SAMPLERS.length > 0 ? [...config.ALLOWED_SAMPLERS] : [...SAMPLERS],
-    pressPolicy: config.PRESS_POLICY,
-  };
+  return { ...jobLimitsFromConfig(config), pressPolicy: config.PRESS_POLICY };
 }
 
 export interface TokenCount {

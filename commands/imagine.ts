@@ -5,6 +5,7 @@ import { refuse } from './context.ts';
 import { DEFAULT_STRENGTH, type StructuredOptions } from './options-schema.ts';
 import { parseImagine } from './prompt-language.ts';
 import { snapSize } from './aspect.ts';
+import { jobOutcome } from './job-outcome.ts';
 import { describeParams } from './summary.ts';
 import { tokenWarnings } from './token-warnings.ts';
 
@@ -56,5 +57,5 @@ export function imagine(input: ImagineInput, ctx: CommandContext): CommandOutcom
     createdAt: ctx.now,
     ...(initImage ? { initImage } : {}),
   });
-  return { kind: 'job', payload, dedupeId: ctx.origin.eventId, warnings, summary: describeParams(params) };
+  return jobOutcome(payload, ctx, warnings, describeParams(params));
 }

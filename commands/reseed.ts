@@ -3,6 +3,7 @@ import { JOB_VERSION, txt2imgJobSchema, type JobResult } from '../src/jobs.ts';
 import type { CommandContext, CommandOutcome, CommandWarning } from './context.ts';
 import { checkResultAccess, currentParams } from './result-access.ts';
 import { freshSeed } from './random-seed.ts';
+import { jobOutcome } from './job-outcome.ts';
 import { describeParams } from './summary.ts';
 
 export interface ReseedInput {
@@ -23,5 +24,5 @@ export function reseed(input: ReseedInput, ctx: CommandContext): CommandOutcome 
     parentResultId: result.resultId,
     createdAt: ctx.now,
   });
-  return { kind: 'job', payload, dedupeId: ctx.origin.eventId, warnings, summary: `New seed · ${describeParams(payload.params)}` };
+  return jobOutcome(payload, ctx, warnings, `New seed · ${describeParams(payload.params)}`);
 }

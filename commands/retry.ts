@@ -6,6 +6,7 @@ import { jobPayloadSchema, type JobPayload } from '../src/jobs.ts';
 import type { CommandContext, CommandOutcome } from './context.ts';
 import { refuse } from './context.ts';
 import { mayPress, notAllowedMessage, parsePressPolicy } from './press-policy.ts';
+import { jobOutcome } from './job-outcome.ts';
 import { describeParams } from './summary.ts';
 
 export interface RetryInput {
@@ -23,5 +24,5 @@ export function retry(input: RetryInput, ctx: CommandContext): CommandOutcome {
   // A payload stored by an older version may no longer match today's schema.
   const parsed = jobPayloadSchema.safeParse({ ...input.failed, origin: ctx.origin, createdAt: ctx.now });
   if (!parsed.success) return refuse('not-retryable', 'That request can no longer be run as it was; run /imagine again.');
-  return { kind: 'job', payload: parsed.data, dedupeId: ctx.origin.eventId, warnings: [], summary: `Retry · ${describeParams(parsed.data.params)}` };
+  return jobOutcome(parsed.data, ctx, [], `Retry · ${describeParams(parsed.data.params)}`);
 }

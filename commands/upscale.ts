@@ -1,12 +1,12 @@
 /** U1–U4: one image of a stored result, upscaled (×2 unless told ×4). */
 import { JOB_VERSION, upscaleJobSchema, type JobResult } from '../src/jobs.ts';
+import { upscaleViolation } from '../src/job-limits.ts';
 import type { CommandContext, CommandOutcome, CommandWarning } from './context.ts';
 import { refuse } from './context.ts';
+import { jobOutcome } from './job-outcome.ts';
 import { checkResultAccess, currentParams } from './result-access.ts';
 
 export const UPSCALE_FACTORS = [2, 4] as const;
-/** The largest side the job schema (and any sane VRAM budget) accepts. */
-const MAX_UPSCALED_SIDE = 4096;
 
 export interface UpscaleInput {
   result: JobResult | null;
@@ -23,9 +23,9 @@ export function upscale(input: UpscaleInput, ctx: CommandContext): CommandOutcom
   const factor = input.factor ?? 2;
   if (factor !== 2 && factor !== 4) return refuse('out-of-range', 'Upscale factor must be 2 or 4.');
   const image = result.images[input.index];
-  if (Math.max(image.width, image.height) * factor > MAX_UPSCALED_SIDE) {
-    return refuse('out-of-range', `Image ${input.index + 1} is too large to upscale ×${factor} (sides are limited to ${MAX_UPSCALED_SIDE} px).`);
-  }
+  // The image's own size, which the job's parameters normally repeat: checked before anything is built.
+  const tooLarge = upscaleViolation(image.width, image.height, factor);
+  if (tooLarge) return refuse('out-of-range', tooLarge.message);
   const warnings: CommandWarning[] = [];
   const params = currentParams({ ...result.params, n: 1, seed: image.seed }, ctx, warnings);
   const payload = upscaleJobSchema.parse({
@@ -38,11 +38,5 @@ export function upscale(input: UpscaleInput, ctx: CommandContext): CommandOutcom
     source: { resultId: result.resultId, index: input.index },
     factor,
   });
-  return {
-    kind: 'job',
-    payload,
-    dedupeId: ctx.origin.eventId,
-    warnings,
-    summary: `Upscale ×${factor} of image ${input.index + 1} · ${image.width * factor}x${image.height * factor}`,
-  };
+  return jobOutcome(payload, ctx, warnings, `Upscale ×${factor} of image ${input.index + 1} · ${image.width * factor}x${image.height * factor}`);
 }

@@ -11,6 +11,7 @@ import { checkResultAccess, currentParams } from './result-access.ts';
 import { freshSeed } from './random-seed.ts';
 import { parseDecimal } from './option-values.ts';
 import { DEFAULT_STRENGTH, STRENGTH_MAX, STRENGTH_MIN } from './options-schema.ts';
+import { jobOutcome } from './job-outcome.ts';
 import { describeParams } from './summary.ts';
 
 export const VARIATION_STRENGTH = DEFAULT_STRENGTH;
@@ -58,5 +59,5 @@ export function variation(input: VariationInput, ctx: CommandContext): CommandOu
     ...(subtle ? { blendSeed: freshSeed(ctx.randomSeed, sourceSeed), blendAmount: SUBTLE_BLEND_AMOUNT } : {}),
   });
   const what = subtle ? 'Subtle variation' : `Strong variation (strength ${strength})`;
-  return { kind: 'job', payload, dedupeId: ctx.origin.eventId, warnings, summary: `${what} of image ${input.index + 1} · ${describeParams(payload.params)}` };
+  return jobOutcome(payload, ctx, warnings, `${what} of image ${input.index + 1} · ${describeParams(payload.params)}`);
 }

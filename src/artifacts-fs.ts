@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { ARTIFACT_KEY_PATTERN } from './artifact-key.ts';
 import type { ArtifactStore } from './artifacts.ts';
 import type { ArtifactRef } from './jobs.ts';
 
@@ -14,8 +15,6 @@ const TEMP_PREFIX = '.tmp-';
 /** A temporary file older than this was left by a crashed writer. */
 const STALE_TEMP_MS = 10 * 60 * 1000;
 
-/** Keys are relative paths of safe segments, e.g. `r_abc123/0.png`; anything else is refused. */
-const KEY_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}(\/[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}){0,3}$/;
 
 export class InvalidArtifactKeyError extends Error {
   constructor(key: string) {
@@ -40,7 +39,7 @@ export class FsArtifactStore implements ArtifactStore {
   }
 
   private pathOf(key: string): string {
-    if (!KEY_PATTERN.test(key) || key.split('/').some((s) => s === '.' || s === '..' || s.startsWith(TEMP_PREFIX))) {
+    if (!ARTIFACT_KEY_PATTERN.test(key) || key.split('/').some((s) => s === '.' || s === '..' || s.startsWith(TEMP_PREFIX))) {
       throw new InvalidArtifactKeyError(key);
     }
     return path.join(this.dir, ...key.split('/'));

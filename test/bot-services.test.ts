@@ -67,7 +67,9 @@ describe('a pressed button, from the stores alone', () => {
     const results = new ResultStore(kv);
     await results.save(storedResult(), 60);
     // The requester's queued job, as the stored result's requester (u1 in g1 on Discord).
-    const queued = await queue.enqueue(txt2imgPayload({ origin: { platform: 'discord', workspaceId: 'g1', channelId: 'c1', userId: 'u1' } }));
+    // On sd15, whose size budget its 512x512 fits: Retry checks a job against the model's limits.
+    const fixture = txt2imgPayload({ origin: { platform: 'discord', workspaceId: 'g1', channelId: 'c1', userId: 'u1' } });
+    const queued = await queue.enqueue({ ...fixture, params: { ...fixture.params, model: 'sd15' } });
     if (!queued.ok) throw new Error(queued.message);
     return { queue, results, jobId: queued.jobId, jobPayload: jobPayloadLookup(queue) };
   }

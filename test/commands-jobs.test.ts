@@ -36,6 +36,15 @@ describe('retry', () => {
     const old = { ...failedPayload(), v: 0 } as unknown as JobPayload;
     expect(retry({ failed: old }, context())).toMatchObject({ code: 'not-retryable', message: 'That request can no longer be run as it was; run /imagine again.' });
   });
+
+  it('refuses a payload past today\'s limits in the words the worker would use (src/job-limits.ts), so it is never enqueued', () => {
+    const failed = failedPayload();
+    const tooMany = { ...failed, params: { ...failed.params, steps: 500 } };
+    expect(retry({ failed: tooMany }, context())).toEqual({ kind: 'message', ephemeral: true, code: 'out-of-range', message: 'This request asks for 500 steps; the most allowed here is 50.' });
+    const huge = { ...failed, params: { ...failed.params, width: 1024, height: 1024 } };
+    expect(retry({ failed: huge }, context())).toMatchObject({ code: 'out-of-range', message: 'The size 1024x1024 is larger than the model sd15 draws (at most 393216 pixels, e.g. 512x512).' });
+    expect(retry({ failed }, context({ env: { MAX_N: '1' } }))).toMatchObject({ code: 'out-of-range', message: 'This request asks for 2 images; the most allowed here is 1.' });
+  });
 });
 
 describe('cancel', () => {

@@ -82,6 +82,16 @@ describe('variation', () => {
     expect(out.payload.params).toMatchObject({ steps: 20, n: 2, sampler: 'ddim' });
     expect(out.warnings).toEqual([{ code: 'limit-lowered', message: 'Current limits changed steps 30 → 20, n 4 → 2, sampler euler_a → ddim.' }]);
   });
+
+  it("refuses a result whose size its model no longer draws (the worker's check, src/job-limits.ts)", () => {
+    const large = storedResult({ params: { ...stored.params, width: 1024, height: 768 } });
+    expect(variation({ result: large, index: 0, mode: 'strong' }, context())).toEqual({
+      kind: 'message',
+      ephemeral: true,
+      code: 'out-of-range',
+      message: 'The size 1024x768 is larger than the model sd15 draws (at most 393216 pixels, e.g. 512x512).',
+    });
+  });
 });
 
 describe('checks every result button shares', () => {
@@ -151,7 +161,7 @@ describe('upscale', () => {
     expect(upscale({ result: stored, index: 0, factor: 3 }, context())).toMatchObject({ code: 'out-of-range', message: 'Upscale factor must be 2 or 4.' });
     expect(upscale({ result: storedResult({ kind: 'upscale', imageCount: 1 }), index: 0 }, context())).toMatchObject({ code: 'already-upscaled', message: 'This image is already upscaled.' });
     const big = storedResult({ images: [{ ...stored.images[0], width: 1536, height: 1024 }] });
-    expect(upscale({ result: big, index: 0, factor: 4 }, context())).toMatchObject({ code: 'out-of-range', message: 'Image 1 is too large to upscale ×4 (sides are limited to 4096 px).' });
+    expect(upscale({ result: big, index: 0, factor: 4 }, context())).toMatchObject({ code: 'out-of-range', message: 'This image (1536x1024) is too large to upscale ×4 (sides are limited to 4096 px).' });
   });
 });
 

@@ -24,7 +24,7 @@ import { ModelResidency } from '../worker/model-residency.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 import { enqueueOk, enqueueThreeInOrder, numberedUser, payloadBy, prepareStory, userQueuedLimitStory } from './support/queue-fixtures.ts';
 import { RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
-import { pipelineLoader, tempDir, tinyModel, txt2imgPayload as workerPayload, waitFor } from './support/worker-fixtures.ts';
+import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload as workerPayload, waitFor } from './support/worker-fixtures.ts';
 
 const config = (env: Record<string, string> = {}): Config => loadConfig({ LOG_LEVEL: 'silent', ...env });
 
@@ -89,7 +89,7 @@ function gate(q: LocalJobQueue, concurrency = 1) {
 }
 
 describe('enqueue and position', () => {
-  it('returns a job id and the 1-based position; the job carries the payload and its timeout', async () => {
+  it('returns a job id and the 1-based position; the job carries the payload and nothing else', async () => {
     const q = queue({ JOB_TIMEOUT_S: '120', JOB_ATTEMPTS: '4' });
     const ids = await enqueueThreeInOrder(q);
     expect(await q.jobPayload(ids[1])).toEqual(txt2imgPayload({ ...numberedUser(2), prompt: 'prompt 2' }));
@@ -105,7 +105,7 @@ describe('enqueue and position', () => {
     await waitFor('all done', async () => (await q.counts()).completed === 3, 5_000, 5);
     await worker.close();
     expect(seen.map((j) => j.id)).toEqual(ids);
-    expect(seen[0]).toMatchObject({ name: 'txt2img', attemptsMade: 0, opts: { attempts: 4 }, data: { ...txt2imgPayload({ ...numberedUser(1), prompt: 'prompt 1' }), timeoutMs: 120_000 } });
+    expect(seen[0]).toMatchObject({ name: 'txt2img', attemptsMade: 0, opts: { attempts: 4 }, data: txt2imgPayload({ ...numberedUser(1), prompt: 'prompt 1' }) });
   });
 
   it('reports 0 for the running job, moves the others up, and null once finished', async () => {
@@ -293,6 +293,48 @@ describe('queued-per-user limit', () => {
   });
 });
 
+describe('bookkeeping memory', () => {
+  it('distinct requesters that were refused, or whose jobs finished, leave no per-user or dedupe entries behind', async () => {
+    let now = 9_000_000;
+    const q = queue({ LIMIT_USER_QUEUED: '5', LIMIT_USER_PER_MINUTE: '5', LIMIT_QUEUE_DEPTH: '2', JOB_ATTEMPTS: '1' }, { now: () => now });
+    const empty = q.bookkeepingSize();
+    expect(empty).toEqual({ users: 0, rateWindows: 0, dedupeIds: 0 });
+
+    // Two jobs fill the queue; then 3,000 other people are refused as the queue is full.
+    const [held] = await enqueueOk(q, 'holder', 2);
+    const holding = q.bookkeepingSize();
+    expect(holding).toEqual({ users: 1, rateWindows: 1, dedupeIds: 0 });
+    for (let i = 0; i < 3_000; i++) {
+      const refused = await q.enqueue(payloadBy(`stranger-${i}`), { dedupeId: `evt-refused-${i}` });
+      expect(refused).toMatchObject({ ok: false, reason: 'queue-full' });
+    }
+    expect(q.bookkeepingSize()).toEqual(holding);
+
+    // 3,000 people each get one job through, and it finishes (completed or finally failed).
+    const worker = q.process(async (job) => {
+      if (job.data.params.prompt === 'fail') throw new Error('boom');
+      return {} as JobResult;
+    }, { concurrency: 4 });
+    cleanups.push(() => worker.close());
+    await waitFor('the two held jobs done', async () => (await q.counts()).completed === 2, 5_000, 5);
+    expect(q.jobState(held)).toMatchObject({ state: 'completed' });
+    for (let i = 0; i < 3_000; i++) {
+      const o = await q.enqueue(txt2imgPayload({ origin: { userId: `passer-${i}` }, prompt: i % 2 ? 'fail' : 'ok' }), { dedupeId: `evt-${i}` });
+      expect(o.ok).toBe(true);
+      if (i % 100 === 99) await waitFor('finished', async () => { const c = await q.counts(); return c.waiting + c.active === 0; }, 5_000, 2);
+    }
+    await waitFor('all finished', async () => { const c = await q.counts(); return c.waiting + c.active === 0; }, 5_000, 2);
+    // Nobody has a live job any more; the rate windows and dedupe ids still hold until they expire.
+    expect(q.bookkeepingSize()).toEqual({ users: 0, rateWindows: 3_001, dedupeIds: 3_000 });
+
+    // Once the minute and the dedupe TTL have passed, the next request sweeps them all.
+    now += Math.max(RATE_WINDOW_MS, DEDUPE_TTL_MS) + 1;
+    expect(await q.enqueue(payloadBy('late'))).toMatchObject({ ok: true });
+    await waitFor('late finished', async () => { const c = await q.counts(); return c.waiting + c.active === 0; }, 5_000, 2);
+    expect(q.bookkeepingSize()).toEqual({ users: 0, rateWindows: 1, dedupeIds: 0 });
+  });
+});
+
 describe('per-minute limit', () => {
   it('allows N in a minute, refuses N+1 saying when to retry, and allows again once the minute has passed', async () => {
     let now = 5_000_000;
@@ -346,7 +388,7 @@ describe('the worker consumer path on the local queue', () => {
   const silent = createLogger({ level: 'silent' });
 
   async function rig(env: Record<string, string> = {}) {
-    const cfg = config({ LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000', PROGRESS_INTERVAL_MS: '0', ...env });
+    const cfg = config({ LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000', PROGRESS_INTERVAL_MS: '0', ...SLOW_JOB_LIMITS, ...env });
     const kv = new MemoryKeyValueStore();
     const artifactDir = tempDir('local-artifacts');
     const artifacts = new FsArtifactStore(artifactDir);

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidJobError } from '../src/jobs.ts';
 import { subscribeCancels } from '../src/queue/cancel-signal.ts';
-import { defaultJobOptions, jobTimeoutMs } from '../src/queue/bullmq-queue.ts';
+import { defaultJobOptions } from '../src/queue/bullmq-queue.ts';
 import { waitListKey } from '../src/queue/keys.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 import { keysUnder, useQueueHarness } from './support/queue-harness.ts';
@@ -12,15 +12,14 @@ const h = useQueueHarness('queue');
 
 
 describe.skipIf(!h.available)('enqueue and position', () => {
-  it('returns a job id and the 1-based position; the job data is the payload plus its timeout', async () => {
+  it('returns a job id and the 1-based position; the job data is the payload and nothing else (no time budget for a worker to trust)', async () => {
     const config = h.config({ JOB_TIMEOUT_S: '120', JOB_ATTEMPTS: '4' });
     const q = h.queue(config);
     const ids = await enqueueThreeInOrder(q);
 
     const job = await q.queue.getJob(ids[1]);
     expect(job!.name).toBe('txt2img');
-    expect(job!.data).toEqual({ ...txt2imgPayload({ ...numberedUser(2), prompt: 'prompt 2' }), timeoutMs: 120_000 });
-    expect(jobTimeoutMs(job!.data, config)).toBe(120_000);
+    expect(job!.data).toEqual(txt2imgPayload({ ...numberedUser(2), prompt: 'prompt 2' }));
     expect(job!.opts.attempts).toBe(4);
     expect(job!.opts.backoff).toEqual({ type: 'exponential', delay: 5_000 });
     expect(job!.opts.removeOnComplete).toEqual(defaultJobOptions(config).removeOnComplete);

@@ -17,7 +17,7 @@ import { startWorker } from '../worker/main.ts';
 import { testConfig } from './support/queue-prefix.ts';
 import { readDeliveries, RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
 import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
-import { pipelineLoader, tempDir, tinyModel, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
+import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'worker-child.ts');
 const haveRedis = redisServerAvailable();
@@ -58,7 +58,7 @@ interface Scenario {
 
 function scenario(label: string, env: Record<string, string> = {}): Scenario {
   const work = tempDir(`faults-${label}`);
-  const config = testConfig(redis.url, { LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000', LIMIT_QUEUE_DEPTH: '10000', ...env }, label);
+  const config = testConfig(redis.url, { LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000', LIMIT_QUEUE_DEPTH: '10000', ...SLOW_JOB_LIMITS, ...env }, label);
   const deliveries = path.join(work, 'deliveries.jsonl');
   const childEnv: Record<string, string> = {
     PATH: process.env.PATH ?? '',
@@ -73,6 +73,7 @@ function scenario(label: string, env: Record<string, string> = {}): Scenario {
     TEST_DELIVERY_FILE: deliveries,
     TEST_LOCK_MS: '1000',
     TEST_STALLED_MS: '500',
+    ...SLOW_JOB_LIMITS,
     ...env,
   };
   const queue = new BullmqJobQueue({ config, logger: silent });

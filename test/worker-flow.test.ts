@@ -25,7 +25,7 @@ import type { QueueConsumer } from '../worker/queue-consumer.ts';
 import { testConfig } from './support/queue-prefix.ts';
 import { RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
 import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
-import { pipelineLoader, tempDir, tinyModel, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
+import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
 
 const haveRedis = redisServerAvailable();
 if (!haveRedis) console.warn('worker-flow tests SKIPPED: no redis-server on PATH and no REDIS_URL');
@@ -58,7 +58,7 @@ afterEach(async () => {
 
 async function rig(env: Record<string, string> = {}, deps: Partial<WorkerDeps> = {}, deliverer = new RecordingDeliverer()): Promise<Rig> {
   const artifactDir = tempDir('worker-artifacts');
-  const config = testConfig(redis.url, { LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000', PROGRESS_INTERVAL_MS: '0', ARTIFACT_DIR: artifactDir, ...env }, 'flow');
+  const config = testConfig(redis.url, { LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000', PROGRESS_INTERVAL_MS: '0', ARTIFACT_DIR: artifactDir, ...SLOW_JOB_LIMITS, ...env }, 'flow');
   const queue = new BullmqJobQueue({ config, logger: silent });
   const worker = await startWorker(config, { deliverers: [deliverer], logger: silent, catalog: model.catalog, loadPipeline: pipelineLoader(), http: false, ...deps });
   const kvRedis = createRedis(redis.url, { role: 'client', logger: silent });
@@ -232,6 +232,145 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     expect(st.attemptsMade).toBe(1);
   });
 
+  it('a job past the limits (MAX_STEPS, MAX_N, the model size budget) fails once before the pipeline runs, saying which limit, with no Retry', async () => {
+    // The tiny model catalogued with a 64 px budget (at most 6,144 pixels), as the embedded model is.
+    const small = createModelCatalog([{ ...model.info, baseSize: 64 }]);
+    const r = await rig({ JOB_ATTEMPTS: '3', MAX_STEPS: '50', MAX_N: '2' }, { catalog: small });
+    // Written straight to BullMQ, as another producer (or anyone who can write to Redis) might.
+    const raw = new Queue(r.config.QUEUE_NAME, { connection: { url: redis.url }, prefix: r.config.QUEUE_PREFIX });
+    const steps = await raw.add('txt2img', txt2imgPayload({ steps: 500 }), { attempts: 3 });
+    const many = await raw.add('txt2img', txt2imgPayload({ n: 4 }), { attempts: 3 });
+    const huge = await raw.add('txt2img', txt2imgPayload({ width: 1024, height: 1024, steps: 50, n: 2 }), { attempts: 3 });
+    await raw.close();
+    const good = await enqueue(r, txt2imgPayload({ seed: 12, steps: 50, n: 2 }));
+    expect(await failed(r, steps.id!)).toMatchObject({ message: 'This request asks for 500 steps; the most allowed here is 50. Run /imagine again within the limits.', retry: false, cancelled: false });
+    expect(await failed(r, many.id!)).toMatchObject({ message: 'This request asks for 4 images; the most allowed here is 2. Run /imagine again within the limits.', retry: false });
+    expect(await failed(r, huge.id!)).toMatchObject({
+      message: 'The size 1024x1024 is larger than the model tiny draws (at most 6144 pixels, e.g. 64x64). Run /imagine again within the limits.',
+      retry: false,
+    });
+    for (const id of [steps.id!, many.id!, huge.id!]) {
+      const st = await waitFor('failed', async () => ((await jobState(r, id)).state === 'failed' ? jobState(r, id) : null));
+      expect(st.attemptsMade).toBe(1);
+      // Refused before any work: no step ran, no progress was posted.
+      expect(st.progress).toBe(0);
+      expect(eventsFor(r, id, 'progress')).toHaveLength(0);
+    }
+    expect((await jobState(r, huge.id!)).failedReason).toContain('size 1024x1024 > 6144 pixels');
+    // The limits' own maxima still run.
+    expect((await delivered(r, good)).seeds).toEqual([12, 13]);
+  });
+
+  it("a time budget in the job data is ignored: the worker's JOB_TIMEOUT_S applies (1e13 ms used to time out at once)", async () => {
+    const r = await rig({ JOB_ATTEMPTS: '1', JOB_TIMEOUT_S: '600' });
+    const raw = new Queue(r.config.QUEUE_NAME, { connection: { url: redis.url }, prefix: r.config.QUEUE_PREFIX });
+    const overflow = await raw.add('txt2img', { ...txt2imgPayload({ seed: 21 }), timeoutMs: 1e13 });
+    const tiny = await raw.add('txt2img', { ...txt2imgPayload({ seed: 22 }), timeoutMs: 1 });
+    await raw.close();
+    expect((await delivered(r, overflow.id!)).seeds).toEqual([21]);
+    expect((await delivered(r, tiny.id!)).seeds).toEqual([22]);
+    expect(eventsFor(r, overflow.id!, 'failure')).toHaveLength(0);
+    expect(eventsFor(r, tiny.id!, 'failure')).toHaveLength(0);
+  });
+
+  it('an unusable start image (a key outside the store, a directory, a text file, a truncated PNG) fails once with a clear notice and no Retry', async () => {
+    const r = await rig({ JOB_ATTEMPTS: '3' });
+    await fs.mkdir(path.join(r.artifactDir, 'uploads', 'folder'), { recursive: true });
+    await fs.writeFile(path.join(r.artifactDir, 'uploads', 'notes.png'), 'root:x:0:0:root:/root:/bin/bash\n');
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: 'black', noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).png().toBuffer();
+    await fs.writeFile(path.join(r.artifactDir, 'uploads', 'cut.png'), png.subarray(0, Math.floor(png.length / 2)));
+    await fs.writeFile(path.join(r.artifactDir, 'uploads', 'whole.png'), png);
+    const withImage = (artifactKey: string, seed: number) => ({ ...txt2imgPayload({ seed }), initImage: { artifactKey, strength: 0.6 } });
+    const raw = new Queue(r.config.QUEUE_NAME, { connection: { url: redis.url }, prefix: r.config.QUEUE_PREFIX });
+    const traversal = await raw.add('txt2img', withImage('../../etc/passwd', 1), { attempts: 3 });
+    const folder = await raw.add('txt2img', withImage('uploads/folder', 2), { attempts: 3 });
+    const text = await raw.add('txt2img', withImage('uploads/notes.png', 3), { attempts: 3 });
+    const cut = await raw.add('txt2img', withImage('uploads/cut.png', 4), { attempts: 3 });
+    await raw.close();
+    const whole = await enqueue(r, withImage('uploads/whole.png', 5));
+
+    const unusable = 'The attached image could not be read as an image, so it cannot be used. Attach another image.';
+    for (const id of [traversal.id!, folder.id!, text.id!, cut.id!]) expect(await failed(r, id)).toMatchObject({ message: unusable, retry: false, cancelled: false });
+    for (const id of [traversal.id!, folder.id!, text.id!, cut.id!]) {
+      const st = await waitFor('failed', async () => ((await jobState(r, id)).state === 'failed' ? jobState(r, id) : null));
+      expect(st.attemptsMade).toBe(1);
+      expect(eventsFor(r, id, 'failure')).toHaveLength(1);
+    }
+    expect((await jobState(r, traversal.id!)).failedReason).toContain('invalid artifact key "../../etc/passwd"');
+    expect((await jobState(r, folder.id!)).failedReason).toContain('(EISDIR)');
+    expect((await jobState(r, text.id!)).failedReason).toContain('does not decode as an image');
+    expect((await jobState(r, cut.id!)).failedReason).toContain('does not decode as an image');
+    // A whole image still works as a start image.
+    expect((await delivered(r, whole)).seeds).toEqual([5]);
+  });
+
+  it("a variation whose stored source names a file outside the store, or an upscale of an image too large, fails once with no Retry", async () => {
+    const r = await rig({ JOB_ATTEMPTS: '3' });
+    const first = await delivered(r, await enqueue(r, txt2imgPayload({ seed: 7 })));
+    const source = (await r.results.get(first.resultId))!;
+    // A stored result tampered with in Redis.
+    await r.results.save({ ...source, images: [{ ...source.images[0], artifact: { ...source.images[0].artifact, key: '../../../etc/passwd' } }] }, 3600);
+    const jobId = await enqueue(r, {
+      v: JOB_VERSION,
+      kind: 'variation',
+      origin: source.origin,
+      createdAt: Date.now(),
+      parentResultId: source.resultId,
+      source: { resultId: source.resultId, index: 0 },
+      mode: 'strong',
+      strength: 0.6,
+      params: { ...source.params, seed: 99 },
+    } as JobPayload);
+    expect(await failed(r, jobId)).toMatchObject({ message: 'The image this was made from could not be read, so it cannot be used. Run /imagine again.', retry: false });
+    const st = await waitFor('failed', async () => ((await jobState(r, jobId)).state === 'failed' ? jobState(r, jobId) : null));
+    expect(st.attemptsMade).toBe(1);
+    expect(st.failedReason).toContain('invalid artifact key');
+
+    // An upscale is held to the image's real size, whatever the stored parameters say.
+    await fs.writeFile(path.join(r.artifactDir, source.resultId, 'big.png'), await sharp({ create: { width: 2100, height: 1200, channels: 3, background: 'gray' } }).png().toBuffer());
+    await r.results.save({ ...source, images: [{ ...source.images[0], artifact: { ...source.images[0].artifact, key: `${source.resultId}/big.png` } }] }, 3600);
+    const up = await enqueue(r, {
+      v: JOB_VERSION,
+      kind: 'upscale',
+      origin: source.origin,
+      createdAt: Date.now(),
+      parentResultId: source.resultId,
+      source: { resultId: source.resultId, index: 0 },
+      factor: 2,
+      params: source.params,
+    } as JobPayload);
+    expect(await failed(r, up)).toMatchObject({ message: 'This image (2100x1200) is too large to upscale ×2 (sides are limited to 4096 px).', retry: false });
+    expect((await waitFor('failed', async () => ((await jobState(r, up)).state === 'failed' ? jobState(r, up) : null))).attemptsMade).toBe(1);
+  });
+
+  it('job data that is not JSON, or not an object, fails at once instead of staying active; the worker takes the next job', async () => {
+    const r = await rig({ JOB_ATTEMPTS: '3' });
+    const raw = new Queue(r.config.QUEUE_NAME, { connection: { url: redis.url }, prefix: r.config.QUEUE_PREFIX });
+    // Delayed so the data can be replaced before any worker can take the job.
+    const garbled = await raw.add('txt2img', txt2imgPayload(), { attempts: 3, delay: 500 });
+    const number = await raw.add('txt2img', txt2imgPayload(), { attempts: 3, delay: 500 });
+    const nothing = await raw.add('txt2img', txt2imgPayload(), { attempts: 3, delay: 500 });
+    await raw.close();
+    const jobKey = (id: string) => `${r.queue.keys.jobPrefix}${id}`;
+    await r.queue.redis.hset(jobKey(garbled.id!), 'data', '{"v":1,"kind":"txt2img",');
+    await r.queue.redis.hset(jobKey(number.id!), 'data', '42');
+    await r.queue.redis.hset(jobKey(nothing.id!), 'data', 'null');
+    // Read from Redis directly: BullMQ's own getJob cannot decode such a job either.
+    const failedSet = `${r.config.QUEUE_PREFIX}:${r.config.QUEUE_NAME}:failed`;
+    const rawState = async (id: string) => {
+      const [atm, failedReason] = await r.queue.redis.hmget(jobKey(id), 'atm', 'failedReason');
+      return { failed: (await r.queue.redis.zscore(failedSet, id)) !== null, attemptsMade: Number(atm), failedReason };
+    };
+    for (const id of [garbled.id!, number.id!, nothing.id!]) {
+      const st = await waitFor(`job ${id} failed`, async () => ((await rawState(id)).failed ? rawState(id) : null), 10_000);
+      expect(st.attemptsMade).toBe(1);
+    }
+    expect((await rawState(garbled.id!)).failedReason).toMatch(/^This request is malformed and cannot be run\. Please send it again\. \(job data is not JSON/);
+    // Nobody can be told: the data names no channel.
+    expect(r.deliverer.events.filter((e) => [garbled.id, number.id, nothing.id].includes(e.jobId))).toEqual([]);
+    expect((await delivered(r, await enqueue(r, txt2imgPayload({ seed: 3 })))).seeds).toEqual([3]);
+  });
+
   it('broken model folder: the job fails with a user message, the worker stays up and takes the next job', async () => {
     const broken = tempDir('broken-model');
     await fs.mkdir(path.join(broken, 'unet'), { recursive: true });
@@ -335,7 +474,7 @@ describe.skipIf(!haveRedis)('worker flow', () => {
 describe('worker flow without Redis (one-process mode)', () => {
   it('takes jobs from the in-process queue through the same runner: delivered once, cancel says cancelled', async () => {
     const artifactDir = tempDir('worker-local');
-    const config = loadConfig({ LOG_LEVEL: 'silent', ARTIFACT_DIR: artifactDir, LIMIT_USER_QUEUED: '100' });
+    const config = loadConfig({ LOG_LEVEL: 'silent', ARTIFACT_DIR: artifactDir, LIMIT_USER_QUEUED: '100', ...SLOW_JOB_LIMITS });
     const kv = new MemoryKeyValueStore();
     const queue = new LocalJobQueue({ config, secrets: kv });
     const deliverer = new RecordingDeliverer();

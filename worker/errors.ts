@@ -37,6 +37,18 @@ export class SourceUnavailableError extends Error {
   }
 }
 
+/**
+ * An input image that can never be used, however often the job runs: its key is not a valid
+ * artifact key, the store cannot read it for good (a directory, no permission), or its bytes
+ * are not an image that decodes. Distinct from SourceUnavailableError (gone, not broken).
+ */
+export class UnusableInputError extends Error {
+  constructor(readonly userMessage: string, detail: string) {
+    super(`${userMessage} (${detail})`);
+    this.name = 'UnusableInputError';
+  }
+}
+
 /** BullMQ fails a job without calling the processor once it has stalled (crashed its worker) too often. */
 export const STALLED_LIMIT_REASONS = ['job stalled more than allowable limit', 'job started more than allowable limit'];
 
@@ -47,6 +59,7 @@ export function isPermanentJobError(err: unknown): boolean {
     err instanceof JobCancelledError ||
     err instanceof JobTimeoutError ||
     err instanceof SourceUnavailableError ||
+    err instanceof UnusableInputError ||
     err instanceof PermanentDeliveryError
   );
 }
@@ -55,7 +68,7 @@ export function isPermanentJobError(err: unknown): boolean {
 export function failureNotice(err: unknown): FailureNotice {
   if (err instanceof JobCancelledError) return { message: 'Cancelled.', retry: false, cancelled: true };
   if (err instanceof InvalidJobError) return { message: err.userMessage, retry: false };
-  if (err instanceof SourceUnavailableError) return { message: err.userMessage, retry: false };
+  if (err instanceof SourceUnavailableError || err instanceof UnusableInputError) return { message: err.userMessage, retry: false };
   if (err instanceof JobTimeoutError) {
     return { message: `This took longer than the ${formatDuration(err.timeoutS)} limit and was stopped. Try fewer steps, a smaller size or fewer images.`, retry: true };
   }

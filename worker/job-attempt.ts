@@ -3,11 +3,15 @@
  * in-process queue, which has the same fields). This is where the queue's rules meet the
  * job runner, so both backends share them:
  *
- * - the payload is validated again on the way out; an invalid one fails without retry, and
- *   the user is told when the payload still names where they are;
+ * - the payload is validated again on the way out, against the schema and against the same
+ *   limits the commands apply (src/job-limits.ts: MAX_STEPS, MAX_N, ALLOWED_SAMPLERS, the
+ *   model's size rule), so a job written by another producer cannot ask for more; job data the
+ *   queue could not even decode (UndecodableJobData) is invalid too. An invalid job fails
+ *   without retry, and the user is told when the payload still names where they are;
  * - cancel: a request heard while running (cancel(jobId)) or already flagged when the attempt
  *   starts aborts the job's signal; the pipeline stops at its next step;
- * - timeout: the per-attempt budget recorded in the job data aborts the signal;
+ * - timeout: this worker's JOB_TIMEOUT_S aborts the signal (never a figure from the job data,
+ *   which anyone who can write to the queue controls);
  * - retries: cancelled, timed-out, invalid and source-expired jobs fail with BullMQ's
  *   UnrecoverableError (no retry); anything else is thrown as is and retried up to the job's
  *   attempts; the user hears about a failure only once it is final.
@@ -16,8 +20,8 @@ import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.ts';
 import { InvalidJobError, originSchema, parseJobPayload, type JobPayload, type JobResult } from '../src/jobs.ts';
+import { jobLimitsFromConfig, jobLimitViolation, type JobLimits } from '../src/job-limits.ts';
 import type { Metrics } from '../src/metrics.ts';
-import { jobTimeoutMs } from '../src/queue/bullmq-queue.ts';
 import type { ActiveJob, JobProgress } from '../src/queue/types.ts';
 import { isPermanentJobError, JobCancelledError, JobTimeoutError } from './errors.ts';
 import type { JobRunner } from './job-runner.ts';
@@ -39,8 +43,21 @@ export interface CancelFlags {
   clearCancel(jobId: string): Promise<void> | void;
 }
 
+/**
+ * What a queue hands over instead of the job's data when that data could not be decoded (not
+ * JSON): the job then fails as invalid instead of being left active by the queue.
+ */
+export class UndecodableJobData {
+  constructor(readonly detail: string) {}
+}
+
+/** The configuration an attempt reads: its time budget and the job limits. */
+export type AttemptConfig = Pick<Config, 'JOB_TIMEOUT_S' | 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS'>;
+
+const MALFORMED = 'This request is malformed and cannot be run. Please send it again.';
+
 export interface JobAttemptsOptions {
-  config: Pick<Config, 'JOB_TIMEOUT_S'>;
+  config: AttemptConfig;
   runner: JobRunner;
   logger: Logger;
   metrics: Metrics;
@@ -55,8 +72,11 @@ export interface JobAttemptsOptions {
 export class JobAttempts {
   private readonly controllers = new Map<string, AbortController>();
   private idleWaiters: Array<() => void> = [];
+  private readonly limits: JobLimits;
 
-  constructor(private readonly opts: JobAttemptsOptions) {}
+  constructor(private readonly opts: JobAttemptsOptions) {
+    this.limits = jobLimitsFromConfig(opts.config);
+  }
 
   /** Jobs this process is running right now. */
   get activeJobIds(): string[] {
@@ -82,13 +102,15 @@ export class JobAttempts {
     const { logger, metrics, runner, config, cancels } = this.opts;
     if (job.timestamp) metrics.queueWaitSeconds.observe(Math.max(0, (job.processedOn ?? Date.now()) - job.timestamp) / 1000);
     const jobId = job.id!;
-    let payload: JobPayload;
+    let payload: JobPayload | undefined;
     try {
-      payload = parseJobPayload(job.data);
+      payload = this.decode(job.data);
+      this.checkLimits(payload);
     } catch (err) {
       if (err instanceof InvalidJobError) {
         logger.warn({ jobId, detail: err.detail }, 'invalid job payload; failing without retry');
-        await this.noticeForInvalid(jobId, job.data, err);
+        if (payload) await this.notify(jobId, payload, err);
+        else await this.noticeForInvalid(jobId, job.data, err);
         this.opts.onAttemptEnd?.();
         throw new UnrecoverableError(err.message);
       }
@@ -97,7 +119,7 @@ export class JobAttempts {
 
     const controller = new AbortController();
     this.controllers.set(jobId, controller);
-    const timeoutMs = jobTimeoutMs(job.data, config);
+    const timeoutMs = config.JOB_TIMEOUT_S * 1000;
     const timer = setTimeout(() => controller.abort(new JobTimeoutError(Math.round(timeoutMs / 1000))), timeoutMs);
     try {
       // A cancel requested while nobody was listening is only in the flag. Checked beside the
@@ -119,10 +141,8 @@ export class JobAttempts {
       const final = isPermanentJobError(err) || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
       metrics.jobsFailed.inc({ kind: payload.kind, reason: (err as Error)?.name ?? 'Error' });
       logger.warn({ jobId, attempt: job.attemptsMade + 1, final, err }, 'job attempt failed');
-      if (final) {
-        // Posted while the job is still held: a crash here re-runs the job, and the ledger keeps the notice single.
-        await runner.notifyFailure(jobId, payload, err).catch((e: unknown) => logger.error({ jobId, err: e }, 'could not deliver the failure notice'));
-      }
+      // Posted while the job is still held: a crash here re-runs the job, and the ledger keeps the notice single.
+      if (final) await this.notify(jobId, payload, err);
       if (err instanceof JobCancelledError) await Promise.resolve(cancels.clearCancel(jobId)).catch(() => undefined);
       if (isPermanentJobError(err)) throw new UnrecoverableError((err as Error).message);
       throw err;
@@ -134,11 +154,27 @@ export class JobAttempts {
     }
   }
 
+  /** The job's payload, or an InvalidJobError for undecodable data or a bad shape or version. */
+  private decode(data: unknown): JobPayload {
+    if (data instanceof UndecodableJobData) throw new InvalidJobError(MALFORMED, data.detail);
+    return parseJobPayload(data);
+  }
+
+  /** An InvalidJobError for an unknown model or a request past the limits the commands apply. */
+  private checkLimits(payload: JobPayload): void {
+    const model = this.opts.runner.modelInfo(payload.params.model);
+    const violation = jobLimitViolation(payload, this.limits, model);
+    if (violation) throw new InvalidJobError(`${violation.message} Run /imagine again within the limits.`, violation.detail);
+  }
+
+  private async notify(jobId: string, payload: JobPayload, err: unknown): Promise<void> {
+    await this.opts.runner.notifyFailure(jobId, payload, err).catch((e: unknown) => this.opts.logger.error({ jobId, err: e }, 'could not deliver the failure notice'));
+  }
+
   private async noticeForInvalid(jobId: string, data: unknown, err: InvalidJobError): Promise<void> {
     // An invalid payload may still carry a usable origin; without one nobody can be told.
     const origin = originSchema.safeParse((data as { origin?: unknown } | null)?.origin);
     if (!origin.success) return;
-    const stub = { origin: origin.data } as JobPayload;
-    await this.opts.runner.notifyFailure(jobId, stub, err).catch((e: unknown) => this.opts.logger.error({ jobId, err: e }, 'could not deliver the failure notice'));
+    await this.notify(jobId, { origin: origin.data } as JobPayload, err);
   }
 }

@@ -6,13 +6,20 @@
  *   upscale                   -> upscale the source result's image (hires fix or upscaler model)
  * Source images are read from the artifact store through the stored result, so buttons work
  * as long as the result has not expired, on any worker.
+ *
+ * Every input image is checked here, before the pipeline sees it: a key that is not an
+ * artifact key, a file the store cannot read for good, or bytes that do not decode as a whole
+ * image fail the job once (UnusableInputError), never as a retryable pipeline error.
  */
+import sharp from 'sharp';
+import { ARTIFACT_KEY_PATTERN } from '../src/artifact-key.ts';
 import type { ArtifactStore } from '../src/artifacts.ts';
-import type { JobPayload, JobResult, SourceImage } from '../src/jobs.ts';
+import { InvalidJobError, type JobPayload, type JobResult, type SourceImage } from '../src/jobs.ts';
+import { MAX_SIDE, upscaleViolation } from '../src/job-limits.ts';
 import type { ResultStore } from '../src/results.ts';
 import type { GenerateRequest, UpscaleRequest } from './diffusion/index.ts';
 import { batchKey } from './diffusion/request.ts';
-import { SourceUnavailableError } from './errors.ts';
+import { SourceUnavailableError, UnusableInputError } from './errors.ts';
 
 export type JobPlan =
   | { kind: 'generate'; model: string; request: GenerateRequest; batchKey: string; images: number }
@@ -20,14 +27,55 @@ export type JobPlan =
 
 const EXPIRED = 'The image this was made from has expired or was deleted, so it cannot be used any more. Run /imagine again.';
 
-async function sourceImage(source: SourceImage, results: ResultStore, artifacts: ArtifactStore): Promise<{ image: Buffer; result: JobResult }> {
+/** What the user is told when an input image is gone, or there but unusable. */
+interface InputWords {
+  missing: string;
+  unusable: string;
+}
+const UPLOADED: InputWords = {
+  missing: 'The uploaded image has expired. Attach it again.',
+  unusable: 'The attached image could not be read as an image, so it cannot be used. Attach another image.',
+};
+const SOURCE: InputWords = { missing: EXPIRED, unusable: 'The image this was made from could not be read, so it cannot be used. Run /imagine again.' };
+
+/** Read failures that another attempt would meet again (anything else, e.g. EMFILE or EIO, may pass and is retried). */
+const LASTING_READ_ERRORS = new Set(['EISDIR', 'ENOTDIR', 'EACCES', 'EPERM', 'ELOOP', 'ENAMETOOLONG']);
+
+interface InputImage {
+  image: Buffer;
+  width: number;
+  height: number;
+}
+
+/** An input image's bytes, once they are known to decode as a whole image of at most MAX_SIDE² pixels. */
+async function readInputImage(artifacts: ArtifactStore, key: string, words: InputWords): Promise<InputImage> {
+  if (!ARTIFACT_KEY_PATTERN.test(key)) throw new UnusableInputError(words.unusable, `invalid artifact key ${JSON.stringify(key.slice(0, 120))}`);
+  let image: Buffer | null;
+  try {
+    image = await artifacts.get(key);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && LASTING_READ_ERRORS.has(code)) throw new UnusableInputError(words.unusable, `artifact ${key} cannot be read (${code})`);
+    throw err;
+  }
+  if (!image) throw new SourceUnavailableError(words.missing, `artifact ${key} missing`);
+  try {
+    const input = sharp(image, { limitInputPixels: MAX_SIDE * MAX_SIDE });
+    const { width, height } = await input.metadata();
+    // stats() decodes every pixel, so a truncated or corrupt file fails here rather than in the pipeline.
+    await input.stats();
+    return { image, width, height };
+  } catch (err) {
+    throw new UnusableInputError(words.unusable, `artifact ${key} does not decode as an image: ${(err as Error).message}`);
+  }
+}
+
+async function sourceImage(source: SourceImage, results: ResultStore, artifacts: ArtifactStore): Promise<InputImage> {
   const result = await results.get(source.resultId);
   if (!result) throw new SourceUnavailableError(EXPIRED, `result ${source.resultId} not found`);
   const entry = result.images[source.index];
   if (!entry) throw new SourceUnavailableError(EXPIRED, `result ${source.resultId} has no image ${source.index}`);
-  const image = await artifacts.get(entry.artifact.key);
-  if (!image) throw new SourceUnavailableError(EXPIRED, `artifact ${entry.artifact.key} missing`);
-  return { image, result };
+  return readInputImage(artifacts, entry.artifact.key, SOURCE);
 }
 
 /**
@@ -58,8 +106,7 @@ export async function planJob(payload: JobPayload, results: ResultStore, artifac
   switch (payload.kind) {
     case 'txt2img': {
       if (payload.initImage) {
-        const image = await artifacts.get(payload.initImage.artifactKey);
-        if (!image) throw new SourceUnavailableError('The uploaded image has expired. Attach it again.', `artifact ${payload.initImage.artifactKey} missing`);
+        const { image } = await readInputImage(artifacts, payload.initImage.artifactKey, UPLOADED);
         request = { ...base, init: { image, strength: payload.initImage.strength } };
       } else {
         request = base;
@@ -77,7 +124,10 @@ export async function planJob(payload: JobPayload, results: ResultStore, artifac
       break;
     }
     case 'upscale': {
-      const { image } = await sourceImage(payload.source, results, artifacts);
+      const { image, width, height } = await sourceImage(payload.source, results, artifacts);
+      // The job's parameters passed the limits; the image itself must too (the commands check its stored size).
+      const tooLarge = upscaleViolation(width, height, payload.factor);
+      if (tooLarge) throw new InvalidJobError(tooLarge.message, tooLarge.detail);
       return {
         kind: 'upscale',
         model: p.model,

@@ -18,6 +18,7 @@ import type { DeliveryContext, ResultFiles } from '../src/delivery.ts';
 import { JOB_VERSION, type ArtifactRef, type JobPayload, type JobResult } from '../src/jobs.ts';
 import { getMany, type KeyValueStore, type KvWrite } from '../src/kv.ts';
 import type { Metrics } from '../src/metrics.ts';
+import type { ModelInfo } from '../src/models.ts';
 import { decodeSecret, loadSecret, secretKey } from '../src/platform-secrets.ts';
 import type { ActiveJob } from '../src/queue/types.ts';
 import { resultTtlSeconds, type ResultStore } from '../src/results.ts';
@@ -162,6 +163,11 @@ export class JobRunner {
     log.info({ resultId, messageId, posted, ms: Math.round(performance.now() - started) }, 'job delivered');
     return { ...result, messageId };
   };
+
+  /** The catalog entry of a job's model; an unknown one is an InvalidJobError (the job can never run here). */
+  modelInfo(name: string): ModelInfo {
+    return this.deps.residency.info(name);
+  }
 
   /** Tell the user a job ended without a result (once, even if called again for the same job). */
   async notifyFailure(jobId: string, payload: JobPayload, err: unknown): Promise<void> {

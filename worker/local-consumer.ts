@@ -5,14 +5,13 @@
  * ledger) as the BullMQ consumer. Only where jobs come from differs.
  */
 import type { Logger } from 'pino';
-import type { Config } from '../src/config.ts';
 import type { Metrics } from '../src/metrics.ts';
 import type { LocalJobQueue, LocalWorker } from '../src/queue/local-queue.ts';
-import { JobAttempts } from './job-attempt.ts';
+import { JobAttempts, type AttemptConfig } from './job-attempt.ts';
 import type { JobRunner } from './job-runner.ts';
 
 export interface LocalConsumerOptions {
-  config: Pick<Config, 'JOB_TIMEOUT_S'>;
+  config: AttemptConfig;
   queue: LocalJobQueue;
   runner: JobRunner;
   logger: Logger;

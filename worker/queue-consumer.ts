@@ -8,9 +8,10 @@
  * - crashes: a job that stalled (killed its worker) more than `maxStalledCount` times is
  *   failed by BullMQ without running; the 'failed' event posts its notice here;
  * - prefetch: with batching on, up to slots x maxBatch jobs are held active at once so
- *   compatible ones can share a pipeline call.
+ *   compatible ones can share a pipeline call;
+ * - undecodable data: see DecodingWorker.
  */
-import { Worker, type Job } from 'bullmq';
+import { Worker, type Job, type JobJson } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.ts';
@@ -18,7 +19,7 @@ import { parseJobPayload, type JobPayload } from '../src/jobs.ts';
 import type { Metrics } from '../src/metrics.ts';
 import { clearCancel, isCancelRequested, subscribeCancels, type CancelSubscription } from '../src/queue/cancel-signal.ts';
 import { STALLED_LIMIT_REASONS } from './errors.ts';
-import { JobAttempts } from './job-attempt.ts';
+import { JobAttempts, UndecodableJobData, type AttemptConfig } from './job-attempt.ts';
 import type { JobRunner } from './job-runner.ts';
 
 /** What startWorker needs of a consumer, whichever queue it reads. */
@@ -29,7 +30,7 @@ export interface Consumer {
 }
 
 export interface QueueConsumerOptions {
-  config: Pick<Config, 'QUEUE_NAME' | 'QUEUE_PREFIX' | 'JOB_TIMEOUT_S'>;
+  config: Pick<Config, 'QUEUE_NAME' | 'QUEUE_PREFIX'> & AttemptConfig;
   /** A worker-role connection (maxRetriesPerRequest null); BullMQ duplicates it for blocking reads. */
   connection: Redis;
   runner: JobRunner;
@@ -66,6 +67,25 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * BullMQ decodes a job's data (JSON.parse) while moving the job to active, before any
+ * processor runs. Data that is not JSON throws there: the job is left active with no worker
+ * holding it, and every stall check hands it to a worker that throws again. Decoded here
+ * instead, such a job reaches the processor as UndecodableJobData and fails as invalid, once.
+ */
+class DecodingWorker extends Worker {
+  protected override createJob(json: JobJson, jobId: string): Job {
+    try {
+      return super.createJob(json, jobId);
+    } catch (err) {
+      if (!(err instanceof SyntaxError)) throw err;
+      const job = super.createJob({ ...json, data: 'null' }, jobId);
+      job.data = new UndecodableJobData(`job data is not JSON (${err.message})`);
+      return job;
+    }
+  }
+}
+
 export class QueueConsumer implements Consumer {
   readonly worker: Worker;
   private readonly attempts: JobAttempts;
@@ -83,7 +103,7 @@ export class QueueConsumer implements Consumer {
       cancels: { isCancelRequested: (id) => isCancelRequested(connection, config, id), clearCancel: (id) => clearCancel(connection, config, id) },
       onAttemptEnd: () => opts.onSettled?.(),
     });
-    this.worker = new Worker(config.QUEUE_NAME, (job) => this.attempts.process(job), {
+    this.worker = new DecodingWorker(config.QUEUE_NAME, (job) => this.attempts.process(job), {
       connection,
       prefix: config.QUEUE_PREFIX,
       concurrency: opts.concurrency,

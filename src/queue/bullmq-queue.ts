@@ -3,9 +3,10 @@
  * on the same QUEUE_NAME and QUEUE_PREFIX) consume.
  *
  * Enqueue = validate -> atomic admission (limits.ts: dedupe + per-user caps + depth cap,
- * reserving the slot) -> the caller's prepare step, if any (released on failure) -> store the platform secret under its own expiring key -> BullMQ add
- * -> commit the reservation. Job data is the validated payload plus `timeoutMs`; secrets are
- * never in it.
+ * reserving the slot) -> the caller's prepare step, if any (released on failure) -> store the
+ * platform secret under its own expiring key -> BullMQ add -> commit the reservation. Job data is
+ * the validated payload and nothing else; secrets are never in it, and neither is anything a
+ * worker should trust beyond the payload's own checks (its time budget is the worker's JOB_TIMEOUT_S).
  *
  * What a worker must do when a job ends: nothing for the limits (a user's slot is freed as
  * soon as BullMQ marks the job finished or removes it). For cancellation it must watch
@@ -30,8 +31,8 @@ import { commitSlot, forgetUserJob, releaseSlot, reserveSlot, userJobIds, type R
 import { jobPosition } from './position.ts';
 import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobQueue, JobState, JobSummary, QueueCounts } from './types.ts';
 
-/** What BullMQ stores as job data: the payload and the time budget the worker enforces per attempt. */
-export type QueuedJobData = JobPayload & { timeoutMs: number };
+/** What BullMQ stores as job data. */
+export type QueuedJobData = JobPayload;
 
 export type BullmqQueueConfig = Pick<
   Config,
@@ -46,12 +47,6 @@ export function defaultJobOptions(config: Pick<Config, 'JOB_ATTEMPTS'>): Default
     removeOnComplete: { age: 24 * 3600, count: 1_000 },
     removeOnFail: { age: 7 * 24 * 3600, count: 5_000 },
   };
-}
-
-/** The per-attempt time budget recorded in a job's data (falls back to the config for older jobs). */
-export function jobTimeoutMs(data: unknown, config: Pick<Config, 'JOB_TIMEOUT_S'>): number {
-  const recorded = (data as { timeoutMs?: unknown } | null)?.timeoutMs;
-  return typeof recorded === 'number' && recorded > 0 ? recorded : config.JOB_TIMEOUT_S * 1000;
 }
 
 export interface BullmqJobQueueOptions {
@@ -108,7 +103,7 @@ export class BullmqJobQueue implements JobQueue {
         throw err;
       }
     }
-    const data: QueuedJobData = { ...queued, timeoutMs: this.config.JOB_TIMEOUT_S * 1000 };
+    const data: QueuedJobData = queued;
     try {
       // Stored before the add so a worker that picks the job at once finds it.
       if (secret) await storeSecret(this.secrets, req.jobId, secret);

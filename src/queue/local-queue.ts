@@ -33,7 +33,7 @@ import { validateEnqueue, validatePrepared } from './enqueue-validation.ts';
 import { DEDUPE_TTL_MS, RATE_WINDOW_MS, refusalMessage } from './limits.ts';
 import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobProgress, JobQueue, JobSummary, QueueCounts } from './types.ts';
 
-export type LocalQueueConfig = Pick<Config, 'JOB_ATTEMPTS' | 'JOB_TIMEOUT_S' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'>;
+export type LocalQueueConfig = Pick<Config, 'JOB_ATTEMPTS' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'>;
 
 export type LocalJobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
 
@@ -103,9 +103,17 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   private readonly active = new Set<string>();
   /** Finished ids in finishing order, for retention. */
   private readonly finished: Record<'completed' | 'failed', string[]> = { completed: [], failed: [] };
-  /** A user's job ids in the order they were admitted (pruned of finished ones when counted). */
+  /**
+   * A user's live job ids in the order they were admitted. An entry exists only while the
+   * user has a live job: finishing or removing the last one deletes it, so distinct
+   * requesters cannot grow this map.
+   */
   private readonly userJobIds = new Map<string, string[]>();
-  /** A user's admissions in the last minute: [at ms, job id], oldest first. */
+  /**
+   * A user's admissions in the last minute: [at ms, job id], oldest first. Kept in the order
+   * of each user's latest admission (re-inserted on every admission), so the entries whose
+   * window has passed are always at the front and sweepStarts drops them without a scan.
+   */
   private readonly userStarts = new Map<string, [number, string][]>();
   private readonly dedupe = new Map<string, { jobId: string; expiresAt: number }>();
   /** Admitted ids whose job is not added yet (the caller's prepare step or the secret store is running). */
@@ -147,10 +155,12 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       const first = this.dedupe.get(opts.dedupeId);
       if (first && first.expiresAt > now) return { ok: true, jobId: first.jobId, position: this.positionOf(first.jobId) ?? 0, duplicate: true };
     }
+    this.sweepStarts(now);
+    this.sweepDedupe(now);
     const live = this.liveUserJobs(userId);
     if (live.length >= this.config.LIMIT_USER_QUEUED) return this.refuse('user-queued-limit');
+    // A refused request stores nothing: only an admission below creates or refreshes an entry.
     const starts = (this.userStarts.get(userId) ?? []).filter(([at]) => at > now - RATE_WINDOW_MS);
-    this.userStarts.set(userId, starts);
     if (starts.length >= this.config.LIMIT_USER_PER_MINUTE) return this.refuse('user-rate-limit', starts[0][0] + RATE_WINDOW_MS - now);
     if (this.waiting.length + this.delayed.size + this.reserved.size >= this.config.LIMIT_QUEUE_DEPTH) return this.refuse('queue-full');
 
@@ -160,8 +170,13 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     live.push(jobId);
     this.userJobIds.set(userId, live);
     starts.push([now, jobId]);
-    if (opts.dedupeId) this.dedupe.set(opts.dedupeId, { jobId, expiresAt: now + DEDUPE_TTL_MS });
-    this.sweepDedupe(now);
+    // Re-inserted at the back, so both maps stay in expiry order and the sweeps never scan.
+    this.userStarts.delete(userId);
+    this.userStarts.set(userId, starts);
+    if (opts.dedupeId) {
+      this.dedupe.delete(opts.dedupeId);
+      this.dedupe.set(opts.dedupeId, { jobId, expiresAt: now + DEDUPE_TTL_MS });
+    }
     let queued = payload;
     try {
       if (opts.prepare) queued = validatePrepared(payload, await opts.prepare(payload));
@@ -174,7 +189,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     this.reserved.delete(jobId);
     this.jobs.set(jobId, {
       id: jobId,
-      data: { ...queued, timeoutMs: this.config.JOB_TIMEOUT_S * 1000 },
+      data: queued,
       timestamp: now,
       state: 'waiting',
       attemptsMade: 0,
@@ -208,8 +223,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   async userJobs(userId: string): Promise<JobSummary[]> {
     return this.liveUserJobs(userId).map((jobId) => {
       const job = this.jobs.get(jobId)!;
-      const { timeoutMs: _timeout, ...payload } = job.data;
-      return { jobId, state: job.state === 'active' ? 'active' : 'waiting', position: this.positionOf(jobId), payload };
+      return { jobId, state: job.state === 'active' ? 'active' : 'waiting', position: this.positionOf(jobId), payload: job.data };
     });
   }
 
@@ -227,15 +241,21 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   /** A job's payload while it is kept (waiting, running, or finished within retention): what Retry runs again. */
   async jobPayload(jobId: string): Promise<JobPayload | null> {
     const job = this.jobs.get(jobId);
-    if (!job) return null;
-    const { timeoutMs: _timeout, ...payload } = job.data;
-    return payload;
+    return job ? job.data : null;
   }
 
   /** The job's state, its last reported progress and why it failed, or null when unknown. */
   jobState(jobId: string): { state: LocalJobState; attemptsMade: number; progress: JobProgress | null; failedReason?: string } | null {
     const job = this.jobs.get(jobId);
     return job ? { state: job.state, attemptsMade: job.attemptsMade, progress: job.progress, failedReason: job.failedReason } : null;
+  }
+
+  /**
+   * How many entries the per-user and dedupe bookkeeping holds: what a long-running process
+   * must not accumulate (each map is pruned of users with nothing live or recent).
+   */
+  bookkeepingSize(): { users: number; rateWindows: number; dedupeIds: number } {
+    return { users: this.userJobIds.size, rateWindows: this.userStarts.size, dedupeIds: this.dedupe.size };
   }
 
   /** Stops admitting jobs and drops the retry timers; a worker still running jobs finishes them (close it first). */
@@ -322,6 +342,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     job.state = 'completed';
     job.finishedOn = this.now();
     job.attemptsMade++;
+    this.forgetUserJob(job);
     this.finished.completed.push(job.id);
     this.trimFinished();
     this.emit('completed', view, result);
@@ -336,6 +357,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       this.cancelRequested.delete(job.id);
       job.state = 'failed';
       job.finishedOn = this.now();
+      this.forgetUserJob(job);
       this.finished.failed.push(job.id);
       this.trimFinished();
     } else {
@@ -399,6 +421,25 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     if (i >= 0) this.waiting.splice(i, 1);
     if (this.delayed.delete(job.id)) clearTimeout(job.retryTimer);
     this.jobs.delete(job.id);
+    this.forgetUserJob(job);
+  }
+
+  /** A finished or removed job leaves its user's live list; the user's entry goes with the last one. */
+  private forgetUserJob(job: Entry): void {
+    const userId = job.data.origin.userId;
+    const ids = this.userJobIds.get(userId);
+    if (!ids) return;
+    const rest = ids.filter((id) => id !== job.id);
+    if (rest.length > 0) this.userJobIds.set(userId, rest);
+    else this.userJobIds.delete(userId);
+  }
+
+  /** Drops users whose latest admission has left the rate window (they are at the front: see userStarts). */
+  private sweepStarts(now: number): void {
+    for (const [userId, starts] of this.userStarts) {
+      if (starts[starts.length - 1][0] > now - RATE_WINDOW_MS) break;
+      this.userStarts.delete(userId);
+    }
   }
 
   private trimFinished(): void {
@@ -414,8 +455,11 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     }
   }
 
+  /** Every dedupe id lives the same time, so insertion order is expiry order: the expired ones are at the front. */
   private sweepDedupe(now: number): void {
-    if (this.dedupe.size < 1024) return;
-    for (const [id, entry] of this.dedupe) if (entry.expiresAt <= now) this.dedupe.delete(id);
+    for (const [id, entry] of this.dedupe) {
+      if (entry.expiresAt > now) break;
+      this.dedupe.delete(id);
+    }
   }
 }

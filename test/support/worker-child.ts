@@ -12,7 +12,7 @@ import { createModelCatalog } from '../../src/models.ts';
 import { startWorker } from '../../worker/main.ts';
 import { superviseWorker } from '../../worker/process-lifecycle.ts';
 import { RecordingDeliverer } from './recording-deliverer.ts';
-import { pipelineLoader } from './worker-fixtures.ts';
+import { pipelineLoader, tinyModelInfo } from './worker-fixtures.ts';
 
 const env = process.env;
 const num = (name: string) => (env[name] ? Number(env[name]) : undefined);
@@ -20,7 +20,7 @@ const num = (name: string) => (env[name] ? Number(env[name]) : undefined);
 const config = loadConfig();
 const logger = createLogger({ name: 'worker-child', level: config.LOG_LEVEL });
 const dir = env.TEST_MODEL_DIR!;
-const catalog = createModelCatalog([{ name: 'tiny', dir, defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7, baseSize: 64, sizeMultiple: 8, maxTokens: 75 }]);
+const catalog = createModelCatalog([tinyModelInfo(dir)]);
 const deliverer = new RecordingDeliverer({ file: env.TEST_DELIVERY_FILE, resultDelayMs: num('TEST_RESULT_DELAY_MS'), resultReturnDelayMs: num('TEST_RESULT_RETURN_DELAY_MS') });
 
 const handle = await startWorker(config, {

@@ -27,10 +27,22 @@ export function tempDir(prefix: string): string {
   return mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
 }
 
+/**
+ * The worker's limits (src/job-limits.ts) for the worker tests: slow jobs (hundreds of steps
+ * at up to 1024x1024 on the tiny model) are how they catch a job mid-run, so the tiny model is
+ * catalogued with a 1024 px budget and MAX_STEPS is raised to the schema's 500.
+ */
+export const SLOW_JOB_LIMITS = { MAX_STEPS: '500' } as const;
+
+/** The catalog entry of a tiny test model folder (see SLOW_JOB_LIMITS for its size budget). */
+export function tinyModelInfo(dir: string): ModelInfo {
+  return { name: 'tiny', dir, defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7, baseSize: 1024, sizeMultiple: 8, maxTokens: 75 };
+}
+
 /** A real (tiny) SD folder in the export layout, named `tiny` in a one-model catalog. */
 export function tinyModel(parent = tempDir('worker-model'), extra: Partial<TinyModelVariant> = {}): { dir: string; info: ModelInfo; catalog: ModelCatalog } {
   const dir = writeTinyModel(parent, { name: 'tiny', idsDtype: 'int32', timestep: 'int64-batch', scalingFactor: 0.18215, ...extra });
-  const info: ModelInfo = { name: 'tiny', dir, defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7, baseSize: 64, sizeMultiple: 8, maxTokens: 75 };
+  const info = tinyModelInfo(dir);
   return { dir, info, catalog: createModelCatalog([info]) };
 }
 
