@@ -59,6 +59,9 @@ export interface AppSummary {
   /** The playground (roles all and bot). */
   playgroundUrl: string | null;
   port: number;
+  /** The address the HTTP server is bound to (HOST), and a URL that reaches it from this machine. */
+  listenAddress: string;
+  localUrl: string;
   warnings: string[];
 }
 
@@ -125,7 +128,7 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     const readiness: Record<string, ReadinessCheck> = {};
     // The worker half adds its own checks (model loaded, its Redis connection).
     if (redis && !runsWorker(role)) readiness.redis = async () => ((await redis!.ping()) === 'PONG' ? true : 'redis did not answer PONG');
-    const http = await createHttpServer({ port: config.PORT, metrics, logger, readiness });
+    const http = await createHttpServer({ port: config.PORT, host: config.HOST, metrics, logger, readiness });
     cleanups.push(() => http.close());
 
     const adapters: string[] = [];
@@ -193,6 +196,8 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
       providerInUse,
       playgroundUrl,
       port: http.port,
+      listenAddress: http.address,
+      localUrl: http.url,
       warnings,
     };
 

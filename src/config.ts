@@ -59,6 +59,11 @@ export const envSchema = z
     SLACK_API_URL: url('the Slack Web API base').default('https://slack.com/api/'),
     SLACK_REACTIONS: optionalString,
     PORT: int(0, 65535, 3000),
+    /** Loopback by default: nothing outside this machine reaches the server until the operator opens it. */
+    HOST: z
+      .string()
+      .regex(/^[A-Za-z0-9.:-]+$/, { error: 'an address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)' })
+      .default('127.0.0.1'),
     ORT_PROVIDERS: commaList.pipe(z.array(z.enum(['cuda', 'cpu', 'tensorrt', 'dml', 'coreml'], { error: 'a comma list of cuda, cpu, tensorrt, dml, coreml' }))),
     ORT_THREADS: int(0, 256, 0),
     ARTIFACT_DIR: z.string().default(path.join(REPO_ROOT, 'artifacts')),

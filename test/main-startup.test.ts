@@ -169,10 +169,10 @@ describe.skipIf(!haveRedis)('the fleet halves on one Redis', () => {
     expect(image.headers.get('content-type')).toBe('image/png');
 
     // The worker's health endpoints answer on its own port.
-    const ready = await fetch(`http://localhost:${worker.port}/readyz`);
+    const ready = await fetch(`http://127.0.0.1:${worker.port}/readyz`);
     expect(await ready.json()).toEqual({ ready: true, checks: { model: true, redis: true } });
     // Queue depth on the worker's /metrics too (what dashboards and alerts read per worker).
-    const metrics = await (await fetch(`http://localhost:${worker.port}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
     expect(metrics).toMatch(/^imagine_queue_jobs\{state="completed"\} 1$/m);
     expect(metrics).toMatch(/^imagine_model_provider\{model="tiny",provider="cpu"\} 1$/m);
     expect([await bot.stop('SIGTERM'), await worker.stop('SIGTERM')]).toEqual([0, 0]);

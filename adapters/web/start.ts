@@ -37,7 +37,7 @@ export function startWebAdapter(deps: WebAdapterDeps): WebAdapter {
   for (const route of routes) deps.http.route(route);
   return {
     inbound,
-    url: `http://localhost:${deps.http.port}`,
+    url: deps.http.url,
     async close() {
       live.close();
     },
