@@ -156,7 +156,7 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     if (runsAdapters(role)) {
       const countTokens = tokenCounter((model, err) => logger.info({ model, err: { message: (err as Error).message } }, 'no tokenizer here for this model; prompt length warnings are off for it'));
       const common = { queue, results, kv, models: catalog, countTokens, logger, jobPayload: jobPayloadLookup(queue) };
-      const web: WebAdapter = startWebAdapter({ ...common, config, http, artifacts, hub });
+      const web: WebAdapter = await startWebAdapter({ ...common, config, http, artifacts, hub });
       cleanups.push(() => web.close());
       playgroundUrl = web.url;
       adapters.push('web playground');

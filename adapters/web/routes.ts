@@ -22,7 +22,8 @@ import type { ModelCatalog } from '../../src/models.ts';
 import type { ResultStore } from '../../src/results.ts';
 import type { CommandLimits } from '../../commands/context.ts';
 import type { Gallery } from './gallery.ts';
-import type { WebInbound, WebReply } from './inbound.ts';
+import type { WebIdentity } from './identity.ts';
+import type { WebCaller, WebInbound, WebReply } from './inbound.ts';
 import type { LiveUpdates } from './live.ts';
 import { ensureSession } from './session.ts';
 import { IMAGE_ROUTE, resultView } from './view.ts';
@@ -44,6 +45,7 @@ export interface WebRouteDeps {
   artifacts: ArtifactStore;
   models: ModelCatalog;
   limits: CommandLimits;
+  identity: WebIdentity;
   logger: Logger;
 }
 
@@ -97,10 +99,11 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
     res.end(file.body);
   };
 
-  const api = (handler: (req: IncomingMessage, res: ServerResponse, session: string) => Promise<void>) => async (req: IncomingMessage, res: ServerResponse) => {
-    const session = ensureSession(req, res);
+  /** Past this point a request is known by its user id only; the session id itself goes no further. */
+  const api = (handler: (req: IncomingMessage, res: ServerResponse, caller: WebCaller) => Promise<void>) => async (req: IncomingMessage, res: ServerResponse) => {
+    const caller: WebCaller = { userId: deps.identity.userId(ensureSession(req, res)) };
     try {
-      await handler(req, res, session);
+      await handler(req, res, caller);
     } catch (err) {
       if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
       throw err;
@@ -108,16 +111,16 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
   };
 
   /** A POST of one required field (typed text, a button id), answered with what the inbound side replies. */
-  const inboundPost = (prefix: string, field: 'text' | 'id', maxLength: number, call: (session: string, value: string, requestId?: string) => Promise<WebReply>): HttpRoute => ({
+  const inboundPost = (prefix: string, field: 'text' | 'id', maxLength: number, call: (caller: WebCaller, value: string, requestId?: string) => Promise<WebReply>): HttpRoute => ({
     method: 'POST',
     prefix,
-    handler: api(async (req, res, session) => {
+    handler: api(async (req, res, caller) => {
       const body = await readJson(req);
       const value = text(body[field], maxLength);
       if (value === undefined) throw new HttpError(400, `${field} is required`);
-      const reply = await call(session, value, text(body.requestId, 64));
-      if (reply.kind === 'queued') deps.live.touch(session);
-      if (reply.kind === 'deleted') deps.live.send(session, 'deleted', { resultId: reply.resultId });
+      const reply = await call(caller, value, text(body.requestId, 64));
+      if (reply.kind === 'queued') deps.live.touch(caller.userId);
+      if (reply.kind === 'deleted') deps.live.send(caller.userId, 'deleted', { resultId: reply.resultId });
       sendJson(res, 200, reply);
     }),
   });
@@ -138,17 +141,17 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
       prefix: '/static',
       handler: (req, res) => serveFile(res, path.basename(new URL(req.url ?? '/', 'http://localhost').pathname)),
     },
-    inboundPost('/api/command', 'text', 5000, (session, typed, requestId) => deps.inbound.text(session, typed, requestId)),
-    inboundPost('/api/press', 'id', 120, (session, id, requestId) => deps.inbound.press(session, id, requestId)),
+    inboundPost('/api/command', 'text', 5000, (caller, typed, requestId) => deps.inbound.text(caller, typed, requestId)),
+    inboundPost('/api/press', 'id', 120, (caller, id, requestId) => deps.inbound.press(caller, id, requestId)),
     {
       method: 'GET',
       prefix: '/api/events',
-      handler: api((req, res, session) => deps.live.connect(session, req, res)),
+      handler: api((req, res, caller) => deps.live.connect(caller.userId, req, res)),
     },
     {
       method: 'GET',
       prefix: '/api/gallery',
-      handler: api(async (_req, res, session) => sendJson(res, 200, { results: (await deps.gallery.list(session)).map(resultView) })),
+      handler: api(async (_req, res, caller) => sendJson(res, 200, { results: (await deps.gallery.list(caller.userId)).map(resultView) })),
     },
     {
       method: 'GET',

@@ -2,6 +2,8 @@
  * The web "user": a browser session named by a random cookie. The id is 128 random bits, so
  * it cannot be guessed, and it is the only thing that ties a tab to its jobs and results
  * (the queue's per-user limits and the press policy apply to it like to a Discord user).
+ * The id itself stays in the browser: everything stored knows the session by a keyed hash of
+ * it (identity.ts).
  * HttpOnly keeps page scripts away from it; SameSite=Strict keeps other sites from making
  * requests that carry it.
  */

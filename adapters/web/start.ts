@@ -11,6 +11,7 @@ import type { HttpServerHandle } from '../../src/http-server.ts';
 import { resultTtlSeconds } from '../../src/results.ts';
 import type { WebEventHub } from './events.ts';
 import { Gallery } from './gallery.ts';
+import { WebIdentity } from './identity.ts';
 import { WebInbound } from './inbound.ts';
 import { LiveUpdates } from './live.ts';
 import { webRoutes } from './routes.ts';
@@ -29,11 +30,12 @@ export interface WebAdapter {
   close(): Promise<void>;
 }
 
-export function startWebAdapter(deps: WebAdapterDeps): WebAdapter {
+export async function startWebAdapter(deps: WebAdapterDeps): Promise<WebAdapter> {
+  const identity = await WebIdentity.load(deps.kv);
   const gallery = new Gallery(deps.kv, deps.results, resultTtlSeconds(deps.config));
   const inbound = new WebInbound({ ...deps, gallery });
   const live = new LiveUpdates({ queue: deps.queue, hub: deps.hub, gallery, logger: deps.logger });
-  const routes = webRoutes({ inbound, live, gallery, results: deps.results, artifacts: deps.artifacts, models: deps.models, limits: limitsFromConfig(deps.config), logger: deps.logger });
+  const routes = webRoutes({ inbound, live, gallery, results: deps.results, artifacts: deps.artifacts, models: deps.models, limits: limitsFromConfig(deps.config), identity, logger: deps.logger });
   for (const route of routes) deps.http.route(route);
   return {
     inbound,
