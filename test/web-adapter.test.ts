@@ -213,12 +213,15 @@ describe('web deliverer', () => {
       { type: 'failure', session: ALICE, jobId: 'job-7', message: 'Cancelled.', retry: false, cancelled: true },
     ]);
     await expect(deliverer.progress({ ...ctx, payload: { ...payload, origin: { ...payload.origin, platform: 'slack' } } }, { step: 1, total: 2, etaMs: null })).rejects.toThrow(/web deliverer got a slack job/);
-    const view = resultView(result);
+    const view = resultView(result, 'spoiler');
     expect(view.gridUrl).toBe(`/api/images/${result.resultId}/grid.png`);
-    expect(view.flagged).toBe(false);
-    expect(resultView({ ...result, images: result.images.map((img, i) => ({ ...img, nsfw: i === 1 })) }).flagged).toBe(true);
+    expect(view).toMatchObject({ flagged: false, withheld: false });
+    const flagged = { ...result, images: result.images.map((img, i) => ({ ...img, nsfw: i === 1 })) };
+    expect(resultView(flagged, 'spoiler')).toMatchObject({ flagged: true, withheld: false });
+    expect(resultView(flagged, 'withhold')).toMatchObject({ flagged: true, withheld: true });
+    expect(resultView(result, 'withhold')).toMatchObject({ flagged: false, withheld: false });
     expect(view.rows.flat().map((b) => b.label)).toEqual(['U1', 'U2', 'V1', 'V2', '🔄', '✖']);
-    const single = resultView({ ...result, images: result.images.slice(0, 1) });
+    const single = resultView({ ...result, images: result.images.slice(0, 1) }, 'spoiler');
     expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
     expect(single.rows[1][0]).toMatchObject({ id: encodeAction({ action: 'variation', resultId: result.resultId, index: 0 }), title: 'Strong variation of image 1' });
   });

@@ -7,7 +7,7 @@
  *   GET  /api/events                server-sent events (live.ts)
  *   GET  /api/gallery               the session's recent results
  *   GET  /api/info                  models and limits, for the page's hints
- *   GET  /api/images/<result>/<i|grid>.png   a result's image from the artifact store
+ *   GET  /api/images/<result>/<i|grid>.png   a result's image, to the session that made it only
  * POSTs must be JSON: a cross-site form cannot send that without a CORS preflight, which
  * this server never grants, and the session cookie is SameSite=Strict besides.
  */
@@ -26,7 +26,7 @@ import type { WebIdentity } from './identity.ts';
 import type { WebCaller, WebInbound, WebReply } from './inbound.ts';
 import type { LiveUpdates } from './live.ts';
 import { ensureSession } from './session.ts';
-import { IMAGE_ROUTE, resultView } from './view.ts';
+import { IMAGE_ROUTE, isWithheld, resultView, type FlaggedImagePolicy } from './view.ts';
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 const MAX_BODY_BYTES = 16 * 1024;
@@ -46,6 +46,7 @@ export interface WebRouteDeps {
   models: ModelCatalog;
   limits: CommandLimits;
   identity: WebIdentity;
+  flagged: FlaggedImagePolicy;
   logger: Logger;
 }
 
@@ -151,7 +152,7 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
     {
       method: 'GET',
       prefix: '/api/gallery',
-      handler: api(async (_req, res, caller) => sendJson(res, 200, { results: (await deps.gallery.list(caller.userId)).map(resultView) })),
+      handler: api(async (_req, res, caller) => sendJson(res, 200, { results: (await deps.gallery.list(caller.userId)).map((r) => resultView(r, deps.flagged)) })),
     },
     {
       method: 'GET',
@@ -167,17 +168,23 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
     {
       method: 'GET',
       prefix: IMAGE_ROUTE,
-      handler: async (req, res) => {
+      // A result's id is in every button id (and so in Discord and Slack messages): it proves
+      // nothing. Only the session that made a web result gets its pictures; anyone else is told
+      // what an unknown id is told, so ids cannot even be probed for.
+      handler: api(async (req, res, caller) => {
         const m = /^\/api\/images\/([A-Za-z0-9_.-]{1,80})\/(grid|[0-3])\.png$/.exec(new URL(req.url ?? '/', 'http://localhost').pathname);
         if (!m) return sendJson(res, 404, { error: 'not found' });
-        const result = await deps.results.get(m[1]);
-        const ref = !result ? undefined : m[2] === 'grid' ? (result.grid ?? result.images[0]?.artifact) : result.images[Number(m[2])]?.artifact;
+        const which = m[2] === 'grid' ? 'grid' : Number(m[2]);
+        const found = await deps.results.get(m[1]);
+        const result = found && found.origin.platform === 'web' && found.origin.userId === caller.userId ? found : null;
+        if (result && isWithheld(result, which, deps.flagged)) return sendJson(res, 403, { error: 'the safety checker flagged this image, so it is withheld' });
+        const ref = !result ? undefined : which === 'grid' ? (result.grid ?? result.images[0]?.artifact) : result.images[which]?.artifact;
         const bytes = ref ? await deps.artifacts.get(ref.key) : null;
         if (!bytes) return sendJson(res, 404, { error: 'this image has expired or was removed' });
-        // Result images never change; they only disappear.
+        // Result images never change; they only disappear. Private: for this browser only.
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': bytes.length, 'cache-control': 'private, max-age=86400, immutable' });
         res.end(bytes);
-      },
+      }),
     },
   ];
 }

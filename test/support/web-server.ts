@@ -32,6 +32,8 @@ export interface WebServer {
   hub: MemoryWebEventHub;
   http: HttpServerHandle;
   web: WebAdapter;
+  /** A queued job's payload (what a worker would be handed). */
+  payloadOf(jobId: string): Promise<JobPayload>;
   /** Stores a finished 2-image result for the job's payload, as a worker would, and tells the session's tabs. */
   finish(jobId: string, payload: JobPayload, opts?: { nsfw?: boolean[] }): Promise<JobResult>;
   close(): Promise<void>;
@@ -47,7 +49,8 @@ export async function startWebServer(opts: { env?: Record<string, string>; queue
   const hub = new MemoryWebEventHub();
   const http = await createHttpServer({ port: 0, host: '127.0.0.1' });
   const logger = createLogger({ level: 'silent' });
-  const web = await startWebAdapter({ queue, results, kv, models: createModelCatalog([TINY], 'tiny'), countTokens: wordTokenCounter, logger, jobPayload: jobPayloadLookup(queue), config, http, artifacts, hub });
+  const jobPayload = jobPayloadLookup(queue)!;
+  const web = await startWebAdapter({ queue, results, kv, models: createModelCatalog([TINY], 'tiny'), countTokens: wordTokenCounter, logger, jobPayload, config, http, artifacts, hub });
   return {
     url: http.url,
     config,
@@ -58,6 +61,11 @@ export async function startWebServer(opts: { env?: Record<string, string>; queue
     hub,
     http,
     web,
+    async payloadOf(jobId) {
+      const payload = await jobPayload(jobId);
+      if (!payload) throw new Error(`no job ${jobId} in the queue`);
+      return payload;
+    },
     async finish(jobId, payload, { nsfw = [] } = {}) {
       const resultId = `r-${jobId.slice(0, 8)}`;
       const images = [];
