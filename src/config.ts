@@ -64,6 +64,8 @@ export const envSchema = z
       .string()
       .regex(/^[A-Za-z0-9.:-]+$/, { error: 'an address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)' })
       .default('127.0.0.1'),
+    /** How many reverse proxies stand in front of the server; only then is X-Forwarded-For believed. */
+    TRUST_PROXY: int(0, 10, 0),
     ORT_PROVIDERS: commaList.pipe(z.array(z.enum(['cuda', 'cpu', 'tensorrt', 'dml', 'coreml'], { error: 'a comma list of cuda, cpu, tensorrt, dml, coreml' }))),
     ORT_THREADS: int(0, 256, 0),
     ARTIFACT_DIR: z.string().default(path.join(REPO_ROOT, 'artifacts')),

@@ -37,6 +37,8 @@ const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
 /** Who is asking: the session's user id (a keyed hash of the session, identity.ts), never the session id itself. */
 export interface WebCaller {
   userId: string;
+  /** The client address's keyed hash: the queue holds it to the per-user caps too (client-address.ts). */
+  clientKey?: string;
 }
 
 export class WebInbound {
@@ -90,7 +92,7 @@ export class WebInbound {
       case 'message':
         return { kind: 'message', message: outcome.message, code: outcome.code };
       case 'job':
-        return this.enqueue(outcome);
+        return this.enqueue(outcome, caller);
       case 'cancel': {
         const answers = await Promise.all(outcome.jobIds.map((id) => this.deps.queue.cancel(id, caller.userId)));
         const refused = answers.find((a) => !a.ok);
@@ -110,10 +112,10 @@ export class WebInbound {
     }
   }
 
-  private async enqueue(outcome: Extract<CommandOutcome, { kind: 'job' }>): Promise<WebReply> {
+  private async enqueue(outcome: Extract<CommandOutcome, { kind: 'job' }>, caller: WebCaller): Promise<WebReply> {
     let queued;
     try {
-      queued = await this.deps.queue.enqueue(outcome.payload, { dedupeId: outcome.dedupeId });
+      queued = await this.deps.queue.enqueue(outcome.payload, { dedupeId: outcome.dedupeId, ...(caller.clientKey ? { clientKey: caller.clientKey } : {}) });
     } catch (err) {
       if (err instanceof InvalidJobError) return { kind: 'message', message: err.userMessage, code: 'invalid' };
       throw err;

@@ -21,6 +21,7 @@ import type { Logger } from '../../src/logger.ts';
 import type { ModelCatalog } from '../../src/models.ts';
 import type { ResultStore } from '../../src/results.ts';
 import type { CommandLimits } from '../../commands/context.ts';
+import { clientAddress } from './client-address.ts';
 import type { Gallery } from './gallery.ts';
 import type { WebIdentity } from './identity.ts';
 import type { WebCaller, WebInbound, WebReply } from './inbound.ts';
@@ -46,6 +47,8 @@ export interface WebRouteDeps {
   models: ModelCatalog;
   limits: CommandLimits;
   identity: WebIdentity;
+  /** TRUST_PROXY: reverse proxies in front, whose X-Forwarded-For entries name the client. */
+  trustedProxies: number;
   flagged: FlaggedImagePolicy;
   logger: Logger;
 }
@@ -102,7 +105,10 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
 
   /** Past this point a request is known by its user id only; the session id itself goes no further. */
   const api = (handler: (req: IncomingMessage, res: ServerResponse, caller: WebCaller) => Promise<void>) => async (req: IncomingMessage, res: ServerResponse) => {
-    const caller: WebCaller = { userId: deps.identity.userId(ensureSession(req, res)) };
+    const caller: WebCaller = {
+      userId: deps.identity.userId(ensureSession(req, res)),
+      clientKey: deps.identity.clientKey(clientAddress(req, deps.trustedProxies)),
+    };
     try {
       await handler(req, res, caller);
     } catch (err) {

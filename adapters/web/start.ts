@@ -17,7 +17,7 @@ import { LiveUpdates } from './live.ts';
 import { webRoutes } from './routes.ts';
 
 export interface WebAdapterDeps extends BotServices {
-  config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY' | 'RESULT_TTL_DAYS' | 'NSFW_MODE'>;
+  config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY' | 'RESULT_TTL_DAYS' | 'NSFW_MODE' | 'TRUST_PROXY'>;
   http: HttpServerHandle;
   artifacts: ArtifactStore;
   hub: WebEventHub;
@@ -35,7 +35,7 @@ export async function startWebAdapter(deps: WebAdapterDeps): Promise<WebAdapter>
   const gallery = new Gallery(deps.kv, deps.results, resultTtlSeconds(deps.config));
   const inbound = new WebInbound({ ...deps, gallery });
   const live = new LiveUpdates({ queue: deps.queue, hub: deps.hub, gallery, logger: deps.logger, flagged: deps.config.NSFW_MODE });
-  const routes = webRoutes({ inbound, live, gallery, results: deps.results, artifacts: deps.artifacts, models: deps.models, limits: limitsFromConfig(deps.config), identity, flagged: deps.config.NSFW_MODE, logger: deps.logger });
+  const routes = webRoutes({ inbound, live, gallery, results: deps.results, artifacts: deps.artifacts, models: deps.models, limits: limitsFromConfig(deps.config), identity, trustedProxies: deps.config.TRUST_PROXY, flagged: deps.config.NSFW_MODE, logger: deps.logger });
   for (const route of routes) deps.http.route(route);
   return {
     inbound,

@@ -29,8 +29,8 @@ import { storeSecret } from '../platform-secrets.ts';
 import { defaultJobOptions, type QueuedJobData } from './bullmq-queue.ts';
 import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
 import { validateEnqueue } from './enqueue-validation.ts';
-import { DEDUPE_TTL_MS, RATE_WINDOW_MS, refusalMessage } from './limits.ts';
-import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobProgress, JobQueue, JobSummary, QueueCounts } from './types.ts';
+import { DEDUPE_TTL_MS, limitSubjects, RATE_WINDOW_MS, refusalMessage } from './limits.ts';
+import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, EnqueueRefusal, JobProgress, JobQueue, JobSummary, LimitSubject, QueueCounts } from './types.ts';
 
 export type LocalQueueConfig = Pick<Config, 'JOB_ATTEMPTS' | 'JOB_TIMEOUT_S' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'>;
 
@@ -80,6 +80,9 @@ interface Entry {
   retryTimer?: NodeJS.Timeout;
 }
 
+/** The per-subject maps hold users and clients side by side; the name keeps a user id from ever meaning a client. */
+const subjectKey = (subject: { name: LimitSubject; id: string }) => `${subject.name}:${subject.id}`;
+
 interface Retention {
   ageMs: number;
   count: number;
@@ -102,9 +105,9 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   private readonly active = new Set<string>();
   /** Finished ids in finishing order, for retention. */
   private readonly finished: Record<'completed' | 'failed', string[]> = { completed: [], failed: [] };
-  /** A user's job ids in the order they were admitted (pruned of finished ones when counted). */
+  /** A user's (or client's: subjectKey) job ids in the order they were admitted (pruned of finished ones when counted). */
   private readonly userJobIds = new Map<string, string[]>();
-  /** A user's admissions in the last minute: [at ms, job id], oldest first. */
+  /** A user's (or client's) admissions in the last minute: [at ms, job id], oldest first. */
   private readonly userStarts = new Map<string, [number, string][]>();
   private readonly dedupe = new Map<string, { jobId: string; expiresAt: number }>();
   private readonly cancelRequested = new Set<string>();
@@ -144,11 +147,17 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       const first = this.dedupe.get(opts.dedupeId);
       if (first && first.expiresAt > now) return { ok: true, jobId: first.jobId, position: this.positionOf(first.jobId) ?? 0, duplicate: true };
     }
-    const live = this.liveUserJobs(userId);
-    if (live.length >= this.config.LIMIT_USER_QUEUED) return this.refuse('user-queued-limit');
-    const starts = (this.userStarts.get(userId) ?? []).filter(([at]) => at > now - RATE_WINDOW_MS);
-    this.userStarts.set(userId, starts);
-    if (starts.length >= this.config.LIMIT_USER_PER_MINUTE) return this.refuse('user-rate-limit', starts[0][0] + RATE_WINDOW_MS - now);
+    // The user's caps, then the client's (when the adapter names one), in the Redis script's order.
+    const counted: { live: string[]; starts: [number, string][]; key: string }[] = [];
+    for (const subject of limitSubjects({ userId, clientKey: opts.clientKey })) {
+      const key = subjectKey(subject);
+      const live = this.liveUserJobs(key);
+      if (live.length >= this.config.LIMIT_USER_QUEUED) return this.refuse(`${subject.name}-queued-limit`);
+      const starts = (this.userStarts.get(key) ?? []).filter(([at]) => at > now - RATE_WINDOW_MS);
+      this.userStarts.set(key, starts);
+      if (starts.length >= this.config.LIMIT_USER_PER_MINUTE) return this.refuse(`${subject.name}-rate-limit`, starts[0][0] + RATE_WINDOW_MS - now);
+      counted.push({ live, starts, key });
+    }
     if (this.waiting.length + this.delayed.size >= this.config.LIMIT_QUEUE_DEPTH) return this.refuse('queue-full');
 
     const jobId = randomUUID();
@@ -163,9 +172,11 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       progress: null,
     });
     this.waiting.push(jobId);
-    live.push(jobId);
-    this.userJobIds.set(userId, live);
-    starts.push([now, jobId]);
+    for (const { live, starts, key } of counted) {
+      live.push(jobId);
+      this.userJobIds.set(key, live);
+      starts.push([now, jobId]);
+    }
     if (opts.dedupeId) this.dedupe.set(opts.dedupeId, { jobId, expiresAt: now + DEDUPE_TTL_MS });
     this.sweepDedupe(now);
     const position = this.positionOf(jobId) ?? 0;
@@ -193,7 +204,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   }
 
   async userJobs(userId: string): Promise<JobSummary[]> {
-    return this.liveUserJobs(userId).map((jobId) => {
+    return this.liveUserJobs(subjectKey({ name: 'user', id: userId })).map((jobId) => {
       const job = this.jobs.get(jobId)!;
       const { timeoutMs: _timeout, ...payload } = job.data;
       return { jobId, state: job.state === 'active' ? 'active' : 'waiting', position: this.positionOf(jobId), payload };
@@ -355,18 +366,18 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     }
   }
 
-  /** The user's waiting, retry-waiting and running jobs, oldest first (finished and removed ones are dropped). */
-  private liveUserJobs(userId: string): string[] {
-    const live = (this.userJobIds.get(userId) ?? []).filter((id) => {
+  /** A subject's (subjectKey) waiting, retry-waiting and running jobs, oldest first (finished and removed ones are dropped). */
+  private liveUserJobs(key: string): string[] {
+    const live = (this.userJobIds.get(key) ?? []).filter((id) => {
       const state = this.jobs.get(id)?.state;
       return state === 'waiting' || state === 'delayed' || state === 'active';
     });
-    if (live.length > 0) this.userJobIds.set(userId, live);
-    else this.userJobIds.delete(userId);
+    if (live.length > 0) this.userJobIds.set(key, live);
+    else this.userJobIds.delete(key);
     return live;
   }
 
-  private refuse(reason: 'user-queued-limit' | 'user-rate-limit' | 'queue-full', retryAfterMs?: number): EnqueueOutcome {
+  private refuse(reason: EnqueueRefusal, retryAfterMs?: number): EnqueueOutcome {
     return { ok: false, reason, message: refusalMessage(reason, this.config, retryAfterMs) };
   }
 
