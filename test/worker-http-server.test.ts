@@ -135,7 +135,7 @@ describe('listening address', () => {
   });
 
   it('the start-up lines print the address really bound, not a made-up localhost', () => {
-    const base = { role: 'all' as const, adapters: ['web playground'], queue: 'in-process (no REDIS_URL)', models: [], providersRequested: null, providerInUse: null, warnings: [] };
+    const base = { role: 'all' as const, adapters: ['web playground'], queue: 'in-process (no REDIS_URL)', models: [], providersRequested: null, providerInUse: null, playgroundNeedsKey: false, warnings: [] };
     const loopback = summaryLines({ ...base, playgroundUrl: 'http://127.0.0.1:3000', port: 3000, listenAddress: '127.0.0.1', localUrl: 'http://127.0.0.1:3000' });
     expect(loopback).toContain('  listening: 127.0.0.1:3000 (this machine only; set HOST=0.0.0.0 to accept other machines)');
     expect(loopback).toContain('  health:    http://127.0.0.1:3000/healthz, /readyz, /metrics');

@@ -21,6 +21,7 @@ import type { Logger } from '../../src/logger.ts';
 import type { ModelCatalog } from '../../src/models.ts';
 import type { ResultStore } from '../../src/results.ts';
 import type { CommandLimits } from '../../commands/context.ts';
+import type { AccessGate } from './access.ts';
 import { clientAddress } from './client-address.ts';
 import type { Gallery } from './gallery.ts';
 import type { WebIdentity } from './identity.ts';
@@ -47,6 +48,8 @@ export interface WebRouteDeps {
   models: ModelCatalog;
   limits: CommandLimits;
   identity: WebIdentity;
+  /** WEB_ACCESS_KEY: every route below is behind it when it is set. */
+  access: AccessGate;
   /** TRUST_PROXY: reverse proxies in front, whose X-Forwarded-For entries name the client. */
   trustedProxies: number;
   flagged: FlaggedImagePolicy;
@@ -96,7 +99,8 @@ function loadStatic(): Map<string, { body: Buffer; type: string }> {
 
 export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
   const files = loadStatic();
-  const serveFile = (res: ServerResponse, name: string) => {
+  const serveFile = (req: IncomingMessage, res: ServerResponse, name: string) => {
+    if (!deps.access.admitApi(req, res)) return;
     const file = files.get(name);
     if (!file) return sendJson(res, 404, { error: 'not found' });
     res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
@@ -105,6 +109,7 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
 
   /** Past this point a request is known by its user id only; the session id itself goes no further. */
   const api = (handler: (req: IncomingMessage, res: ServerResponse, caller: WebCaller) => Promise<void>) => async (req: IncomingMessage, res: ServerResponse) => {
+    if (!deps.access.admitApi(req, res)) return;
     const caller: WebCaller = {
       userId: deps.identity.userId(ensureSession(req, res)),
       clientKey: deps.identity.clientKey(clientAddress(req, deps.trustedProxies)),
@@ -139,14 +144,15 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
       handler: (req, res) => {
         const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
         if (pathname !== '/' && pathname !== '/index.html') return sendJson(res, 404, { error: 'not found' });
+        if (!deps.access.admitPage(req, res)) return;
         ensureSession(req, res);
-        serveFile(res, 'index.html');
+        serveFile(req, res, 'index.html');
       },
     },
     {
       method: 'GET',
       prefix: '/static',
-      handler: (req, res) => serveFile(res, path.basename(new URL(req.url ?? '/', 'http://localhost').pathname)),
+      handler: (req, res) => serveFile(req, res, path.basename(new URL(req.url ?? '/', 'http://localhost').pathname)),
     },
     inboundPost('/api/command', 'text', 5000, (caller, typed, requestId) => deps.inbound.text(caller, typed, requestId)),
     inboundPost('/api/press', 'id', 120, (caller, id, requestId) => deps.inbound.press(caller, id, requestId)),

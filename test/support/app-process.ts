@@ -21,7 +21,7 @@ export interface AppProcess {
   stderr(): string;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
-  /** The playground URL from the start-up lines ('' for a worker, which has none). */
+  /** The playground URL from the start-up lines ('' for a worker, or when the playground is off). */
   url: string;
   /** The port its HTTP server listens on. */
   port: number;
@@ -60,7 +60,8 @@ export async function startApp(env: Record<string, string>, args: string[] = [],
     const out = app.stdout();
     const health = /health: +http:\/\/127\.0\.0\.1:(\d+)\/healthz/.exec(out);
     const playground = /Open the playground: (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
-    if (health && (playground || args.includes('--role=worker'))) return { ...app, url: playground?.[1] ?? '', port: Number(health[1]) };
+    const noPlayground = args.includes('--role=worker') || /playground: off /.test(out);
+    if (health && (playground || noPlayground)) return { ...app, url: playground?.[1] ?? '', port: Number(health[1]) };
     if (app.child.exitCode !== null) throw new Error(`the app exited with ${app.child.exitCode} before it started:\n${app.stderr()}${app.stdout()}`);
     if (Date.now() > deadline) {
       await app.stop('SIGKILL');
