@@ -47,6 +47,16 @@ describe.each(backends)('per-address limit (%s)', (_name, available, start) => {
     expect((await server.queue.counts()).waiting).toBe(3);
   });
 
+  it.skipIf(!available)('a cancelled job gives its slot back to the address as well as to the session', async () => {
+    server = await start(LIMITS);
+    const first = new Browser(server.url);
+    for (let i = 0; i < 3; i++) expect((await first.command(`/imagine mine ${i}`)).kind).toBe('queued');
+    const other = new Browser(server.url);
+    expect((await other.command('/imagine refused')).code).toBe('client-queued-limit');
+    expect(await first.command('/cancel')).toMatchObject({ kind: 'cancelled' });
+    expect((await other.command('/imagine now there is room')).kind).toBe('queued');
+  });
+
   it.skipIf(!available)('sessions from one address share the per-minute cap too', async () => {
     server = await start({ LIMIT_USER_QUEUED: '100', LIMIT_USER_PER_MINUTE: '4' });
     const [one, two] = [new Browser(server.url), new Browser(server.url)];
