@@ -61,6 +61,8 @@ export interface AppSummary {
   playgroundUrl: string | null;
   /** WEB_ACCESS_KEY guards the playground. */
   playgroundNeedsKey: boolean;
+  /** Why a process that serves users has no playground (null when it has one, and for workers). */
+  playgroundOff: string | null;
   port: number;
   /** The address the HTTP server is bound to (HOST), and a URL that reaches it from this machine. */
   listenAddress: string;
@@ -201,6 +203,7 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
       providerInUse,
       playgroundUrl,
       playgroundNeedsKey: playgroundUrl !== null && config.WEB_ACCESS_KEY !== undefined,
+      playgroundOff: !runsAdapters(role) || playgroundUrl ? null : config.WEB_PLAYGROUND === 'off' ? 'WEB_PLAYGROUND=off' : 'Discord or Slack is configured; WEB_PLAYGROUND=on turns it on',
       port: http.port,
       listenAddress: http.address,
       localUrl: http.url,

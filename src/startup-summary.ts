@@ -36,7 +36,7 @@ export function summaryLines(s: AppSummary): string[] {
   lines.push(`  listening: ${listening(s.listenAddress, s.port)}`);
   lines.push(`  health:    ${s.localUrl}/healthz, /readyz, /metrics`);
   for (const w of s.warnings) lines.push(`  warning:   ${w}`);
-  if (s.role !== 'worker' && !s.playgroundUrl) lines.push('  playground: off (Discord or Slack is configured; WEB_PLAYGROUND=on turns it on)');
+  if (s.playgroundOff) lines.push(`  playground: off (${s.playgroundOff})`);
   if (s.playgroundUrl) lines.push('', `  Open the playground: ${s.playgroundUrl}${s.playgroundNeedsKey ? '/?key=<WEB_ACCESS_KEY>' : ''}`, '');
   return lines;
 }

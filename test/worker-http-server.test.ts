@@ -135,7 +135,7 @@ describe('listening address', () => {
   });
 
   it('the start-up lines print the address really bound, not a made-up localhost', () => {
-    const base = { role: 'all' as const, adapters: ['web playground'], queue: 'in-process (no REDIS_URL)', models: [], providersRequested: null, providerInUse: null, playgroundNeedsKey: false, warnings: [] };
+    const base = { role: 'all' as const, adapters: ['web playground'], queue: 'in-process (no REDIS_URL)', models: [], providersRequested: null, providerInUse: null, playgroundNeedsKey: false, playgroundOff: null, warnings: [] };
     const loopback = summaryLines({ ...base, playgroundUrl: 'http://127.0.0.1:3000', port: 3000, listenAddress: '127.0.0.1', localUrl: 'http://127.0.0.1:3000' });
     expect(loopback).toContain('  listening: 127.0.0.1:3000 (this machine only; set HOST=0.0.0.0 to accept other machines)');
     expect(loopback).toContain('  health:    http://127.0.0.1:3000/healthz, /readyz, /metrics');
@@ -143,5 +143,7 @@ describe('listening address', () => {
     expect(open).toContain('  listening: 0.0.0.0:8080 (every interface: other machines can connect)');
     const v6 = summaryLines({ ...base, playgroundUrl: null, port: 81, listenAddress: '::', localUrl: 'http://127.0.0.1:81' });
     expect(v6).toContain('  listening: [::]:81 (every interface: other machines can connect)');
+    expect(summaryLines({ ...base, playgroundUrl: null, port: 81, listenAddress: '::', localUrl: 'http://127.0.0.1:81', playgroundOff: 'WEB_PLAYGROUND=off' })).toContain('  playground: off (WEB_PLAYGROUND=off)');
+    expect(summaryLines({ ...base, playgroundUrl: 'http://127.0.0.1:3000', port: 3000, listenAddress: '127.0.0.1', localUrl: 'http://127.0.0.1:3000', playgroundNeedsKey: true })).toContain('  Open the playground: http://127.0.0.1:3000/?key=<WEB_ACCESS_KEY>');
   });
 });

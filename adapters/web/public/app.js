@@ -15,6 +15,8 @@ const resultTemplate = document.getElementById('result-template');
 const jobCards = new Map();
 /** Jobs that have finished here, so a late place-in-line report cannot bring them back. */
 const finishedJobs = new Set();
+/** Shown where a picture the server withholds (NSFW_MODE=withhold) would have been. */
+const WITHHELD_NOTE = 'The safety checker flagged this image, so it is withheld.';
 
 function requestId() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -205,8 +207,6 @@ async function copyCommand(button, command) {
     delete button.dataset.copied;
   }, 1500);
 }
-
-const WITHHELD_NOTE = 'The safety checker flagged this image, so it is withheld.';
 
 /** A flagged picture stays blurred until clicked once; the first click only uncovers it. */
 function coverFlagged(link, img, note) {
