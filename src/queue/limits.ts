@@ -1,7 +1,8 @@
 /**
  * Admission control for the queue, atomic in one Lua script: deduplication, per-user
- * queued/running cap, per-user per-minute rate, and the global depth cap are checked and the
- * slot reserved in a single step, so 200 producers racing cannot overshoot a limit.
+ * queued/running cap, per-user per-minute rate (the same two again for the client behind the
+ * user when the adapter names one: the web playground's address), and the global depth cap are
+ * checked and the slot reserved in a single step, so 200 producers racing cannot overshoot a limit.
  *
  * Per-user counts are derived from BullMQ's own state, not kept as counters: a user's set
  * holds job ids, and the script counts an id only while it is still reserved (pending) or its

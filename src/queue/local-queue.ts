@@ -6,7 +6,8 @@
  * cannot tell the backends apart:
  * - enqueue validates exactly as the Redis queue does (enqueue-validation.ts), and admits in
  *   the same order with the same numbers and messages (limits.ts): dedupe, then the user's
- *   queued/running cap, then the per-minute rate, then the global depth cap;
+ *   queued/running cap and per-minute rate, then the same two for the client when the adapter
+ *   names one (EnqueueOptions.clientKey), then the global depth cap;
  * - positions are 1-based among waiting jobs, 0 while running, and a job waiting for a retry
  *   rejoins at the back of the line; null once finished;
  * - cancel removes a waiting (or retry-waiting) job and only flags a running one: the
