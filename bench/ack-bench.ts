@@ -65,6 +65,10 @@ async function measure(): Promise<BenchFigure[]> {
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_API_URL: slack.apiUrl,
       LIMIT_QUEUE_DEPTH: '100000',
+      // Slack is configured, so the playground is opt-in; each session poses as its own client
+      // behind one proxy, or the per-address limit would refuse all but a few of them.
+      WEB_PLAYGROUND: 'on',
+      TRUST_PROXY: '1',
       LOG_LEVEL: 'error',
     },
     ['--role=bot'],
@@ -74,7 +78,7 @@ async function measure(): Promise<BenchFigure[]> {
     const web = (i: number) => () =>
       fetch(`${bot.url}/api/command`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', cookie: session(i) },
+        headers: { 'content-type': 'application/json', cookie: session(i), 'x-forwarded-for': `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` },
         body: JSON.stringify({ text: `/imagine a red circle on a blue background --seed ${i}`, requestId: `bench-request-${i}` }),
       }).then(async (r) => ({ ok: r.ok && (await r.json()).kind === 'queued', status: r.status }));
 

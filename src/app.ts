@@ -5,8 +5,9 @@
  *               metrics, artifact store, key-value store, result store, web event hub
  *   queue       REDIS_URL set: BullMQ on Redis (after checking Redis will not evict keys);
  *               unset: the in-process queue, which the worker half consumes directly
- *   adapters    the web playground always; Discord when DISCORD_TOKEN is set; Slack when
- *               SLACK_BOT_TOKEN is set (HTTP receiver on /slack/events, or Socket Mode)
+ *   adapters    the web playground unless Discord or Slack is configured (WEB_PLAYGROUND
+ *               decides); Discord when DISCORD_TOKEN is set; Slack when SLACK_BOT_TOKEN is set
+ *               (HTTP receiver on /slack/events, or Socket Mode)
  *   worker      startWorker with a deliverer per platform (web always)
  *
  * close() stops in the order that loses nothing: adapters stop taking requests, the worker
@@ -17,7 +18,7 @@ import type { DiscordBot } from '../adapters/discord/inbound.ts';
 import type { SlackBot } from '../adapters/slack/bot.ts';
 import { WebDeliverer } from '../adapters/web/deliver.ts';
 import { MemoryWebEventHub, RedisWebEventHub, type WebEventHub } from '../adapters/web/events.ts';
-import { startWebAdapter, type WebAdapter } from '../adapters/web/start.ts';
+import { playgroundEnabled, startWebAdapter, type WebAdapter } from '../adapters/web/start.ts';
 import { resolveProviders } from '../worker/diffusion/providers.ts';
 import { startWorker, type WorkerExit, type WorkerHandle } from '../worker/main.ts';
 import { platformDeliverers } from '../worker/platform-deliverers.ts';
@@ -56,9 +57,16 @@ export interface AppSummary {
   /** Providers asked for, and (once the default model has loaded) the one it runs on. */
   providersRequested: string[] | null;
   providerInUse: string | null;
-  /** The playground (roles all and bot). */
+  /** The playground (roles all and bot, when it is on). */
   playgroundUrl: string | null;
+  /** WEB_ACCESS_KEY guards the playground. */
+  playgroundNeedsKey: boolean;
+  /** Why a process that serves users has no playground (null when it has one, and for workers). */
+  playgroundOff: string | null;
   port: number;
+  /** The address the HTTP server is bound to (HOST), and a URL that reaches it from this machine. */
+  listenAddress: string;
+  localUrl: string;
   warnings: string[];
 }
 
@@ -125,7 +133,7 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     const readiness: Record<string, ReadinessCheck> = {};
     // The worker half adds its own checks (model loaded, its Redis connection).
     if (redis && !runsWorker(role)) readiness.redis = async () => ((await redis!.ping()) === 'PONG' ? true : 'redis did not answer PONG');
-    const http = await createHttpServer({ port: config.PORT, metrics, logger, readiness });
+    const http = await createHttpServer({ port: config.PORT, host: config.HOST, metrics, logger, readiness });
     cleanups.push(() => http.close());
 
     const adapters: string[] = [];
@@ -153,10 +161,12 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     if (runsAdapters(role)) {
       const countTokens = tokenCounter((model, err) => logger.info({ model, err: { message: (err as Error).message } }, 'no tokenizer here for this model; prompt length warnings are off for it'));
       const common = { queue, results, kv, models: catalog, countTokens, logger, jobPayload: jobPayloadLookup(queue) };
-      const web: WebAdapter = startWebAdapter({ ...common, config, http, artifacts, hub });
-      cleanups.push(() => web.close());
-      playgroundUrl = web.url;
-      adapters.push('web playground');
+      if (playgroundEnabled(config)) {
+        const web: WebAdapter = await startWebAdapter({ ...common, config, http, artifacts, hub });
+        cleanups.push(() => web.close());
+        playgroundUrl = web.url;
+        adapters.push('web playground');
+      }
 
       if (config.SLACK_BOT_TOKEN) {
         const { createSlackBot } = await import('../adapters/slack/bot.ts');
@@ -192,7 +202,11 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
       providersRequested: worker ? resolveProviders(config.ORT_PROVIDERS.length ? config.ORT_PROVIDERS : undefined) : null,
       providerInUse,
       playgroundUrl,
+      playgroundNeedsKey: playgroundUrl !== null && config.WEB_ACCESS_KEY !== undefined,
+      playgroundOff: !runsAdapters(role) || playgroundUrl ? null : config.WEB_PLAYGROUND === 'off' ? 'WEB_PLAYGROUND=off' : 'Discord or Slack is configured; WEB_PLAYGROUND=on turns it on',
       port: http.port,
+      listenAddress: http.address,
+      localUrl: http.url,
       warnings,
     };
 

@@ -10,7 +10,7 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const EMBEDDED_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny');
 
 /** Variables whose values must never be printed or logged. */
-export const SECRET_ENV_NAMES = ['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN'] as const;
+export const SECRET_ENV_NAMES = ['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'WEB_ACCESS_KEY'] as const;
 
 const optionalString = z
   .string()
@@ -59,6 +59,16 @@ export const envSchema = z
     SLACK_API_URL: url('the Slack Web API base').default('https://slack.com/api/'),
     SLACK_REACTIONS: optionalString,
     PORT: int(0, 65535, 3000),
+    /** Loopback by default: nothing outside this machine reaches the server until the operator opens it. */
+    HOST: z
+      .string()
+      .regex(/^[A-Za-z0-9.:-]+$/, { error: 'an address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)' })
+      .default('127.0.0.1'),
+    /** How many reverse proxies stand in front of the server; only then is X-Forwarded-For believed. */
+    TRUST_PROXY: int(0, 10, 0),
+    /** auto = on unless Discord or Slack is configured (then the playground is opt-in, not a side door). */
+    WEB_PLAYGROUND: z.enum(['auto', 'on', 'off'], { error: 'auto, on or off' }).default('auto'),
+    WEB_ACCESS_KEY: z.string().regex(/^\S{16,200}$/, { error: 'at least 16 characters without spaces (e.g. from `openssl rand -hex 16`)' }).optional(),
     ORT_PROVIDERS: commaList.pipe(z.array(z.enum(['cuda', 'cpu', 'tensorrt', 'dml', 'coreml'], { error: 'a comma list of cuda, cpu, tensorrt, dml, coreml' }))),
     ORT_THREADS: int(0, 256, 0),
     ARTIFACT_DIR: z.string().default(path.join(REPO_ROOT, 'artifacts')),

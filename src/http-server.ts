@@ -26,7 +26,10 @@ export type ReadinessCheck = () => Promise<true | string> | true | string;
 
 export interface HttpServerOptions {
   port: number;
-  /** Default 0.0.0.0 so the orchestrator's probes reach it; tests pass 127.0.0.1. */
+  /**
+   * The address to listen on. Default loopback (127.0.0.1): only this machine can connect until
+   * the operator says otherwise (HOST); containers set 0.0.0.0 so probes and Services reach them.
+   */
   host?: string;
   routes?: HttpRoute[];
   metrics?: Metrics;
@@ -38,13 +41,27 @@ export interface HttpServerOptions {
 
 export interface HttpServerHandle {
   readonly port: number;
-  /** http://host:port, with 127.0.0.1 for a wildcard host. */
+  /** The address the socket is bound to, as the OS reports it (e.g. 127.0.0.1, 0.0.0.0, ::). */
+  readonly address: string;
+  /** http://host:port to reach it from this machine, with 127.0.0.1 for a wildcard host. */
   readonly url: string;
   readonly server: http.Server;
   route(route: HttpRoute): void;
   setReadinessCheck(name: string, check: ReadinessCheck): void;
   removeReadinessCheck(name: string): void;
   close(): Promise<void>;
+}
+
+export const DEFAULT_HOST = '127.0.0.1';
+
+/** Whether a bound address accepts connections on every interface (0.0.0.0, ::). */
+export function isWildcardAddress(address: string): boolean {
+  return address === '0.0.0.0' || address === '::';
+}
+
+/** An address as the host part of a URL (IPv6 in brackets). */
+export function hostForUrl(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
 }
 
 function prefixMatches(prefix: string, path: string): boolean {
@@ -143,17 +160,17 @@ export async function createHttpServer(opts: HttpServerOptions): Promise<HttpSer
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => {
+    server.listen(opts.port, opts.host ?? DEFAULT_HOST, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const address = server.address() as AddressInfo;
-  const host = opts.host && opts.host !== '0.0.0.0' && opts.host !== '::' ? opts.host : '127.0.0.1';
 
   return {
     port: address.port,
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`,
+    address: address.address,
+    url: `http://${hostForUrl(isWildcardAddress(address.address) ? '127.0.0.1' : address.address)}:${address.port}`,
     server,
     route: addRoute,
     setReadinessCheck: (name, check) => void checks.set(name, check),

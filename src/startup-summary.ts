@@ -6,11 +6,20 @@
 import path from 'node:path';
 import type { AppSummary } from './app.ts';
 import { REPO_ROOT } from './config.ts';
+import { hostForUrl, isWildcardAddress } from './http-server.ts';
 import { safetyCheckerFile } from '../worker/diffusion/model-folder.ts';
 
 function shortDir(dir: string): string {
   const rel = path.relative(REPO_ROOT, dir);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : dir;
+}
+
+/** Where the server takes connections from, in words: the bound address is what HOST made of it. */
+function listening(address: string, port: number): string {
+  const at = `${hostForUrl(address)}:${port}`;
+  if (isWildcardAddress(address)) return `${at} (every interface: other machines can connect)`;
+  if (address === '127.0.0.1' || address === '::1') return `${at} (this machine only; set HOST=0.0.0.0 to accept other machines)`;
+  return at;
 }
 
 export function summaryLines(s: AppSummary): string[] {
@@ -24,8 +33,10 @@ export function summaryLines(s: AppSummary): string[] {
     const requested = s.providersRequested?.join(',') ?? 'cpu';
     lines.push(`  provider:  ${s.providerInUse ?? 'not loaded yet'} (asked for ${requested})`);
   }
-  lines.push(`  health:    http://localhost:${s.port}/healthz, /readyz, /metrics`);
+  lines.push(`  listening: ${listening(s.listenAddress, s.port)}`);
+  lines.push(`  health:    ${s.localUrl}/healthz, /readyz, /metrics`);
   for (const w of s.warnings) lines.push(`  warning:   ${w}`);
-  if (s.playgroundUrl) lines.push('', `  Open the playground: ${s.playgroundUrl}`, '');
+  if (s.playgroundOff) lines.push(`  playground: off (${s.playgroundOff})`);
+  if (s.playgroundUrl) lines.push('', `  Open the playground: ${s.playgroundUrl}${s.playgroundNeedsKey ? '/?key=<WEB_ACCESS_KEY>' : ''}`, '');
   return lines;
 }

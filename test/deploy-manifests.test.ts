@@ -194,6 +194,20 @@ describe('ports and probes', () => {
     expect(bot.ports.map((p: string) => Number(p.split(':').pop()))).toEqual([Number(bot.environment.PORT)]);
   });
 
+  it('every container listens on all interfaces (the server alone defaults to loopback, which probes cannot reach)', () => {
+    expect(loadConfig({}).HOST).toBe('127.0.0.1');
+    for (const d of dockerfiles) expect(loadConfig(d.env).HOST, d.file).toBe('0.0.0.0');
+    for (const name of ['imagine-bot', 'imagine-worker']) {
+      const c = containerOf(name);
+      expect(loadConfig({ ...dockerfileForImage(c.image).env, ...secretEnv(c), ...envOf(c) }).HOST, name).toBe('0.0.0.0');
+    }
+    for (const [name, svc] of Object.entries<Obj>(compose.services)) {
+      if (!svc.build) continue;
+      const image = parseDockerfile(path.relative(DEPLOY, path.resolve(DEPLOY, svc.build.context, svc.build.dockerfile)));
+      expect(loadConfig({ ...image.env, ...svc.environment }).HOST, `compose ${name}`).toBe('0.0.0.0');
+    }
+  });
+
   it('every probe and health check path is served by the process HTTP server', async () => {
     const paths = new Set<string>();
     for (const d of deployments) {

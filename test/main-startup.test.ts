@@ -88,16 +88,39 @@ describe('secrets stay out of the output', () => {
     const app = await launch({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, LOG_LEVEL: 'debug', ARTIFACT_DIR: path.join(temp, 'a1') });
     const out = app.stdout();
     expect(out).toContain('imagine-bot is running (role all)');
-    expect(out).toMatch(/adapters: +web playground, slack \(HTTP, \/slack\/events\)\n/);
+    expect(out).toMatch(/adapters: +slack \(HTTP, \/slack\/events\)\n/);
     expect(out).toMatch(/queue: +in-process \(no REDIS_URL\)\n/);
     expect(out).toMatch(/model: +tiny \(/);
     expect(out).toMatch(/provider: +cpu \(asked for cpu\)\n/);
-    expect(out).toContain(`Open the playground: ${app.url}`);
+    expect(out).toMatch(/listening: 127\.0\.0\.1:\d+ \(this machine only; set HOST=0\.0\.0\.0 to accept other machines\)\n/);
+    // Beside Slack the playground is opt-in: none of it answers, everything else does.
+    expect(out).toContain('playground: off (Discord or Slack is configured; WEB_PLAYGROUND=on turns it on)');
+    expect(out).not.toContain('Open the playground');
+    const base = `http://127.0.0.1:${app.port}`;
+    for (const p of ['/', '/api/info', '/static/app.js']) expect((await fetch(base + p)).status, p).toBe(404);
+    expect((await fetch(`${base}/api/command`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"text":"/imagine a cat"}' })).status).toBe(404);
+    for (const p of ['/healthz', '/readyz', '/metrics']) expect((await fetch(base + p)).status, p).toBe(200);
+    // /slack/events is Bolt's: an unsigned request is refused there, not missing.
+    expect((await fetch(`${base}/slack/events`, { method: 'POST', body: 'token=x' })).status).toBe(401);
     // Slack answered auth.test with the token: the bot really used it.
     expect(slack.calls.some((c) => c.method === 'auth.test' && c.token === BOT_TOKEN)).toBe(true);
     for (const secret of [BOT_TOKEN, SIGNING_SECRET, '1717171717-SeCrEt', 'sIgNiNg']) expect(app.stdout() + app.stderr()).not.toContain(secret);
     expect(await app.stop('SIGTERM')).toBe(0);
     for (const secret of [BOT_TOKEN, SIGNING_SECRET]) expect(app.stdout() + app.stderr()).not.toContain(secret);
+  });
+
+  it('WEB_PLAYGROUND=on serves the playground beside Slack, behind WEB_ACCESS_KEY when set (and never prints the key)', async () => {
+    const accessKey = 'AcCeSs-KeY-0123456789-sEcReT';
+    const app = await launch({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, WEB_PLAYGROUND: 'on', WEB_ACCESS_KEY: accessKey, LOG_LEVEL: 'debug', ARTIFACT_DIR: path.join(temp, 'a2') });
+    expect(app.stdout()).toMatch(/adapters: +web playground, slack \(HTTP, \/slack\/events\)\n/);
+    expect(app.stdout()).toContain(`Open the playground: ${app.url}/?key=<WEB_ACCESS_KEY>`);
+    expect((await fetch(`${app.url}/api/info`)).status).toBe(401);
+    const opened = await fetch(`${app.url}/?key=${accessKey}`, { redirect: 'manual' });
+    expect(opened.status).toBe(303);
+    const cookie = opened.headers.get('set-cookie')!.split(';')[0];
+    expect((await fetch(`${app.url}/api/info`, { headers: { cookie } })).status).toBe(200);
+    expect(await app.stop('SIGTERM')).toBe(0);
+    expect(app.stdout() + app.stderr()).not.toContain(accessKey);
   });
 });
 
@@ -169,10 +192,10 @@ describe.skipIf(!haveRedis)('the fleet halves on one Redis', () => {
     expect(image.headers.get('content-type')).toBe('image/png');
 
     // The worker's health endpoints answer on its own port.
-    const ready = await fetch(`http://localhost:${worker.port}/readyz`);
+    const ready = await fetch(`http://127.0.0.1:${worker.port}/readyz`);
     expect(await ready.json()).toEqual({ ready: true, checks: { model: true, redis: true } });
     // Queue depth on the worker's /metrics too (what dashboards and alerts read per worker).
-    const metrics = await (await fetch(`http://localhost:${worker.port}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${worker.port}/metrics`)).text();
     expect(metrics).toMatch(/^imagine_queue_jobs\{state="completed"\} 1$/m);
     expect(metrics).toMatch(/^imagine_model_provider\{model="tiny",provider="cpu"\} 1$/m);
     expect([await bot.stop('SIGTERM'), await worker.stop('SIGTERM')]).toEqual([0, 0]);

@@ -37,7 +37,7 @@ function startProcess(args: string[], env: Record<string, string>): Promise<Runn
     child.stdout!.on('data', (d: Buffer) => {
       log.push(d.toString());
       out += d.toString();
-      const m = /health: +http:\/\/localhost:(\d+)\/healthz/.exec(out);
+      const m = /health: +http:\/\/127\.0\.0\.1:(\d+)\/healthz/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve({ child, port: Number(m[1]), log });

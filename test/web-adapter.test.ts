@@ -30,6 +30,8 @@ afterAll(() => rmSync(temp, { recursive: true, force: true }));
 
 const ALICE = 'AAAAAAAAAAAAAAAAAAAAAA';
 const BOB = 'BBBBBBBBBBBBBBBBBBBBBB';
+const alice = { userId: ALICE };
+const bob = { userId: BOB };
 
 function rig() {
   const config = loadConfig({ LOG_LEVEL: 'silent' });
@@ -103,28 +105,40 @@ describe('copy command', () => {
 describe('typed commands', () => {
   it('/imagine queues a web job for the session, a repeated request id is one job, a bad flag is refused', async () => {
     const r = rig();
-    const reply = await r.inbound.text(ALICE, '/imagine a red circle on a blue background --n 2', 'request-0001');
+    const reply = await r.inbound.text(alice, '/imagine a red circle on a blue background --n 2', 'request-0001');
     expect(reply).toMatchObject({ kind: 'queued', position: 1, duplicate: false, summary: '64x64 · 2 images · seed 1000 · 20 steps · euler_a · cfg 5 · tiny', warnings: [] });
     if (reply.kind !== 'queued') return;
     expect(reply.rows).toEqual([[{ id: encodeAction({ action: 'cancel', jobId: reply.jobId }), label: '✖', style: 'danger', title: 'Cancel this job' }]]);
     const [job] = await r.queue.userJobs(ALICE);
-    expect(job.payload.origin).toEqual({ platform: 'web', channelId: ALICE, userId: ALICE, userName: 'you', eventId: 'web-request-0001' });
-    expect(await r.inbound.text(ALICE, '/imagine a red circle on a blue background --n 2', 'request-0001')).toMatchObject({ kind: 'queued', jobId: reply.jobId, duplicate: true });
-    expect(await r.inbound.text(ALICE, '/imagine a cat --stepz 4')).toMatchObject({ kind: 'message', code: 'unknown-flag' });
-    expect(await r.inbound.text(ALICE, '/draw a cat')).toEqual({ kind: 'message', code: 'unknown-command', message: 'There is no /draw here. Try /imagine, /cancel, /queue or /help.' });
-    expect(await r.inbound.text(ALICE, '/help')).toMatchObject({ kind: 'message', code: 'help', message: expect.stringContaining('/imagine <prompt> [flags]') });
-    expect(await r.inbound.text(ALICE, '/queue')).toEqual({ kind: 'message', code: 'queue', message: 'Queue: 1 waiting, 0 running.\n#1 in line: “a red circle on a blue background”' });
+    expect(job.payload.origin).toEqual({ platform: 'web', channelId: ALICE, userId: ALICE, userName: 'you', eventId: `web:${ALICE}:request-0001` });
+    expect(await r.inbound.text(alice, '/imagine a red circle on a blue background --n 2', 'request-0001')).toMatchObject({ kind: 'queued', jobId: reply.jobId, duplicate: true });
+    expect(await r.inbound.text(alice, '/imagine a cat --stepz 4')).toMatchObject({ kind: 'message', code: 'unknown-flag' });
+    expect(await r.inbound.text(alice, '/draw a cat')).toEqual({ kind: 'message', code: 'unknown-command', message: 'There is no /draw here. Try /imagine, /cancel, /queue or /help.' });
+    expect(await r.inbound.text(alice, '/help')).toMatchObject({ kind: 'message', code: 'help', message: expect.stringContaining('/imagine <prompt> [flags]') });
+    expect(await r.inbound.text(alice, '/queue')).toEqual({ kind: 'message', code: 'queue', message: 'Queue: 1 waiting, 0 running.\n#1 in line: “a red circle on a blue background”' });
+  });
+
+  it('a request id is scoped to its session: another session reusing it gets its own job, not the first one', async () => {
+    const r = rig();
+    const first = await r.inbound.text(alice, '/imagine a red circle', 'shared-request-id');
+    const resent = await r.inbound.text(alice, '/imagine a red circle', 'shared-request-id');
+    const other = await r.inbound.text(bob, '/imagine a blue square', 'shared-request-id');
+    if (first.kind !== 'queued' || resent.kind !== 'queued' || other.kind !== 'queued') throw new Error('not queued');
+    expect(resent).toMatchObject({ jobId: first.jobId, duplicate: true });
+    expect(other.duplicate).toBe(false);
+    expect(other.jobId).not.toBe(first.jobId);
+    expect((await r.queue.userJobs(BOB)).map((j) => [j.jobId, j.payload.params.prompt])).toEqual([[other.jobId, 'a blue square']]);
   });
 
   it('/cancel removes the waiting jobs of this session only', async () => {
     const r = rig();
-    await r.inbound.text(ALICE, '/imagine one');
-    await r.inbound.text(ALICE, '/imagine two');
-    await r.inbound.text(BOB, '/imagine three');
-    expect(await r.inbound.text(ALICE, '/cancel')).toMatchObject({ kind: 'cancelled', message: 'Cancelling your 2 jobs.' });
+    await r.inbound.text(alice, '/imagine one');
+    await r.inbound.text(alice, '/imagine two');
+    await r.inbound.text(bob, '/imagine three');
+    expect(await r.inbound.text(alice, '/cancel')).toMatchObject({ kind: 'cancelled', message: 'Cancelling your 2 jobs.' });
     expect(await r.queue.userJobs(ALICE)).toEqual([]);
     expect(await r.queue.userJobs(BOB)).toHaveLength(1);
-    expect(await r.inbound.text(ALICE, '/cancel')).toEqual({ kind: 'message', code: 'nothing-to-cancel', message: 'You have no queued or running jobs.' });
+    expect(await r.inbound.text(alice, '/cancel')).toEqual({ kind: 'message', code: 'nothing-to-cancel', message: 'You have no queued or running jobs.' });
   });
 });
 
@@ -132,9 +146,9 @@ describe('buttons, from the result store alone', () => {
   it('V1, U2 and 🔄 queue jobs derived from the stored result', async () => {
     const r = rig();
     const result = await storedResult(r, ALICE);
-    const v1 = await r.inbound.press(ALICE, encodeAction({ action: 'variation', resultId: result.resultId, index: 0 }));
-    const u2 = await r.inbound.press(ALICE, encodeAction({ action: 'upscale', resultId: result.resultId, index: 1 }));
-    const again = await r.inbound.press(ALICE, encodeAction({ action: 'reseed', resultId: result.resultId }));
+    const v1 = await r.inbound.press(alice, encodeAction({ action: 'variation', resultId: result.resultId, index: 0 }));
+    const u2 = await r.inbound.press(alice, encodeAction({ action: 'upscale', resultId: result.resultId, index: 1 }));
+    const again = await r.inbound.press(alice, encodeAction({ action: 'reseed', resultId: result.resultId }));
     for (const reply of [v1, u2, again]) expect(reply).toMatchObject({ kind: 'queued', parentResultId: result.resultId });
     const jobs = await r.queue.userJobs(ALICE);
     expect(jobs.map((j) => j.payload.kind)).toEqual(['variation', 'upscale', 'txt2img']);
@@ -146,10 +160,10 @@ describe('buttons, from the result store alone', () => {
   it("another session may not press someone's buttons; unknown ids and expired results are answered", async () => {
     const r = rig();
     const result = await storedResult(r, ALICE);
-    expect(await r.inbound.press(BOB, encodeAction({ action: 'variation', resultId: result.resultId, index: 0 }))).toMatchObject({ kind: 'message', code: 'not-allowed' });
-    expect(await r.inbound.press(BOB, encodeAction({ action: 'delete', resultId: result.resultId }))).toMatchObject({ kind: 'message', code: 'not-allowed' });
-    expect(await r.inbound.press(ALICE, 'other-app:button')).toMatchObject({ kind: 'message', code: 'unknown-button' });
-    expect(await r.inbound.press(ALICE, encodeAction({ action: 'reseed', resultId: 'r-gone' }))).toMatchObject({ kind: 'message', code: 'expired' });
+    expect(await r.inbound.press(bob, encodeAction({ action: 'variation', resultId: result.resultId, index: 0 }))).toMatchObject({ kind: 'message', code: 'not-allowed' });
+    expect(await r.inbound.press(bob, encodeAction({ action: 'delete', resultId: result.resultId }))).toMatchObject({ kind: 'message', code: 'not-allowed' });
+    expect(await r.inbound.press(alice, 'other-app:button')).toMatchObject({ kind: 'message', code: 'unknown-button' });
+    expect(await r.inbound.press(alice, encodeAction({ action: 'reseed', resultId: 'r-gone' }))).toMatchObject({ kind: 'message', code: 'expired' });
     expect(await r.queue.counts()).toMatchObject({ waiting: 0 });
   });
 
@@ -158,7 +172,7 @@ describe('buttons, from the result store alone', () => {
     const keep = await storedResult(r, ALICE);
     const gone = await storedResult(r, ALICE);
     expect((await r.gallery.list(ALICE)).map((x) => x.resultId)).toEqual([gone.resultId, keep.resultId]);
-    expect(await r.inbound.press(ALICE, encodeAction({ action: 'delete', resultId: gone.resultId }))).toEqual({ kind: 'deleted', resultId: gone.resultId, message: 'Removed.' });
+    expect(await r.inbound.press(alice, encodeAction({ action: 'delete', resultId: gone.resultId }))).toEqual({ kind: 'deleted', resultId: gone.resultId, message: 'Removed.' });
     expect(await r.results.get(gone.resultId)).toBeNull();
     expect(await r.artifacts.get(`${gone.resultId}/grid.png`)).toBeNull();
     expect(await r.artifacts.get(`${gone.resultId}/0.png`)).toBeNull();
@@ -167,16 +181,16 @@ describe('buttons, from the result store alone', () => {
 
   it('✖ on a queued job cancels it; Retry runs a stored request again', async () => {
     const r = rig();
-    const queued = await r.inbound.text(ALICE, '/imagine a cat --seed 9');
+    const queued = await r.inbound.text(alice, '/imagine a cat --seed 9');
     if (queued.kind !== 'queued') throw new Error('not queued');
-    expect(await r.inbound.press(BOB, queued.rows[0][0].id)).toMatchObject({ kind: 'message', code: 'not-found' });
-    expect(await r.inbound.press(ALICE, queued.rows[0][0].id)).toEqual({ kind: 'cancelled', jobIds: [queued.jobId], message: 'Cancelling your job.' });
+    expect(await r.inbound.press(bob, queued.rows[0][0].id)).toMatchObject({ kind: 'message', code: 'not-found' });
+    expect(await r.inbound.press(alice, queued.rows[0][0].id)).toEqual({ kind: 'cancelled', jobIds: [queued.jobId], message: 'Cancelling your job.' });
 
-    const failedJob = await r.inbound.text(ALICE, '/imagine a dog --seed 10');
+    const failedJob = await r.inbound.text(alice, '/imagine a dog --seed 10');
     if (failedJob.kind !== 'queued') throw new Error('not queued');
-    const retried = await r.inbound.press(ALICE, encodeAction({ action: 'retry', jobId: failedJob.jobId }), 'retry-request');
+    const retried = await r.inbound.press(alice, encodeAction({ action: 'retry', jobId: failedJob.jobId }), 'retry-request');
     expect(retried).toMatchObject({ kind: 'queued', summary: expect.stringMatching(/^Retry · .*seed 10/) });
-    expect(await r.inbound.press(ALICE, encodeAction({ action: 'retry', jobId: 'job-unknown' }))).toMatchObject({ kind: 'message', code: 'expired' });
+    expect(await r.inbound.press(alice, encodeAction({ action: 'retry', jobId: 'job-unknown' }))).toMatchObject({ kind: 'message', code: 'expired' });
   });
 });
 
@@ -188,7 +202,7 @@ describe('web deliverer', () => {
     const deliverer = new WebDeliverer(hub);
     const r = rig();
     const result = await storedResult(r, ALICE);
-    const payload = (await r.queue.jobPayload((await r.inbound.text(ALICE, '/imagine x') as { jobId: string }).jobId))!;
+    const payload = (await r.queue.jobPayload((await r.inbound.text(alice, '/imagine x') as { jobId: string }).jobId))!;
     const ctx = { jobId: 'job-7', payload, secret: null };
     await deliverer.progress(ctx, { step: 3, total: 8, etaMs: 500, preview: Buffer.from([1, 2, 3]) });
     expect(await deliverer.result(ctx, result, { grid: Buffer.alloc(0), images: [] })).toEqual({ messageId: 'job-7', channelId: ALICE });
@@ -199,12 +213,15 @@ describe('web deliverer', () => {
       { type: 'failure', session: ALICE, jobId: 'job-7', message: 'Cancelled.', retry: false, cancelled: true },
     ]);
     await expect(deliverer.progress({ ...ctx, payload: { ...payload, origin: { ...payload.origin, platform: 'slack' } } }, { step: 1, total: 2, etaMs: null })).rejects.toThrow(/web deliverer got a slack job/);
-    const view = resultView(result);
+    const view = resultView(result, 'spoiler');
     expect(view.gridUrl).toBe(`/api/images/${result.resultId}/grid.png`);
-    expect(view.flagged).toBe(false);
-    expect(resultView({ ...result, images: result.images.map((img, i) => ({ ...img, nsfw: i === 1 })) }).flagged).toBe(true);
+    expect(view).toMatchObject({ flagged: false, withheld: false });
+    const flagged = { ...result, images: result.images.map((img, i) => ({ ...img, nsfw: i === 1 })) };
+    expect(resultView(flagged, 'spoiler')).toMatchObject({ flagged: true, withheld: false });
+    expect(resultView(flagged, 'withhold')).toMatchObject({ flagged: true, withheld: true });
+    expect(resultView(result, 'withhold')).toMatchObject({ flagged: false, withheld: false });
     expect(view.rows.flat().map((b) => b.label)).toEqual(['U1', 'U2', 'V1', 'V2', '🔄', '✖']);
-    const single = resultView({ ...result, images: result.images.slice(0, 1) });
+    const single = resultView({ ...result, images: result.images.slice(0, 1) }, 'spoiler');
     expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
     expect(single.rows[1][0]).toMatchObject({ id: encodeAction({ action: 'variation', resultId: result.resultId, index: 0 }), title: 'Strong variation of image 1' });
   });

@@ -1,6 +1,10 @@
+import net from 'node:net';
+import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../src/http-server.ts';
 import { createMetrics } from '../src/metrics.ts';
+import { summaryLines } from '../src/startup-summary.ts';
 
 let server: HttpServerHandle | undefined;
 afterEach(async () => {
@@ -86,5 +90,60 @@ describe('createHttpServer', () => {
     expect(await boom.json()).toEqual({ error: 'internal error' });
     // No metrics registry given -> no /metrics route.
     expect((await fetch(`${server.url}/metrics`)).status).toBe(404);
+  });
+});
+
+/** An address of this machine that is not loopback, if it has one (to knock on from "outside"). */
+function externalIPv4(): string | null {
+  for (const list of Object.values(os.networkInterfaces())) for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
+  return null;
+}
+
+/** Whether a TCP connection to host:port is accepted. */
+function connects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port });
+    socket.setTimeout(2000);
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+  });
+}
+
+describe('listening address', () => {
+  it('with no host given it listens on loopback only, and says so', async () => {
+    server = await createHttpServer({ port: 0 });
+    expect(server.address).toBe('127.0.0.1');
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
+    expect(await connects('127.0.0.1', server.port)).toBe(true);
+    const outside = externalIPv4();
+    if (outside) expect(await connects(outside, server.port)).toBe(false);
+  });
+
+  it('host 0.0.0.0 accepts other interfaces, and its URL for this machine is still loopback', async () => {
+    server = await createHttpServer({ port: 0, host: '0.0.0.0' });
+    expect(server.address).toBe('0.0.0.0');
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
+    const outside = externalIPv4();
+    if (outside) expect(await connects(outside, server.port)).toBe(true);
+  });
+
+  it('the configuration defaults HOST to loopback and refuses a value that is not an address', () => {
+    expect(loadConfig({}).HOST).toBe('127.0.0.1');
+    expect(loadConfig({ HOST: '0.0.0.0' }).HOST).toBe('0.0.0.0');
+    expect(() => loadConfig({ HOST: 'http://0.0.0.0' })).toThrow('Invalid configuration: HOST must be an address to listen on, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface)');
+  });
+
+  it('the start-up lines print the address really bound, not a made-up localhost', () => {
+    const base = { role: 'all' as const, adapters: ['web playground'], queue: 'in-process (no REDIS_URL)', models: [], providersRequested: null, providerInUse: null, playgroundNeedsKey: false, playgroundOff: null, warnings: [] };
+    const loopback = summaryLines({ ...base, playgroundUrl: 'http://127.0.0.1:3000', port: 3000, listenAddress: '127.0.0.1', localUrl: 'http://127.0.0.1:3000' });
+    expect(loopback).toContain('  listening: 127.0.0.1:3000 (this machine only; set HOST=0.0.0.0 to accept other machines)');
+    expect(loopback).toContain('  health:    http://127.0.0.1:3000/healthz, /readyz, /metrics');
+    const open = summaryLines({ ...base, playgroundUrl: 'http://127.0.0.1:8080', port: 8080, listenAddress: '0.0.0.0', localUrl: 'http://127.0.0.1:8080' });
+    expect(open).toContain('  listening: 0.0.0.0:8080 (every interface: other machines can connect)');
+    const v6 = summaryLines({ ...base, playgroundUrl: null, port: 81, listenAddress: '::', localUrl: 'http://127.0.0.1:81' });
+    expect(v6).toContain('  listening: [::]:81 (every interface: other machines can connect)');
+    expect(summaryLines({ ...base, playgroundUrl: null, port: 81, listenAddress: '::', localUrl: 'http://127.0.0.1:81', playgroundOff: 'WEB_PLAYGROUND=off' })).toContain('  playground: off (WEB_PLAYGROUND=off)');
+    expect(summaryLines({ ...base, playgroundUrl: 'http://127.0.0.1:3000', port: 3000, listenAddress: '127.0.0.1', localUrl: 'http://127.0.0.1:3000', playgroundNeedsKey: true })).toContain('  Open the playground: http://127.0.0.1:3000/?key=<WEB_ACCESS_KEY>');
   });
 });

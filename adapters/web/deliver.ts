@@ -1,7 +1,8 @@
 /**
  * The web playground's Deliverer. A browser session is both the "user" and the "channel" of a
- * web job (origin.userId = origin.channelId = the session id), so every event is addressed to
- * that session and pushed to its open tabs through the event hub. Images are not pushed: the
+ * web job (origin.userId = origin.channelId = the session's user id, a keyed hash of the session
+ * id: identity.ts), so every event is addressed to that user and pushed to its open tabs through
+ * the event hub. Images are not pushed: the
  * result names its artifacts, and the page loads them by URL from the process serving it.
  * The "message" that shows a result is the job itself, so its id is the job id.
  */

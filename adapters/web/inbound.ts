@@ -34,6 +34,13 @@ export type WebReply =
 /** Client request ids become dedupe ids: a double-click or a resent request makes one job. */
 const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
 
+/** Who is asking: the session's user id (a keyed hash of the session, identity.ts), never the session id itself. */
+export interface WebCaller {
+  userId: string;
+  /** The client address's keyed hash: the queue holds it to the per-user caps too (client-address.ts). */
+  clientKey?: string;
+}
+
 export class WebInbound {
   private readonly env: CommandEnvironment;
 
@@ -41,8 +48,14 @@ export class WebInbound {
     this.env = { ...deps, limits: limitsFromConfig(deps.config) };
   }
 
-  origin(session: string, requestId?: string): Origin {
-    return { platform: 'web', channelId: session, userId: session, userName: 'you', ...(requestId && REQUEST_ID.test(requestId) ? { eventId: `web-${requestId}` } : {}) };
+  /**
+   * The job's origin. The request id is the browser's own and may be reused by any other
+   * session, so the dedupe id it becomes is scoped to the user: a second session sending the
+   * same id makes its own job instead of being handed the first one's.
+   */
+  origin(caller: WebCaller, requestId?: string): Origin {
+    const { userId } = caller;
+    return { platform: 'web', channelId: userId, userId, userName: 'you', ...(requestId && REQUEST_ID.test(requestId) ? { eventId: `web:${userId}:${requestId}` } : {}) };
   }
 
   private context(origin: Origin): CommandContext {
@@ -50,38 +63,38 @@ export class WebInbound {
   }
 
   /** Whatever the session typed into the box. */
-  async text(session: string, text: string, requestId?: string): Promise<WebReply> {
-    const ctx = this.context(this.origin(session, requestId));
+  async text(caller: WebCaller, text: string, requestId?: string): Promise<WebReply> {
+    const ctx = this.context(this.origin(caller, requestId));
     const command = parseWebCommand(text);
     switch (command.name) {
       case 'imagine':
-        return this.act(imagine({ text: command.rest }, ctx), session);
+        return this.act(imagine({ text: command.rest }, ctx), caller);
       case 'help':
-        return this.act(help(ctx), session);
+        return this.act(help(ctx), caller);
       case 'cancel':
-        return this.act(cancel({ jobs: await this.deps.queue.userJobs(session), ...(command.rest ? { jobId: command.rest } : {}) }, ctx), session);
+        return this.act(cancel({ jobs: await this.deps.queue.userJobs(caller.userId), ...(command.rest ? { jobId: command.rest } : {}) }, ctx), caller);
       case 'unknown':
-        if (command.typed.toLowerCase() === 'queue') return this.queueReport(session);
+        if (command.typed.toLowerCase() === 'queue') return this.queueReport(caller.userId);
         return { kind: 'message', code: 'unknown-command', message: `There is no /${command.typed.slice(0, 24)} here. Try /imagine, /cancel, /queue or /help.` };
     }
   }
 
   /** A button press: the action id the page got with a result, a job or a failure. */
-  async press(session: string, actionId: string, requestId?: string): Promise<WebReply> {
+  async press(caller: WebCaller, actionId: string, requestId?: string): Promise<WebReply> {
     const ref = decodeAction(actionId);
     if (!ref) return { kind: 'message', code: 'unknown-button', message: 'That button is not one of this playground’s.' };
-    const facts = await lookUpAction(this.deps, ref, session);
-    return this.act(decideAction(ref, facts, this.context(this.origin(session, requestId))), session);
+    const facts = await lookUpAction(this.deps, ref, caller.userId);
+    return this.act(decideAction(ref, facts, this.context(this.origin(caller, requestId))), caller);
   }
 
-  private async act(outcome: CommandOutcome, session: string): Promise<WebReply> {
+  private async act(outcome: CommandOutcome, caller: WebCaller): Promise<WebReply> {
     switch (outcome.kind) {
       case 'message':
         return { kind: 'message', message: outcome.message, code: outcome.code };
       case 'job':
-        return this.enqueue(outcome);
+        return this.enqueue(outcome, caller);
       case 'cancel': {
-        const answers = await Promise.all(outcome.jobIds.map((id) => this.deps.queue.cancel(id, session)));
+        const answers = await Promise.all(outcome.jobIds.map((id) => this.deps.queue.cancel(id, caller.userId)));
         const refused = answers.find((a) => !a.ok);
         if (refused && !refused.ok && outcome.jobIds.length === 1) return { kind: 'message', message: refused.message, code: refused.reason };
         return { kind: 'cancelled', jobIds: outcome.jobIds.filter((_, i) => answers[i].ok), message: outcome.summary };
@@ -89,7 +102,7 @@ export class WebInbound {
       case 'delete': {
         const result = await this.deps.results.get(outcome.resultId);
         await this.deps.results.delete(outcome.resultId);
-        await this.deps.gallery.remove(session, outcome.resultId);
+        await this.deps.gallery.remove(caller.userId, outcome.resultId);
         if (result) {
           const keys = [...result.images.map((i) => i.artifact.key), ...(result.grid ? [result.grid.key] : [])];
           await Promise.all(keys.map((k) => this.deps.artifacts.delete(k).catch(() => undefined)));
@@ -99,10 +112,10 @@ export class WebInbound {
     }
   }
 
-  private async enqueue(outcome: Extract<CommandOutcome, { kind: 'job' }>): Promise<WebReply> {
+  private async enqueue(outcome: Extract<CommandOutcome, { kind: 'job' }>, caller: WebCaller): Promise<WebReply> {
     let queued;
     try {
-      queued = await this.deps.queue.enqueue(outcome.payload, { dedupeId: outcome.dedupeId });
+      queued = await this.deps.queue.enqueue(outcome.payload, { dedupeId: outcome.dedupeId, ...(caller.clientKey ? { clientKey: caller.clientKey } : {}) });
     } catch (err) {
       if (err instanceof InvalidJobError) return { kind: 'message', message: err.userMessage, code: 'invalid' };
       throw err;
@@ -121,8 +134,8 @@ export class WebInbound {
     };
   }
 
-  private async queueReport(session: string): Promise<WebReply> {
-    const [jobs, counts] = await Promise.all([this.deps.queue.userJobs(session), this.deps.queue.counts()]);
+  private async queueReport(userId: string): Promise<WebReply> {
+    const [jobs, counts] = await Promise.all([this.deps.queue.userJobs(userId), this.deps.queue.counts()]);
     const mine = jobs.map((j) => (j.state === 'active' ? `running: “${j.payload.params.prompt.slice(0, 40)}”` : `#${j.position} in line: “${j.payload.params.prompt.slice(0, 40)}”`));
     const lines = [`Queue: ${counts.waiting} waiting, ${counts.active} running.`, ...(mine.length ? mine : ['You have no queued or running jobs.'])];
     return { kind: 'message', code: 'queue', message: lines.join('\n') };

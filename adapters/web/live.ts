@@ -15,7 +15,7 @@ import type { Logger } from '../../src/logger.ts';
 import type { JobQueue } from '../../src/queue/types.ts';
 import type { WebEvent, WebEventHub } from './events.ts';
 import type { Gallery } from './gallery.ts';
-import { cancelButtons, resultView, retryButtons } from './view.ts';
+import { cancelButtons, resultView, retryButtons, type FlaggedImagePolicy } from './view.ts';
 
 const POLL_MS = 1000;
 const KEEPALIVE_MS = 15_000;
@@ -40,7 +40,7 @@ export class LiveUpdates {
   private polling = false;
 
   constructor(
-    private readonly deps: { queue: JobQueue; hub: WebEventHub; gallery: Gallery; logger: Logger },
+    private readonly deps: { queue: JobQueue; hub: WebEventHub; gallery: Gallery; logger: Logger; flagged: FlaggedImagePolicy },
   ) {
     this.unsubscribe = deps.hub.subscribe((event) => void this.onEvent(event).catch((err: unknown) => deps.logger.warn({ err }, 'web event handling failed')));
     this.poller = setInterval(() => void this.poll(), POLL_MS);
@@ -71,7 +71,7 @@ export class LiveUpdates {
     const [gallery, jobs] = await Promise.all([this.deps.gallery.list(session), this.jobsReport(session)]);
     state.lastJobs = JSON.stringify(jobs);
     state.busy = jobs.length > 0;
-    this.write(tab, 'hello', { gallery: gallery.map(resultView), jobs });
+    this.write(tab, 'hello', { gallery: gallery.map((r) => resultView(r, this.deps.flagged)), jobs });
   }
 
   /** A job was just queued for `session`: watch its place in line. */
@@ -112,7 +112,7 @@ export class LiveUpdates {
       case 'result':
         // Gallery first, so a tab that reloads on this event finds the result there.
         await this.deps.gallery.add(event.session, event.result.resultId);
-        this.send(event.session, 'result', { jobId: event.jobId, result: resultView(event.result) });
+        this.send(event.session, 'result', { jobId: event.jobId, result: resultView(event.result, this.deps.flagged) });
         return;
       case 'failure':
         this.send(event.session, 'failure', { jobId: event.jobId, message: event.message, cancelled: event.cancelled, rows: event.retry ? retryButtons(event.jobId) : [] });

@@ -7,7 +7,7 @@
  *   GET  /api/events                server-sent events (live.ts)
  *   GET  /api/gallery               the session's recent results
  *   GET  /api/info                  models and limits, for the page's hints
- *   GET  /api/images/<result>/<i|grid>.png   a result's image from the artifact store
+ *   GET  /api/images/<result>/<i|grid>.png   a result's image, to the session that made it only
  * POSTs must be JSON: a cross-site form cannot send that without a CORS preflight, which
  * this server never grants, and the session cookie is SameSite=Strict besides.
  */
@@ -21,11 +21,14 @@ import type { Logger } from '../../src/logger.ts';
 import type { ModelCatalog } from '../../src/models.ts';
 import type { ResultStore } from '../../src/results.ts';
 import type { CommandLimits } from '../../commands/context.ts';
+import type { AccessGate } from './access.ts';
+import { clientAddress } from './client-address.ts';
 import type { Gallery } from './gallery.ts';
-import type { WebInbound, WebReply } from './inbound.ts';
+import type { WebIdentity } from './identity.ts';
+import type { WebCaller, WebInbound, WebReply } from './inbound.ts';
 import type { LiveUpdates } from './live.ts';
 import { ensureSession } from './session.ts';
-import { IMAGE_ROUTE, resultView } from './view.ts';
+import { IMAGE_ROUTE, isWithheld, resultView, type FlaggedImagePolicy } from './view.ts';
 
 const PUBLIC_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'public');
 const MAX_BODY_BYTES = 16 * 1024;
@@ -44,6 +47,12 @@ export interface WebRouteDeps {
   artifacts: ArtifactStore;
   models: ModelCatalog;
   limits: CommandLimits;
+  identity: WebIdentity;
+  /** WEB_ACCESS_KEY: every route below is behind it when it is set. */
+  access: AccessGate;
+  /** TRUST_PROXY: reverse proxies in front, whose X-Forwarded-For entries name the client. */
+  trustedProxies: number;
+  flagged: FlaggedImagePolicy;
   logger: Logger;
 }
 
@@ -90,17 +99,23 @@ function loadStatic(): Map<string, { body: Buffer; type: string }> {
 
 export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
   const files = loadStatic();
-  const serveFile = (res: ServerResponse, name: string) => {
+  const serveFile = (req: IncomingMessage, res: ServerResponse, name: string) => {
+    if (!deps.access.admitApi(req, res)) return;
     const file = files.get(name);
     if (!file) return sendJson(res, 404, { error: 'not found' });
     res.writeHead(200, { 'content-type': file.type, 'cache-control': 'no-cache', 'x-content-type-options': 'nosniff' });
     res.end(file.body);
   };
 
-  const api = (handler: (req: IncomingMessage, res: ServerResponse, session: string) => Promise<void>) => async (req: IncomingMessage, res: ServerResponse) => {
-    const session = ensureSession(req, res);
+  /** Past this point a request is known by its user id only; the session id itself goes no further. */
+  const api = (handler: (req: IncomingMessage, res: ServerResponse, caller: WebCaller) => Promise<void>) => async (req: IncomingMessage, res: ServerResponse) => {
+    if (!deps.access.admitApi(req, res)) return;
+    const caller: WebCaller = {
+      userId: deps.identity.userId(ensureSession(req, res)),
+      clientKey: deps.identity.clientKey(clientAddress(req, deps.trustedProxies)),
+    };
     try {
-      await handler(req, res, session);
+      await handler(req, res, caller);
     } catch (err) {
       if (err instanceof HttpError) return sendJson(res, err.status, { error: err.message });
       throw err;
@@ -108,16 +123,16 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
   };
 
   /** A POST of one required field (typed text, a button id), answered with what the inbound side replies. */
-  const inboundPost = (prefix: string, field: 'text' | 'id', maxLength: number, call: (session: string, value: string, requestId?: string) => Promise<WebReply>): HttpRoute => ({
+  const inboundPost = (prefix: string, field: 'text' | 'id', maxLength: number, call: (caller: WebCaller, value: string, requestId?: string) => Promise<WebReply>): HttpRoute => ({
     method: 'POST',
     prefix,
-    handler: api(async (req, res, session) => {
+    handler: api(async (req, res, caller) => {
       const body = await readJson(req);
       const value = text(body[field], maxLength);
       if (value === undefined) throw new HttpError(400, `${field} is required`);
-      const reply = await call(session, value, text(body.requestId, 64));
-      if (reply.kind === 'queued') deps.live.touch(session);
-      if (reply.kind === 'deleted') deps.live.send(session, 'deleted', { resultId: reply.resultId });
+      const reply = await call(caller, value, text(body.requestId, 64));
+      if (reply.kind === 'queued') deps.live.touch(caller.userId);
+      if (reply.kind === 'deleted') deps.live.send(caller.userId, 'deleted', { resultId: reply.resultId });
       sendJson(res, 200, reply);
     }),
   });
@@ -129,26 +144,27 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
       handler: (req, res) => {
         const pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
         if (pathname !== '/' && pathname !== '/index.html') return sendJson(res, 404, { error: 'not found' });
+        if (!deps.access.admitPage(req, res)) return;
         ensureSession(req, res);
-        serveFile(res, 'index.html');
+        serveFile(req, res, 'index.html');
       },
     },
     {
       method: 'GET',
       prefix: '/static',
-      handler: (req, res) => serveFile(res, path.basename(new URL(req.url ?? '/', 'http://localhost').pathname)),
+      handler: (req, res) => serveFile(req, res, path.basename(new URL(req.url ?? '/', 'http://localhost').pathname)),
     },
-    inboundPost('/api/command', 'text', 5000, (session, typed, requestId) => deps.inbound.text(session, typed, requestId)),
-    inboundPost('/api/press', 'id', 120, (session, id, requestId) => deps.inbound.press(session, id, requestId)),
+    inboundPost('/api/command', 'text', 5000, (caller, typed, requestId) => deps.inbound.text(caller, typed, requestId)),
+    inboundPost('/api/press', 'id', 120, (caller, id, requestId) => deps.inbound.press(caller, id, requestId)),
     {
       method: 'GET',
       prefix: '/api/events',
-      handler: api((req, res, session) => deps.live.connect(session, req, res)),
+      handler: api((req, res, caller) => deps.live.connect(caller.userId, req, res)),
     },
     {
       method: 'GET',
       prefix: '/api/gallery',
-      handler: api(async (_req, res, session) => sendJson(res, 200, { results: (await deps.gallery.list(session)).map(resultView) })),
+      handler: api(async (_req, res, caller) => sendJson(res, 200, { results: (await deps.gallery.list(caller.userId)).map((r) => resultView(r, deps.flagged)) })),
     },
     {
       method: 'GET',
@@ -164,17 +180,23 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
     {
       method: 'GET',
       prefix: IMAGE_ROUTE,
-      handler: async (req, res) => {
+      // A result's id is in every button id (and so in Discord and Slack messages): it proves
+      // nothing. Only the session that made a web result gets its pictures; anyone else is told
+      // what an unknown id is told, so ids cannot even be probed for.
+      handler: api(async (req, res, caller) => {
         const m = /^\/api\/images\/([A-Za-z0-9_.-]{1,80})\/(grid|[0-3])\.png$/.exec(new URL(req.url ?? '/', 'http://localhost').pathname);
         if (!m) return sendJson(res, 404, { error: 'not found' });
-        const result = await deps.results.get(m[1]);
-        const ref = !result ? undefined : m[2] === 'grid' ? (result.grid ?? result.images[0]?.artifact) : result.images[Number(m[2])]?.artifact;
+        const which = m[2] === 'grid' ? 'grid' : Number(m[2]);
+        const found = await deps.results.get(m[1]);
+        const result = found && found.origin.platform === 'web' && found.origin.userId === caller.userId ? found : null;
+        if (result && isWithheld(result, which, deps.flagged)) return sendJson(res, 403, { error: 'the safety checker flagged this image, so it is withheld' });
+        const ref = !result ? undefined : which === 'grid' ? (result.grid ?? result.images[0]?.artifact) : result.images[which]?.artifact;
         const bytes = ref ? await deps.artifacts.get(ref.key) : null;
         if (!bytes) return sendJson(res, 404, { error: 'this image has expired or was removed' });
-        // Result images never change; they only disappear.
+        // Result images never change; they only disappear. Private: for this browser only.
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': bytes.length, 'cache-control': 'private, max-age=86400, immutable' });
         res.end(bytes);
-      },
+      }),
     },
   ];
 }

@@ -10,13 +10,15 @@ import type { Config } from '../../src/config.ts';
 import type { HttpServerHandle } from '../../src/http-server.ts';
 import { resultTtlSeconds } from '../../src/results.ts';
 import type { WebEventHub } from './events.ts';
+import { AccessGate } from './access.ts';
 import { Gallery } from './gallery.ts';
+import { WebIdentity } from './identity.ts';
 import { WebInbound } from './inbound.ts';
 import { LiveUpdates } from './live.ts';
 import { webRoutes } from './routes.ts';
 
 export interface WebAdapterDeps extends BotServices {
-  config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY' | 'RESULT_TTL_DAYS'>;
+  config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY' | 'RESULT_TTL_DAYS' | 'NSFW_MODE' | 'TRUST_PROXY' | 'WEB_ACCESS_KEY'>;
   http: HttpServerHandle;
   artifacts: ArtifactStore;
   hub: WebEventHub;
@@ -26,18 +28,32 @@ export interface WebAdapter {
   readonly inbound: WebInbound;
   /** The playground's address on this process's server. */
   readonly url: string;
+  /** Whether WEB_ACCESS_KEY guards it (the start-up lines say how to get in). */
+  readonly needsAccessKey: boolean;
   close(): Promise<void>;
 }
 
-export function startWebAdapter(deps: WebAdapterDeps): WebAdapter {
+/**
+ * Whether this process serves the playground (WEB_PLAYGROUND). auto: only when neither Discord
+ * nor Slack is configured, so a chat deployment does not grow an unauthenticated side door on
+ * the port that carries /slack/events; the operator turns it on knowingly.
+ */
+export function playgroundEnabled(config: Pick<Config, 'WEB_PLAYGROUND' | 'DISCORD_TOKEN' | 'SLACK_BOT_TOKEN'>): boolean {
+  if (config.WEB_PLAYGROUND !== 'auto') return config.WEB_PLAYGROUND === 'on';
+  return !config.DISCORD_TOKEN && !config.SLACK_BOT_TOKEN;
+}
+
+export async function startWebAdapter(deps: WebAdapterDeps): Promise<WebAdapter> {
+  const identity = await WebIdentity.load(deps.kv);
   const gallery = new Gallery(deps.kv, deps.results, resultTtlSeconds(deps.config));
   const inbound = new WebInbound({ ...deps, gallery });
-  const live = new LiveUpdates({ queue: deps.queue, hub: deps.hub, gallery, logger: deps.logger });
-  const routes = webRoutes({ inbound, live, gallery, results: deps.results, artifacts: deps.artifacts, models: deps.models, limits: limitsFromConfig(deps.config), logger: deps.logger });
+  const live = new LiveUpdates({ queue: deps.queue, hub: deps.hub, gallery, logger: deps.logger, flagged: deps.config.NSFW_MODE });
+  const routes = webRoutes({ inbound, live, gallery, results: deps.results, artifacts: deps.artifacts, models: deps.models, limits: limitsFromConfig(deps.config), identity, access: new AccessGate(identity, deps.config.WEB_ACCESS_KEY), trustedProxies: deps.config.TRUST_PROXY, flagged: deps.config.NSFW_MODE, logger: deps.logger });
   for (const route of routes) deps.http.route(route);
   return {
     inbound,
-    url: `http://localhost:${deps.http.port}`,
+    url: deps.http.url,
+    needsAccessKey: deps.config.WEB_ACCESS_KEY !== undefined,
     async close() {
       live.close();
     },

@@ -4,6 +4,7 @@
  * Slack), and the parameters with the command that makes the same image again.
  */
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton, type ActionRef } from '../../src/actions.ts';
+import type { Config } from '../../src/config.ts';
 import type { GenerationParams, JobResult } from '../../src/jobs.ts';
 import { showsFlaggedImage } from '../../src/delivery.ts';
 import { describeParams } from '../../commands/summary.ts';
@@ -31,10 +32,21 @@ export interface ResultView {
   images: { url: string; seed: number; width: number; height: number }[];
   /** The model folder's safety checker flagged an image: the page blurs it until clicked. */
   flagged: boolean;
+  /** …and NSFW_MODE=withhold: the flagged pictures are not served at all; the page says so instead. */
+  withheld: boolean;
   rows: ButtonView[][];
 }
 
 export const IMAGE_ROUTE = '/api/images';
+
+/** What the playground does with a picture the safety checker flagged: blur it until clicked (spoiler) or never send it (withhold). */
+export type FlaggedImagePolicy = Config['NSFW_MODE'];
+
+/** Whether one of a result's pictures (an image, or the grid that shows them all) must not be sent. */
+export function isWithheld(result: Pick<JobResult, 'images'>, which: number | 'grid', policy: FlaggedImagePolicy): boolean {
+  if (policy !== 'withhold') return false;
+  return which === 'grid' ? showsFlaggedImage(result) : result.images[which]?.nsfw === true;
+}
 
 /** The URL of one of a result's images: `grid` or the 0-based index. */
 export function imageUrl(resultId: string, which: number | 'grid'): string {
@@ -63,7 +75,7 @@ function title(ref: ActionRef): string {
 
 const buttons = (rows: ActionButton[][]): ButtonView[][] => rows.map((row) => row.map(({ id, label, style, ref }) => ({ id, label, style, title: title(ref) })));
 
-export function resultView(result: JobResult): ResultView {
+export function resultView(result: JobResult, policy: FlaggedImagePolicy): ResultView {
   return {
     resultId: result.resultId,
     jobId: result.jobId,
@@ -77,6 +89,7 @@ export function resultView(result: JobResult): ResultView {
     gridUrl: imageUrl(result.resultId, result.grid ? 'grid' : 0),
     images: result.images.map((img, i) => ({ url: imageUrl(result.resultId, i), seed: img.seed, width: img.width, height: img.height })),
     flagged: showsFlaggedImage(result),
+    withheld: isWithheld(result, 'grid', policy),
     rows: buttons(resultActionRows(result)),
   };
 }

@@ -86,7 +86,7 @@ export class BullmqJobQueue implements JobQueue {
 
   async enqueue(input: JobPayload, opts: EnqueueOptions = {}): Promise<EnqueueOutcome> {
     const { payload, secret } = validateEnqueue(input, opts.secret);
-    const req: ReserveRequest = { jobId: randomUUID(), userId: payload.origin.userId, dedupeId: opts.dedupeId };
+    const req: ReserveRequest = { jobId: randomUUID(), userId: payload.origin.userId, clientKey: opts.clientKey, dedupeId: opts.dedupeId };
 
     const reservation = await reserveSlot(this.redis, this.keys, this.config, req);
     if (reservation.kind === 'refused') return { ok: false, reason: reservation.reason, message: reservation.message };

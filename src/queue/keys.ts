@@ -26,6 +26,9 @@ export function queueKeys(config: QueueKeyConfig) {
     userJobs: (userId: string) => `${base}:limits:user:${userId}`,
     /** A user's enqueues in the last minute (id -> ms). */
     userRate: (userId: string) => `${base}:limits:rate:${userId}`,
+    /** A client's (EnqueueOptions.clientKey) jobs that are reserved, waiting or running, and its last minute's enqueues. */
+    clientJobs: (clientKey: string) => `${base}:limits:client:${clientKey}`,
+    clientRate: (clientKey: string) => `${base}:limits:client-rate:${clientKey}`,
     /** Platform event id -> the job it created. */
     dedupe: (dedupeId: string) => `${base}:limits:dedupe:${dedupeId}`,
     /** Present while cancellation of a running job is requested. */

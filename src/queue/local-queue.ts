@@ -6,8 +6,9 @@
  * cannot tell the backends apart:
  * - enqueue validates exactly as the Redis queue does (enqueue-validation.ts), and admits in
  *   the same order with the same numbers and messages (limits.ts): dedupe, then the user's
- *   queued/running cap, then the per-minute rate, then the global depth cap; the slot is
- *   reserved before the caller's prepare step runs and released if it fails;
+ *   queued/running cap and per-minute rate, then the same two for the client when the adapter
+ *   names one (EnqueueOptions.clientKey), then the global depth cap; the slot is reserved
+ *   before the caller's prepare step runs and released if it fails;
  * - positions are 1-based among waiting jobs, 0 while running, and a job waiting for a retry
  *   rejoins at the back of the line; null once finished;
  * - cancel removes a waiting (or retry-waiting) job and only flags a running one: the
@@ -30,8 +31,8 @@ import { storeSecret } from '../platform-secrets.ts';
 import { defaultJobOptions, type QueuedJobData } from './bullmq-queue.ts';
 import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
 import { validateEnqueue, validatePrepared } from './enqueue-validation.ts';
-import { DEDUPE_TTL_MS, RATE_WINDOW_MS, refusalMessage } from './limits.ts';
-import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobProgress, JobQueue, JobSummary, QueueCounts } from './types.ts';
+import { DEDUPE_TTL_MS, limitSubjects, RATE_WINDOW_MS, refusalMessage } from './limits.ts';
+import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, EnqueueRefusal, JobProgress, JobQueue, JobSummary, LimitSubject, QueueCounts } from './types.ts';
 
 export type LocalQueueConfig = Pick<Config, 'JOB_ATTEMPTS' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'>;
 
@@ -71,6 +72,8 @@ export interface LocalJobQueueOptions {
 interface Entry {
   readonly id: string;
   readonly data: QueuedJobData;
+  /** The per-subject map keys (user, and client when named) the job counts against. */
+  readonly limitKeys: string[];
   readonly timestamp: number;
   state: LocalJobState;
   attemptsMade: number;
@@ -80,6 +83,9 @@ interface Entry {
   failedReason?: string;
   retryTimer?: NodeJS.Timeout;
 }
+
+/** The per-subject maps hold users and clients side by side; the name keeps a user id from ever meaning a client. */
+const subjectKey = (subject: { name: LimitSubject; id: string }) => `${subject.name}:${subject.id}`;
 
 interface Retention {
   ageMs: number;
@@ -104,14 +110,14 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   /** Finished ids in finishing order, for retention. */
   private readonly finished: Record<'completed' | 'failed', string[]> = { completed: [], failed: [] };
   /**
-   * A user's live job ids in the order they were admitted. An entry exists only while the
-   * user has a live job: finishing or removing the last one deletes it, so distinct
-   * requesters cannot grow this map.
+   * A subject's (user's or client's: subjectKey) live job ids in the order they were admitted.
+   * An entry exists only while the subject has a live job: finishing or removing the last one
+   * deletes it, so distinct requesters cannot grow this map.
    */
   private readonly userJobIds = new Map<string, string[]>();
   /**
-   * A user's admissions in the last minute: [at ms, job id], oldest first. Kept in the order
-   * of each user's latest admission (re-inserted on every admission), so the entries whose
+   * A subject's admissions in the last minute: [at ms, job id], oldest first. Kept in the order
+   * of each subject's latest admission (re-inserted on every admission), so the entries whose
    * window has passed are always at the front and sweepStarts drops them without a scan.
    */
   private readonly userStarts = new Map<string, [number, string][]>();
@@ -157,22 +163,30 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     }
     this.sweepStarts(now);
     this.sweepDedupe(now);
-    const live = this.liveUserJobs(userId);
-    if (live.length >= this.config.LIMIT_USER_QUEUED) return this.refuse('user-queued-limit');
+    // The user's caps, then the client's (when the adapter names one), in the Redis script's order.
     // A refused request stores nothing: only an admission below creates or refreshes an entry.
-    const starts = (this.userStarts.get(userId) ?? []).filter(([at]) => at > now - RATE_WINDOW_MS);
-    if (starts.length >= this.config.LIMIT_USER_PER_MINUTE) return this.refuse('user-rate-limit', starts[0][0] + RATE_WINDOW_MS - now);
+    const counted: { live: string[]; starts: [number, string][]; key: string }[] = [];
+    for (const subject of limitSubjects({ userId, clientKey: opts.clientKey })) {
+      const key = subjectKey(subject);
+      const live = this.liveUserJobs(key);
+      if (live.length >= this.config.LIMIT_USER_QUEUED) return this.refuse(`${subject.name}-queued-limit`);
+      const starts = (this.userStarts.get(key) ?? []).filter(([at]) => at > now - RATE_WINDOW_MS);
+      if (starts.length >= this.config.LIMIT_USER_PER_MINUTE) return this.refuse(`${subject.name}-rate-limit`, starts[0][0] + RATE_WINDOW_MS - now);
+      counted.push({ live, starts, key });
+    }
     if (this.waiting.length + this.delayed.size + this.reserved.size >= this.config.LIMIT_QUEUE_DEPTH) return this.refuse('queue-full');
 
     // The slot is reserved before the first await, so concurrent enqueues (and a slow prepare step) cannot overshoot a limit.
     const jobId = randomUUID();
     this.reserved.add(jobId);
-    live.push(jobId);
-    this.userJobIds.set(userId, live);
-    starts.push([now, jobId]);
-    // Re-inserted at the back, so both maps stay in expiry order and the sweeps never scan.
-    this.userStarts.delete(userId);
-    this.userStarts.set(userId, starts);
+    for (const { live, starts, key } of counted) {
+      live.push(jobId);
+      this.userJobIds.set(key, live);
+      starts.push([now, jobId]);
+      // Re-inserted at the back, so both maps stay in expiry order and the sweeps never scan.
+      this.userStarts.delete(key);
+      this.userStarts.set(key, starts);
+    }
     if (opts.dedupeId) {
       this.dedupe.delete(opts.dedupeId);
       this.dedupe.set(opts.dedupeId, { jobId, expiresAt: now + DEDUPE_TTL_MS });
@@ -183,13 +197,14 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       // Stored before the job can be taken, as the Redis queue does, so the worker finds it.
       if (secret) await storeSecret(this.secrets, jobId, secret);
     } catch (err) {
-      this.releaseReservation(userId, jobId, opts.dedupeId);
+      this.releaseReservation(counted.map(({ key }) => key), jobId, opts.dedupeId);
       throw err;
     }
     this.reserved.delete(jobId);
     this.jobs.set(jobId, {
       id: jobId,
       data: queued,
+      limitKeys: counted.map(({ key }) => key),
       timestamp: now,
       state: 'waiting',
       attemptsMade: 0,
@@ -221,7 +236,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   }
 
   async userJobs(userId: string): Promise<JobSummary[]> {
-    return this.liveUserJobs(userId).map((jobId) => {
+    return this.liveUserJobs(subjectKey({ name: 'user', id: userId })).map((jobId) => {
       const job = this.jobs.get(jobId)!;
       return { jobId, state: job.state === 'active' ? 'active' : 'waiting', position: this.positionOf(jobId), payload: job.data };
     });
@@ -390,28 +405,30 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     }
   }
 
-  /** The user's reserved, waiting, retry-waiting and running jobs, oldest first (finished and removed ones are dropped). */
-  private liveUserJobs(userId: string): string[] {
-    const live = (this.userJobIds.get(userId) ?? []).filter((id) => {
+  /** A subject's (subjectKey) reserved, waiting, retry-waiting and running jobs, oldest first (finished and removed ones are dropped). */
+  private liveUserJobs(key: string): string[] {
+    const live = (this.userJobIds.get(key) ?? []).filter((id) => {
       const state = this.jobs.get(id)?.state;
       return this.reserved.has(id) || state === 'waiting' || state === 'delayed' || state === 'active';
     });
-    if (live.length > 0) this.userJobIds.set(userId, live);
-    else this.userJobIds.delete(userId);
+    if (live.length > 0) this.userJobIds.set(key, live);
+    else this.userJobIds.delete(key);
     return live;
   }
 
-  /** Undo a reservation whose job was never added, as the Redis queue's release does: user slot, minute entry, dedupe key. */
-  private releaseReservation(userId: string, jobId: string, dedupeId: string | undefined): void {
+  /** Undo a reservation whose job was never added, as the Redis queue's release does: the subjects' slots and minute entries, the dedupe key. */
+  private releaseReservation(keys: string[], jobId: string, dedupeId: string | undefined): void {
     this.reserved.delete(jobId);
-    this.liveUserJobs(userId);
-    const starts = (this.userStarts.get(userId) ?? []).filter(([, id]) => id !== jobId);
-    if (starts.length > 0) this.userStarts.set(userId, starts);
-    else this.userStarts.delete(userId);
+    for (const key of keys) {
+      this.liveUserJobs(key);
+      const starts = (this.userStarts.get(key) ?? []).filter(([, id]) => id !== jobId);
+      if (starts.length > 0) this.userStarts.set(key, starts);
+      else this.userStarts.delete(key);
+    }
     if (dedupeId && this.dedupe.get(dedupeId)?.jobId === jobId) this.dedupe.delete(dedupeId);
   }
 
-  private refuse(reason: 'user-queued-limit' | 'user-rate-limit' | 'queue-full', retryAfterMs?: number): EnqueueOutcome {
+  private refuse(reason: EnqueueRefusal, retryAfterMs?: number): EnqueueOutcome {
     return { ok: false, reason, message: refusalMessage(reason, this.config, retryAfterMs) };
   }
 
@@ -424,14 +441,15 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     this.forgetUserJob(job);
   }
 
-  /** A finished or removed job leaves its user's live list; the user's entry goes with the last one. */
+  /** A finished or removed job leaves its subjects' live lists; a subject's entry goes with its last one. */
   private forgetUserJob(job: Entry): void {
-    const userId = job.data.origin.userId;
-    const ids = this.userJobIds.get(userId);
-    if (!ids) return;
-    const rest = ids.filter((id) => id !== job.id);
-    if (rest.length > 0) this.userJobIds.set(userId, rest);
-    else this.userJobIds.delete(userId);
+    for (const key of job.limitKeys) {
+      const ids = this.userJobIds.get(key);
+      if (!ids) continue;
+      const rest = ids.filter((id) => id !== job.id);
+      if (rest.length > 0) this.userJobIds.set(key, rest);
+      else this.userJobIds.delete(key);
+    }
   }
 
   /** Drops users whose latest admission has left the rate window (they are at the front: see userStarts). */

@@ -6,9 +6,14 @@
 import type { JobPayload, JobResult } from '../jobs.ts';
 import type { PlatformSecret } from '../platform-secrets.ts';
 
+/** What the per-user caps are counted for: the requesting user, and (web playground) the client address behind it. */
+export type LimitSubject = 'user' | 'client';
+
 export type EnqueueRefusal =
   | 'user-queued-limit' // too many of this user's jobs waiting or running
   | 'user-rate-limit' // too many jobs from this user in the last minute
+  | 'client-queued-limit' // the same, counted over every user of one client (EnqueueOptions.clientKey)
+  | 'client-rate-limit'
   | 'queue-full'; // global depth cap
 
 export type EnqueueOutcome =
@@ -18,6 +23,12 @@ export type EnqueueOutcome =
 export interface EnqueueOptions {
   /** Same platform event delivered twice -> one job. Usually the interaction / event id. */
   dedupeId?: string;
+  /**
+   * A second subject the per-user caps apply to, beside the payload's user: the web playground's
+   * client address (hashed), so one client cannot get past the caps by switching sessions or
+   * sending none. Not stored in the job.
+   */
+  clientKey?: string;
   /** Kept under its own expiring key, never in the job data. */
   secret?: PlatformSecret;
   /**

@@ -12,7 +12,7 @@ import { writeTinyModel } from './tiny-sd-models.ts';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Variables a test must not inherit from the machine that runs it (they would change what starts). */
-const PRODUCT_ENV = /^(REDIS_URL|MODEL_DIR|MODELS_CONFIG|DISCORD_|SLACK_|PORT$|ORT_|ARTIFACT_DIR|LOG_LEVEL|QUEUE_|WORKER_|JOB_|LIMIT_|PROGRESS_|RESULT_TTL|MAX_|ALLOWED_|PRESS_POLICY|NSFW_|REDIS_ALLOW)/;
+const PRODUCT_ENV = /^(REDIS_URL|MODEL_DIR|MODELS_CONFIG|DISCORD_|SLACK_|PORT$|HOST$|TRUST_PROXY$|WEB_|ORT_|ARTIFACT_DIR|LOG_LEVEL|QUEUE_|WORKER_|JOB_|LIMIT_|PROGRESS_|RESULT_TTL|MAX_|ALLOWED_|PRESS_POLICY|NSFW_|REDIS_ALLOW)/;
 
 export interface AppProcess {
   child: ChildProcess;
@@ -21,7 +21,7 @@ export interface AppProcess {
   stderr(): string;
   /** Resolves with the exit code (or signal name). */
   exited: Promise<number | string>;
-  /** The playground URL from the start-up lines ('' for a worker, which has none). */
+  /** The playground URL from the start-up lines ('' for a worker, or when the playground is off). */
   url: string;
   /** The port its HTTP server listens on. */
   port: number;
@@ -58,9 +58,10 @@ export async function startApp(env: Record<string, string>, args: string[] = [],
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const out = app.stdout();
-    const health = /health: +http:\/\/localhost:(\d+)\/healthz/.exec(out);
-    const playground = /Open the playground: (http:\/\/localhost:\d+)/.exec(out);
-    if (health && (playground || args.includes('--role=worker'))) return { ...app, url: playground?.[1] ?? '', port: Number(health[1]) };
+    const health = /health: +http:\/\/127\.0\.0\.1:(\d+)\/healthz/.exec(out);
+    const playground = /Open the playground: (http:\/\/127\.0\.0\.1:\d+)/.exec(out);
+    const noPlayground = args.includes('--role=worker') || /playground: off /.test(out);
+    if (health && (playground || noPlayground)) return { ...app, url: playground?.[1] ?? '', port: Number(health[1]) };
     if (app.child.exitCode !== null) throw new Error(`the app exited with ${app.child.exitCode} before it started:\n${app.stderr()}${app.stdout()}`);
     if (Date.now() > deadline) {
       await app.stop('SIGKILL');

@@ -15,6 +15,8 @@ const resultTemplate = document.getElementById('result-template');
 const jobCards = new Map();
 /** Jobs that have finished here, so a late place-in-line report cannot bring them back. */
 const finishedJobs = new Set();
+/** Shown where a picture the server withholds (NSFW_MODE=withhold) would have been. */
+const WITHHELD_NOTE = 'The safety checker flagged this image, so it is withheld.';
 
 function requestId() {
   if (crypto.randomUUID) return crypto.randomUUID();
@@ -133,10 +135,15 @@ function resultCard(view) {
   const kind = view.kind === 'upscale' ? 'Upscaled' : view.kind === 'variation' ? 'Variation' : 'Done';
   article.querySelector('.summary').textContent = `${kind} · ${view.params.prompt}`;
   const img = article.querySelector('.grid');
-  img.src = view.gridUrl;
-  img.alt = view.params.prompt;
-  article.querySelector('.grid-link').href = view.gridUrl;
-  if (view.flagged) coverFlagged(article.querySelector('.grid-link'), img, article.querySelector('.summary'));
+  if (view.withheld) {
+    // The server does not send a withheld picture at all; say so where it would have been.
+    article.querySelector('.grid-link').replaceWith(Object.assign(document.createElement('p'), { className: 'withheld muted', textContent: WITHHELD_NOTE }));
+  } else {
+    img.src = view.gridUrl;
+    img.alt = view.params.prompt;
+    article.querySelector('.grid-link').href = view.gridUrl;
+    if (view.flagged) coverFlagged(article.querySelector('.grid-link'), img, article.querySelector('.summary'));
+  }
   const seeds = view.images.map((i) => i.seed);
   article.querySelector('.seeds').textContent = `${seeds.length === 1 ? 'seed' : 'seeds'} ${seeds.join(', ')} · ${view.summary}`;
   article.dataset.seeds = seeds.join(',');
@@ -219,8 +226,10 @@ function addToGallery(view, atTop) {
   const li = document.createElement('li');
   li.className = 'item';
   li.dataset.resultId = view.resultId;
-  const img = Object.assign(document.createElement('img'), { src: view.gridUrl, alt: view.params.prompt, loading: 'lazy' });
-  if (view.flagged) img.classList.add('flagged');
+  const img = view.withheld
+    ? Object.assign(document.createElement('p'), { className: 'withheld muted', textContent: WITHHELD_NOTE })
+    : Object.assign(document.createElement('img'), { src: view.gridUrl, alt: view.params.prompt, loading: 'lazy' });
+  if (view.flagged && !view.withheld) img.classList.add('flagged');
   img.addEventListener('click', () => {
     const card = log.querySelector(`article.result[data-result-id="${CSS.escape(view.resultId)}"]`);
     if (card) card.scrollIntoView({ block: 'center', behavior: 'smooth' });
