@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/table.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const EMBEDDED_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny');
@@ -36,7 +37,8 @@ const url = (what: string) =>
 
 const snowflake = z.string().regex(/^\d{5,25}$/, { error: 'a numeric Discord id (snowflake)' });
 
-export const SAMPLERS = ['ddim', 'pndm', 'euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm'] as const;
+/** The sampler names, from the worker's one sampler table (names, labels, constructors). */
+export const SAMPLERS = SCHEDULER_NAMES;
 
 export const envSchema = z
   .object({

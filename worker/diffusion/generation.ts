@@ -167,7 +167,7 @@ export async function runJobs(e: Engine, reqs: GenerateRequest[], opts: Generate
         const t1 = performance.now();
         // the LCM pipeline returns the last step's denoised estimate, not the re-noised sample;
         // every other diffusers pipeline returns the sample itself
-        const final = item.scheduler.name === 'lcm' ? (item.scheduler.lastDenoised ?? item.latent) : item.latent;
+        const final = item.scheduler.finalSample?.(item.latent) ?? item.latent;
         const image = await e.vae.decode(final, latentH, latentW);
         timings.vaeMs += performance.now() - t1;
         const { job, index } = item;
