@@ -41,6 +41,8 @@ export interface TinyXlVariant {
   omitUNetInputs?: ('text_embeds' | 'time_ids')[];
   /** a VAE decoder whose float16 output overflows to Inf (SDXL's VAE in half precision) */
   overflowingDecoder?: boolean;
+  /** the UNet's encoder_hidden_states width (default d1 + d2), to prove a mismatch is refused */
+  unetHidden?: number;
   /** the `imagine` defaults key of model_index.json */
   imagine?: Record<string, unknown>;
 }
@@ -104,7 +106,8 @@ function unet(v: TinyXlVariant) {
   const C = XL_LATENT_CHANNELS;
   const sample = toF32(g, v, g.input('sample', ft, ['batch', C, 'height', 'width']));
   const ts = v.timestep === 'float-batch' ? g.input('timestep', ft, ['batch']) : g.input('timestep', 'int64', ['batch']);
-  const hidden = toF32(g, v, g.input('encoder_hidden_states', ft, ['batch', 'sequence', XL_D1 + XL_D2]));
+  const width = v.unetHidden ?? XL_D1 + XL_D2;
+  const hidden = toF32(g, v, g.input('encoder_hidden_states', ft, ['batch', 'sequence', width]));
   const omit = new Set(v.omitUNetInputs ?? []);
   const conv = g.op(
     'Conv',
@@ -117,7 +120,7 @@ function unet(v: TinyXlVariant) {
     g.constant('int64', [1], [1]),
   ]);
   // every feature of both encoders' halves has its own weight
-  let out = g.op('Add', [conv, channelBias(g, meanToken, XL_D1 + XL_D2, 63, 0.8)]);
+  let out = g.op('Add', [conv, channelBias(g, meanToken, width, 63, 0.8)]);
   if (!omit.has('text_embeds')) {
     const pooled = toF32(g, v, g.input('text_embeds', ft, ['batch', XL_POOLED]));
     out = g.op('Add', [out, channelBias(g, pooled, XL_POOLED, 64, 0.8)]);
