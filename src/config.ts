@@ -9,6 +9,8 @@ import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/table.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const EMBEDDED_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny');
+/** The embedded SDXL-format demo model; offered beside models/tiny only when the folder is there. */
+export const EMBEDDED_XL_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny-xl');
 
 /** Variables whose values must never be printed or logged. */
 export const SECRET_ENV_NAMES = ['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN'] as const;
