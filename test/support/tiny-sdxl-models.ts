@@ -43,6 +43,8 @@ export interface TinyXlVariant {
   overflowingDecoder?: boolean;
   /** the UNet's encoder_hidden_states width (default d1 + d2), to prove a mismatch is refused */
   unetHidden?: number;
+  /** a UNet that does almost nothing (out_sample = sample x 0.01; the conditioning inputs declared and fed, unused), for timing the pipeline's own per-step work */
+  minimalUNet?: boolean;
   /** the `imagine` defaults key of model_index.json */
   imagine?: Record<string, unknown>;
 }
@@ -100,7 +102,21 @@ function channelBias(g: GraphBuilder, x: string, k: number, seed: number, scale:
   return g.op('Unsqueeze', [proj, g.constant('int64', [2], [2, 3])]);
 }
 
+function minimalUNet(v: TinyXlVariant) {
+  const g = new GraphBuilder('unet');
+  const ft = floatType(v);
+  const sample = g.input('sample', ft, ['batch', XL_LATENT_CHANNELS, 'height', 'width']);
+  g.input('timestep', 'int64', ['batch']);
+  g.input('encoder_hidden_states', ft, ['batch', 'sequence', XL_D1 + XL_D2]);
+  g.input('text_embeds', ft, ['batch', XL_POOLED]);
+  g.input('time_ids', ft, ['batch', 6]);
+  g.op('Mul', [sample, g.constant(ft, [], [0.01])], {}, ['out_sample']);
+  g.output('out_sample', ft, ['batch', XL_LATENT_CHANNELS, 'height', 'width']);
+  return g.build();
+}
+
 function unet(v: TinyXlVariant) {
+  if (v.minimalUNet) return minimalUNet(v);
   const g = new GraphBuilder('unet');
   const ft = floatType(v);
   const C = XL_LATENT_CHANNELS;
