@@ -11,16 +11,11 @@ import { loadPipeline, type GenerateRequest, type GenerateResult } from '../work
 import { makeTempDir } from '../test/support/tiny-sd-models.ts';
 import { writeTinyXlModel } from '../test/support/tiny-sdxl-models.ts';
 import type { BenchFigure } from './index.ts';
+import { median } from './stats.ts';
 
 const RUNS = 3;
 const STEPS = 8;
 const SIZE = 1024;
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 /** The loop's own time per step: the denoise stage's wall time minus the UNet's session.run() time. */
 const jsPerStepMs = (r: GenerateResult) => (r.timings.unetMs - (r.timings.unetRunMs ?? 0)) / r.timings.steps;
