@@ -72,15 +72,20 @@ describe.each(XL_VARIANTS)('SDXL variant $name', (variant) => {
 });
 
 describe('SDXL sizes', () => {
-  it('U1-U4 without an upscaler model: the hires fix at SDXL\'s 1024x1024, past one VAE tile (512 px)', async () => {
+  it('U1-U4 without an upscaler model: the hires fix at SDXL sizes, 768 -> 1536 px, past one SDXL VAE tile (1024 px)', async () => {
     const pipeline = await loadPipeline(xl(), { providers: ['cpu'] });
-    const source = await pipeline.generate({ ...base, width: 512, height: 512, steps: 2 });
+    const source = await pipeline.generate({ ...base, width: 768, height: 768, steps: 2 });
     const up = await pipeline.upscale({ image: source.images[0].png, factor: 2, prompt: base.prompt, seed: 5, steps: 4, guidance: 5, sampler: 'euler' });
-    expect([up.images[0].width, up.images[0].height]).toEqual([1024, 1024]);
+    expect([up.images[0].width, up.images[0].height]).toEqual([1536, 1536]);
     const meta = await sharp(up.images[0].png).metadata();
-    expect([meta.width, meta.height]).toEqual([1024, 1024]);
-    expect(readPngParameters(up.images[0].png)).toMatchObject({ width: 1024, height: 1024, denoisingStrength: 0.3 });
+    expect([meta.width, meta.height]).toEqual([1536, 1536]);
+    expect(readPngParameters(up.images[0].png)).toMatchObject({ width: 1536, height: 1536, denoisingStrength: 0.3 });
     await pipeline.dispose();
+  });
+
+  it('VAE tiles follow the family: SD 64 latent px (512 px), SDXL 128 (1024 px), a quarter overlapping', () => {
+    expect(readModelFolder(xl()).family.defaults.vaeTiling).toEqual({ tile: 128, overlap: 32 });
+    expect(readModelFolder(writeTinyModel(root, { name: `sd-${counter++}` })).family.defaults.vaeTiling).toEqual({ tile: 64, overlap: 16 });
   });
 
   it('the default size comes from the configs, else the family (1024)', async () => {

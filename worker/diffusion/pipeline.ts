@@ -17,7 +17,7 @@ import { SafetyChecker } from './safety-checker.ts';
 import { OnnxModel, RunClock, type SessionSettings } from './sessions.ts';
 import { resolveProviders } from './providers.ts';
 import { UNet } from './unet.ts';
-import { Vae, DEFAULT_VAE_TILING } from './vae.ts';
+import { Vae } from './vae.ts';
 import { ModelUpscaler, upscalerFile, DEFAULT_UPSCALER_TILING, type UpscalerTiling } from './upscale.ts';
 import type { Tiling } from './tiling.ts';
 import { runJobs, usesCfg, type Engine } from './generation.ts';
@@ -37,7 +37,7 @@ export interface LoadPipelineOptions {
   logger?: Logger;
   /** folder with model.onnx (or the .onnx file) of an image->image upscaler; without it upscale() is a hires fix */
   upscalerDir?: string;
-  /** VAE tiling in latent pixels (default 64 with 16 overlap) */
+  /** VAE tiling in latent pixels (default: the model family's, SD 64 with 16 overlap, SDXL 128 with 32) */
   vaeTiling?: Tiling;
   upscalerTiling?: UpscalerTiling;
   /**
@@ -146,7 +146,7 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
   const logger = opts.logger;
   const maxBatch = opts.maxBatch ?? 4;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error(`maxBatch must be a positive integer, got ${maxBatch}`);
-  const tiling = opts.vaeTiling ?? DEFAULT_VAE_TILING;
+  const tiling = opts.vaeTiling ?? folder.family.defaults.vaeTiling;
   const onlySize = onlySizeOf(p, opts);
   const dims = sessionDims(p, onlySize, tiling);
   logger?.debug({ model: folder.name, freeDimensionOverrides: dims }, 'session dimension overrides');

@@ -6,10 +6,8 @@
 import type { OnnxModel } from './sessions.ts';
 import { readFloats } from './sessions.ts';
 import type { VaeDecoderIO, VaeEncoderIO } from './model-contract.ts';
-import { runTiled, type Tiling } from './tiling.ts';
+import { DEFAULT_VAE_TILING, runTiled, type Tiling } from './tiling.ts';
 
-/** In latent pixels: SD VAEs are trained at 512 px = 64 latent px; a quarter overlaps. */
-export const DEFAULT_VAE_TILING: Tiling = { tile: 64, overlap: 16 };
 
 export class Vae {
   constructor(

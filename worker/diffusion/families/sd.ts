@@ -8,6 +8,7 @@ import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { checkTextEncoder, knownDims } from '../model-contract.ts';
 import { TextEncoder } from '../text-encoder.ts';
 import { PromptCache } from '../prompt-cache.ts';
+import { DEFAULT_VAE_TILING } from '../tiling.ts';
 import { configInteger, fixedDim } from './dims.ts';
 import type { Conditioning, ModelFamily, TextPlan, TextPlanContext } from './types.ts';
 
@@ -26,7 +27,7 @@ export const sdFamily: ModelFamily = {
     { key: 'vocab', rel: 'tokenizer/vocab.json', what: 'the CLIP tokenizer vocabulary' },
     { key: 'merges', rel: 'tokenizer/merges.txt', what: 'the CLIP tokenizer BPE merges' },
   ],
-  defaults: { scalingFactor: 0.18215, forceUpcast: false, baseSize: 512, sizeMultiple: 64, steps: 25, sampler: 'dpmpp_2m', guidance: 7 },
+  defaults: { scalingFactor: 0.18215, forceUpcast: false, baseSize: 512, sizeMultiple: 64, steps: 25, sampler: 'dpmpp_2m', guidance: 7, vaeTiling: DEFAULT_VAE_TILING },
   unetInputs: [],
   // the well-known SD 1.x approximation (A1111's and ComfyUI's previews)
   latentRgb: {

@@ -45,8 +45,18 @@ export const sdxlFamily: ModelFamily = {
     { key: 'vocab2', rel: 'tokenizer_2/vocab.json', what: "the second tokenizer's vocabulary" },
     { key: 'merges2', rel: 'tokenizer_2/merges.txt', what: "the second tokenizer's BPE merges" },
   ],
-  // diffusers' SDXL default guidance is 5; ~1 MP in multiples of 64 are SDXL's training buckets
-  defaults: { scalingFactor: 0.13025, forceUpcast: true, baseSize: 1024, sizeMultiple: 64, steps: 30, sampler: 'dpmpp_2m', guidance: 5 },
+  // diffusers' SDXL default guidance is 5; ~1 MP in multiples of 64 are SDXL's training buckets;
+  // its VAE was trained at 1024 px (128 latent px), so a 1024 image decodes whole, larger ones in tiles
+  defaults: {
+    scalingFactor: 0.13025,
+    forceUpcast: true,
+    baseSize: 1024,
+    sizeMultiple: 64,
+    steps: 30,
+    sampler: 'dpmpp_2m',
+    guidance: 5,
+    vaeTiling: { tile: 128, overlap: 32 },
+  },
   unetInputs: [
     { name: TEXT_EMBEDS, rank: 2, what: "SDXL's pooled prompt embedding [batch, pooled size]" },
     { name: TIME_IDS, rank: 2, what: "SDXL's size conditioning [batch, 6]: original size, crop top-left, target size" },

@@ -10,6 +10,7 @@ import type { OnnxModel } from '../sessions.ts';
 import type { ModelInterface, UNetIO, UNetInputRule } from '../model-contract.ts';
 import type { SchedulerName } from '../schedulers/table.ts';
 import type { ModelFolder } from '../model-folder.ts';
+import type { Tiling } from '../tiling.ts';
 
 /** One image's UNet inputs besides `sample` and `timestep`, by input name, without the batch axis. */
 export type Conditioning = Readonly<Record<string, Float32Array>>;
@@ -26,6 +27,8 @@ export interface FamilyDefaults {
   steps: number;
   sampler: SchedulerName;
   guidance: number;
+  /** VAE tiles in latent pixels: the size the VAE was trained at, a quarter overlapping (diffusers' tiled VAE) */
+  vaeTiling: Tiling;
 }
 
 /** A file the family's folder must have, relative to the folder. */
