@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClipTokenizer, createScheduler, img2imgTimesteps, loadPipeline, seededNoise, type SchedulerName } from '../worker/diffusion/index.ts';
 import { createRandom } from '../worker/diffusion/random.ts';
 import { makeTempDir } from './support/tiny-sd-models.ts';
-import { SDXL_SCHEDULER_CONFIG, writeTinyXlModel, XL_D1, XL_D2, XL_LAYERS, XL_POOLED, type TinyXlVariant } from './support/tiny-sdxl-models.ts';
+import { SDXL_SCHEDULER_CONFIG, SDXL_TURBO_SCHEDULER_CONFIG, writeTinyXlModel, XL_D1, XL_D2, XL_LAYERS, XL_POOLED, type TinyXlVariant } from './support/tiny-sdxl-models.ts';
 
 let root: string;
 beforeAll(() => {
@@ -104,6 +104,7 @@ interface Case {
   negative?: string;
   guidance: number;
   sampler: SchedulerName;
+  steps?: number;
 }
 
 const CASES: Case[] = [
@@ -111,18 +112,27 @@ const CASES: Case[] = [
   { name: 'CFG without a negative prompt: force_zeros_for_empty_prompt makes the unconditional half zeros', guidance: 5, sampler: 'euler' },
   { name: 'CFG without a negative prompt, force_zeros off: the empty prompt is encoded', variant: { forceZeros: false }, guidance: 5, sampler: 'dpmpp_2m' },
   { name: 'guidance 0 (Turbo): one UNet pass per step, no unconditional half', negative: 'dog', guidance: 0, sampler: 'euler_a' },
+  {
+    name: 'SDXL-Turbo: the folder\'s trailing timestep spacing, one step from t = 999 at guidance 0',
+    variant: { schedulerConfig: SDXL_TURBO_SCHEDULER_CONFIG },
+    guidance: 0,
+    sampler: 'euler_a',
+    steps: 1,
+  },
 ];
 
 describe('the SDXL pipeline equals diffusers\' SDXL loop written out by hand', () => {
   it.each(CASES)('$name', async (c) => {
     const dir = writeTinyXlModel(root, { name: `ref-${CASES.indexOf(c)}`, ...c.variant });
     const s = await open(dir);
-    const [prompt, seed, steps] = ['a photo of a cat', 21, 4];
+    const [prompt, seed, steps] = ['a photo of a cat', 21, c.steps ?? 4];
+    const config = c.variant?.schedulerConfig ?? SDXL_SCHEDULER_CONFIG;
     const cond = await encode(s, prompt);
     const cfg = c.guidance > 1;
     const uncond = c.negative !== undefined ? await encode(s, c.negative) : c.variant?.forceZeros === false ? await encode(s, '') : zeros();
-    const scheduler = createScheduler(c.sampler, SDXL_SCHEDULER_CONFIG);
+    const scheduler = createScheduler(c.sampler, config);
     scheduler.setTimesteps(steps);
+    if (config.timestep_spacing === 'trailing') expect(scheduler.timesteps).toEqual([999]);
     const stepNoise = createRandom(seed, 0x5eed5eed5eedn);
     let latents: Float32Array = seededNoise(seed, LATENT).map((v) => v * scheduler.initNoiseSigma);
     for (const t of scheduler.timesteps) {

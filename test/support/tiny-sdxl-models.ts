@@ -45,6 +45,8 @@ export interface TinyXlVariant {
   unetHidden?: number;
   /** a UNet that does almost nothing (out_sample = sample x 0.01; the conditioning inputs declared and fed, unused), for timing the pipeline's own per-step work */
   minimalUNet?: boolean;
+  /** scheduler/scheduler_config.json (default: SDXL base's) */
+  schedulerConfig?: Record<string, unknown>;
   /** the `imagine` defaults key of model_index.json */
   imagine?: Record<string, unknown>;
 }
@@ -61,6 +63,13 @@ export const SDXL_SCHEDULER_CONFIG = {
   timestep_spacing: 'leading',
   trained_betas: null,
   use_karras_sigmas: false,
+};
+
+/** SDXL-Turbo's scheduler: Euler ancestral with trailing spacing, so one step starts at t = 999. */
+export const SDXL_TURBO_SCHEDULER_CONFIG = {
+  ...SDXL_SCHEDULER_CONFIG,
+  _class_name: 'EulerAncestralDiscreteScheduler',
+  timestep_spacing: 'trailing',
 };
 
 function textEncoder(v: TinyXlVariant, vocabSize: number, width: number, second: boolean, seed: number) {
@@ -187,7 +196,7 @@ export function writeTinyXlModel(parent: string, v: TinyXlVariant): string {
     scheduler: ['diffusers', 'EulerDiscreteScheduler'],
     ...(v.imagine ? { imagine: v.imagine } : {}),
   });
-  writeJson(path.join(dir, 'scheduler', 'scheduler_config.json'), SDXL_SCHEDULER_CONFIG);
+  writeJson(path.join(dir, 'scheduler', 'scheduler_config.json'), v.schedulerConfig ?? SDXL_SCHEDULER_CONFIG);
   writeJson(path.join(dir, 'text_encoder', 'config.json'), { hidden_size: XL_D1, num_hidden_layers: XL_LAYERS });
   fs.writeFileSync(path.join(dir, 'text_encoder', 'model.onnx'), textEncoder(v, vocab1, XL_D1, false, 71).model);
   writeJson(path.join(dir, 'text_encoder_2', 'config.json'), { hidden_size: XL_D2, projection_dim: XL_POOLED, num_hidden_layers: XL_LAYERS });
