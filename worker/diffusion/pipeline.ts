@@ -1,7 +1,8 @@
 /**
- * Stable Diffusion on onnxruntime-node: `loadPipeline(modelDir)` checks the folder, loads
- * each ONNX model once per process, and returns a Pipeline for txt2img, img2img,
- * dynamic batching across requests, and upscaling.
+ * Latent diffusion on onnxruntime-node: `loadPipeline(modelDir)` reads the folder's model
+ * family (SD, SDXL; see families/), checks the folder (model-plan.ts), loads each ONNX
+ * model once per process, and returns a Pipeline for txt2img, img2img, dynamic batching
+ * across requests, and upscaling.
  *
  * Calls into one Pipeline run one at a time (a queue): a second request waits for the
  * first instead of doubling the memory of both; batching several requests is what
