@@ -25,6 +25,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   ack: () => import('./ack-bench.ts'),
   random: () => import('./random-bench.ts'),
   scheduler: () => import('./scheduler-bench.ts'),
+  sdxl: () => import('./sdxl-bench.ts'),
 };
 
 function format(value: number): string {

@@ -11,15 +11,10 @@ import { fileURLToPath } from 'node:url';
 import { loadPipeline, type GenerateRequest, type GenerateResult } from '../worker/diffusion/index.ts';
 import { makeTempDir, writeTinyModel } from '../test/support/tiny-sd-models.ts';
 import type { BenchFigure } from './index.ts';
+import { median } from './stats.ts';
 
 const RUNS = 5;
 const STEPS = 20;
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-}
 
 interface Case {
   label: string;

@@ -5,9 +5,12 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/table.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const EMBEDDED_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny');
+/** The embedded SDXL-format demo model; offered beside models/tiny only when the folder is there. */
+export const EMBEDDED_XL_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny-xl');
 
 /** Variables whose values must never be printed or logged. */
 export const SECRET_ENV_NAMES = ['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'WEB_ACCESS_KEY'] as const;
@@ -36,7 +39,8 @@ const url = (what: string) =>
 
 const snowflake = z.string().regex(/^\d{5,25}$/, { error: 'a numeric Discord id (snowflake)' });
 
-export const SAMPLERS = ['ddim', 'pndm', 'euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm'] as const;
+/** The sampler names, from the worker's one sampler table (names, labels, constructors). */
+export const SAMPLERS = SCHEDULER_NAMES;
 
 export const envSchema = z
   .object({

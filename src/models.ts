@@ -6,25 +6,31 @@
  * Sources, first match wins:
  *   MODELS_CONFIG  a JSON file { "models": [{ "name", "dir", ...overrides }], "default": "name" }
  *   MODEL_DIR      one model folder
- *   the embedded demo model (EMBEDDED_MODEL_DIR)
+ *   the embedded demo models: models/tiny (the default) and models/tiny-xl when it is there
  * A model folder's own defaults come from `model_index.json` key "imagine", else from
- * `unet/config.json` (sample_size × 8), else Stable Diffusion 1.x defaults.
+ * `unet/config.json` (sample_size × 8), else its model family's (SD 1.x: 512 px, 25 steps
+ * of dpmpp_2m at guidance 7; SDXL: 1024 px, 30 steps at guidance 5).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { EMBEDDED_MODEL_DIR, SAMPLERS, type Config } from './config.ts';
+import { EMBEDDED_MODEL_DIR, EMBEDDED_XL_MODEL_DIR, SAMPLERS, type Config } from './config.ts';
+import { detectFamily } from '../worker/diffusion/families/index.ts';
+import { sdFamily } from '../worker/diffusion/families/sd.ts';
+import type { FamilyDefaults } from '../worker/diffusion/families/types.ts';
 
 /** CLIP reads 77 positions: BOS, 75 prompt tokens, EOS. */
 export const PROMPT_TOKEN_LIMIT = 75;
 
-export const SD_DEFAULTS = {
-  defaultSteps: 25,
-  defaultSampler: 'dpmpp_2m',
-  defaultGuidance: 7,
-  baseSize: 512,
-  sizeMultiple: 64,
-} as const satisfies Omit<ModelInfo, 'name' | 'dir' | 'maxTokens'>;
+type CatalogDefaults = Omit<ModelInfo, 'name' | 'dir' | 'maxTokens'>;
+
+/** A model family's defaults in the catalog's terms. */
+function catalogDefaults(d: FamilyDefaults): CatalogDefaults {
+  return { defaultSteps: d.steps, defaultSampler: d.sampler, defaultGuidance: d.guidance, baseSize: d.baseSize, sizeMultiple: d.sizeMultiple };
+}
+
+/** Stable Diffusion 1.x's (the SD family's): what a bare SD folder gets. */
+export const SD_DEFAULTS: CatalogDefaults = catalogDefaults(sdFamily.defaults);
 
 const modelName = z
   .string()
@@ -124,6 +130,7 @@ export function readModelFolderDefaults(dir: string): FolderDefaults {
   const parsed = folderDefaultsSchema.safeParse(own ?? {});
   if (!parsed.success) throw new ModelCatalogError(indexFile, `"imagine".${zodDetail(parsed.error)}`);
   const declared = parsed.data;
+  const family = catalogDefaults(detectFamily(dir, index as Record<string, unknown>).family.defaults);
 
   let baseSize: number | undefined = declared.base_size;
   const unetConfigFile = path.join(dir, 'unet', 'config.json');
@@ -134,11 +141,11 @@ export function readModelFolderDefaults(dir: string): FolderDefaults {
   }
   return {
     name: declared.name,
-    baseSize: baseSize ?? SD_DEFAULTS.baseSize,
-    sizeMultiple: declared.size_multiple ?? SD_DEFAULTS.sizeMultiple,
-    defaultSteps: declared.default_steps ?? SD_DEFAULTS.defaultSteps,
-    defaultSampler: declared.default_sampler ?? SD_DEFAULTS.defaultSampler,
-    defaultGuidance: declared.default_guidance ?? SD_DEFAULTS.defaultGuidance,
+    baseSize: baseSize ?? family.baseSize,
+    sizeMultiple: declared.size_multiple ?? family.sizeMultiple,
+    defaultSteps: declared.default_steps ?? family.defaultSteps,
+    defaultSampler: declared.default_sampler ?? family.defaultSampler,
+    defaultGuidance: declared.default_guidance ?? family.defaultGuidance,
   };
 }
 
@@ -190,6 +197,8 @@ export function createModelCatalog(models: readonly ModelInfo[], defaultName?: s
 export function loadModelCatalog(
   config: Partial<Pick<Config, 'MODELS_CONFIG' | 'MODEL_DIR'>>,
   embeddedDir: string = EMBEDDED_MODEL_DIR,
+  /** more embedded models, offered after the default one when their folder has a model_index.json */
+  optionalEmbeddedDirs: readonly string[] = [EMBEDDED_XL_MODEL_DIR],
 ): ModelCatalog {
   if (config.MODELS_CONFIG) {
     const file = path.resolve(config.MODELS_CONFIG);
@@ -199,7 +208,11 @@ export function loadModelCatalog(
     const models = parsed.data.models.map(({ dir, ...overrides }) => modelFromFolder(path.resolve(path.dirname(file), dir), overrides, file));
     return createModelCatalog(models, parsed.data.default, file);
   }
-  const dir = path.resolve(config.MODEL_DIR ?? embeddedDir);
-  const model = modelFromFolder(dir, {}, path.join(dir, 'model_index.json'));
-  return createModelCatalog([model], undefined, dir);
+  if (config.MODEL_DIR) {
+    const dir = path.resolve(config.MODEL_DIR);
+    return createModelCatalog([modelFromFolder(dir, {}, path.join(dir, 'model_index.json'))], undefined, dir);
+  }
+  const dirs = [embeddedDir, ...optionalEmbeddedDirs.filter((d) => fs.existsSync(path.join(d, 'model_index.json')))].map((d) => path.resolve(d));
+  const models = dirs.map((dir) => modelFromFolder(dir, {}, path.join(dir, 'model_index.json')));
+  return createModelCatalog(models, undefined, dirs[0]);
 }

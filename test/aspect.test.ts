@@ -1,9 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseAspect, snapSize } from '../commands/aspect.ts';
 import { SD_DEFAULTS } from '../src/models.ts';
+import { sdxlFamily } from '../worker/diffusion/families/sdxl.ts';
 
 const SD21 = { baseSize: 768, sizeMultiple: 64 };
 const TINY = { baseSize: 64, sizeMultiple: 32 };
+// SDXL's family defaults: ~1 MP in multiples of 64, its training buckets (1344x768, 1536x640, ...)
+const SDXL = { baseSize: sdxlFamily.defaults.baseSize, sizeMultiple: sdxlFamily.defaults.sizeMultiple };
 
 describe('--ar size snapping', () => {
   it.each([
@@ -22,12 +25,18 @@ describe('--ar size snapping', () => {
     [TINY, 2, 3, 64, 96],
     [TINY, 16, 9, 96, 64],
     [TINY, 4, 1, 128, 32],
+    [SDXL, 1, 1, 1024, 1024],
+    [SDXL, 16, 9, 1344, 768],
+    [SDXL, 9, 16, 768, 1344],
+    [SDXL, 3, 2, 1280, 832],
+    [SDXL, 4, 3, 1216, 896],
+    [SDXL, 21, 9, 1536, 640],
   ])('%o %i:%i -> %ix%i', (model, w, h, width, height) => {
     expect(snapSize(w, h, model)).toEqual({ width, height });
   });
 
   it('every accepted ratio gives multiples of the model size, near its budget, never flipped', () => {
-    for (const model of [SD_DEFAULTS, SD21, TINY]) {
+    for (const model of [SD_DEFAULTS, SD21, TINY, SDXL]) {
       for (let w = 1; w <= 16; w++) {
         for (let h = 1; h <= 16; h++) {
           if (!parseAspect(`${w}:${h}`).ok) continue;

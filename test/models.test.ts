@@ -25,6 +25,14 @@ beforeAll(() => {
   write('badjson/model_index.json', '{ not json');
   write('named/model_index.json', { imagine: { name: 'my-model' } });
   fs.mkdirSync(path.join(root, 'empty'));
+  // SDXL exports: the class name or a text_encoder_2/ says SDXL, whose defaults differ from SD's
+  write('sdxl-base/model_index.json', { _class_name: 'ORTStableDiffusionXLPipeline' });
+  write('sdxl-base/unet/config.json', { sample_size: 128 });
+  write('sdxl-unnamed/model_index.json', {});
+  write('sdxl-unnamed/text_encoder_2/config.json', {});
+  write('sdxl-turbo/model_index.json', { _class_name: 'StableDiffusionXLPipeline', imagine: { base_size: 512, default_steps: 1, default_sampler: 'euler_a', default_guidance: 0 } });
+  // the embedded SDXL-format demo model, when its folder is there
+  write('tiny-xl/model_index.json', { _class_name: 'StableDiffusionXLPipeline', imagine: { base_size: 64, size_multiple: 32 } });
 });
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
 
@@ -33,6 +41,13 @@ describe('model folder defaults', () => {
     expect(readModelFolderDefaults(path.join(root, 'tiny'))).toEqual({ name: undefined, baseSize: 64, sizeMultiple: 32, defaultSteps: 20, defaultSampler: 'euler_a', defaultGuidance: 5 });
     expect(readModelFolderDefaults(path.join(root, 'SD 2.1 Base'))).toEqual({ name: undefined, baseSize: 768, sizeMultiple: 64, defaultSteps: 25, defaultSampler: 'dpmpp_2m', defaultGuidance: 7 });
     expect(readModelFolderDefaults(path.join(root, 'plain'))).toEqual({ name: undefined, baseSize: 512, sizeMultiple: 64, defaultSteps: 25, defaultSampler: 'dpmpp_2m', defaultGuidance: 7 });
+  });
+
+  it('an SDXL folder without an "imagine" key gets SDXL\'s defaults; the key still wins', () => {
+    const sdxl = { name: undefined, baseSize: 1024, sizeMultiple: 64, defaultSteps: 30, defaultSampler: 'dpmpp_2m', defaultGuidance: 5 };
+    expect(readModelFolderDefaults(path.join(root, 'sdxl-base'))).toEqual(sdxl);
+    expect(readModelFolderDefaults(path.join(root, 'sdxl-unnamed'))).toEqual(sdxl);
+    expect(readModelFolderDefaults(path.join(root, 'sdxl-turbo'))).toEqual({ ...sdxl, baseSize: 512, defaultSteps: 1, defaultSampler: 'euler_a', defaultGuidance: 0 });
   });
 
   it('names the file in every error', () => {
@@ -54,8 +69,19 @@ describe('loadModelCatalog', () => {
   });
 
   it('without MODEL_DIR: the embedded model folder', () => {
-    const catalog = loadModelCatalog({}, path.join(root, 'tiny'));
+    const catalog = loadModelCatalog({}, path.join(root, 'tiny'), []);
     expect(catalog.defaultModel).toEqual({ name: 'tiny', dir: path.join(root, 'tiny'), baseSize: 64, sizeMultiple: 32, defaultSteps: 20, defaultSampler: 'euler_a', defaultGuidance: 5, maxTokens: 75 });
+    expect(catalog.names()).toEqual(['tiny']);
+  });
+
+  it('without MODEL_DIR: tiny-xl beside tiny (still the default) only when its folder is there', () => {
+    const catalog = loadModelCatalog({}, path.join(root, 'tiny'), [path.join(root, 'tiny-xl')]);
+    expect(catalog.names()).toEqual(['tiny', 'tiny-xl']);
+    expect(catalog.defaultModel.name).toBe('tiny');
+    expect(catalog.get('tiny-xl')).toMatchObject({ dir: path.join(root, 'tiny-xl'), baseSize: 64, sizeMultiple: 32, defaultSteps: 30, defaultGuidance: 5 });
+    expect(loadModelCatalog({}, path.join(root, 'tiny'), [path.join(root, 'no-such-tiny-xl')]).names()).toEqual(['tiny']);
+    // MODEL_DIR names the one model: the embedded ones are not added
+    expect(loadModelCatalog({ MODEL_DIR: path.join(root, 'plain') }, path.join(root, 'tiny'), [path.join(root, 'tiny-xl')]).names()).toEqual(['plain']);
   });
 
   it('MODELS_CONFIG: folders relative to the file, per-model overrides, a default, case-insensitive lookup', () => {

@@ -18,6 +18,8 @@ import {
 } from '../worker/diffusion/images.ts';
 import { addPngText, crc32, readPngTexts } from '../worker/diffusion/png-text.ts';
 import { latentPreviewPng, latentPreviewRgb } from '../worker/diffusion/preview.ts';
+import { sdFamily } from '../worker/diffusion/families/sd.ts';
+import { sdxlFamily } from '../worker/diffusion/families/sdxl.ts';
 
 const PARAMS: ImageParameters = {
   prompt: 'a photo of a cat, highly detailed',
@@ -157,11 +159,13 @@ describe('tensor conversion and previews', () => {
     expect(Array.from(chwToRgb(back, 2, 1))).toEqual(Array.from(rgb));
   });
 
-  it('the latent preview is the fixed linear map at latent size', async () => {
+  it('the latent preview is the family\'s fixed linear map at latent size', async () => {
     // one latent pixel with channel values 1, 0, 0, 0 -> the first row of the map
     const latent = new Float32Array([1, 0, 0, 0]);
-    expect(Array.from(latentPreviewRgb(latent, 4, 1, 1))).toEqual([Math.round(1.298 * 127.5), Math.round(1.207 * 127.5), Math.round(1.208 * 127.5)]);
-    const png = await latentPreviewPng(new Float32Array(4 * 6 * 5), 4, 6, 5);
+    expect(Array.from(latentPreviewRgb(latent, 4, 1, 1, sdFamily.latentRgb))).toEqual([Math.round(1.298 * 127.5), Math.round(1.207 * 127.5), Math.round(1.208 * 127.5)]);
+    // SDXL's latent space differs: ComfyUI's SDXL factors, first row 0.392, 0.4054, 0.4549
+    expect(Array.from(latentPreviewRgb(latent, 4, 1, 1, sdxlFamily.latentRgb))).toEqual([Math.round(1.392 * 127.5), Math.round(1.4054 * 127.5), Math.round(1.4549 * 127.5)]);
+    const png = await latentPreviewPng(new Float32Array(4 * 6 * 5), 4, 6, 5, sdxlFamily.latentRgb);
     const meta = await sharp(png).metadata();
     expect([meta.width, meta.height]).toEqual([5, 6]);
   });

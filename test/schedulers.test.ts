@@ -11,12 +11,15 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { SAMPLERS } from '../src/config.ts';
 import { createRandom } from '../worker/diffusion/random.ts';
 import { makeAlphasCumprod, makeBetas } from '../worker/diffusion/schedulers/betas.ts';
 import {
   createScheduler,
   img2imgTimesteps,
   SCHEDULER_NAMES,
+  samplerFromLabel,
+  samplerLabel,
   type Scheduler,
   type SchedulerName,
   type StepOptions,
@@ -304,6 +307,39 @@ describe('scheduler behaviour', () => {
     const t = s.timesteps[0];
     const out = s.step(fakeModel(x, t), t, x);
     expect(Array.from(out)).toEqual(Array.from(s.lastDenoised as Float32Array));
+  });
+
+  it('lcm says through the scheduler that the pipeline decodes its denoised estimate; the others decode the sample', () => {
+    const size = 8;
+    for (const name of SCHEDULER_NAMES) {
+      const s = createScheduler(name, SD15_CONFIG);
+      s.setTimesteps(4);
+      const noise = name === 'euler_a' || name === 'lcm' ? { generator: createRandom(9) } : {};
+      let x = createRandom(8).normal(size);
+      for (const t of s.timesteps.slice(0, 2)) x = s.step(fakeModel(s.scaleModelInput(x, t), t), t, x, noise);
+      const final = s.finalSample?.(x) ?? x;
+      if (name === 'lcm') {
+        // mid-schedule LCM re-noises its estimate: what is decoded is the estimate itself
+        expect(final).toBe(s.lastDenoised);
+        expect(Array.from(final)).not.toEqual(Array.from(x));
+      } else {
+        expect(final).toBe(x);
+      }
+    }
+  });
+
+  it('one sampler table: every name builds its scheduler, labels are A1111\'s and read back, the env schema offers the same names', () => {
+    expect([...SAMPLERS]).toEqual([...SCHEDULER_NAMES]);
+    const labels = SCHEDULER_NAMES.map(samplerLabel);
+    expect(new Set(labels).size).toBe(labels.length);
+    expect(samplerLabel('euler_a')).toBe('Euler a');
+    expect(samplerLabel('dpmpp_2m_karras')).toBe('DPM++ 2M Karras');
+    expect(samplerLabel('pndm')).toBe('PLMS');
+    for (const name of SCHEDULER_NAMES) {
+      expect(createScheduler(name, SD15_CONFIG).name).toBe(name);
+      expect(samplerFromLabel(samplerLabel(name))).toBe(name);
+    }
+    expect(samplerFromLabel('Heun')).toBe('Heun');
   });
 
   it('pndm without skip_prk_steps warms up with Runge–Kutta steps', () => {

@@ -68,7 +68,8 @@ export const TINY_MERGES = [
   ['pho', 'to</w>'],
 ];
 
-function tokenizerFiles(dir: string, padToken: string) {
+/** Writes a CLIP tokenizer folder (vocab, merges, configs naming `padToken`); returns the vocabulary size. */
+export function tokenizerFiles(dir: string, padToken: string) {
   const base = bytesToUnicode();
   const vocab: Record<string, number> = {};
   base.forEach((c, i) => (vocab[c] = i));
@@ -93,13 +94,13 @@ function tokenizerFiles(dir: string, padToken: string) {
   return Object.keys(vocab).length;
 }
 
-const floatType = (v: TinyModelVariant): DType => (v.float16 ? 'float16' : 'float32');
+export const floatType = (v: Pick<TinyModelVariant, 'float16'>): DType => (v.float16 ? 'float16' : 'float32');
 
 /** Inputs arrive in the model's float type; the arithmetic runs in float32 in between. */
-function toF32(g: GraphBuilder, v: TinyModelVariant, name: string): string {
+export function toF32(g: GraphBuilder, v: Pick<TinyModelVariant, 'float16'>, name: string): string {
   return v.float16 ? g.op('Cast', [name], { to: { int: 1 } }) : name;
 }
-function fromF32(g: GraphBuilder, v: TinyModelVariant, value: string, output: string): void {
+export function fromF32(g: GraphBuilder, v: Pick<TinyModelVariant, 'float16'>, value: string, output: string): void {
   if (v.float16) g.op('Cast', [value], { to: { int: 10 } }, [output]);
   else g.op('Identity', [value], {}, [output]);
 }
@@ -165,7 +166,7 @@ function unet(v: TinyModelVariant) {
   return g.build({ externalData: v.externalData ? 'weights.pb' : undefined });
 }
 
-function vaeDecoder(v: TinyModelVariant) {
+export function vaeDecoder(v: Pick<TinyModelVariant, 'float16'>) {
   const g = new GraphBuilder('vae_decoder');
   const ft = floatType(v);
   const latent = toF32(g, v, g.input('latent_sample', ft, ['batch', LATENT_CHANNELS, 'latent_height', 'latent_width']));
@@ -180,7 +181,7 @@ function vaeDecoder(v: TinyModelVariant) {
   return g.build();
 }
 
-function vaeEncoder(v: TinyModelVariant) {
+export function vaeEncoder(v: Pick<TinyModelVariant, 'float16' | 'encoderOutput'>) {
   const g = new GraphBuilder('vae_encoder');
   const ft = floatType(v);
   const image = toF32(g, v, g.input('sample', ft, ['batch', 3, 'height', 'width']));
@@ -259,7 +260,7 @@ export function writeTinySafetyChecker(dir: string, c: TinySafetyChecker): strin
   return dir;
 }
 
-function writeJson(file: string, value: unknown) {
+export function writeJson(file: string, value: unknown) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, JSON.stringify(value, null, 2));
 }

@@ -4,6 +4,7 @@
  */
 import sharp from 'sharp';
 import { addPngText, readPngTexts } from './png-text.ts';
+import { samplerFromLabel, samplerLabel } from './schedulers/table.ts';
 
 export interface ImageParameters {
   prompt: string;
@@ -21,16 +22,6 @@ export interface ImageParameters {
   variationStrength?: number;
 }
 
-const SAMPLER_LABELS: Record<string, string> = {
-  ddim: 'DDIM',
-  pndm: 'PLMS',
-  euler: 'Euler',
-  euler_a: 'Euler a',
-  dpmpp_2m: 'DPM++ 2M',
-  dpmpp_2m_karras: 'DPM++ 2M Karras',
-  lcm: 'LCM',
-};
-const SAMPLER_BY_LABEL = new Map(Object.entries(SAMPLER_LABELS).map(([k, v]) => [v, k]));
 
 // A1111 quotes a value that would break its own `key: value, ` parsing.
 function quote(value: string): string {
@@ -40,7 +31,7 @@ function quote(value: string): string {
 export function formatParameters(p: ImageParameters): string {
   const fields: [string, string | number][] = [
     ['Steps', p.steps],
-    ['Sampler', SAMPLER_LABELS[p.sampler] ?? p.sampler],
+    ['Sampler', samplerLabel(p.sampler)],
     ['CFG scale', p.cfgScale],
     ['Seed', p.seed],
     ['Size', `${p.width}x${p.height}`],
@@ -80,7 +71,7 @@ export function parseParameters(text: string): ImageParameters {
   const out: ImageParameters = {
     prompt,
     steps: Number(need('Steps')),
-    sampler: SAMPLER_BY_LABEL.get(label) ?? label,
+    sampler: samplerFromLabel(label),
     cfgScale: Number(need('CFG scale')),
     seed: Number(need('Seed')),
     width: Number(size[1]),

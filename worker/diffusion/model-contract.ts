@@ -61,15 +61,40 @@ class Checker {
 
 export interface TextEncoderIO {
   ids: ValueSpec;
+  /** the hidden states the pipeline conditions on (SD: last_hidden_state; SDXL: the penultimate layer) */
   output: ValueSpec;
+  /** the pooled projection (SDXL's text_encoder_2: text_embeds) */
+  pooled?: ValueSpec;
 }
 
+/** SD's CLIP text encoder: input_ids -> last_hidden_state. */
 export function checkTextEncoder(label: string, iface: ModelInterface): TextEncoderIO {
   const c = new Checker(label, iface);
   const ids = c.input('input_ids', ['int32', 'int64'], [2])!;
   c.noOtherInputs(['input_ids']);
   const output = c.output(['last_hidden_state'], FLOAT, [3], iface.outputs.length >= 1);
   return { ids, output };
+}
+
+const HIDDEN_STATE = /^hidden_states\.(\d+)$/;
+
+/**
+ * An SDXL text encoder as Optimum exports it (output_hidden_states): input_ids ->
+ * hidden_states.0 .. hidden_states.L (embeddings, then each layer), and for the second
+ * encoder the pooled `text_embeds`. SDXL conditions on the penultimate layer,
+ * hidden_states.(L-1), as diffusers' encode_prompt takes `hidden_states[-2]`.
+ */
+export function checkLayeredTextEncoder(label: string, iface: ModelInterface, pooled: string | undefined): TextEncoderIO {
+  const c = new Checker(label, iface);
+  const ids = c.input('input_ids', ['int32', 'int64'], [2])!;
+  c.noOtherInputs(['input_ids']);
+  const layers = iface.outputs.map((o) => HIDDEN_STATE.exec(o.name)).filter((m) => m !== null).map((m) => Number(m[1]));
+  if (layers.length < 2) {
+    c.fail('expected outputs hidden_states.0 .. hidden_states.N (SDXL conditions on the penultimate layer; export with output_hidden_states, as Optimum does)');
+  }
+  const output = c.output([`hidden_states.${Math.max(...layers) - 1}`], FLOAT, [3], false);
+  const pooledSpec = pooled === undefined ? undefined : c.output([pooled], FLOAT, [2], false);
+  return { ids, output, pooled: pooledSpec };
 }
 
 export type TimestepForm = 'batch' | 'scalar' | 'single';
@@ -81,22 +106,36 @@ export interface UNetIO {
   timestepForm: TimestepForm;
   hidden: ValueSpec;
   timestepCond?: ValueSpec;
+  /** every input that carries one value per batch item besides sample: hidden states, timestep_cond, the family's extras */
+  conditioning: ValueSpec[];
   output: ValueSpec;
 }
 
-export function checkUNet(label: string, iface: ModelInterface): UNetIO {
+/** A UNet input a model family adds (SDXL: text_embeds, time_ids), refused by name when missing. */
+export interface UNetInputRule {
+  name: string;
+  rank: number;
+  what: string;
+}
+
+export function checkUNet(label: string, iface: ModelInterface, extras: readonly UNetInputRule[] = []): UNetIO {
   const c = new Checker(label, iface);
   const sample = c.input('sample', FLOAT, [4])!;
   const timestep = c.input('timestep', ['int64', 'int32', 'float32', 'float16'], [0, 1])!;
   const hidden = c.input('encoder_hidden_states', FLOAT, [3])!;
   const timestepCond = c.input('timestep_cond', FLOAT, [2], true);
-  c.noOtherInputs(['sample', 'timestep', 'encoder_hidden_states', 'timestep_cond']);
+  const extraSpecs = extras.map((rule) => {
+    if (!iface.inputs.some((i) => i.name === rule.name)) c.fail(`expected an input named "${rule.name}" (${rule.what})`);
+    return c.input(rule.name, FLOAT, [rule.rank])!;
+  });
+  c.noOtherInputs(['sample', 'timestep', 'encoder_hidden_states', 'timestep_cond', ...extras.map((r) => r.name)]);
   const output = c.output(['out_sample'], FLOAT, [4], true);
   const timestepForm: TimestepForm = timestep.shape.length === 0 ? 'scalar' : timestep.shape[0] === 1 ? 'single' : 'batch';
   if (typeof timestep.shape[0] === 'number' && timestep.shape[0] !== 1) {
     c.fail(`input "timestep" has fixed size ${timestep.shape[0]}, expected [] , [1] or [batch]`);
   }
-  return { sample, timestep, timestepForm, hidden, timestepCond, output };
+  const conditioning = [hidden, ...(timestepCond ? [timestepCond] : []), ...extraSpecs];
+  return { sample, timestep, timestepForm, hidden, timestepCond, conditioning, output };
 }
 
 export interface VaeDecoderIO {

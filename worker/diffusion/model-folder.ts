@@ -1,10 +1,12 @@
 /**
- * Reads and checks a Stable Diffusion ONNX model folder (the Hugging Face export layout)
- * before any session is created, so a half-copied or hand-edited folder fails with a
- * message that names the file and what it should have held.
+ * Reads and checks an ONNX model folder (the Hugging Face export layout) before any
+ * session is created, so a half-copied or hand-edited folder fails with a message that
+ * names the file and what it should have held. The folder's model family decides the
+ * text-side files it must have and the VAE defaults.
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { detectFamily, type ModelFamily } from './families/index.ts';
 
 type Json = Record<string, unknown>;
 
@@ -12,18 +14,22 @@ export interface ModelFolder {
   dir: string;
   /** folder basename */
   name: string;
+  family: ModelFamily;
+  /** why this family: the class name or the folder entry that said so */
+  familyReason: string;
+  /**
+   * Absolute paths: the shared files below, and the family's own (ModelFamily.files keys,
+   * e.g. textEncoder, vocab, merges; SDXL adds textEncoder2, vocab2, merges2).
+   */
   files: {
-    textEncoder: string;
     unet: string;
     vaeDecoder: string;
+    schedulerConfig: string;
     /** absent: the folder cannot do img2img or hires-fix upscaling */
     vaeEncoder?: string;
     /** absent: images are not checked for NSFW content */
     safetyChecker?: string;
-    vocab: string;
-    merges: string;
-    tokenizerDir: string;
-    schedulerConfig: string;
+    [familyKey: string]: string | undefined;
   };
   modelIndex: Json;
   schedulerConfig: Json;
@@ -32,15 +38,15 @@ export interface ModelFolder {
   textEncoderConfig?: Json;
   /** feature_extractor/preprocessor_config.json, read when there is a safety checker to prepare input for */
   featureExtractorConfig?: Json;
-  /** latent scaling factor (SD 1.x/2.x: 0.18215) */
+  /** latent scaling factor (SD 1.x/2.x: 0.18215, SDXL: 0.13025): the VAE config's, else the family's */
   scalingFactor: number;
+  /** decode in float32 (diffusers' force_upcast): the VAE config's, else the family's */
+  forceUpcast: boolean;
   /** image pixels per latent pixel (8 for every SD VAE) */
   vaeScaleFactor: number;
   /** the size the model was trained at */
   defaultSize: { width: number; height: number };
 }
-
-export const DEFAULT_SCALING_FACTOR = 0.18215;
 
 /** Path relative to the model folder, as messages show it (`unet/model.onnx`). */
 export function relative(dir: string, file: string): string {
@@ -92,13 +98,11 @@ export function safetyCheckerFile(dir: string): string | undefined {
   return fs.existsSync(file) ? file : undefined;
 }
 
-const REQUIRED: [key: keyof ModelFolder['files'], rel: string, what: string][] = [
-  ['textEncoder', 'text_encoder/model.onnx', 'the CLIP text encoder exported to ONNX'],
-  ['unet', 'unet/model.onnx', 'the UNet exported to ONNX'],
-  ['vaeDecoder', 'vae_decoder/model.onnx', 'the VAE decoder exported to ONNX'],
-  ['vocab', 'tokenizer/vocab.json', 'the CLIP tokenizer vocabulary'],
-  ['merges', 'tokenizer/merges.txt', 'the CLIP tokenizer BPE merges'],
-  ['schedulerConfig', 'scheduler/scheduler_config.json', "the diffusers scheduler's config"],
+/** The files every family's folder needs. */
+const SHARED_FILES: { key: 'unet' | 'vaeDecoder' | 'schedulerConfig'; rel: string; what: string }[] = [
+  { key: 'unet', rel: 'unet/model.onnx', what: 'the UNet exported to ONNX' },
+  { key: 'vaeDecoder', rel: 'vae_decoder/model.onnx', what: 'the VAE decoder exported to ONNX' },
+  { key: 'schedulerConfig', rel: 'scheduler/scheduler_config.json', what: "the diffusers scheduler's config" },
 ];
 
 export function readModelFolder(modelDir: string): ModelFolder {
@@ -112,15 +116,16 @@ export function readModelFolder(modelDir: string): ModelFolder {
   }
   const modelIndex = readJson(dir, indexFile, 'the diffusers pipeline index, a JSON object');
 
+  const { family, reason } = detectFamily(dir, modelIndex);
+
   const files = {} as ModelFolder['files'];
   const missing: string[] = [];
-  for (const [key, rel, what] of REQUIRED) {
+  for (const { key, rel, what } of [...family.files, ...SHARED_FILES]) {
     const file = path.join(dir, rel);
     if (!fs.existsSync(file)) missing.push(`${rel} (${what})`);
-    (files as unknown as Record<string, string>)[key] = file;
+    files[key] = file;
   }
-  if (missing.length > 0) throw new Error(`model folder ${dir}: missing ${missing.join(', ')}`);
-  files.tokenizerDir = path.join(dir, 'tokenizer');
+  if (missing.length > 0) throw new Error(`model folder ${dir} (${family.name}, from ${reason}): missing ${missing.join(', ')}`);
   const encoder = path.join(dir, 'vae_encoder', 'model.onnx');
   if (fs.existsSync(encoder)) files.vaeEncoder = encoder;
   const checker = safetyCheckerFile(dir);
@@ -146,17 +151,24 @@ export function readModelFolder(modelDir: string): ModelFolder {
   }
   const vaeFile = vaeConfigFile ?? path.join(dir, 'vae_decoder', 'config.json');
 
-  const scalingFactor = positiveNumber(dir, vaeFile, vaeConfig, 'scaling_factor') ?? DEFAULT_SCALING_FACTOR;
+  const scalingFactor = positiveNumber(dir, vaeFile, vaeConfig, 'scaling_factor') ?? family.defaults.scalingFactor;
+  const upcast = vaeConfig?.force_upcast;
+  if (upcast !== undefined && typeof upcast !== 'boolean') {
+    throw new Error(`model folder ${dir}: ${relative(dir, vaeFile)} has "force_upcast": ${JSON.stringify(upcast)} (expected true or false)`);
+  }
+  const forceUpcast = upcast ?? family.defaults.forceUpcast;
   const blocks = vaeConfig?.block_out_channels;
   const vaeScaleFactor = Array.isArray(blocks) && blocks.length > 0 ? 2 ** (blocks.length - 1) : 8;
   // The VAE's sample_size is in pixels; the UNet's in latent pixels.
   const vaeSample = positiveNumber(dir, vaeFile, vaeConfig, 'sample_size');
   const unetSample = positiveNumber(dir, unetConfigFile, unetConfig, 'sample_size');
-  const side = vaeSample ?? (unetSample !== undefined ? unetSample * vaeScaleFactor : 512);
+  const side = vaeSample ?? (unetSample !== undefined ? unetSample * vaeScaleFactor : family.defaults.baseSize);
 
   return {
     dir,
     name: path.basename(dir),
+    family,
+    familyReason: reason,
     files,
     modelIndex,
     schedulerConfig,
@@ -165,6 +177,7 @@ export function readModelFolder(modelDir: string): ModelFolder {
     textEncoderConfig,
     featureExtractorConfig,
     scalingFactor,
+    forceUpcast,
     vaeScaleFactor,
     defaultSize: { width: side, height: side },
   };

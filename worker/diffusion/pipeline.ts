@@ -1,30 +1,28 @@
 /**
- * Stable Diffusion on onnxruntime-node: `loadPipeline(modelDir)` checks the folder, loads
- * each ONNX model once per process, and returns a Pipeline for txt2img, img2img,
- * dynamic batching across requests, and upscaling.
+ * Latent diffusion on onnxruntime-node: `loadPipeline(modelDir)` reads the folder's model
+ * family (SD, SDXL; see families/), checks the folder (model-plan.ts), loads each ONNX
+ * model once per process, and returns a Pipeline for txt2img, img2img, dynamic batching
+ * across requests, and upscaling.
  *
  * Calls into one Pipeline run one at a time (a queue): a second request waits for the
  * first instead of doubling the memory of both; batching several requests is what
  * `generateMany` is for.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Logger } from 'pino';
-import { ClipTokenizer } from './tokenizer/clip-tokenizer.ts';
-import { createScheduler } from './schedulers/index.ts';
-import { FEATURE_EXTRACTOR_CONFIG, readModelFolder, relative, type ModelFolder } from './model-folder.ts';
+import { relative, type ModelFolder } from './model-folder.ts';
 import { readOnnxInterface } from './onnx-header.ts';
-import { checkSafetyChecker, checkTextEncoder, checkUNet, checkUpscaler, checkVaeDecoder, checkVaeEncoder, knownDims, type SafetyCheckerIO } from './model-contract.ts';
-import { SafetyChecker, readClipPreprocessing, type ClipPreprocessing } from './safety-checker.ts';
+import { checkUpscaler, knownDims } from './model-contract.ts';
+import { SafetyChecker } from './safety-checker.ts';
 import { OnnxModel, RunClock, type SessionSettings } from './sessions.ts';
 import { resolveProviders } from './providers.ts';
-import { PromptEncoder } from './text-encoder.ts';
 import { UNet } from './unet.ts';
-import { Vae, DEFAULT_VAE_TILING } from './vae.ts';
+import { Vae } from './vae.ts';
 import { ModelUpscaler, upscalerFile, DEFAULT_UPSCALER_TILING, type UpscalerTiling } from './upscale.ts';
 import type { Tiling } from './tiling.ts';
 import { runJobs, usesCfg, type Engine } from './generation.ts';
+import { planModel, type ModelPlan } from './model-plan.ts';
 import { batchKey, validateRequest, type RequestLimits, type GenerateOptions, type GenerateRequest, type GenerateResult, type UpscaleRequest } from './request.ts';
 import { encodePng, imageSize, loadRgb } from './images.ts';
 import { readPngTexts, addPngText } from './png-text.ts';
@@ -40,7 +38,7 @@ export interface LoadPipelineOptions {
   logger?: Logger;
   /** folder with model.onnx (or the .onnx file) of an image->image upscaler; without it upscale() is a hires fix */
   upscalerDir?: string;
-  /** VAE tiling in latent pixels (default 64 with 16 overlap) */
+  /** VAE tiling in latent pixels (default: the model family's, SD 64 with 16 overlap, SDXL 128 with 32) */
   vaeTiling?: Tiling;
   upscalerTiling?: UpscalerTiling;
   /**
@@ -106,133 +104,52 @@ export function loadPipeline(modelDir: string, opts: LoadPipelineOptions = {}): 
   return pending;
 }
 
-function integerOf(value: unknown): number | undefined {
-  return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
-}
-
-interface Plan {
-  folder: ModelFolder;
-  io: {
-    text: ReturnType<typeof checkTextEncoder>;
-    unet: ReturnType<typeof checkUNet>;
-    decoder: ReturnType<typeof checkVaeDecoder>;
-    encoder?: ReturnType<typeof checkVaeEncoder>;
-  };
-  latentChannels: number;
-  hiddenSize?: number;
-  condDim: number;
-  tokenizer: ClipTokenizer;
-  /** a UNet exported with fixed height and width serves that size only */
-  staticSize?: { width: number; height: number };
-  /** the folder's safety checker: its file, interface and how its clip_input is prepared */
-  safety?: { file: string; io: SafetyCheckerIO; preprocessing: ClipPreprocessing };
-}
-
-/** Everything that can be checked without creating a session, so a bad folder fails fast. */
-function plan(dir: string): Plan {
-  const folder = readModelFolder(dir);
-  const label = (file: string) => `model folder ${dir}: ${relative(dir, file)}`;
-  const iface = (file: string) => {
-    let found;
-    try {
-      found = readOnnxInterface(file);
-    } catch (err) {
-      throw new Error(`${label(file)} is not a readable ONNX model: ${(err as Error).message}`, { cause: err });
-    }
-    for (const data of found.externalFiles) {
-      const weights = path.resolve(path.dirname(file), data);
-      if (!fs.existsSync(weights)) throw new Error(`${label(file)} keeps its weights in ${data}, which is missing: expected ${relative(dir, weights)}`);
-    }
-    return found;
-  };
-  const { files } = folder;
-  const io = {
-    text: checkTextEncoder(label(files.textEncoder), iface(files.textEncoder)),
-    unet: checkUNet(label(files.unet), iface(files.unet)),
-    decoder: checkVaeDecoder(label(files.vaeDecoder), iface(files.vaeDecoder)),
-    encoder: files.vaeEncoder ? checkVaeEncoder(label(files.vaeEncoder), iface(files.vaeEncoder)) : undefined,
-  };
-  const checker = files.safetyChecker;
-  const safety = checker
-    ? {
-        file: checker,
-        io: checkSafetyChecker(label(checker), iface(checker)),
-        preprocessing: readClipPreprocessing(folder.featureExtractorConfig, `model folder ${dir}: ${FEATURE_EXTRACTOR_CONFIG}`),
-      }
-    : undefined;
-  try {
-    createScheduler('euler', folder.schedulerConfig);
-  } catch (err) {
-    throw new Error(`${label(files.schedulerConfig)}: ${(err as Error).message}`, { cause: err });
-  }
-
-  const fixed = (v: number | string | undefined) => (typeof v === 'number' ? v : undefined);
-  const batch = fixed(io.unet.sample.shape[0]);
-  if (batch !== undefined) {
-    throw new Error(`${label(files.unet)}: input "sample" has a fixed batch size of ${batch}; this pipeline batches images and needs a free batch axis (re-export with a dynamic batch)`);
-  }
-  const staticH = fixed(io.unet.sample.shape[2]);
-  const staticW = fixed(io.unet.sample.shape[3]);
-  const latentChannels =
-    fixed(io.unet.sample.shape[1]) ?? integerOf(folder.unetConfig?.in_channels) ?? integerOf(folder.vaeConfig?.latent_channels) ?? 4;
-  const decoderChannels = fixed(io.decoder.latent.shape[1]);
-  if (decoderChannels !== undefined && decoderChannels !== latentChannels) {
-    throw new Error(`${label(files.vaeDecoder)}: latent_sample has ${decoderChannels} channels but the UNet's sample has ${latentChannels}`);
-  }
-  const unetHidden = fixed(io.unet.hidden.shape[2]) ?? integerOf(folder.unetConfig?.cross_attention_dim);
-  const textHidden = fixed(io.text.output.shape[2]) ?? integerOf(folder.textEncoderConfig?.hidden_size);
-  if (unetHidden !== undefined && textHidden !== undefined && unetHidden !== textHidden) {
-    throw new Error(`${label(files.unet)}: encoder_hidden_states has size ${unetHidden} but the text encoder outputs ${textHidden}`);
-  }
-  let condDim = 0;
-  if (io.unet.timestepCond) {
-    condDim = fixed(io.unet.timestepCond.shape[1]) ?? integerOf(folder.unetConfig?.time_cond_proj_dim) ?? 0;
-    if (!condDim) {
-      throw new Error(`${label(files.unet)}: timestep_cond has no fixed size and unet/config.json has no time_cond_proj_dim (expected the guidance embedding size, e.g. 256)`);
-    }
-  }
-  const tokenizer = ClipTokenizer.fromModelDir(files.tokenizerDir);
-  const staticSize =
-    staticH !== undefined && staticW !== undefined ? { width: staticW * folder.vaeScaleFactor, height: staticH * folder.vaeScaleFactor } : undefined;
-  return { folder, io, latentChannels, hiddenSize: unetHidden ?? textHidden, condDim, tokenizer, staticSize, safety };
-}
-
-async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: () => void): Promise<Pipeline> {
-  const p = plan(dir);
-  const { folder, io } = p;
-  const logger = opts.logger;
-  const maxBatch = opts.maxBatch ?? 4;
-  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error(`maxBatch must be a positive integer, got ${maxBatch}`);
-  const seq = p.tokenizer.maxLength;
-  const scale = folder.vaeScaleFactor;
-  const tiling = opts.vaeTiling ?? DEFAULT_VAE_TILING;
-  let onlySize: RequestLimits['onlySize'];
+/** The one size a worker serves, when the UNet export or the deployment fixes it. */
+function onlySizeOf(p: ModelPlan, opts: LoadPipelineOptions): RequestLimits['onlySize'] {
+  const scale = p.folder.vaeScaleFactor;
   if (opts.fixedSize) {
     const { width, height } = opts.fixedSize;
     if (!Number.isInteger(width / scale) || !Number.isInteger(height / scale)) throw new Error(`fixedSize must be a multiple of ${scale}, got ${width}x${height}`);
     if (p.staticSize && (p.staticSize.width !== width || p.staticSize.height !== height)) {
-      throw new Error(`fixedSize ${width}x${height} differs from the ${p.staticSize.width}x${p.staticSize.height} that ${folder.name}/unet/model.onnx is exported for`);
+      throw new Error(`fixedSize ${width}x${height} differs from the ${p.staticSize.width}x${p.staticSize.height} that ${p.folder.name}/unet/model.onnx is exported for`);
     }
-    onlySize = { width, height, why: 'this worker was configured to serve one size and' };
-  } else if (p.staticSize) {
-    onlySize = { ...p.staticSize, why: `${folder.name}/unet/model.onnx is exported with a fixed size and` };
+    return { width, height, why: 'this worker was configured to serve one size and' };
   }
+  if (p.staticSize) return { ...p.staticSize, why: `${p.folder.name}/unet/model.onnx is exported with a fixed size and` };
+  return undefined;
+}
+
+/** Sizes the sessions can be told up front (freeDimensionOverrides), per model file. */
+function sessionDims(p: ModelPlan, onlySize: RequestLimits['onlySize'], tiling: Tiling) {
+  const { io } = p;
+  const scale = p.folder.vaeScaleFactor;
   const lh = onlySize ? onlySize.height / scale : undefined;
   const lw = onlySize ? onlySize.width / scale : undefined;
   // the VAE sees whole images only when they fit in one tile; tiles have another size
   const vaeWhole = lh !== undefined && lw !== undefined && lh <= tiling.tile && lw <= tiling.tile;
-  const dims = {
-    text: knownDims([io.text.ids], { input_ids: [undefined, seq] }),
-    unet: knownDims([io.unet.sample, io.unet.hidden, ...(io.unet.timestepCond ? [io.unet.timestepCond] : [])], {
+  return {
+    unet: knownDims([io.unet.sample, ...io.unet.conditioning], {
       sample: [undefined, p.latentChannels, lh, lw],
-      encoder_hidden_states: [undefined, seq, p.hiddenSize],
+      encoder_hidden_states: [undefined, p.text.sequence, p.hiddenSize],
       timestep_cond: [undefined, p.condDim || undefined],
+      time_ids: [undefined, 6],
     }),
     decoder: knownDims([io.decoder.latent], { latent_sample: [undefined, p.latentChannels, vaeWhole ? lh : undefined, vaeWhole ? lw : undefined] }),
     encoder: io.encoder
       ? knownDims([io.encoder.image], { sample: [undefined, 3, vaeWhole ? onlySize!.height : undefined, vaeWhole ? onlySize!.width : undefined] })
       : {},
   };
+}
+
+async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: () => void): Promise<Pipeline> {
+  const p = planModel(dir);
+  const { folder, io } = p;
+  const logger = opts.logger;
+  const maxBatch = opts.maxBatch ?? 4;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new Error(`maxBatch must be a positive integer, got ${maxBatch}`);
+  const tiling = opts.vaeTiling ?? folder.family.defaults.vaeTiling;
+  const onlySize = onlySizeOf(p, opts);
+  const dims = sessionDims(p, onlySize, tiling);
   logger?.debug({ model: folder.name, freeDimensionOverrides: dims }, 'session dimension overrides');
 
   const clock = new RunClock();
@@ -260,7 +177,8 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
       providers = ['cpu'];
       unetModel = await load(folder.files.unet, dims.unet);
     }
-    const textModel = await load(folder.files.textEncoder, dims.text);
+    const encoders: Record<string, OnnxModel> = {};
+    for (const enc of p.text.encoders) encoders[enc.key] = await load(enc.file, enc.overrides);
     const decoderModel = await load(folder.files.vaeDecoder, dims.decoder);
     const encoderModel = folder.files.vaeEncoder ? await load(folder.files.vaeEncoder, dims.encoder) : undefined;
     const safety = p.safety ? new SafetyChecker(await load(p.safety.file, {}), p.safety.io, p.safety.preprocessing) : undefined;
@@ -275,15 +193,16 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
     }
 
     const unet = new UNet(unetModel, io.unet, p.latentChannels, p.condDim);
-    const vae = new Vae(decoderModel, io.decoder, encoderModel, io.encoder, folder.scalingFactor, folder.vaeScaleFactor, p.latentChannels, tiling);
+    const vae = new Vae(decoderModel, io.decoder, encoderModel, io.encoder, folder.scalingFactor, folder.vaeScaleFactor, p.latentChannels, tiling, folder.forceUpcast);
     const engine: Engine = {
       name: folder.name,
       provider: providers[0],
-      prompts: new PromptEncoder(textModel, io.text, p.tokenizer),
+      conditioner: p.text.createConditioner(encoders),
       unet,
       vae,
       clock,
       schedulerConfig: folder.schedulerConfig,
+      latentRgb: folder.family.latentRgb,
       maxBatch,
       logger,
       safety,
@@ -291,12 +210,19 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
     logger?.info(
       {
         model: folder.name,
+        family: folder.family.name,
         dir,
         providers,
-        unet: { timestep: `${io.unet.timestep.type} ${io.unet.timestepForm}`, dtype: io.unet.sample.type, lcm: unet.takesGuidanceEmbedding },
-        textIds: io.text.ids.type,
+        unet: {
+          timestep: `${io.unet.timestep.type} ${io.unet.timestepForm}`,
+          dtype: io.unet.sample.type,
+          inputs: io.unet.conditioning.map((s) => s.name),
+          lcm: unet.takesGuidanceEmbedding,
+        },
+        text: p.text.summary,
         vaeEncoder: io.encoder?.output.name ?? null,
         scalingFactor: folder.scalingFactor,
+        forceUpcast: folder.forceUpcast,
         upscaler: upscaler ? opts.upscalerDir : null,
         safetyChecker: safety !== undefined,
       },

@@ -118,6 +118,11 @@ export class OnnxModel {
     }
   }
 
+  /** One of this model's float outputs as float32 values (fp16 outputs converted). */
+  floats(tensor: ort.Tensor): Float32Array {
+    return readFloats(tensor, this.label);
+  }
+
   async release(): Promise<void> {
     await this.session.release();
   }

@@ -12,6 +12,9 @@ export interface Tiling {
   overlap: number;
 }
 
+/** SD's VAE tiles, in latent pixels: SD VAEs are trained at 512 px = 64 latent px; a quarter overlaps. */
+export const DEFAULT_VAE_TILING: Tiling = { tile: 64, overlap: 16 };
+
 /** Tile start offsets along an axis of `size`, each tile `tile` long, the last flush with the end. */
 export function tileStarts(size: number, tile: number, overlap: number): number[] {
   if (size <= tile) return [0];

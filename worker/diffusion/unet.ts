@@ -1,18 +1,18 @@
 /**
  * One UNet run over a batch of latents. The tensors follow the session's metadata:
  * `timestep` as int64/int32 per batch item or a float/float16 scalar, float16 or float32
- * latents and hidden states, and `timestep_cond` for LCM-distilled UNets.
+ * latents, and whatever per-image conditioning the model family feeds (hidden states,
+ * SDXL's text_embeds and time_ids, LCM's timestep_cond), stacked on the batch axis.
  */
 import type * as ort from 'onnxruntime-node';
-import type { OnnxModel } from './sessions.ts';
-import { readFloats } from './sessions.ts';
+import type { OnnxModel, ValueSpec } from './sessions.ts';
 import type { UNetIO } from './model-contract.ts';
+import type { Conditioning } from './families/types.ts';
 
 /** The per-batch inputs that stay the same across steps (built once, not per step). */
 export interface UNetBatch {
   size: number;
-  hidden: ort.Tensor;
-  cond?: ort.Tensor;
+  inputs: Record<string, ort.Tensor>;
 }
 
 export class UNet {
@@ -28,27 +28,30 @@ export class UNet {
     return this.io.timestepCond !== undefined;
   }
 
-  /** `hidden[i]` is item i's [sequence, dim] text states; `conds[i]` its guidance embedding (LCM). */
-  prepare(hidden: Float32Array[], conds?: Float32Array[]): UNetBatch {
-    const per = hidden[0].length;
-    const all = new Float32Array(per * hidden.length);
-    hidden.forEach((h, i) => {
-      if (h.length !== per) throw new Error('text hidden states of one batch differ in size');
-      all.set(h, i * per);
-    });
-    const seq = this.io.hidden.shape[1];
-    const sequence = typeof seq === 'number' ? seq : 77;
-    const batch: UNetBatch = {
-      size: hidden.length,
-      hidden: this.model.floatTensor(this.io.hidden.name, all, [hidden.length, sequence, per / sequence]),
-    };
-    if (this.io.timestepCond) {
-      if (!conds || conds.length !== hidden.length) throw new Error(`${this.model.label} needs timestep_cond for every batch item`);
-      const flat = new Float32Array(this.condDim * conds.length);
-      conds.forEach((c, i) => flat.set(c, i * this.condDim));
-      batch.cond = this.model.floatTensor(this.io.timestepCond.name, flat, [conds.length, this.condDim]);
+  /** One image's dims of a conditioning input: [sequence, width] for rank 3, [width] for rank 2. */
+  private itemDims(spec: ValueSpec, length: number): number[] {
+    if (spec.shape.length !== 3) return [length];
+    const seq = typeof spec.shape[1] === 'number' ? spec.shape[1] : 77;
+    return [seq, length / seq];
+  }
+
+  /** `items[i]` is batch item i's conditioning; every input the UNet takes must be in each. */
+  prepare(items: Conditioning[]): UNetBatch {
+    const inputs: Record<string, ort.Tensor> = {};
+    for (const spec of this.io.conditioning) {
+      const first = items[0][spec.name];
+      if (!first) throw new Error(`${this.model.label}: no value for input ${spec.name} (the model family did not provide it)`);
+      const per = first.length;
+      const all = new Float32Array(per * items.length);
+      items.forEach((item, i) => {
+        const value = item[spec.name];
+        if (!value) throw new Error(`${this.model.label} needs ${spec.name} for every batch item`);
+        if (value.length !== per) throw new Error(`${this.model.label}: ${spec.name} differs in size within one batch`);
+        all.set(value, i * per);
+      });
+      inputs[spec.name] = this.model.floatTensor(spec.name, all, [items.length, ...this.itemDims(spec, per)]);
     }
-    return batch;
+    return { size: items.length, inputs };
   }
 
   private timestepTensor(t: number, batch: number): ort.Tensor {
@@ -71,15 +74,13 @@ export class UNet {
     const feeds: Record<string, ort.Tensor> = {
       [this.io.sample.name]: this.model.floatTensor(this.io.sample.name, flat, [samples.length, this.latentChannels, height, width]),
       [this.io.timestep.name]: this.timestepTensor(t, samples.length),
-      [this.io.hidden.name]: batch.hidden,
+      ...batch.inputs,
     };
-    if (batch.cond && this.io.timestepCond) feeds[this.io.timestepCond.name] = batch.cond;
     const out = await this.model.run(feeds);
-    const values = readFloats(out[this.io.output.name], this.model.label);
+    const values = this.model.floats(out[this.io.output.name]);
     if (values.length !== flat.length) {
       throw new Error(`${this.model.label}: ${this.io.output.name} has ${values.length} values, expected ${flat.length}`);
     }
     return samples.map((_, i) => values.subarray(i * per, (i + 1) * per));
   }
 }
-

@@ -6,10 +6,8 @@
 import type { OnnxModel } from './sessions.ts';
 import { readFloats } from './sessions.ts';
 import type { VaeDecoderIO, VaeEncoderIO } from './model-contract.ts';
-import { runTiled, type Tiling } from './tiling.ts';
+import { DEFAULT_VAE_TILING, runTiled, type Tiling } from './tiling.ts';
 
-/** In latent pixels: SD VAEs are trained at 512 px = 64 latent px; a quarter overlaps. */
-export const DEFAULT_VAE_TILING: Tiling = { tile: 64, overlap: 16 };
 
 export class Vae {
   constructor(
@@ -22,6 +20,8 @@ export class Vae {
     readonly scale: number,
     readonly latentChannels: number,
     readonly tiling: Tiling = DEFAULT_VAE_TILING,
+    /** the VAE config's force_upcast: this VAE is known to overflow in float16 */
+    private readonly forceUpcast = false,
   ) {}
 
   get canEncode(): boolean {
@@ -36,8 +36,26 @@ export class Vae {
     const C = this.latentChannels;
     return runTiled(unscaled, C, height, width, this.tiling, { inPerUnit: 1, outPerUnit: this.scale, outChannels: 3 }, async (tile, h, w) => {
       const out = await this.decoder.run({ [name]: this.decoder.floatTensor(name, tile, [1, C, h, w]) });
-      return readFloats(out[this.decoderIO.output.name], this.decoder.label);
+      const image = readFloats(out[this.decoderIO.output.name], this.decoder.label);
+      if (this.forceUpcast && this.decoderIO.latent.type === 'float16') this.refuseOverflow(image);
+      return image;
     });
+  }
+
+  /**
+   * diffusers runs a force_upcast VAE in float32 because SDXL's VAE overflows in float16
+   * (NaN or Inf pixels: a black image). An ONNX file's precision is fixed at export, so
+   * the float32 run must be the export's: say so instead of delivering a black picture.
+   */
+  private refuseOverflow(image: Float32Array): void {
+    for (let i = 0; i < image.length; i++) {
+      if (!Number.isFinite(image[i])) {
+        throw new Error(
+          `${this.decoder.label}: the float16 VAE decoder overflowed (NaN/Inf), as its config's force_upcast warns; ` +
+            'export vae_decoder in float32, or use a VAE fixed for float16 (e.g. madebyollin/sdxl-vae-fp16-fix)',
+        );
+      }
+    }
   }
 
   /** One image [3, H, W] in [-1, 1] -> scaled latents [C, H/scale, W/scale] (the mean for latent_parameters). */

@@ -3,7 +3,7 @@
  * diffusers class's constructor defaults for the fields a file leaves out.
  */
 import { z } from 'zod';
-import type { SchedulerName } from './types.ts';
+import { SAMPLER_TABLE, type SchedulerName } from './table.ts';
 
 const inf = (s: string): number => (s.startsWith('-') ? -Infinity : Infinity);
 
@@ -98,22 +98,6 @@ const COMMON: ResolvedConfig = {
   timestep_scaling: 10,
 };
 
-const CLASS_DEFAULTS: Record<SchedulerName, Partial<ResolvedConfig>> = {
-  ddim: { clip_sample: true, set_alpha_to_one: true, timestep_spacing: 'leading' },
-  pndm: { set_alpha_to_one: false, skip_prk_steps: false, timestep_spacing: 'leading' },
-  euler: { timestep_spacing: 'linspace' },
-  euler_a: { timestep_spacing: 'linspace' },
-  dpmpp_2m: { timestep_spacing: 'linspace' },
-  dpmpp_2m_karras: { timestep_spacing: 'linspace' },
-  lcm: {
-    beta_start: 0.00085,
-    beta_end: 0.012,
-    beta_schedule: 'scaled_linear',
-    set_alpha_to_one: true,
-    timestep_spacing: 'leading',
-  },
-};
-
 /** Features of the diffusers classes these schedulers do not implement: refuse them rather than differ silently. */
 function rejectUnsupported(name: SchedulerName, p: Parsed): void {
   const unsupported: string[] = [];
@@ -139,5 +123,5 @@ export function resolveConfig(name: SchedulerName, raw: unknown): ResolvedConfig
   const given = Object.fromEntries(
     Object.entries(parsed).filter(([key, value]) => value !== undefined && !(value === null && key === 'use_karras_sigmas')),
   ) as Partial<ResolvedConfig>;
-  return { ...COMMON, ...CLASS_DEFAULTS[name], ...given };
+  return { ...COMMON, ...SAMPLER_TABLE[name].classDefaults, ...given };
 }

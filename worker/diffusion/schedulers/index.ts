@@ -4,27 +4,18 @@
  * `scheduler/scheduler_config.json`.
  */
 import { resolveConfig, type SchedulerConfig } from './config.ts';
-import { DdimScheduler } from './ddim.ts';
-import { DpmSolverMultistepScheduler } from './dpm-solver-multistep.ts';
-import { EulerAncestralScheduler } from './euler-ancestral.ts';
-import { EulerScheduler } from './euler.ts';
-import { LcmScheduler } from './lcm.ts';
-import { PndmScheduler } from './pndm.ts';
-import { SCHEDULER_NAMES, type Scheduler, type SchedulerName } from './types.ts';
+import { SAMPLER_TABLE, SCHEDULER_NAMES, isSchedulerName, type SchedulerName } from './table.ts';
+import type { Scheduler } from './types.ts';
 
-export { SCHEDULER_NAMES };
-export type { Scheduler, SchedulerName, StepOptions } from './types.ts';
+export { SCHEDULER_NAMES, isSchedulerName, samplerLabel, samplerFromLabel } from './table.ts';
+export type { SchedulerName, SamplerRow } from './table.ts';
+export type { Scheduler, StepOptions } from './types.ts';
 export type { SchedulerConfig } from './config.ts';
-
-export function isSchedulerName(name: string): name is SchedulerName {
-  return (SCHEDULER_NAMES as readonly string[]).includes(name);
-}
 
 /**
  * A scheduler of kind `name` for a model whose scheduler_config.json is `config` (checked at
  * run time, so a freshly parsed file can be passed as is); fields the file leaves out take
- * the defaults of the corresponding diffusers class. The DPM-Solver
- * names fix the algorithm (dpmsolver++, order 2) and whether sigmas are Karras'.
+ * the defaults of the corresponding diffusers class (see table.ts).
  */
 export function createScheduler(
   name: SchedulerName,
@@ -33,23 +24,7 @@ export function createScheduler(
   if (!isSchedulerName(name)) {
     throw new Error(`unknown scheduler "${String(name)}"; expected one of ${SCHEDULER_NAMES.join(', ')}`);
   }
-  const cfg = resolveConfig(name, config);
-  switch (name) {
-    case 'ddim':
-      return new DdimScheduler(cfg);
-    case 'pndm':
-      return new PndmScheduler(cfg);
-    case 'euler':
-      return new EulerScheduler(cfg);
-    case 'euler_a':
-      return new EulerAncestralScheduler(cfg);
-    case 'dpmpp_2m':
-      return new DpmSolverMultistepScheduler(name, { ...cfg, use_karras_sigmas: false });
-    case 'dpmpp_2m_karras':
-      return new DpmSolverMultistepScheduler(name, { ...cfg, use_karras_sigmas: true });
-    case 'lcm':
-      return new LcmScheduler(cfg);
-  }
+  return SAMPLER_TABLE[name].create(resolveConfig(name, config));
 }
 
 export interface Img2ImgTimesteps {

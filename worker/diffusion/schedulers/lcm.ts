@@ -105,6 +105,11 @@ export class LcmScheduler implements Scheduler {
     return prev;
   }
 
+  /** diffusers' LatentConsistencyModelPipeline decodes `denoised`, not the re-noised sample. */
+  finalSample(sample: Float32Array): Float32Array {
+    return this.lastDenoised ?? sample;
+  }
+
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
     return this.alphas.addNoise(x0, noise, t, 'lcm');
   }

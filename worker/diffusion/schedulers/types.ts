@@ -1,7 +1,6 @@
 import type { SeededRandom } from '../random.ts';
 
-export const SCHEDULER_NAMES = ['ddim', 'pndm', 'euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm'] as const;
-export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+export type { SchedulerName } from './table.ts';
 
 export interface StepOptions {
   /** The random noise an ancestral step injects, one value per sample element. */
@@ -15,7 +14,8 @@ export interface StepOptions {
  * every operation is elementwise). Stateful like diffusers': `setTimesteps` resets it.
  */
 export interface Scheduler {
-  readonly name: SchedulerName;
+  /** the sampler name (a key of the sampler table) */
+  readonly name: string;
   setTimesteps(n: number): void;
   /** The loop's timesteps; float32 kinds hold Math.fround values. */
   timesteps: number[];
@@ -32,4 +32,9 @@ export interface Scheduler {
   setBeginIndex?(i: number): void;
   /** The clean-sample estimate of the last step (LCM: its `denoised` output). */
   lastDenoised?: Float32Array;
+  /**
+   * What the pipeline decodes once the loop is over, when that is not the last step's
+   * sample: LCM's pipeline returns the last step's denoised estimate. Absent: the sample.
+   */
+  finalSample?(sample: Float32Array): Float32Array;
 }

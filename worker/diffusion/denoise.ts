@@ -1,0 +1,164 @@
+/**
+ * The denoise stage: each image's schedule and starting latent, then the loop that runs
+ * every active image of a batch through one UNet call per step (uncond + cond halves for
+ * classifier-free guidance, one half when guidance is off), and the progress reports.
+ */
+import { createScheduler, img2imgTimesteps, type Scheduler } from './schedulers/index.ts';
+import type { SeededRandom } from './random.ts';
+import { imageNoise, stepGenerator } from './noise.ts';
+import { latentPreviewPng } from './preview.ts';
+import type { UNet, UNetBatch } from './unet.ts';
+import type { Conditioning, LatentRgb } from './families/types.ts';
+import type { GenerateOptions, GenerateRequest } from './request.ts';
+import type { Logger } from 'pino';
+
+export function abortError(signal: AbortSignal): Error {
+  const err = new Error('generation aborted', { cause: signal.reason });
+  err.name = 'AbortError';
+  return err;
+}
+
+/** One request's state across the stages. */
+export interface Job {
+  req: GenerateRequest;
+  opts: GenerateOptions;
+  usesCfg: boolean;
+  /** the conditioned half's UNet inputs, and with CFG the unconditional half's */
+  cond?: Conditioning;
+  uncond?: Conditioning;
+  initLatent?: Float32Array;
+  error?: Error;
+  pngs: Buffer[];
+  /** the safety checker's verdict per image, when the folder has a checker */
+  nsfw?: boolean[];
+  /** pixels kept for the grid, so it is not decoded back from the PNGs */
+  rgbs: Uint8Array[];
+  stepsDone: number;
+  stepTotal: number;
+  startedAt: number;
+}
+
+/** One image of a job in a UNet batch: its latent, scheduler and step-noise generator. */
+export interface Item {
+  job: Job;
+  index: number;
+  seed: number;
+  latent: Float32Array;
+  scheduler: Scheduler;
+  generator: SeededRandom;
+  timesteps: number[];
+}
+
+export interface DenoiseContext {
+  unet: UNet;
+  schedulerConfig: Record<string, unknown>;
+  latentRgb: LatentRgb;
+  logger?: Logger;
+}
+
+export function checkAbort(job: Job): void {
+  if (!job.error && job.opts.signal?.aborted) job.error = abortError(job.opts.signal);
+}
+
+interface Schedule {
+  scheduler: Scheduler;
+  timesteps: number[];
+  latentTimestep?: number;
+}
+
+export function scheduleFor(ctx: DenoiseContext, req: GenerateRequest): Schedule {
+  const scheduler = createScheduler(req.sampler, ctx.schedulerConfig);
+  if (req.init) {
+    const s = img2imgTimesteps(scheduler, req.steps, req.init.strength);
+    return { scheduler, timesteps: s.timesteps, latentTimestep: s.latentTimestep };
+  }
+  scheduler.setTimesteps(req.steps);
+  return { scheduler, timesteps: scheduler.timesteps };
+}
+
+/** Image `index` of `job`: seeded noise, or its init latent noised to the first timestep (img2img). */
+export function startItem(ctx: DenoiseContext, job: Job, index: number, latentSize: number): Item {
+  const { req } = job;
+  const seed = req.seed + index;
+  const { scheduler, timesteps, latentTimestep } = scheduleFor(ctx, req);
+  const blend = req.noiseBlend ? { seed: req.noiseBlend.seed + index, amount: req.noiseBlend.amount } : undefined;
+  const noise = imageNoise(seed, latentSize, blend);
+  let latent: Float32Array;
+  if (job.initLatent && latentTimestep !== undefined) {
+    latent = scheduler.addNoise(job.initLatent, noise, latentTimestep);
+  } else {
+    latent = noise;
+    const sigma = scheduler.initNoiseSigma;
+    if (sigma !== 1) for (let i = 0; i < latent.length; i++) latent[i] *= sigma;
+  }
+  return { job, index, seed, latent, scheduler, generator: stepGenerator(seed), timesteps };
+}
+
+/** The UNet inputs of the active items: [uncond..., cond...] with CFG, [cond...] without. */
+function batchInputs(unet: UNet, active: Item[], cfg: boolean): UNetBatch {
+  const cond = active.map((it) => it.job.cond!);
+  return unet.prepare(cfg ? [...active.map((it) => it.job.uncond!), ...cond] : cond);
+}
+
+/** The denoising loop over one batch; returns how many steps ran. */
+export async function denoiseBatch(ctx: DenoiseContext, items: Item[], latentH: number, latentW: number): Promise<number> {
+  const timesteps = items[0].timesteps;
+  const cfg = items[0].job.usesCfg;
+  let active: Item[] = [];
+  let batch: UNetBatch | undefined;
+  let steps = 0;
+  for (const t of timesteps) {
+    for (const item of items) checkAbort(item.job);
+    const now = items.filter((it) => !it.job.error);
+    if (now.length === 0) break;
+    if (now.length !== active.length) {
+      // the batch shrinks when a request is cancelled; the others carry on without it
+      active = now;
+      batch = batchInputs(ctx.unet, active, cfg);
+    }
+    const stepStart = performance.now();
+    const scaled = active.map((it) => it.scheduler.scaleModelInput(it.latent, t));
+    const preds = await ctx.unet.predict(batch!, cfg ? [...scaled, ...scaled] : scaled, t, latentH, latentW);
+    const B = active.length;
+    active.forEach((it, i) => {
+      let eps = preds[cfg ? B + i : i];
+      if (cfg) {
+        const uncond = preds[i];
+        const g = it.job.req.guidance;
+        const guided = new Float32Array(eps.length);
+        for (let k = 0; k < guided.length; k++) guided[k] = uncond[k] + g * (eps[k] - uncond[k]);
+        eps = guided;
+      }
+      it.latent = it.scheduler.step(eps, t, it.latent, { generator: it.generator });
+    });
+    steps++;
+    reportProgress(ctx, active, stepStart, latentH, latentW);
+  }
+  return steps;
+}
+
+function reportProgress(ctx: DenoiseContext, active: Item[], stepStart: number, latentH: number, latentW: number): void {
+  const done = new Set<Job>();
+  const end = performance.now();
+  for (const item of active) {
+    const job = item.job;
+    if (done.has(job)) continue;
+    done.add(job);
+    job.stepsDone++;
+    const onProgress = job.opts.onProgress;
+    if (!onProgress) continue;
+    const latent = item.latent;
+    try {
+      onProgress({
+        step: job.stepsDone,
+        total: job.stepTotal,
+        elapsedMs: end - job.startedAt,
+        stepMs: end - stepStart,
+        preview: () => latentPreviewPng(latent, ctx.unet.latentChannels, latentH, latentW, ctx.latentRgb),
+      });
+    } catch (err) {
+      // a failing progress sink (a chat edit that throws) must not fail the images
+      ctx.logger?.warn({ err }, 'progress callback threw');
+    }
+  }
+}
