@@ -27,7 +27,8 @@ const silent = createLogger({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 describe('an SDXL model through the worker (one-process mode)', () => {
   it('txt2img with --no and n = 2, 🔄, V, Vary (Subtle) and U are delivered, each an SDXL image', async () => {
     const artifactDir = tempDir('worker-xl');
-    const dir = writeTinyXlModel(tempDir('worker-xl-model'), { name: 'tiny-xl' });
+    // The worker holds jobs to the model's size rule, so the folder declares the small sizes this test uses.
+    const dir = writeTinyXlModel(tempDir('worker-xl-model'), { name: 'tiny-xl', imagine: { base_size: 64, size_multiple: 16 } });
     const { name: _declared, ...defaults } = readModelFolderDefaults(dir);
     const catalog = createModelCatalog([{ name: 'tiny-xl', dir, ...defaults, maxTokens: PROMPT_TOKEN_LIMIT }]);
     const config = loadConfig({ LOG_LEVEL: 'silent', ARTIFACT_DIR: artifactDir, LIMIT_USER_QUEUED: '100' });
