@@ -29,7 +29,7 @@ export interface FailureContext extends DeliveryTarget {
   payload: JobPayload | null;
 }
 
-/** The target of a job whose payload is known. */
+/** The target of a job whose payload is known; also its failure context. */
 export function deliveryTarget(ctx: DeliveryContext): DeliveryTarget & { payload: JobPayload } {
   return { jobId: ctx.jobId, origin: ctx.payload.origin, payload: ctx.payload, secret: ctx.secret };
 }
