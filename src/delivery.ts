@@ -3,7 +3,7 @@
  * (adapters/<platform>/deliver.ts implements one) to show progress, post the result with its
  * actions, and report failure. Deliverers use only REST/Web APIs, never a gateway connection.
  */
-import type { JobPayload, JobResult, Platform } from './jobs.ts';
+import type { JobPayload, JobResult, Origin, Platform } from './jobs.ts';
 import type { PlatformSecret } from './platform-secrets.ts';
 
 export interface DeliveryContext {
@@ -11,6 +11,27 @@ export interface DeliveryContext {
   payload: JobPayload;
   /** Still-valid interaction token / response_url, or null once expired. */
   secret: PlatformSecret | null;
+}
+
+/** Where a job's messages go: all a deliverer needs to reach the requester. */
+export interface DeliveryTarget {
+  jobId: string;
+  origin: Origin;
+  secret: PlatformSecret | null;
+}
+
+/**
+ * A failure notice's context. A job whose data failed the schema has no payload to show, only
+ * the origin that could still be read from it (payload null): the notice then says what went
+ * wrong without repeating what was asked, and offers no Retry.
+ */
+export interface FailureContext extends DeliveryTarget {
+  payload: JobPayload | null;
+}
+
+/** The target of a job whose payload is known; also its failure context. */
+export function deliveryTarget(ctx: DeliveryContext): DeliveryTarget & { payload: JobPayload } {
+  return { jobId: ctx.jobId, origin: ctx.payload.origin, payload: ctx.payload, secret: ctx.secret };
 }
 
 export interface ProgressUpdate {
@@ -51,7 +72,7 @@ export interface Deliverer {
   readonly platform: Platform;
   progress(ctx: DeliveryContext, update: ProgressUpdate): Promise<void>;
   result(ctx: DeliveryContext, result: JobResult, files: ResultFiles): Promise<DeliveredMessage>;
-  failure(ctx: DeliveryContext, notice: FailureNotice): Promise<void>;
+  failure(ctx: FailureContext, notice: FailureNotice): Promise<void>;
 }
 
 /** Thrown by deliverers for platform answers that must not be retried (e.g. 403, unknown channel). */

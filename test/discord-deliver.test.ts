@@ -10,7 +10,7 @@ import { DiscordDeliverer } from '../adapters/discord/deliver.ts';
 import { createDiscordRest } from '../adapters/discord/rest.ts';
 import { attachmentLimitFor, rememberAttachmentLimit } from '../adapters/discord/state.ts';
 import { encodeAction } from '../src/actions.ts';
-import { PermanentDeliveryError, type DeliveryContext, type ResultFiles } from '../src/delivery.ts';
+import { deliveryTarget, PermanentDeliveryError, type DeliveryContext, type ResultFiles } from '../src/delivery.ts';
 import { JOB_VERSION, type JobPayload, type JobResult } from '../src/jobs.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { FakeDiscord, type FakeInteraction } from './support/fake-discord.ts';
@@ -291,7 +291,7 @@ describe('Discord deliverer', () => {
     const it = fake.deferredInteraction();
     const ctx = context(it);
     await d.progress(ctx, { step: 1, total: 4, etaMs: null, preview: (await files(16)).grid });
-    await d.failure(ctx, { message: 'The model failed to load.', retry: true });
+    await d.failure(deliveryTarget(ctx), { message: 'The model failed to load.', retry: true });
     const msg = fake.messages.get(it.originalMessageId!)!;
     expect(msg.content).toContain('❌ The model failed to load.');
     expect(allCustomIds(msg.components)).toEqual([`im1:t:${ctx.jobId}`]);

@@ -102,7 +102,7 @@ describe.skipIf(!available)('Slack bot without a worker (HTTP mode)', () => {
     await failing.close();
     await closeRedis(connection);
     const deliverer = createSlackDeliverer(h.config, h.kv, { logger: silent });
-    await deliverer.failure({ jobId: job.jobId, payload: job.payload, secret: { platform: 'slack', responseUrl } }, { message: 'The model ran out of memory.', retry: true });
+    await deliverer.failure({ jobId: job.jobId, origin: job.payload.origin, payload: job.payload, secret: { platform: 'slack', responseUrl } }, { message: 'The model ran out of memory.', retry: true });
     expect(actionLabels(h.fake.message(CHANNEL, status.ts))).toEqual([['Retry']]);
 
     const { res } = await h.press(h.fake.message(CHANNEL, status.ts)!, 'Retry');

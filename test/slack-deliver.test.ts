@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeAction } from '../src/actions.ts';
 import { loadConfig } from '../src/config.ts';
-import { TransientDeliveryError, type DeliveryContext } from '../src/delivery.ts';
+import { deliveryTarget, TransientDeliveryError, type DeliveryContext } from '../src/delivery.ts';
 import { JOB_VERSION, jobPayloadSchema, parseJobResult, type JobPayload, type JobResult } from '../src/jobs.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { createLogger } from '../src/logger.ts';
@@ -191,13 +191,13 @@ describe('Slack deliverer', () => {
   it('shows failures on the status message, with Retry when offered', async () => {
     const d = deliverer();
     const { ctx, status } = job();
-    await d.failure(ctx, { message: 'The model ran out of memory.', retry: true });
+    await d.failure(deliveryTarget(ctx), { message: 'The model ran out of memory.', retry: true });
     let msg = fake.message(CHANNEL, status.ts)!;
     expect(JSON.stringify(msg.blocks)).toContain('❌ The model ran out of memory.');
     expect(buttonLabels(msg)).toEqual([['Retry']]);
     expect(decodeAction(msg.blocks!.find((b) => b.type === 'actions').elements[0].action_id)).toEqual({ action: 'retry', jobId: ctx.jobId });
 
-    await d.failure(ctx, { message: '', retry: false, cancelled: true });
+    await d.failure(deliveryTarget(ctx), { message: '', retry: false, cancelled: true });
     msg = fake.message(CHANNEL, status.ts)!;
     expect(msg.text).toBe('Cancelled: ');
     expect(buttonLabels(msg)).toEqual([]);
@@ -208,7 +208,7 @@ describe('Slack deliverer', () => {
     const { ctx, parent, status } = job();
     status.deleted = true;
     await d.progress(ctx, { step: 1, total: 4, etaMs: null });
-    await d.failure(ctx, { message: 'Timed out.', retry: false });
+    await d.failure(deliveryTarget(ctx), { message: 'Timed out.', retry: false });
     const replies = fake.threadReplies(CHANNEL, parent.ts);
     expect(replies).toHaveLength(1);
     expect(JSON.stringify(replies[0].blocks)).toContain('❌ Timed out.');

@@ -81,7 +81,7 @@ describe('Block Kit rendering', () => {
       renderParent(huge),
       renderStatus(huge, { kind: 'progress', update: { step: 3, total: 20, etaMs: 65_000 } }, 'job-1'),
       renderResult(huge, result(huge), ['a note '.repeat(100)]),
-      renderFailure(huge, { message: 'x'.repeat(2500), retry: true }, 'job-1'),
+      renderFailure({ jobId: 'job-1', origin: huge.origin, payload: huge }, { message: 'x'.repeat(2500), retry: true }),
     ];
     for (const m of messages) {
       expect(blockKitProblems(m)).toEqual([]);

@@ -17,6 +17,7 @@ import { resultView } from '../adapters/web/view.ts';
 import { encodeAction } from '../src/actions.ts';
 import { FsArtifactStore } from '../src/artifacts-fs.ts';
 import { loadConfig } from '../src/config.ts';
+import { deliveryTarget } from '../src/delivery.ts';
 import { resultSchema, type GenerationParams, type JobResult } from '../src/jobs.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { createLogger } from '../src/logger.ts';
@@ -206,7 +207,7 @@ describe('web deliverer', () => {
     const ctx = { jobId: 'job-7', payload, secret: null };
     await deliverer.progress(ctx, { step: 3, total: 8, etaMs: 500, preview: Buffer.from([1, 2, 3]) });
     expect(await deliverer.result(ctx, result, { grid: Buffer.alloc(0), images: [] })).toEqual({ messageId: 'job-7', channelId: ALICE });
-    await deliverer.failure(ctx, { message: 'Cancelled.', retry: false, cancelled: true });
+    await deliverer.failure(deliveryTarget(ctx), { message: 'Cancelled.', retry: false, cancelled: true });
     expect(seen).toEqual([
       { type: 'progress', session: ALICE, jobId: 'job-7', step: 3, total: 8, etaMs: 500, preview: 'data:image/png;base64,AQID' },
       { type: 'result', session: ALICE, jobId: 'job-7', result },

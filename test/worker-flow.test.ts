@@ -22,10 +22,16 @@ import { createRedis, closeRedis } from '../src/redis.ts';
 import { ResultStore } from '../src/results.ts';
 import { startWorker, type WorkerDeps, type WorkerHandle } from '../worker/main.ts';
 import type { QueueConsumer } from '../worker/queue-consumer.ts';
+import { DiscordDeliverer } from '../adapters/discord/deliver.ts';
+import { createDiscordRest } from '../adapters/discord/rest.ts';
+import { ChannelPacer } from '../adapters/slack/channel-pacer.ts';
+import { createSlackDeliverer } from '../adapters/slack/deliver.ts';
 import { testConfig } from './support/queue-prefix.ts';
 import { RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
 import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
-import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
+import { pipelineLoader, sleep, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
+import { FakeDiscord } from './support/fake-discord.ts';
+import { FakeSlack } from './support/fake-slack.ts';
 
 const haveRedis = redisServerAvailable();
 if (!haveRedis) console.warn('worker-flow tests SKIPPED: no redis-server on PATH and no REDIS_URL');
@@ -369,6 +375,53 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     // Nobody can be told: the data names no channel.
     expect(r.deliverer.events.filter((e) => [garbled.id, number.id, nothing.id].includes(e.jobId))).toEqual([]);
     expect((await delivered(r, await enqueue(r, txt2imgPayload({ seed: 3 })))).seeds).toEqual([3]);
+  });
+
+  it('job data that fails the schema but names a Discord or Slack origin: the user gets one notice, with the mention and the reason, no prompt and no Retry', async () => {
+    const discord = await FakeDiscord.start();
+    const slack = await FakeSlack.start();
+    try {
+      const slackConfig = loadConfig({ SLACK_BOT_TOKEN: slack.botToken, SLACK_SIGNING_SECRET: 'signing-secret-1', SLACK_API_URL: slack.apiUrl, LOG_LEVEL: 'silent' });
+      const platformKv = new MemoryKeyValueStore();
+      const deliverers = [
+        new DiscordDeliverer({ rest: createDiscordRest(discord.token, discord.apiUrl, { timeoutMs: 5_000, maxRateLimitWaitMs: 5_000 }), kv: platformKv, applicationId: discord.applicationId, nsfwMode: 'spoiler' }),
+        createSlackDeliverer(slackConfig, platformKv, { logger: silent, pacer: new ChannelPacer(platformKv, { intervalMs: 0 }), minProgressIntervalMs: 0 }),
+      ];
+      const r = await rig({ JOB_ATTEMPTS: '3' }, { deliverers });
+      const parent = slack.postBotMessage('C0IMAGINE', 'asked for: a secret prompt');
+      const discordUser = '2000000000000000001';
+      const raw = new Queue(r.config.QUEUE_NAME, { connection: { url: redis.url }, prefix: r.config.QUEUE_PREFIX });
+      // Written straight into the queue, past every check the bot makes: steps the schema refuses.
+      const fromDiscord = await raw.add('txt2img', txt2imgPayload({ prompt: 'a secret prompt', steps: -3 }, { platform: 'discord', workspaceId: discord.guildId, channelId: discord.channelId, userId: discordUser, applicationId: discord.applicationId }), { attempts: 3 });
+      const fromSlack = await raw.add('txt2img', txt2imgPayload({ prompt: 'a secret prompt', steps: -3 }, { platform: 'slack', workspaceId: slack.teamId, channelId: 'C0IMAGINE', threadId: parent.ts, userId: 'U0ALICE' }), { attempts: 3 });
+      await raw.close();
+      const malformed = 'This request is malformed and cannot be run. Please send it again.';
+
+      for (const id of [fromDiscord.id!, fromSlack.id!]) {
+        const st = await waitFor(`job ${id} failed`, async () => ((await jobState(r, id)).state === 'failed' ? jobState(r, id) : null));
+        expect(st.attemptsMade).toBe(1);
+        expect(st.failedReason).toContain('params.steps');
+      }
+
+      const posted = await waitFor('the Discord notice', () => (discord.channelMessages().length > 0 ? discord.channelMessages() : null));
+      await sleep(300); // a second message would have come by now
+      expect(discord.channelMessages()).toHaveLength(1);
+      expect(posted[0].content).toBe(`<@${discordUser}>\n❌ ${malformed}`);
+      expect(posted[0].components).toEqual([]);
+
+      const replies = await waitFor('the Slack notice', () => (slack.threadReplies('C0IMAGINE', parent.ts).length > 0 ? slack.threadReplies('C0IMAGINE', parent.ts) : null));
+      await sleep(300);
+      expect(slack.threadReplies('C0IMAGINE', parent.ts)).toHaveLength(1);
+      const blocks = replies[0].blocks as Array<{ type: string; text?: { text: string }; elements?: Array<{ text: string }> }>;
+      expect(blocks.map((b) => b.type)).toEqual(['section', 'context']);
+      expect(blocks[0].text!.text).toBe('<@U0ALICE>');
+      expect(blocks[1].elements![0].text).toBe(`❌ ${malformed}`);
+      expect(JSON.stringify(replies[0])).not.toContain('secret prompt');
+    } finally {
+      await Promise.all(rigs.splice(0).map((r) => r.close()));
+      await discord.close();
+      await slack.close();
+    }
   });
 
   it('broken model folder: the job fails with a user message, the worker stays up and takes the next job', async () => {

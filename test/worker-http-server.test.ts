@@ -5,6 +5,11 @@ import { loadConfig } from '../src/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../src/http-server.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { summaryLines } from '../src/startup-summary.ts';
+import { MemoryKeyValueStore } from '../src/kv-memory.ts';
+import { createLogger } from '../src/logger.ts';
+import { LocalJobQueue } from '../src/queue/local-queue.ts';
+import { startWorker, type WorkerHandle } from '../worker/main.ts';
+import { tempDir, tinyModel } from './support/worker-fixtures.ts';
 
 let server: HttpServerHandle | undefined;
 afterEach(async () => {
@@ -145,5 +150,35 @@ describe('listening address', () => {
     expect(v6).toContain('  listening: [::]:81 (every interface: other machines can connect)');
     expect(summaryLines({ ...base, playgroundUrl: null, port: 81, listenAddress: '::', localUrl: 'http://127.0.0.1:81', playgroundOff: 'WEB_PLAYGROUND=off' })).toContain('  playground: off (WEB_PLAYGROUND=off)');
     expect(summaryLines({ ...base, playgroundUrl: 'http://127.0.0.1:3000', port: 3000, listenAddress: '127.0.0.1', localUrl: 'http://127.0.0.1:3000', playgroundNeedsKey: true })).toContain('  Open the playground: http://127.0.0.1:3000/?key=<WEB_ACCESS_KEY>');
+  });
+});
+
+describe("the worker role's own HTTP server", () => {
+  const workerOn = async (env: Record<string, string>): Promise<WorkerHandle> => {
+    const config = loadConfig({ LOG_LEVEL: 'silent', PORT: '0', ARTIFACT_DIR: tempDir('worker-http'), ...env });
+    const kv = new MemoryKeyValueStore();
+    const neverLoaded = async (): Promise<never> => {
+      throw new Error('no model in this test');
+    };
+    return startWorker(config, { deliverers: [], logger: createLogger({ level: 'silent' }), catalog: tinyModel().catalog, loadPipeline: neverLoaded, preload: false, kv, localQueue: new LocalJobQueue({ config, secrets: kv }) });
+  };
+
+  it('listens on HOST: loopback by default, every interface when HOST says so', async () => {
+    const local = await workerOn({});
+    try {
+      expect(local.http!.address).toBe('127.0.0.1');
+      expect((await fetch(`${local.http!.url}/healthz`)).status).toBe(200);
+    } finally {
+      await local.close();
+    }
+    const open = await workerOn({ HOST: '0.0.0.0' });
+    try {
+      expect(open.http!.address).toBe('0.0.0.0');
+      expect((await fetch(`${open.http!.url}/metrics`)).status).toBe(200);
+      const outside = externalIPv4();
+      if (outside) expect(await connects(outside, open.http!.port)).toBe(true);
+    } finally {
+      await open.close();
+    }
   });
 });

@@ -19,7 +19,7 @@
 import { UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.ts';
-import { InvalidJobError, originSchema, parseJobPayload, type JobPayload, type JobResult } from '../src/jobs.ts';
+import { InvalidJobError, originSchema, parseJobPayload, type JobPayload, type JobResult, type Origin } from '../src/jobs.ts';
 import { jobLimitsFromConfig, jobLimitViolation, type JobLimits } from '../src/job-limits.ts';
 import type { Metrics } from '../src/metrics.ts';
 import type { ActiveJob, JobProgress } from '../src/queue/types.ts';
@@ -168,13 +168,18 @@ export class JobAttempts {
   }
 
   private async notify(jobId: string, payload: JobPayload, err: unknown): Promise<void> {
-    await this.opts.runner.notifyFailure(jobId, payload, err).catch((e: unknown) => this.opts.logger.error({ jobId, err: e }, 'could not deliver the failure notice'));
+    await this.post(jobId, payload.origin, payload, err);
   }
 
   private async noticeForInvalid(jobId: string, data: unknown, err: InvalidJobError): Promise<void> {
-    // An invalid payload may still carry a usable origin; without one nobody can be told.
+    // An invalid payload may still carry a usable origin; without one nobody can be told. Its
+    // parameters are not trusted, so the notice goes out without them.
     const origin = originSchema.safeParse((data as { origin?: unknown } | null)?.origin);
     if (!origin.success) return;
-    await this.notify(jobId, { origin: origin.data } as JobPayload, err);
+    await this.post(jobId, origin.data, null, err);
+  }
+
+  private async post(jobId: string, origin: Origin, payload: JobPayload | null, err: unknown): Promise<void> {
+    await this.opts.runner.notifyFailure(jobId, origin, payload, err).catch((e: unknown) => this.opts.logger.error({ jobId, err: e }, 'could not deliver the failure notice'));
   }
 }

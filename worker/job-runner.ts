@@ -14,8 +14,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../src/artifacts.ts';
 import type { Config } from '../src/config.ts';
-import type { DeliveryContext, ResultFiles } from '../src/delivery.ts';
-import { JOB_VERSION, type ArtifactRef, type JobPayload, type JobResult } from '../src/jobs.ts';
+import type { DeliveryContext, FailureContext, ResultFiles } from '../src/delivery.ts';
+import { JOB_VERSION, type ArtifactRef, type JobPayload, type JobResult, type Origin } from '../src/jobs.ts';
 import { getMany, type KeyValueStore, type KvWrite } from '../src/kv.ts';
 import type { Metrics } from '../src/metrics.ts';
 import type { ModelInfo } from '../src/models.ts';
@@ -170,15 +170,19 @@ export class JobRunner {
   }
 
   /** Tell the user a job ended without a result (once, even if called again for the same job). */
-  async notifyFailure(jobId: string, payload: JobPayload, err: unknown): Promise<void> {
+  /**
+   * Posts the failure notice once. `payload` is null for a job whose data failed the schema but
+   * still named where it came from (`origin`): the notice then cannot show what was asked.
+   */
+  async notifyFailure(jobId: string, origin: Origin, payload: JobPayload | null, err: unknown): Promise<void> {
     const notice = failureNotice(err);
-    const deliverer = this.deps.deliverers.get(payload.origin.platform);
-    const ctx = await this.context(jobId, payload);
+    const deliverer = this.deps.deliverers.get(origin.platform);
+    const ctx: FailureContext = { jobId, origin, payload, secret: await loadSecret(this.deps.kv, jobId) };
     const { posted } = await this.ledger.once(jobId, `${this.workerId}:failure`, 'failure', async () => {
       await withDeliveryRetry('post failure', () => deliverer.failure(ctx, notice), this.retryPolicy);
       return {};
     });
-    this.deps.metrics.deliveries.inc({ platform: payload.origin.platform, outcome: posted ? 'failure-posted' : 'already-delivered' });
+    this.deps.metrics.deliveries.inc({ platform: origin.platform, outcome: posted ? 'failure-posted' : 'already-delivered' });
   }
 
   private async context(jobId: string, payload: JobPayload): Promise<DeliveryContext> {

@@ -52,7 +52,7 @@ export interface WorkerDeps {
   artifacts?: ArtifactStore;
   /** Secrets, results and delivery records; default: Redis under the queue prefix. */
   kv?: KeyValueStore;
-  /** The process's HTTP server to add readiness checks to; default: a new one on PORT; false: none. */
+  /** The process's HTTP server to add readiness checks to; default: a new one on HOST:PORT; false: none. */
   http?: HttpServerHandle | false;
   metrics?: Metrics;
   /** Queue timing knobs (tests shorten them so crash recovery takes seconds). */
@@ -185,7 +185,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
   };
   if (redis) readiness.redis = async () => ((await redis.ping()) === 'PONG' ? true : 'redis did not answer PONG');
   if (deps.http === undefined) {
-    http = await createHttpServer({ port: config.PORT, metrics, readiness, logger });
+    http = await createHttpServer({ port: config.PORT, host: config.HOST, metrics, readiness, logger });
   } else if (deps.http) {
     http = deps.http;
     for (const [name, check] of Object.entries(readiness)) http.setReadinessCheck(name, check);

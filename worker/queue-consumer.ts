@@ -140,7 +140,7 @@ export class QueueConsumer implements Consumer {
       return;
     }
     const notice = this.opts.runner
-      .notifyFailure(job.id!, payload, err)
+      .notifyFailure(job.id!, payload.origin, payload, err)
       .catch((e: unknown) => this.opts.logger.error({ jobId: job.id, err: e }, 'could not deliver the failure notice'))
       .finally(() => this.notices.delete(notice));
     this.notices.add(notice);

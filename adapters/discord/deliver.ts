@@ -13,8 +13,8 @@
  */
 import type { REST, RawFile } from '@discordjs/rest';
 import type { Config } from '../../src/config.ts';
-import type { DeliveredMessage, Deliverer, DeliveryContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
-import { PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
+import type { DeliveredMessage, Deliverer, DeliveryContext, DeliveryTarget, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
+import { deliveryTarget, PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
 import type { JobPayload, JobResult, Origin } from '../../src/jobs.ts';
 import type { KeyValueStore } from '../../src/kv.ts';
 import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
@@ -69,7 +69,7 @@ export class DiscordDeliverer implements Deliverer {
     const message: OutgoingMessage = update.preview
       ? { ...rendered, files: [{ name: 'preview.png', data: update.preview, contentType: 'image/png' }], attachments: [{ id: 0, filename: 'preview.png' }] }
       : rendered;
-    await this.show(ctx, message, 'progress');
+    await this.show(deliveryTarget(ctx), message, 'progress');
   }
 
   async result(ctx: DeliveryContext, result: JobResult, files: ResultFiles): Promise<DeliveredMessage> {
@@ -83,7 +83,7 @@ export class DiscordDeliverer implements Deliverer {
       const fit = withhold ? null : await fitImage(files.grid, limit);
       const message = this.resultMessage(ctx.payload, result, fit, { withheld: withhold, spoiler });
       try {
-        const delivered = await this.show(ctx, message, 'result');
+        const delivered = await this.show(deliveryTarget(ctx), message, 'result');
         await recordJobDuration(this.opts.kv, result.timings.totalMs ?? NaN);
         // Discord's real limit is below what it advertised: start from a size it took next time.
         if (shrink > 0 && fit) await rememberAttachmentLimit(this.opts.kv, result.origin, fit.data.length);
@@ -97,8 +97,8 @@ export class DiscordDeliverer implements Deliverer {
     }
   }
 
-  async failure(ctx: DeliveryContext, notice: FailureNotice): Promise<void> {
-    await this.show(ctx, { ...renderFailure(ctx.payload, notice, ctx.jobId), attachments: [] }, 'failure');
+  async failure(ctx: FailureContext, notice: FailureNotice): Promise<void> {
+    await this.show(ctx, { ...renderFailure(ctx, notice), attachments: [] }, 'failure');
   }
 
   private resultMessage(payload: JobPayload, result: JobResult, fit: FittedImage | null, nsfw: { withheld: boolean; spoiler: boolean }): OutgoingMessage {
@@ -114,9 +114,9 @@ export class DiscordDeliverer implements Deliverer {
   }
 
   /** Show a message for the job: through the interaction while its token lives, else the channel routes. */
-  private async show(ctx: DeliveryContext, message: OutgoingMessage, kind: MessageKind): Promise<{ messageId: string; channelId: string }> {
+  private async show(ctx: DeliveryTarget, message: OutgoingMessage, kind: MessageKind): Promise<{ messageId: string; channelId: string }> {
     const { kv } = this.opts;
-    const origin = ctx.payload.origin;
+    const origin = ctx.origin;
     const appId = origin.applicationId ?? this.opts.applicationId;
     const token = ctx.secret?.platform === 'discord' ? ctx.secret.interactionToken : null;
     if (origin.eventId) await REPLY_HOLD.waitForRelease(kv, origin.eventId);
@@ -140,9 +140,9 @@ export class DiscordDeliverer implements Deliverer {
     return this.showInChannel(ctx, message, kind, known);
   }
 
-  private async showInChannel(ctx: DeliveryContext, message: OutgoingMessage, kind: MessageKind, known: JobMessage | null): Promise<{ messageId: string; channelId: string }> {
+  private async showInChannel(ctx: DeliveryTarget, message: OutgoingMessage, kind: MessageKind, known: JobMessage | null): Promise<{ messageId: string; channelId: string }> {
     const { kv, rest } = this.opts;
-    const origin = ctx.payload.origin;
+    const origin = ctx.origin;
     if (known) {
       // Interaction replies that are not ephemeral belong to the bot user, so the channel route may edit them.
       try {

@@ -5,7 +5,7 @@
  */
 import { derivedJobText, parameterLine, progressText } from '../../commands/job-text.ts';
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
-import type { FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
+import type { FailureContext, FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { JobPayload, JobResult } from '../../src/jobs.ts';
 
 /** Discord rejects message content over 2000 characters. */
@@ -73,7 +73,13 @@ export function renderResult(payload: JobPayload, result: JobResult, notes: stri
   return { content: clamp(lines.join('\n')), components: toActionRows(resultActionRows(result)) };
 }
 
-export function renderFailure(payload: JobPayload, notice: FailureNotice, jobId: string): RenderedMessage {
+/**
+ * A failed job: its headline and the reason, with Retry when offered. A job whose parameters are
+ * unknown (its data failed the schema) shows only the mention and the reason, and nothing to retry.
+ */
+export function renderFailure(job: Pick<FailureContext, 'jobId' | 'origin' | 'payload'>, notice: FailureNotice): RenderedMessage {
   const status = notice.cancelled ? `Cancelled. ${notice.message}`.trim() : `❌ ${notice.message}`;
-  return { content: clamp([headline(payload), status].join('\n')), components: notice.retry ? toActionRows(failureActionRows(jobId)) : [] };
+  const head = job.payload ? headline(job.payload) : `<@${job.origin.userId}>`;
+  const retry = notice.retry && job.payload !== null;
+  return { content: clamp([head, status].join('\n')), components: retry ? toActionRows(failureActionRows(job.jobId)) : [] };
 }

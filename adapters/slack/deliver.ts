@@ -12,8 +12,8 @@
  * status message that was deleted is replaced by a new one in the thread.
  */
 import type { Config } from '../../src/config.ts';
-import type { DeliveredMessage, Deliverer, DeliveryContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
-import { PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
+import type { DeliveredMessage, Deliverer, DeliveryContext, DeliveryTarget, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
+import { deliveryTarget, PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
 import type { JobResult } from '../../src/jobs.ts';
 import type { KeyValueStore } from '../../src/kv.ts';
 import type { Logger } from '../../src/logger.ts';
@@ -63,7 +63,7 @@ export class SlackDeliverer implements Deliverer {
     this.lastProgressAt.set(ctx.jobId, now);
     if (this.lastProgressAt.size > MAX_TRACKED_JOBS) this.lastProgressAt.delete(this.lastProgressAt.keys().next().value!);
     // Latent previews are not shown: an edited Slack message cannot take a new image without another upload.
-    await this.showStatus(ctx, renderStatus(ctx.payload, { kind: 'progress', update }, ctx.jobId));
+    await this.showStatus(deliveryTarget(ctx), renderStatus(ctx.payload, { kind: 'progress', update }, ctx.jobId));
   }
 
   async result(ctx: DeliveryContext, result: JobResult, files: ResultFiles): Promise<DeliveredMessage> {
@@ -98,23 +98,23 @@ export class SlackDeliverer implements Deliverer {
     }
 
     // The image and its buttons are out; what follows only tidies up, so it never fails the delivery.
-    await this.bestEffort('mark the status message done', () => this.showStatus(ctx, renderStatus(ctx.payload, { kind: 'done' } satisfies StatusState), { postIfGone: false }));
+    await this.bestEffort('mark the status message done', () => this.showStatus(deliveryTarget(ctx), renderStatus(ctx.payload, { kind: 'done' } satisfies StatusState), { postIfGone: false }));
     const hint = this.opts.reactions.entries[0]?.key;
     if (hint) await this.bestEffort('add the reaction hint', () => api.addReaction(ref!.channel, ref!.ts, hint));
     await this.tellRequester(ctx, '✅ Your images are ready in the thread.');
     return { messageId: ref.ts, channelId: ref.channel };
   }
 
-  async failure(ctx: DeliveryContext, notice: FailureNotice): Promise<void> {
+  async failure(ctx: FailureContext, notice: FailureNotice): Promise<void> {
     this.lastProgressAt.delete(ctx.jobId);
-    await this.showStatus(ctx, renderFailure(ctx.payload, notice, ctx.jobId));
+    await this.showStatus(ctx, renderFailure(ctx, notice));
     await this.tellRequester(ctx, notice.cancelled ? '🚫 Your request was cancelled.' : `❌ Your request failed: ${notice.message}`);
   }
 
   /** Edit the job's status message, or post a new one in the thread when there is none (or it was deleted). */
-  private async showStatus(ctx: DeliveryContext, message: OutgoingMessage, opts: { postIfGone?: boolean } = {}): Promise<void> {
+  private async showStatus(ctx: DeliveryTarget, message: OutgoingMessage, opts: { postIfGone?: boolean } = {}): Promise<void> {
     const { api, kv } = this.opts;
-    const origin = ctx.payload.origin;
+    const origin = ctx.origin;
     if (origin.eventId) await state.STATUS_HOLD.waitForRelease(kv, origin.eventId);
     const known = (await state.statusMessage(kv, ctx.jobId)) ?? (origin.messageId ? { channel: origin.channelId, ts: origin.messageId } : null);
     if (known) {
@@ -131,7 +131,7 @@ export class SlackDeliverer implements Deliverer {
   }
 
   /** Replace the requester's "queued" ephemeral (slash commands only carry a response_url secret). */
-  private async tellRequester(ctx: DeliveryContext, text: string): Promise<void> {
+  private async tellRequester(ctx: Pick<DeliveryTarget, 'secret'>, text: string): Promise<void> {
     if (ctx.secret?.platform !== 'slack') return;
     const url = ctx.secret.responseUrl;
     await this.bestEffort('answer through the response_url', () => this.opts.responses.send(url, { ...renderNotice(text), ephemeral: true, replaceOriginal: true }));

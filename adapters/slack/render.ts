@@ -7,7 +7,7 @@
  */
 import { derivedJobText, parameterLine as plainParameterLine, progressText } from '../../commands/job-text.ts';
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
-import type { FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
+import type { FailureContext, FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { GenerationParams, JobPayload, JobResult } from '../../src/jobs.ts';
 import type { OutgoingMessage } from './slack-api.ts';
 import { mention, mrkdwn, Mrkdwn, quotePrompt, toMrkdwn } from './slack-text.ts';
@@ -149,9 +149,15 @@ export function renderResult(payload: JobPayload, result: JobResult, notes: stri
   return message(mrkdwn`Images for ${mention(payload.origin.userId)}: ${fallbackPrompt(payload.params.prompt)}`, blocks);
 }
 
-export function renderFailure(payload: JobPayload, notice: FailureNotice, jobId: string): OutgoingMessage {
+/**
+ * A failed job: its headline and the reason, with Retry when offered. A job whose parameters are
+ * unknown (its data failed the schema) shows only the mention and the reason, and nothing to retry.
+ */
+export function renderFailure(job: Pick<FailureContext, 'jobId' | 'origin' | 'payload'>, notice: FailureNotice): OutgoingMessage {
   const status = notice.cancelled ? `🚫 Cancelled. ${notice.message}`.trim() : `❌ ${notice.message}`;
-  const blocks: Block[] = [section(headline(payload)), context(status), ...(notice.retry ? actionBlocks(failureActionRows(jobId)) : [])];
+  const head = job.payload ? headline(job.payload) : mention(job.origin.userId);
+  const retry = notice.retry && job.payload !== null;
+  const blocks: Block[] = [section(head), context(status), ...(retry ? actionBlocks(failureActionRows(job.jobId)) : [])];
   return message(`${notice.cancelled ? 'Cancelled' : 'Failed'}: ${fallbackPrompt(notice.message)}`, blocks);
 }
 

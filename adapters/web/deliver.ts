@@ -6,9 +6,9 @@
  * result names its artifacts, and the page loads them by URL from the process serving it.
  * The "message" that shows a result is the job itself, so its id is the job id.
  */
-import type { DeliveredMessage, Deliverer, DeliveryContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
+import type { DeliveredMessage, Deliverer, DeliveryContext, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
 import { PermanentDeliveryError } from '../../src/delivery.ts';
-import type { JobResult } from '../../src/jobs.ts';
+import type { JobResult, Origin } from '../../src/jobs.ts';
 import type { WebEventHub } from './events.ts';
 
 /** Latent previews are tiny; anything bigger is not worth pushing to every tab on each step. */
@@ -23,7 +23,7 @@ export class WebDeliverer implements Deliverer {
     const preview = update.preview && update.preview.length <= MAX_PREVIEW_BYTES ? `data:image/png;base64,${update.preview.toString('base64')}` : undefined;
     await this.hub.publish({
       type: 'progress',
-      session: this.session(ctx),
+      session: this.session(ctx.payload.origin),
       jobId: ctx.jobId,
       step: update.step,
       total: update.total,
@@ -33,16 +33,15 @@ export class WebDeliverer implements Deliverer {
   }
 
   async result(ctx: DeliveryContext, result: JobResult, _files: ResultFiles): Promise<DeliveredMessage> {
-    await this.hub.publish({ type: 'result', session: this.session(ctx), jobId: ctx.jobId, result });
+    await this.hub.publish({ type: 'result', session: this.session(ctx.payload.origin), jobId: ctx.jobId, result });
     return { messageId: ctx.jobId, channelId: ctx.payload.origin.channelId };
   }
 
-  async failure(ctx: DeliveryContext, notice: FailureNotice): Promise<void> {
-    await this.hub.publish({ type: 'failure', session: this.session(ctx), jobId: ctx.jobId, message: notice.message, retry: notice.retry, cancelled: !!notice.cancelled });
+  async failure(ctx: FailureContext, notice: FailureNotice): Promise<void> {
+    await this.hub.publish({ type: 'failure', session: this.session(ctx.origin), jobId: ctx.jobId, message: notice.message, retry: notice.retry, cancelled: !!notice.cancelled });
   }
 
-  private session(ctx: DeliveryContext): string {
-    const origin = ctx.payload.origin;
+  private session(origin: Origin): string {
     if (origin.platform !== 'web') throw new PermanentDeliveryError(`the web deliverer got a ${origin.platform} job`);
     return origin.userId;
   }

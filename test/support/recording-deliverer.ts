@@ -5,7 +5,7 @@
  * platforms do (429 with Retry-After, 5xx) before succeeding.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import type { Deliverer, DeliveredMessage, DeliveryContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
+import type { Deliverer, DeliveredMessage, DeliveryContext, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
 import { TransientDeliveryError } from '../../src/delivery.ts';
 import type { JobResult, Platform } from '../../src/jobs.ts';
 
@@ -77,7 +77,7 @@ export class RecordingDeliverer implements Deliverer {
     return { messageId };
   }
 
-  async failure(ctx: DeliveryContext, notice: FailureNotice): Promise<void> {
+  async failure(ctx: FailureContext, notice: FailureNotice): Promise<void> {
     this.record({ type: 'failure', jobId: ctx.jobId, message: notice.message, retry: notice.retry, cancelled: !!notice.cancelled, at: Date.now(), pid: process.pid });
   }
 }
