@@ -110,12 +110,13 @@ class ClipBpe:
             ids += [self.encoder[s] for s in self.bpe(_byte_chars(token))]
         return ids
 
-    def input_ids(self, text):
-        """Stable Diffusion 1.x layout: BOS, at most 75 ids, EOS, EOS padding to 77."""
+    def input_ids(self, text, pad_token=EOS):
+        """Stable Diffusion's layout: BOS, at most 75 ids, EOS, padding to 77 (SD 1.x and SDXL's
+        first tokenizer pad with EOS, SDXL's second with "!")."""
         ids = [self.bos_id] + self.encode(text)[: CONTEXT_LENGTH - 2] + [self.eos_id]
-        return ids + [self.eos_id] * (CONTEXT_LENGTH - len(ids))
+        return ids + [self.encoder[pad_token]] * (CONTEXT_LENGTH - len(ids))
 
-    def write(self, folder):
+    def write(self, folder, pad_token=EOS):
         os.makedirs(folder, exist_ok=True)
         with open(os.path.join(folder, "vocab.json"), "w", encoding="utf-8") as f:
             json.dump(self.encoder, f, ensure_ascii=False)
@@ -133,7 +134,7 @@ class ClipBpe:
             "eos_token": added(EOS),
             "errors": "replace",
             "model_max_length": CONTEXT_LENGTH,
-            "pad_token": EOS,
+            "pad_token": pad_token,
             "special_tokens_map_file": "./special_tokens_map.json",
             "tokenizer_class": "CLIPTokenizer",
             "unk_token": added(EOS),

@@ -25,6 +25,11 @@ def generate(bpe, text_encoder, unet, dec, sf, prompts, width, height, guidance,
     cond = text_encoder(torch.tensor([bpe.input_ids(p) for p in prompts]))
     uncond = text_encoder(torch.tensor([bpe.input_ids("")])).expand(len(prompts), -1, -1)
     z = ddim_sample(unet, cond, uncond, (len(prompts), 4, height // 8, width // 8), STEPS, guidance, gen)
+    return decode_images(dec, z, sf)
+
+
+def decode_images(dec, z, sf):
+    """Latents -> uint8 NHWC images, as the product decodes them."""
     img = dec(z / sf).clamp(-1, 1)
     return ((img + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
@@ -46,11 +51,16 @@ def _short(triple):
     return caption(Scene(shape, color, bg, "small", "center"), with_size=False, with_pos=False)
 
 
-def evaluate(cfg, held, train_triples, bpe, text_encoder, unet, dec, sf, log, grid_path=None):
-    start = time.time()
+def eval_sets(cfg, held, train_triples):
+    """The held-out combinations twice (two noises each), and as many combinations seen in training."""
     rng = np.random.default_rng(cfg["seed"] + 9)
     seen = [train_triples[i] for i in rng.choice(len(train_triples), len(held), replace=False)]
-    twice = held + held
+    return held + held, seen
+
+
+def evaluate(cfg, held, train_triples, bpe, text_encoder, unet, dec, sf, log, grid_path=None):
+    start = time.time()
+    twice, seen = eval_sets(cfg, held, train_triples)
     prompts = [_short(t) for t in twice]
     out, grids = {}, []
     for name, guidance in (("held_out_cfg5", 5.0), ("held_out_cfg2", 2.0), ("held_out_cfg1", 1.0)):

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from networks import eos_state
 from scene import Scene, render, to_tensor_range
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -16,16 +17,18 @@ OPSET = 17
 
 
 class TextEncoderOnnx(nn.Module):
-    def __init__(self, te):
+    """CLIPTextModel: last_hidden_state, pooler_output, and with `with_hidden_states` (SDXL's
+    exports) hidden_states.0..L after them."""
+
+    def __init__(self, te, with_hidden_states=False):
         super().__init__()
-        self.te = te
+        self.te, self.with_hidden_states = te, with_hidden_states
 
     def forward(self, input_ids):
         ids = input_ids.to(torch.int64)
-        hidden = self.te(ids)
-        # CLIP's pooled output: the state at the end-of-text token (the highest id).
-        at = ids.argmax(dim=-1)[:, None, None].expand(-1, 1, hidden.shape[2])
-        return hidden, torch.gather(hidden, 1, at).squeeze(1)
+        states = self.te.hidden_states(ids)
+        hidden = self.te.final_ln(states[-1])
+        return (hidden, eos_state(hidden, ids), *(states if self.with_hidden_states else []))
 
 
 class UNetOnnx(nn.Module):

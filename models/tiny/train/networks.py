@@ -157,10 +157,24 @@ class TextEncoder(nn.Module):
         self.register_buffer("mask", torch.full((length, length), -1e9).triu(1), persistent=False)
 
     def forward(self, ids):
+        return self.final_ln(self.hidden_states(ids)[-1])
+
+    def hidden_states(self, ids, layers=None):
+        """CLIP's `hidden_states`: the embeddings, then the output of each block (before the final
+        LayerNorm). `layers` stops after that many blocks (SDXL reads the penultimate state only)."""
         x = self.token_embedding(ids) + self.position_embedding
-        for b in self.blocks:
+        states = [x]
+        for b in self.blocks[:layers]:
             x = b(x, self.mask)
-        return self.final_ln(x)
+            states.append(x)
+        return states
+
+
+def eos_state(hidden, ids):
+    """CLIP's pooled output: the state at the end-of-text token, found as the highest id (EOS is
+    the last vocabulary entry; with either padding, EOS or SDXL's "!", the first maximum is the EOS)."""
+    at = ids.argmax(dim=-1)[:, None, None].expand(-1, 1, hidden.shape[2])
+    return torch.gather(hidden, 1, at).squeeze(1)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -242,8 +256,11 @@ class UNet(nn.Module):
         self.conv_out = zero(nn.Conv2d(cin, 4, 3, padding=1))
         self.levels = len(chs)
 
-    def forward(self, sample, timestep, ctx):
+    def forward(self, sample, timestep, ctx, added_emb=None):
+        """`added_emb` [batch, 4 * tdim] is added to the timestep embedding (SDXL's text_time)."""
         temb = self.time_mlp(timestep_embedding(timestep, self.tdim))
+        if added_emb is not None:
+            temb = temb + added_emb
         h = self.conv_in(sample)
         skips = [h]
         for i in range(self.levels):

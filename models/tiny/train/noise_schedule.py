@@ -13,15 +13,20 @@ def alphas_cumprod():
 
 @torch.no_grad()
 def ddim_sample(unet, cond, uncond, shape, steps, guidance, generator):
-    """Deterministic DDIM (eta 0) with SD's 'leading' spacing, steps_offset 1, set_alpha_to_one false."""
+    """Deterministic DDIM (eta 0) with SD's 'leading' spacing, steps_offset 1, set_alpha_to_one false.
+
+    `cond` and `uncond` are the UNet's conditioning inputs after sample and timestep: one tensor
+    (SD: encoder_hidden_states) or a tuple of them (SDXL: hidden states, text_embeds, time_ids)."""
     acp = alphas_cumprod()
     ratio = TRAIN_STEPS // steps
     timesteps = [i * ratio + 1 for i in reversed(range(steps))]
     x = torch.randn(shape, generator=generator)
-    ctx = torch.cat([uncond, cond]) if guidance != 1.0 else cond
+    cond = cond if isinstance(cond, tuple) else (cond,)
+    uncond = uncond if isinstance(uncond, tuple) else (uncond,)
+    ctx = tuple(torch.cat([u, c]) for u, c in zip(uncond, cond)) if guidance != 1.0 else cond
     for t in timesteps:
         inp = torch.cat([x, x]) if guidance != 1.0 else x
-        eps = unet(inp, torch.tensor([t]), ctx)
+        eps = unet(inp, torch.tensor([t]), *ctx)
         if guidance != 1.0:
             e_u, e_c = eps.chunk(2)
             eps = e_u + guidance * (e_c - e_u)

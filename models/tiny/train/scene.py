@@ -84,6 +84,18 @@ def caption(scene, with_size=True, with_pos=True):
     return f"{text} on {_article(scene.bg)} {scene.bg} background"
 
 
+def caption_corpus():
+    """Every caption form of every scene the generator can draw (held-out combinations included:
+    the vocabulary must cover their words, which all occur in training captions anyway)."""
+    out = []
+    for shape, color, bg in all_triples():
+        for size in SIZES:
+            for pos in POSITIONS:
+                sc = Scene(shape, color, bg, size, pos)
+                out += [caption(sc, s, p) for s in (True, False) for p in (True, False)]
+    return out
+
+
 CAPTION_RE = re.compile(
     r"^an? (?:(small|large) )?(\w+) (circle|square|triangle)"
     r"(?: (?:in|at) the (center|top left|top right|bottom left|bottom right))?"

@@ -6,7 +6,6 @@ Stages (each cached in models/tiny/train/cache/ under the settings that made it,
 the same settings skips straight to what changed): tokenizer, VAE, latents, UNet + text encoder,
 evaluation, ONNX export with an onnxruntime check.
 """
-import argparse
 import json
 import os
 import sys
@@ -17,13 +16,13 @@ import time
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
-import torch  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
 from bpe_tokenizer import build_caption_bpe  # noqa: E402
-from scene import COLORS, POSITIONS, SHAPES, SIZES, Scene, all_triples, caption, held_out_triples, random_scene, render  # noqa: E402
+from scene import all_triples, caption_corpus, held_out_triples, random_scene, render  # noqa: E402
+from stages import cached, log, start_run, tool_arguments  # noqa: E402
 from train_vae import sharpen_decoder, train_vae, vae_psnr  # noqa: E402
 
 CONFIG = {
@@ -59,48 +58,9 @@ CONFIG = {
 }
 
 
-def log(msg):
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def cached(path, key, make):
-    """Reuse a stage's result when it was made with exactly these settings."""
-    if os.path.exists(path):
-        blob = torch.load(path)
-        if blob.get("key") == key:
-            log(f"reusing {os.path.relpath(path)}")
-            return blob["value"]
-    value = make()
-    torch.save({"key": key, "value": value}, path)
-    return value
-
-
-def caption_corpus():
-    """Every caption form of every scene the generator can draw (held-out combinations included:
-    the vocabulary must cover their words, which all occur in training captions anyway)."""
-    out = []
-    for shape, color, bg in all_triples():
-        for size in SIZES:
-            for pos in POSITIONS:
-                sc = Scene(shape, color, bg, size, pos)
-                out += [caption(sc, s, p) for s in (True, False) for p in (True, False)]
-    return out
-
-
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=os.path.join(HERE, ".."))
-    ap.add_argument("--cache", default=os.path.join(HERE, "cache"))
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--stop-after", choices=["vae", "unet", "eval"], default=None)
-    ap.add_argument("--set", nargs="*", default=[], help="override settings, e.g. unet_steps=3000")
-    args = ap.parse_args()
-    cfg = dict(CONFIG)
-    for item in args.set:
-        k, v = item.split("=", 1)
-        cfg[k] = json.loads(v)
-    torch.set_num_threads(args.threads)
-    os.makedirs(args.cache, exist_ok=True)
+    args = tool_arguments(HERE, ["vae", "unet", "eval"]).parse_args()
+    cfg = start_run(args, CONFIG)
     out = os.path.abspath(args.out)
     t_all = time.time()
     report = {"config": cfg}
@@ -137,7 +97,7 @@ def main():
     if args.stop_after == "vae":
         return
 
-    from train_unet import encode_latents, train_unet
+    from train_unet import SdFamily, encode_latents, train_rounds
     lat_key = {**vae_key, "canvases": cfg["canvases"]}
     data = cached(os.path.join(args.cache, "latents.pt"), lat_key,
                   lambda: encode_latents(cfg, enc, train_triples, bpe, log))
@@ -146,15 +106,7 @@ def main():
 
     unet_key = {**lat_key, **{k: v for k, v in cfg.items()
                               if k.startswith(("unet_", "text_", "caption_", "min_snr", "ema_")) and "resume" not in k}}
-    nets = cached(os.path.join(args.cache, "unet.pt"), unet_key,
-                  lambda: train_unet(cfg, data, len(bpe.encoder), bpe, log))
-    report["unet"] = {"train_seconds": round(nets["seconds"])}
-    if cfg["unet_resume_steps"]:
-        resume_key = {**unet_key, "unet_resume_steps": cfg["unet_resume_steps"], "unet_resume_lr": cfg["unet_resume_lr"]}
-        first = nets
-        nets = cached(os.path.join(args.cache, "unet-round2.pt"), resume_key,
-                      lambda: train_unet(cfg, data, len(bpe.encoder), bpe, log, resume=first))
-        report["unet"]["round2_seconds"] = round(nets["seconds"])
+    nets, report["unet"] = train_rounds(cfg, data, SdFamily(cfg, len(bpe.encoder), bpe), args.cache, unet_key, log)
     if args.stop_after == "unet":
         return
 
