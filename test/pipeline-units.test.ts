@@ -1,13 +1,12 @@
 /**
  * The pipeline's building blocks on their own: float16 conversion, the LCM guidance
  * embedding, noise slerp, tiling, reading an ONNX file's interface without loading it,
- * provider selection, the VAE's latent_parameters mean, tiled VAE and upscaler runs.
+ * the VAE's latent_parameters mean, tiled VAE and upscaler runs.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { float16ToFloat32, float32ToFloat16, fromHalfBits, toHalfBits } from '../worker/diffusion/float16.ts';
 import { guidanceEmbedding } from '../worker/diffusion/guidance-embedding.ts';
@@ -16,7 +15,6 @@ import { seededNoise } from '../worker/diffusion/random.ts';
 import { runTiled, tileStarts } from '../worker/diffusion/tiling.ts';
 import { readOnnxInterface } from '../worker/diffusion/onnx-header.ts';
 import { knownDims, checkVaeEncoder, checkVaeDecoder } from '../worker/diffusion/model-contract.ts';
-import { cudaProviderPresent, resolveProviders } from '../worker/diffusion/providers.ts';
 import { OnnxModel, RunClock, readFloats } from '../worker/diffusion/sessions.ts';
 import { Vae } from '../worker/diffusion/vae.ts';
 import { encodePng, readPngParameters } from '../worker/diffusion/images.ts';
@@ -153,27 +151,6 @@ describe('ONNX interface without a session', () => {
     );
     // height is known for `other` but free for `sample`: it stays free
     expect(dims).toEqual({ channels: 4, sequence: 77, hidden: 768 });
-  });
-});
-
-describe('providers', () => {
-  it('come from options, then ORT_PROVIDERS, always ending in cpu', () => {
-    expect(resolveProviders(['CUDA'], {})).toEqual(['cuda', 'cpu']);
-    expect(resolveProviders(undefined, { ORT_PROVIDERS: ' cpu , cuda ' })).toEqual(['cuda', 'cpu']);
-    expect(resolveProviders(undefined, {})).toEqual(cudaProviderPresent() ? ['cuda', 'cpu'] : ['cpu']);
-    expect(() => resolveProviders(['gpu'], {})).toThrow(/unknown execution provider "gpu"/);
-  });
-
-  it('a provider that cannot load falls back to cpu, and the pipeline says so', async () => {
-    if (cudaProviderPresent()) return; // only meaningful where the CUDA library is absent
-    const lines: { level: number; msg: string; providers?: string[] }[] = [];
-    const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-    const p = await loadPipeline(writeTinyModel(root, { name: 'fallback' }), { providers: ['cuda', 'cpu'], logger });
-    expect(p.providers).toEqual(['cpu']);
-    expect(lines.filter((l) => l.level === 40).map((l) => l.msg)).toEqual(['execution providers failed to load; falling back to cpu']);
-    // what actually loaded is logged
-    expect(lines.find((l) => l.msg === 'diffusion pipeline loaded')?.providers).toEqual(['cpu']);
-    await p.dispose();
   });
 });
 

@@ -1,15 +1,12 @@
 /**
- * Scheduler conformance against diffusers' own outputs (schedulers.json in the reference
- * directory, see its README), plus the behaviour the pipeline relies on: seeded
+ * Scheduler conformance against diffusers' own outputs (schedulers.json in
+ * test/fixtures/reference/, see its README), plus the behaviour the pipeline relies on: seeded
  * determinism, batches stepping like single images, and clear errors.
  *
  * Tolerance: every tensor value must satisfy |ours - ref| <= 1e-4 * max(1, |ref|), i.e.
  * relative to the value's own magnitude, absolute 1e-4 below 1. Timesteps must be equal
  * exactly (float32 ones after Math.fround); betas and alphas_cumprod bit-exactly.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SAMPLERS } from '../src/config.ts';
 import { createRandom } from '../worker/diffusion/random.ts';
@@ -24,17 +21,7 @@ import {
   type SchedulerName,
   type StepOptions,
 } from '../worker/diffusion/schedulers/index.ts';
-
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const referenceDir = process.env.IMAGINE_REFERENCE_DIR ?? path.resolve(repoRoot, '../shared/reference');
-const referenceFile = path.join(referenceDir, 'schedulers.json');
-const haveReference = existsSync(referenceFile);
-if (!haveReference) {
-  console.warn(
-    `\n!!! SKIPPING scheduler conformance tests: ${referenceFile} does not exist. ` +
-      'Set IMAGINE_REFERENCE_DIR to the reference data directory to run them. !!!\n',
-  );
-}
+import { readReferenceJson } from './support/reference-data.ts';
 
 const TOLERANCE = 1e-4;
 
@@ -89,7 +76,7 @@ interface Reference {
   schedulers: Setup[];
 }
 
-const ref: Reference | null = haveReference ? JSON.parse(readFileSync(referenceFile, 'utf8')) : null;
+const ref = readReferenceJson<Reference>('schedulers.json');
 
 /** The reference's fake UNet: float32((0.5 x[i]) cos(t/1000 π) + 0.1 sin(i)), i the index within one image. */
 function fakeModel(x: Float32Array, t: number, imageSize = x.length): Float32Array {
@@ -126,15 +113,13 @@ function noiseFor(index: number | null | undefined, bank: number[][]): StepOptio
 }
 
 afterAll(() => {
-  if (haveReference) console.log(`schedulers: worst relative error ${worst.err.toExponential(2)} (${worst.where})`);
+  console.log(`schedulers: worst relative error ${worst.err.toExponential(2)} (${worst.where})`);
 });
 
-describe.skipIf(!haveReference)('scheduler conformance with diffusers (reference schedulers.json)', () => {
-  const r = ref as Reference;
-
+describe('scheduler conformance with diffusers (reference schedulers.json)', () => {
   it('covers every scheduler name with 11 setups', () => {
-    expect(r.schedulers).toHaveLength(11);
-    expect(new Set(r.schedulers.map((s) => s.scheduler))).toEqual(new Set(SCHEDULER_NAMES));
+    expect(ref.schedulers).toHaveLength(11);
+    expect(new Set(ref.schedulers.map((s) => s.scheduler))).toEqual(new Set(SCHEDULER_NAMES));
   });
 
   it('builds the training betas and alphas_cumprod bit-exactly', () => {
@@ -145,11 +130,11 @@ describe.skipIf(!haveReference)('scheduler conformance with diffusers (reference
       beta_schedule: 'scaled_linear' as const,
       trained_betas: null,
     };
-    expect(Array.from(makeBetas(cfg))).toEqual(r.train_schedule.betas.map(Math.fround));
-    expect(Array.from(makeAlphasCumprod(cfg))).toEqual(r.train_schedule.alphas_cumprod.map(Math.fround));
+    expect(Array.from(makeBetas(cfg))).toEqual(ref.train_schedule.betas.map(Math.fround));
+    expect(Array.from(makeAlphasCumprod(cfg))).toEqual(ref.train_schedule.alphas_cumprod.map(Math.fround));
   });
 
-  for (const setup of ref?.schedulers ?? []) {
+  for (const setup of ref.schedulers) {
     describe(setup.name, () => {
       const make = (): Scheduler => createScheduler(setup.scheduler, setup.scheduler_config);
 
@@ -166,7 +151,7 @@ describe.skipIf(!haveReference)('scheduler conformance with diffusers (reference
           else expectClose(s.sigmas, run.sigmas, `${where} sigmas`);
           expectClose([s.initNoiseSigma], [run.init_noise_sigma], `${where} init_noise_sigma`);
 
-          let latents: Float32Array = Float32Array.from(r.initial_noise, (v) => v * s.initNoiseSigma);
+          let latents: Float32Array = Float32Array.from(ref.initial_noise, (v) => v * s.initNoiseSigma);
           expectClose(latents, run.initial_latent, `${where} initial_latent`);
           expect(run.latents).toHaveLength(s.timesteps.length);
           s.timesteps.forEach((t, k) => {
@@ -175,7 +160,7 @@ describe.skipIf(!haveReference)('scheduler conformance with diffusers (reference
             expectClose([factor], [run.scale_model_input_factors[k]], `${where} scale factor ${k}`);
             const out = fakeModel(x, t);
             if (k === 0) expectClose(out, run.first_model_output, `${where} first_model_output`);
-            latents = s.step(out, t, latents, noiseFor(run.step_noise_index?.[k], r.noise_bank));
+            latents = s.step(out, t, latents, noiseFor(run.step_noise_index?.[k], ref.noise_bank));
             expectClose(latents, run.latents[k], `${where} latents[${k}]`);
             if (run.denoised) expectClose(s.lastDenoised, run.denoised[k], `${where} denoised[${k}]`);
           });
@@ -190,7 +175,7 @@ describe.skipIf(!haveReference)('scheduler conformance with diffusers (reference
         expect(an.cases.length).toBeGreaterThan(0);
         for (const c of an.cases) {
           if (c.schedule_index !== null) expect(s.timesteps[c.schedule_index]).toBe(Math.fround(c.timestep));
-          const noisy = s.addNoise(Float32Array.from(r.image_latent), Float32Array.from(r.image_noise), c.timestep);
+          const noisy = s.addNoise(Float32Array.from(ref.image_latent), Float32Array.from(ref.image_noise), c.timestep);
           expectClose(noisy, c.result, `${setup.name} add_noise t=${c.timestep}`);
         }
       });
@@ -208,13 +193,13 @@ describe.skipIf(!haveReference)('scheduler conformance with diffusers (reference
           expect(typeof s.setBeginIndex === 'function').toBe(case_.begin_index !== null);
           if (case_.begin_index !== null) expect(sel.tStart * s.order).toBe(case_.begin_index);
 
-          let latents = s.addNoise(Float32Array.from(r.image_latent), Float32Array.from(r.image_noise), sel.latentTimestep);
+          let latents = s.addNoise(Float32Array.from(ref.image_latent), Float32Array.from(ref.image_noise), sel.latentTimestep);
           expectClose(latents, case_.noisy_latent, `${where} noisy_latent`);
           sel.timesteps.forEach((t, k) => {
             const x = s.scaleModelInput(latents, t);
             const factor = s.scaleModelInput(Float32Array.of(1), t)[0];
             expectClose([factor], [case_.scale_model_input_factors[k]], `${where} scale factor ${k}`);
-            latents = s.step(fakeModel(x, t), t, latents, noiseFor(case_.step_noise_index?.[k], r.noise_bank));
+            latents = s.step(fakeModel(x, t), t, latents, noiseFor(case_.step_noise_index?.[k], ref.noise_bank));
           });
           expectClose(latents, case_.final_latent, `${where} final_latent`);
         });

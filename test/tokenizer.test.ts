@@ -1,31 +1,21 @@
 /**
- * CLIP tokenizer: conformance with openai/CLIP's own output (clip-tokenizer.json in the
- * reference directory, see its README) for every reference prompt — cleaned text, raw ids,
+ * CLIP tokenizer: conformance with openai/CLIP's own output (clip-tokenizer.json in
+ * test/fixtures/reference/, see its README) for every reference prompt — cleaned text, raw ids,
  * SD 1.x and SD 2.x input ids, truncation — plus the behaviour around it: reading a model's
  * tokenizer folder (pad tokens, errors), token counting for the "prompt too long" warning,
  * and the text clean-up on prompts the reference does not cover.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClipTokenizer } from '../worker/diffusion/tokenizer/clip-tokenizer.ts';
 import { htmlUnescape } from '../worker/diffusion/tokenizer/html-unescape.ts';
 import { cleanClipText, fixText } from '../worker/diffusion/tokenizer/text-cleaning.ts';
+import { readReferenceJson, referencePath } from './support/reference-data.ts';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const referenceDir = process.env.IMAGINE_REFERENCE_DIR ?? path.resolve(repoRoot, '../shared/reference');
-const referenceFile = path.join(referenceDir, 'clip-tokenizer.json');
-const vocabFile = path.join(referenceDir, 'clip', 'vocab.json');
-const mergesFile = path.join(referenceDir, 'clip', 'merges.txt');
-const haveReference = [referenceFile, vocabFile, mergesFile].every((f) => existsSync(f));
-if (!haveReference) {
-  console.warn(
-    `\n!!! SKIPPING CLIP tokenizer conformance tests: ${referenceFile} or ${path.join(referenceDir, 'clip')} ` +
-      'is missing. Set IMAGINE_REFERENCE_DIR to the reference data directory to run them. !!!\n',
-  );
-}
+const vocabFile = referencePath('clip', 'vocab.json');
+const mergesFile = referencePath('clip', 'merges.txt');
 
 interface ReferenceCase {
   category: string;
@@ -50,22 +40,21 @@ interface Reference {
   cases: ReferenceCase[];
 }
 
-const reference: Reference | undefined = haveReference ? JSON.parse(readFileSync(referenceFile, 'utf8')) : undefined;
-const cases = reference?.cases ?? [];
+const reference = readReferenceJson<Reference>('clip-tokenizer.json');
+const cases = reference.cases;
 
-describe.skipIf(!haveReference)('CLIP tokenizer conformance (openai/CLIP reference)', () => {
+describe('CLIP tokenizer conformance (openai/CLIP reference)', () => {
   let tokenizer: ClipTokenizer;
   beforeAll(() => {
     tokenizer = ClipTokenizer.fromFiles(vocabFile, mergesFile);
   });
 
   it('has the reference special ids, vocabulary size and context length', () => {
-    const ref = reference as Reference;
-    expect(tokenizer.bosTokenId).toBe(ref.bos_id);
-    expect(tokenizer.eosTokenId).toBe(ref.eos_id);
-    expect(tokenizer.padTokenId).toBe(ref.sd1_pad_id);
-    expect(tokenizer.vocabSize).toBe(ref.vocab_size);
-    expect(tokenizer.maxLength).toBe(ref.context_length);
+    expect(tokenizer.bosTokenId).toBe(reference.bos_id);
+    expect(tokenizer.eosTokenId).toBe(reference.eos_id);
+    expect(tokenizer.padTokenId).toBe(reference.sd1_pad_id);
+    expect(tokenizer.vocabSize).toBe(reference.vocab_size);
+    expect(tokenizer.maxLength).toBe(reference.context_length);
     expect(tokenizer.inputIds('a photo of a cat').slice(0, 7)).toEqual([49406, 320, 1125, 539, 320, 2368, 49407]);
   });
 

@@ -16,7 +16,7 @@ import { readOnnxInterface } from './onnx-header.ts';
 import { checkUpscaler, knownDims } from './model-contract.ts';
 import { SafetyChecker } from './safety-checker.ts';
 import { OnnxModel, RunClock, type SessionSettings } from './sessions.ts';
-import { resolveProviders } from './providers.ts';
+import { availableProviders, bindingDir, resolveProviders } from './providers.ts';
 import { UNet } from './unet.ts';
 import { Vae } from './vae.ts';
 import { ModelUpscaler, upscalerFile, DEFAULT_UPSCALER_TILING, type UpscalerTiling } from './upscale.ts';
@@ -153,7 +153,10 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
   logger?.debug({ model: folder.name, freeDimensionOverrides: dims }, 'session dimension overrides');
 
   const clock = new RunClock();
-  let providers = resolveProviders(opts.providers);
+  const requested = resolveProviders(opts.providers);
+  const { usable, unavailable } = availableProviders(requested);
+  if (unavailable.length > 0) logger?.warn({ requested, unavailable, libraryDir: bindingDir() }, 'execution providers not available on this host; running without them');
+  let providers = usable;
   const settings = (overrides: Record<string, number>): SessionSettings => ({
     providers,
     intraOpThreads: opts.intraOpThreads,
