@@ -215,6 +215,8 @@ describe('one user for the shared artifacts volume', () => {
     expect(run, `${d.file} creates the user`).toMatch(new RegExp(`useradd[^&]*--uid ${uid}\\b[^&]*--gid ${gid}\\b`));
     // A fresh named volume takes the owner of the image's own folder: it must be this user.
     expect(run, `${d.file} gives /artifacts to the user`).toMatch(new RegExp(`chown ${uid}:${gid} /artifacts\\b`));
+    // …and that is where the image writes unless told otherwise (the default, inside /app, is root's).
+    expect(d.env.ARTIFACT_DIR, `${d.file} ARTIFACT_DIR`).toBe('/artifacts');
     return { uid, gid };
   }
 
