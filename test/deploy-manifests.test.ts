@@ -5,91 +5,35 @@
  * not the queue's real wait list, a health path the server does not serve, a container whose
  * arguments the entry point refuses, a bot and a worker with different model catalogs.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
 import { envSchema, loadConfig } from '../src/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../src/http-server.ts';
 import { createMetrics } from '../src/metrics.ts';
 import { parseRole } from '../src/process-role.ts';
 import { waitListKey } from '../src/queue/keys.ts';
 import { REPO_ROOT } from './support/app-process.ts';
+import {
+  DEPLOY,
+  byKind,
+  compose,
+  containerOf,
+  dockerfileForImage,
+  dockerfileOfComposeService,
+  dockerfiles,
+  envOf,
+  named,
+  podSpecs,
+  secretEnv,
+  workloads,
+  type Obj,
+} from './support/deploy-files.ts';
 
-const DEPLOY = path.join(REPO_ROOT, 'deploy');
 const KNOWN_ENV = new Set(Object.keys(envSchema.shape));
 /** Set in images for Node itself, not read by the product. */
 const RUNTIME_ENV = new Set(['NODE_ENV']);
-
-type Obj = Record<string, any>;
-
-function k8sDocs(): { file: string; doc: Obj }[] {
-  const dir = path.join(DEPLOY, 'kubernetes');
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml') || f.endsWith('.yml'))
-    .flatMap((file) =>
-      parseAllDocuments(readFileSync(path.join(dir, file), 'utf8')).map((d) => {
-        if (d.errors.length) throw new Error(`${file}: ${d.errors[0].message}`);
-        return { file, doc: d.toJS() as Obj };
-      }),
-    )
-    .filter(({ doc }) => doc);
-}
-
-const docs = k8sDocs();
-const compose = parseAllDocuments(readFileSync(path.join(DEPLOY, 'docker-compose.yml'), 'utf8'))[0].toJS() as Obj;
-const byKind = (kind: string) => docs.filter((d) => d.doc.kind === kind).map((d) => d.doc);
-const named = (kind: string, name: string) => {
-  const found = byKind(kind).find((d) => d.metadata?.name === name);
-  if (!found) throw new Error(`no ${kind} named ${name} in deploy/kubernetes`);
-  return found;
-};
-const deployments = byKind('Deployment').concat(byKind('StatefulSet'));
-const containerOf = (name: string) => named('Deployment', name).spec.template.spec.containers[0] as Obj;
-const envOf = (c: Obj): Record<string, string> => Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, String(e.value ?? '')]));
-
-interface Dockerfile {
-  file: string;
-  env: Record<string, string>;
-  expose: number[];
-  entrypoint: string[];
-  cmd: string[];
-  healthcheck: string | null;
-  /** The image tag its build comment gives (`-t name`). */
-  tag: string;
-}
-
-function parseDockerfile(file: string): Dockerfile {
-  const text = readFileSync(path.join(DEPLOY, file), 'utf8').replace(/\\\n/g, ' ');
-  const out: Dockerfile = { file, env: {}, expose: [], entrypoint: [], cmd: [], healthcheck: null, tag: /-t ([\w.-]+)/.exec(text)?.[1] ?? '' };
-  for (const line of text.split('\n')) {
-    const [, instr, rest] = /^\s*([A-Z]+)\s+(.*)$/.exec(line) ?? [];
-    if (instr === 'ENV') for (const m of rest.matchAll(/([A-Z_][A-Z0-9_]*)=(\S+)/g)) out.env[m[1]] = m[2];
-    if (instr === 'EXPOSE') out.expose.push(...rest.split(/\s+/).map(Number));
-    if (instr === 'ENTRYPOINT') out.entrypoint = JSON.parse(rest);
-    if (instr === 'CMD') out.cmd = JSON.parse(rest);
-    if (instr === 'HEALTHCHECK') out.healthcheck = rest;
-  }
-  return out;
-}
-
-const dockerfiles = readdirSync(DEPLOY)
-  .filter((f) => f.startsWith('Dockerfile'))
-  .map(parseDockerfile);
-const dockerfileForImage = (image: string) => {
-  const found = dockerfiles.find((d) => d.tag === image.split(':')[0]);
-  if (!found) throw new Error(`no Dockerfile builds ${image}`);
-  return found;
-};
-
-/** The secret every `envFrom` names, as shipped (values blank until filled in). */
-function secretEnv(c: Obj): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const from of c.envFrom ?? []) {
-    if (from.secretRef) Object.assign(out, named('Secret', from.secretRef.name).stringData ?? {});
-  }
-  return out;
-}
+const deployments = workloads();
 
 let server: HttpServerHandle;
 beforeAll(async () => {
@@ -124,7 +68,7 @@ describe('environment names', () => {
     }
     for (const [name, svc] of Object.entries<Obj>(compose.services)) {
       if (!svc.build) continue;
-      const image = parseDockerfile(path.relative(DEPLOY, path.resolve(DEPLOY, svc.build.context, svc.build.dockerfile)));
+      const image = dockerfileOfComposeService(svc);
       expect(() => loadConfig({ ...image.env, ...svc.environment }), `compose ${name}`).not.toThrow();
     }
   });
@@ -133,7 +77,7 @@ describe('environment names', () => {
     const secretNames = ['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN'];
     for (const d of deployments) for (const c of d.spec.template.spec.containers) for (const e of c.env ?? []) expect(secretNames).not.toContain(e.name);
     for (const svc of Object.values<Obj>(compose.services)) for (const k of Object.keys(svc.environment ?? {})) expect(secretNames).not.toContain(k);
-    expect(Object.keys(named('Secret', 'imagine-tokens').stringData)).toEqual(expect.arrayContaining(['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET']));
+    expect(Object.keys(named('Secret', 'imagine-tokens').stringData).sort()).toEqual([...secretNames, 'DISCORD_APP_ID'].sort());
   });
 });
 
@@ -203,7 +147,7 @@ describe('ports and probes', () => {
     }
     for (const [name, svc] of Object.entries<Obj>(compose.services)) {
       if (!svc.build) continue;
-      const image = parseDockerfile(path.relative(DEPLOY, path.resolve(DEPLOY, svc.build.context, svc.build.dockerfile)));
+      const image = dockerfileOfComposeService(svc);
       expect(loadConfig({ ...image.env, ...svc.environment }).HOST, `compose ${name}`).toBe('0.0.0.0');
     }
   });
@@ -232,7 +176,8 @@ describe('queue scaling and Redis', () => {
     expect(trigger.metadata.listName).toBe('{imagine}:imagine:wait');
     expect(scaled.spec.scaleTargetRef.name).toBe('imagine-worker');
     const redisUrl = new URL(config.REDIS_URL!);
-    expect(trigger.metadata.address).toBe(`${redisUrl.hostname}:${redisUrl.port}`);
+    // KEDA dials from its own namespace: the address is the Service's cluster-wide name.
+    expect(trigger.metadata.address).toMatch(new RegExp(`^${redisUrl.hostname}\\.[a-z0-9-]+\\.svc\\.cluster\\.local:${redisUrl.port}$`));
     const redisService = named('Service', redisUrl.hostname);
     expect(redisService.spec.ports.map((p: Obj) => p.port)).toContain(Number(redisUrl.port));
     expect(envOf(containerOf('imagine-bot')).REDIS_URL).toBe(config.REDIS_URL);
@@ -256,5 +201,78 @@ describe('queue scaling and Redis', () => {
     expect(pdb.spec.selector.matchLabels).toEqual(named('Deployment', 'imagine-worker').spec.template.metadata.labels);
     const config = loadConfig({ ...dockerfileForImage(worker.image).env, ...envOf(worker) });
     expect(named('Deployment', 'imagine-worker').spec.template.spec.terminationGracePeriodSeconds).toBeGreaterThan(config.JOB_TIMEOUT_S);
+  });
+});
+
+describe('one user for the shared artifacts volume', () => {
+  /** `USER uid:gid` of an image, with the RUN that creates that user and gives it /artifacts. */
+  function imageUser(d: (typeof dockerfiles)[number]) {
+    const m = /^(\d+):(\d+)$/.exec(d.user);
+    expect(m, `${d.file}: USER is numeric uid:gid (runAsNonRoot can only check a number)`).not.toBeNull();
+    const [uid, gid] = [Number(m![1]), Number(m![2])];
+    const run = d.runs.find((r) => r.includes('useradd')) ?? '';
+    expect(run, `${d.file} creates the user`).toMatch(new RegExp(`groupadd[^&]*--gid ${gid}\\b`));
+    expect(run, `${d.file} creates the user`).toMatch(new RegExp(`useradd[^&]*--uid ${uid}\\b[^&]*--gid ${gid}\\b`));
+    // A fresh named volume takes the owner of the image's own folder: it must be this user.
+    expect(run, `${d.file} gives /artifacts to the user`).toMatch(new RegExp(`chown ${uid}:${gid} /artifacts\\b`));
+    // …and that is where the image writes unless told otherwise (the default, inside /app, is root's).
+    expect(d.env.ARTIFACT_DIR, `${d.file} ARTIFACT_DIR`).toBe('/artifacts');
+    return { uid, gid };
+  }
+
+  it('the bot and worker images run as the same numeric uid and gid, which owns /artifacts', () => {
+    const users = dockerfiles.map(imageUser);
+    expect(users).toHaveLength(2);
+    expect(users[0]).toEqual(users[1]);
+    expect(users[0].uid).toBeGreaterThan(0);
+  });
+
+  it("every pod that mounts a shared volume runs as the images' uid/gid, with that fsGroup", () => {
+    const { uid, gid } = imageUser(dockerfiles[0]);
+    const shared = new Set(['imagine-artifacts', 'imagine-models']);
+    const mounting = podSpecs().filter(({ spec }) => (spec.volumes ?? []).some((v: Obj) => shared.has(v.persistentVolumeClaim?.claimName)));
+    // The bot and the workers write artifacts; the model loader writes models.
+    expect(mounting.map((p) => p.name).sort()).toEqual(['Deployment imagine-bot', 'Deployment imagine-worker', 'Pod imagine-model-loader']);
+    for (const { name, spec } of mounting) {
+      expect(spec.securityContext, name).toMatchObject({ runAsNonRoot: true, runAsUser: uid, runAsGroup: gid, fsGroup: gid });
+      for (const c of spec.containers) expect(c.securityContext?.runAsUser ?? uid, `${name}/${c.name}`).toBe(uid);
+    }
+  });
+
+  it('the bot and the workers mount artifacts read-write and models read-only, the loader models read-write', () => {
+    const mountsOf = (spec: Obj) =>
+      Object.fromEntries(
+        spec.containers[0].volumeMounts.map((m: Obj) => [spec.volumes.find((v: Obj) => v.name === m.name).persistentVolumeClaim.claimName, Boolean(m.readOnly)]),
+      );
+    for (const name of ['imagine-bot', 'imagine-worker']) {
+      expect(mountsOf(named('Deployment', name).spec.template.spec), name).toEqual({ 'imagine-artifacts': false, 'imagine-models': true });
+    }
+    expect(mountsOf(named('Pod', 'imagine-model-loader').spec)).toEqual({ 'imagine-models': false });
+    // Both claims can be mounted by several nodes at once, and written (the models one by the loader).
+    for (const claim of ['imagine-artifacts', 'imagine-models']) expect(named('PersistentVolumeClaim', claim).spec.accessModes, claim).toEqual(['ReadWriteMany']);
+  });
+});
+
+describe('Slack over HTTPS and the README', () => {
+  it("the Ingress example routes Slack's /slack/events to the bot Service's port, over TLS for the same host", () => {
+    const ingress = named('Ingress', 'imagine-bot');
+    const [rule] = ingress.spec.rules;
+    expect(ingress.spec.tls).toEqual([{ hosts: [rule.host], secretName: expect.any(String) }]);
+    const paths = rule.http.paths;
+    expect(paths.map((p: Obj) => [p.path, p.pathType])).toEqual([['/slack/events', 'Exact']]);
+    const backend = paths[0].backend.service;
+    const svc = named('Service', backend.name);
+    expect(svc.spec.ports.map((p: Obj) => p.name)).toContain(backend.port.name);
+    expect(svc.spec.selector).toEqual(named('Deployment', 'imagine-bot').spec.template.metadata.labels);
+  });
+
+  it("the Kubernetes MODEL_DIR is a folder the README's export commands make, seen under the models mount", () => {
+    const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
+    const modelDir = envOf(containerOf('imagine-worker')).MODEL_DIR;
+    const folder = path.posix.basename(modelDir);
+    expect(modelDir).toBe(`/models/${folder}`);
+    expect(readme).toContain(`models/${folder}\n`);
+    expect(readme).toContain(`MODEL_DIR=${modelDir}`);
+    expect(readFileSync(path.join(DEPLOY, '.env.example'), 'utf8')).toContain(`MODEL_DIR=${modelDir}`);
   });
 });
