@@ -223,7 +223,7 @@ describe('web deliverer', () => {
     expect(resultView(result, 'withhold')).toMatchObject({ flagged: false, withheld: false });
     expect(view.rows.flat().map((b) => b.label)).toEqual(['U1', 'U2', 'V1', 'V2', '🔄', '✖']);
     const single = resultView({ ...result, images: result.images.slice(0, 1) }, 'spoiler');
-    expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
-    expect(single.rows[1][0]).toMatchObject({ id: encodeAction({ action: 'variation', resultId: result.resultId, index: 0 }), title: 'Strong variation of image 1' });
+    expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(single.rows[1][2]).toMatchObject({ id: encodeAction({ action: 'vary-strong', resultId: result.resultId, index: 0 }), title: 'Strong variation of image 1' });
   });
 });
