@@ -209,7 +209,7 @@ describe.skipIf(!haveChromium)('web playground in Chromium', () => {
       await phone.setViewportSize({ width: 390, height: 844 });
       await phone.goto(app.url);
       await expect.poll(() => phone.locator('#connection').getAttribute('data-state')).toBe('live');
-      await expect.poll(() => phone.locator('#gallery li').count()).toBeGreaterThanOrEqual(4);
+      await expect.poll(() => phone.locator('#gallery li').count()).toBeGreaterThanOrEqual(1);
       const pane = phone.locator('#gallery-pane');
       expect(await pane.isVisible()).toBe(true);
       const paneBox = (await pane.boundingBox())!;
