@@ -8,7 +8,7 @@ export const COMMANDS = [
 
 export const BUTTONS = [
   { label: 'U1–U4', description: 'Upscale that image ×2.' },
-  { label: 'V1–V4', description: 'Strong variation of that image (img2img, strength 0.6).' },
+  { label: 'V1–V4', description: 'Several images: strong variation of that image (img2img, strength 0.6).' },
   { label: '🔄', description: 'The same request with a new seed.' },
   { label: 'Vary (Subtle)', description: 'Single image: same seed, noise nudged a quarter of the way to a new seed.' },
   { label: 'Vary (Strong)', description: 'Single image: img2img at strength 0.6.' },

@@ -30,7 +30,9 @@ export function parseImagine(text: string, structured: StructuredOptions | undef
   const lexed = lexPrompt(text.replace(/\p{Cc}/gu, ' '));
   if (!lexed.ok) return lexed;
   if (isBlank(lexed.prompt)) {
-    return { ok: false, code: 'empty-prompt', message: 'Write a prompt before the flags, e.g. `a lighthouse at dusk --ar 16:9`.' };
+    // "before the flags" only helps someone who typed flags; a bare /imagine needs to hear what is missing.
+    const message = isBlank(text) ? 'Nothing to draw yet: write a prompt after /imagine, e.g. `a lighthouse at dusk --ar 16:9`.' : 'Write a prompt before the flags, e.g. `a lighthouse at dusk --ar 16:9`.';
+    return { ok: false, code: 'empty-prompt', message };
   }
 
   const schema = imagineOptionsSchema(limits, models.names());

@@ -108,8 +108,10 @@ function button(ref: ActionRef, style: ActionButton['style'] = 'secondary'): Act
 /**
  * The buttons under a result, row by row:
  *   U1..Un            (not on an upscaled image)
- *   V1..Vn            (strong variation of that image, also for a single image)
+ *   V1..Vn            (strong variation of that image; only when n > 1)
  *   🔄 [Vary (Subtle) Vary (Strong) when n = 1] ✖
+ * A single image gets the named pair instead of V1: V1 and Vary (Strong) do the same, and
+ * two buttons for one action read as two different things.
  */
 export function resultActionRows(result: Pick<JobResult, 'resultId' | 'images' | 'kind'>): ActionButton[][] {
   const { resultId } = result;
@@ -117,7 +119,7 @@ export function resultActionRows(result: Pick<JobResult, 'resultId' | 'images' |
   const single = indexes.length === 1;
   const rows: ActionButton[][] = [];
   if (result.kind !== 'upscale') rows.push(indexes.map((index) => button({ action: 'upscale', resultId, index })));
-  rows.push(indexes.map((index) => button({ action: 'variation', resultId, index })));
+  if (!single) rows.push(indexes.map((index) => button({ action: 'variation', resultId, index })));
   rows.push([
     button({ action: 'reseed', resultId }),
     ...(single ? [button({ action: 'vary-subtle', resultId, index: 0 }), button({ action: 'vary-strong', resultId, index: 0 })] : []),

@@ -96,15 +96,15 @@ describe('button rows', () => {
     expect(labels(resultActionRows(storedResult({ imageCount: 2 })))).toEqual([['U1', 'U2'], ['V1', 'V2'], ['🔄', '✖']]);
   });
 
-  it('1 image: U1, V1, then 🔄 Vary (Subtle) Vary (Strong) ✖', () => {
+  it('1 image: U1, then 🔄 Vary (Subtle) Vary (Strong) ✖, and no V1 (it would do what Vary (Strong) does)', () => {
     const rows = resultActionRows(storedResult({ imageCount: 1 }));
-    expect(labels(rows)).toEqual([['U1'], ['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
-    expect(rows[1]).toEqual([{ id: 'im1:v:res-1:0', label: 'V1', ref: { action: 'variation', resultId: 'res-1', index: 0 }, style: 'secondary' }]);
-    expect(rows[2].map((b) => b.id)).toEqual(['im1:r:res-1', 'im1:s:res-1:0', 'im1:x:res-1:0', 'im1:d:res-1']);
+    expect(labels(rows)).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(rows[1].map((b) => b.id)).toEqual(['im1:r:res-1', 'im1:s:res-1:0', 'im1:x:res-1:0', 'im1:d:res-1']);
+    expect(rows.flat().filter((b) => b.ref.action === 'variation')).toEqual([]);
   });
 
-  it('an upscaled image gets no U buttons, but V1', () => {
-    expect(labels(resultActionRows(storedResult({ kind: 'upscale', imageCount: 1 })))).toEqual([['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+  it('an upscaled image gets no U buttons and no V1: only the Vary pair', () => {
+    expect(labels(resultActionRows(storedResult({ kind: 'upscale', imageCount: 1 })))).toEqual([['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
   });
 
   it('ids are unique within a message, fit platform limits and decode to their button', () => {

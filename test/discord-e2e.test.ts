@@ -148,8 +148,8 @@ describe('Discord end to end', () => {
     expect(stored.kind).toBe('upscale');
     expect(stored.images).toHaveLength(1);
     expect(result.content).toContain('Upscaled ×2 (image 1)');
-    // An upscaled image cannot be upscaled again: no U buttons, but V1, Vary and ✖.
-    expect(labels(result)).toEqual([['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    // An upscaled image cannot be upscaled again: no U buttons, and the Vary pair instead of V1.
+    expect(labels(result)).toEqual([['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
   });
 
   it('🔁 on the grid posts variations, as a reply to it, for a message the bot never cached', async () => {

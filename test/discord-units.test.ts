@@ -99,11 +99,11 @@ describe('rendering', () => {
     expect(renderProgress(payload('a cat'), { step: 3, total: 4, etaMs: 95_000 }, 'job-1').content.split('\n')[2]).toBe('Step 3/4 (75%) · about 1 min 35 s left');
   });
 
-  it('gives a single-image result U1, V1, then 🔄 Vary (Subtle) Vary (Strong) ✖', () => {
+  it('gives a single-image result U1, then 🔄 Vary (Subtle) Vary (Strong) ✖ (no V1 beside Vary (Strong))', () => {
     const one = testResult({ images: testResult().images.slice(0, 1) });
     const rows = renderResult(payload('a cat'), one).components;
-    expect(rows.map((row) => row.components.map((b) => b.label))).toEqual([['U1'], ['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
-    expect(rows[1].components).toEqual([{ type: 2, style: 2, label: 'V1', custom_id: 'im1:v:res-1:0' }]);
+    expect(rows.map((row) => row.components.map((b) => b.label))).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(rows[1].components[2]).toEqual({ type: 2, style: 2, label: 'Vary (Strong)', custom_id: 'im1:x:res-1:0' });
   });
 
   it('describes the queue for /queue', () => {

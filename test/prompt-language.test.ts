@@ -131,9 +131,9 @@ const valid: Valid[] = [
 type Invalid = { name: string; input: string | ImagineInput; ctx?: Parameters<typeof context>[0]; code: string; message: string };
 
 const invalid: Invalid[] = [
-  { name: 'empty', input: '', code: 'empty-prompt', message: 'Write a prompt before the flags' },
-  { name: 'whitespace only', input: ' \t\n ', code: 'empty-prompt', message: 'Write a prompt' },
-  { name: 'zero-width characters only', input: '\u200b\u200d\ufeff', code: 'empty-prompt', message: 'Write a prompt' },
+  { name: 'empty', input: '', code: 'empty-prompt', message: 'Nothing to draw yet: write a prompt after /imagine' },
+  { name: 'whitespace only', input: ' \t\n ', code: 'empty-prompt', message: 'Nothing to draw yet: write a prompt' },
+  { name: 'zero-width characters only', input: '\u200b\u200d\ufeff', code: 'empty-prompt', message: 'Nothing to draw yet: write a prompt' },
   { name: 'flags only', input: '--seed 5', code: 'empty-prompt', message: 'Write a prompt before the flags' },
   { name: 'flags before the prompt', input: '--ar 16:9 a cat', code: 'text-after-flags', message: 'Put the whole prompt before the flags: “a cat” comes after them.' },
   { name: 'words after a one-word flag', input: 'a cat --seed 5 in a hat', code: 'text-after-flags', message: '“in a hat”' },

@@ -142,8 +142,8 @@ describe('Slack deliverer', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     const withButtons = fake.threadReplies(CHANNEL, parent.ts).filter((m) => buttonLabels(m).length > 0);
     expect(withButtons.map((m) => m.ts)).toEqual([delivered.messageId]);
-    // A single image gets V1 and also Vary (Subtle) / Vary (Strong).
-    expect(buttonLabels(withButtons[0])).toEqual([['U1'], ['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    // A single image gets Vary (Subtle) / Vary (Strong) instead of a V1 that would repeat Vary (Strong).
+    expect(buttonLabels(withButtons[0])).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
   });
 
   it('hands a long Retry-After back to the worker instead of blocking', async () => {

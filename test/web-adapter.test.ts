@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { imagine } from '../commands/imagine.ts';
+import { describeResult } from '../commands/summary.ts';
 import { commandText, parseWebCommand } from '../adapters/web/command-text.ts';
 import { WebDeliverer } from '../adapters/web/deliver.ts';
 import { MemoryWebEventHub, type WebEvent } from '../adapters/web/events.ts';
@@ -108,6 +109,8 @@ describe('typed commands', () => {
     const r = rig();
     const reply = await r.inbound.text(alice, '/imagine a red circle on a blue background --n 2', 'request-0001');
     expect(reply).toMatchObject({ kind: 'queued', position: 1, duplicate: false, summary: '64x64 · 2 images · seed 1000 · 20 steps · euler_a · cfg 5 · tiny', warnings: [] });
+    // The job card's headline is the prompt; the parameters are the line under it.
+    expect(reply).toMatchObject({ prompt: 'a red circle on a blue background' });
     if (reply.kind !== 'queued') return;
     expect(reply.rows).toEqual([[{ id: encodeAction({ action: 'cancel', jobId: reply.jobId }), label: '✖', style: 'danger', title: 'Cancel this job' }]]);
     const [job] = await r.queue.userJobs(ALICE);
@@ -222,8 +225,12 @@ describe('web deliverer', () => {
     expect(resultView(flagged, 'withhold')).toMatchObject({ flagged: true, withheld: true });
     expect(resultView(result, 'withhold')).toMatchObject({ flagged: false, withheld: false });
     expect(view.rows.flat().map((b) => b.label)).toEqual(['U1', 'U2', 'V1', 'V2', '🔄', '✖']);
+    // 🔄 is drawn as an icon on the page (no emoji font needed); the other labels are plain text.
+    expect(view.rows.flat().map((b) => b.icon ?? null)).toEqual([null, null, null, null, 'reseed', null]);
+    expect(view.summary).toBe(describeResult(result.params, result.images));
+    expect(resultView(flagged, 'withhold').images.map((i) => [i.flagged, i.withheld])).toEqual([[false, false], [true, true]]);
     const single = resultView({ ...result, images: result.images.slice(0, 1) }, 'spoiler');
-    expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['V1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
-    expect(single.rows[1][0]).toMatchObject({ id: encodeAction({ action: 'variation', resultId: result.resultId, index: 0 }), title: 'Strong variation of image 1' });
+    expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(single.rows[1][2]).toMatchObject({ id: encodeAction({ action: 'vary-strong', resultId: result.resultId, index: 0 }), title: 'Strong variation of image 1' });
   });
 });

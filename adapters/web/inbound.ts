@@ -26,7 +26,7 @@ export interface WebInboundDeps extends Omit<BotServices, 'kv'> {
 }
 
 export type WebReply =
-  | { kind: 'queued'; jobId: string; position: number; duplicate: boolean; summary: string; warnings: string[]; parentResultId?: string; rows: ButtonView[][] }
+  | { kind: 'queued'; jobId: string; position: number; duplicate: boolean; prompt: string; summary: string; warnings: string[]; parentResultId?: string; rows: ButtonView[][] }
   | { kind: 'message'; message: string; code: string }
   | { kind: 'cancelled'; jobIds: string[]; message: string }
   | { kind: 'deleted'; resultId: string; message: string };
@@ -127,6 +127,7 @@ export class WebInbound {
       jobId: queued.jobId,
       position: queued.position,
       duplicate: queued.duplicate,
+      prompt: outcome.payload.params.prompt,
       summary: outcome.summary,
       warnings: outcome.warnings.map((w) => w.message),
       ...(outcome.payload.parentResultId ? { parentResultId: outcome.payload.parentResultId } : {}),

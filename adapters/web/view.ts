@@ -7,7 +7,7 @@ import { failureActionRows, progressActionRows, resultActionRows, type ActionBut
 import type { Config } from '../../src/config.ts';
 import type { GenerationParams, JobResult } from '../../src/jobs.ts';
 import { showsFlaggedImage } from '../../src/delivery.ts';
-import { describeParams } from '../../commands/summary.ts';
+import { describeResult } from '../../commands/summary.ts';
 import { commandText } from './command-text.ts';
 
 export interface ButtonView {
@@ -16,6 +16,11 @@ export interface ButtonView {
   style: ActionButton['style'];
   /** What the button does, for the tooltip and screen readers (🔄 and ✖ say little on their own). */
   title: string;
+  /**
+   * Drawn as an inline SVG icon instead of the label: 🔄 needs an emoji font, and where none is
+   * installed the browser shows an empty box.
+   */
+  icon?: 'reseed';
 }
 
 export interface ResultView {
@@ -25,11 +30,13 @@ export interface ResultView {
   parentResultId?: string;
   createdAt: number;
   params: GenerationParams;
+  /** Size, count, seeds and settings of the images this result holds. */
   summary: string;
   command: string;
   provider: string;
   gridUrl: string;
-  images: { url: string; seed: number; width: number; height: number }[];
+  /** Each image on its own, so the page can lay them out as numbered tiles (image k is Uk / Vk). */
+  images: { url: string; seed: number; width: number; height: number; flagged: boolean; withheld: boolean }[];
   /** The model folder's safety checker flagged an image: the page blurs it until clicked. */
   flagged: boolean;
   /** …and NSFW_MODE=withhold: the flagged pictures are not served at all; the page says so instead. */
@@ -73,7 +80,8 @@ function title(ref: ActionRef): string {
   }
 }
 
-const buttons = (rows: ActionButton[][]): ButtonView[][] => rows.map((row) => row.map(({ id, label, style, ref }) => ({ id, label, style, title: title(ref) })));
+const buttons = (rows: ActionButton[][]): ButtonView[][] =>
+  rows.map((row) => row.map(({ id, label, style, ref }) => ({ id, label, style, title: title(ref), ...(ref.action === 'reseed' ? { icon: 'reseed' as const } : {}) })));
 
 export function resultView(result: JobResult, policy: FlaggedImagePolicy): ResultView {
   return {
@@ -83,11 +91,18 @@ export function resultView(result: JobResult, policy: FlaggedImagePolicy): Resul
     ...(result.parentResultId ? { parentResultId: result.parentResultId } : {}),
     createdAt: result.createdAt,
     params: result.params,
-    summary: describeParams({ ...result.params, n: result.images.length, seed: result.images[0].seed }),
+    summary: describeResult(result.params, result.images),
     command: commandText(result.params),
     provider: result.provider,
     gridUrl: imageUrl(result.resultId, result.grid ? 'grid' : 0),
-    images: result.images.map((img, i) => ({ url: imageUrl(result.resultId, i), seed: img.seed, width: img.width, height: img.height })),
+    images: result.images.map((img, i) => ({
+      url: imageUrl(result.resultId, i),
+      seed: img.seed,
+      width: img.width,
+      height: img.height,
+      flagged: img.nsfw === true,
+      withheld: isWithheld(result, i, policy),
+    })),
     flagged: showsFlaggedImage(result),
     withheld: isWithheld(result, 'grid', policy),
     rows: buttons(resultActionRows(result)),

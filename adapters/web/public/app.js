@@ -5,6 +5,7 @@
 const log = document.getElementById('log');
 const form = document.getElementById('composer');
 const input = document.getElementById('prompt');
+const galleryPane = document.getElementById('gallery-pane');
 const galleryList = document.getElementById('gallery');
 const galleryEmpty = document.getElementById('gallery-empty');
 const connection = document.getElementById('connection');
@@ -52,6 +53,26 @@ function addMessage(who, text, extraClass = '') {
   return li;
 }
 
+const SVG_NS = 'http://www.w3.org/2000/svg';
+/** Icons drawn inline: an emoji label (🔄) is an empty box on systems without an emoji font. */
+const ICONS = {
+  // Two arrows chasing each other round a circle: "again, differently".
+  reseed: ['M20 11a8 8 0 0 0-14.6-4.5', 'M4 4v3.5h3.5', 'M4 13a8 8 0 0 0 14.6 4.5', 'M20 20v-3.5h-3.5'],
+};
+
+function icon(name) {
+  const svg = document.createElementNS(SVG_NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.classList.add('icon');
+  for (const d of ICONS[name]) {
+    const path = document.createElementNS(SVG_NS, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}
+
 function renderButtons(container, rows) {
   container.replaceChildren();
   for (const row of rows) {
@@ -60,7 +81,10 @@ function renderButtons(container, rows) {
     for (const b of row) {
       const button = document.createElement('button');
       button.type = 'button';
-      button.textContent = b.label;
+      if (b.icon) {
+        button.append(icon(b.icon));
+        button.dataset.icon = b.icon;
+      } else button.textContent = b.label;
       button.dataset.actionId = b.id;
       button.title = b.title;
       button.setAttribute('aria-label', b.title);
@@ -89,8 +113,9 @@ function jobCard(jobId, info = {}) {
   }
   const article = li.querySelector('article');
   if (!article.classList.contains('job')) return li;
-  if (info.summary) article.querySelector('.summary').textContent = info.summary;
-  else if (info.prompt && !article.querySelector('.summary').textContent) article.querySelector('.summary').textContent = info.prompt;
+  // The prompt is what people recognise a job by; the parameters go on the line under it.
+  if (info.prompt) article.querySelector('.summary').textContent = info.prompt;
+  if (info.summary) article.querySelector('.details').textContent = info.summary;
   if (info.warnings) {
     const ul = article.querySelector('.warnings');
     ul.replaceChildren(...info.warnings.map((w) => Object.assign(document.createElement('li'), { textContent: w })));
@@ -134,19 +159,10 @@ function resultCard(view) {
   if (view.parentResultId) article.dataset.parentResultId = view.parentResultId;
   const kind = view.kind === 'upscale' ? 'Upscaled' : view.kind === 'variation' ? 'Variation' : 'Done';
   article.querySelector('.summary').textContent = `${kind} · ${view.params.prompt}`;
-  const img = article.querySelector('.grid');
-  if (view.withheld) {
-    // The server does not send a withheld picture at all; say so where it would have been.
-    article.querySelector('.grid-link').replaceWith(Object.assign(document.createElement('p'), { className: 'withheld muted', textContent: WITHHELD_NOTE }));
-  } else {
-    img.src = view.gridUrl;
-    img.alt = view.params.prompt;
-    article.querySelector('.grid-link').href = view.gridUrl;
-    if (view.flagged) coverFlagged(article.querySelector('.grid-link'), img, article.querySelector('.summary'));
-  }
-  const seeds = view.images.map((i) => i.seed);
-  article.querySelector('.seeds').textContent = `${seeds.length === 1 ? 'seed' : 'seeds'} ${seeds.join(', ')} · ${view.summary}`;
-  article.dataset.seeds = seeds.join(',');
+  renderTiles(article.querySelector('.tiles'), view);
+  if (view.flagged && !view.withheld) article.querySelector('.summary').append(' · flagged by the safety checker (click the image to show it)');
+  article.querySelector('.seeds').textContent = view.summary;
+  article.dataset.seeds = view.images.map((i) => i.seed).join(',');
   renderButtons(article.querySelector('.actions'), view.rows);
   const dl = article.querySelector('dl');
   const p = view.params;
@@ -164,6 +180,33 @@ function resultCard(view) {
   article.querySelector('.command').textContent = view.command;
   article.querySelector('.copy').addEventListener('click', (e) => copyCommand(e.currentTarget, view.command));
   return li;
+}
+
+/**
+ * The images as separate numbered tiles with a gap between them, laid out as the grid image is
+ * (one row up to 3, then 2x2), so four pictures with the same background do not read as one and
+ * tile k is plainly the one Uk and Vk act on.
+ */
+function renderTiles(container, view) {
+  const n = view.images.length;
+  container.style.setProperty('--cols', String(n <= 3 ? n : Math.ceil(Math.sqrt(n))));
+  container.replaceChildren(
+    ...view.images.map((image, i) => {
+      const number = Object.assign(document.createElement('span'), { className: 'tile-number', textContent: String(i + 1) });
+      if (image.withheld) {
+        // The server does not send a withheld picture at all; say so where it would have been.
+        const note = Object.assign(document.createElement('div'), { className: 'tile withheld muted' });
+        note.append(Object.assign(document.createElement('p'), { textContent: WITHHELD_NOTE }), number);
+        return note;
+      }
+      const link = Object.assign(document.createElement('a'), { className: 'tile', href: image.url, target: '_blank', rel: 'noopener' });
+      const img = Object.assign(document.createElement('img'), { className: 'tile-image', src: image.url, alt: `${view.params.prompt} (image ${i + 1})`, width: image.width, height: image.height });
+      img.dataset.testid = 'tile';
+      link.append(img, number);
+      if (image.flagged) coverFlagged(link, img);
+      return link;
+    }),
+  );
 }
 
 function showResult(jobId, view) {
@@ -184,7 +227,6 @@ function showFailure(event) {
   if (!article) return;
   article.dataset.state = event.cancelled ? 'cancelled' : 'failed';
   article.querySelector('.status').textContent = event.message;
-  article.querySelector('.progress').hidden = true;
   renderButtons(article.querySelector('.actions'), event.rows);
 }
 
@@ -209,10 +251,9 @@ async function copyCommand(button, command) {
 }
 
 /** A flagged picture stays blurred until clicked once; the first click only uncovers it. */
-function coverFlagged(link, img, note) {
+function coverFlagged(link, img) {
   img.classList.add('flagged');
   img.title = 'The safety checker flagged this image. Click to show it.';
-  if (note) note.append(' · flagged by the safety checker (click the image to show it)');
   link.addEventListener('click', (event) => {
     if (!img.classList.contains('flagged')) return;
     event.preventDefault();
@@ -250,20 +291,27 @@ function addToGallery(view, atTop) {
   li.append(img, caption);
   if (atTop) galleryList.prepend(li);
   else galleryList.append(li);
-  galleryEmpty.hidden = galleryList.children.length > 0;
+  galleryChanged();
+}
+
+/** Phones show the gallery as a strip above the chat, only once it has something in it. */
+function galleryChanged() {
+  const empty = galleryList.children.length === 0;
+  galleryEmpty.hidden = !empty;
+  galleryPane.dataset.empty = String(empty);
 }
 
 function removeResult(resultId) {
   for (const el of log.querySelectorAll(`article.result[data-result-id="${CSS.escape(resultId)}"]`)) el.closest('li').remove();
   galleryList.querySelector(`[data-result-id="${CSS.escape(resultId)}"]`)?.remove();
-  galleryEmpty.hidden = galleryList.children.length > 0;
+  galleryChanged();
 }
 
 function handleReply(reply) {
   switch (reply.kind) {
     case 'queued':
       if (finishedJobs.has(reply.jobId)) return;
-      jobCard(reply.jobId, { summary: reply.summary, warnings: reply.warnings, rows: reply.rows, position: reply.position, state: reply.position === 0 ? 'active' : 'waiting' });
+      jobCard(reply.jobId, { prompt: reply.prompt, summary: reply.summary, warnings: reply.warnings, rows: reply.rows, position: reply.position, state: reply.position === 0 ? 'active' : 'waiting' });
       return;
     case 'message':
       addMessage('bot', reply.message, reply.code === 'help' || reply.code === 'queue' ? 'help' : 'notice');
@@ -299,8 +347,8 @@ async function press(button, b) {
 
 form.addEventListener('submit', async (e) => {
   e.preventDefault();
-  const text = input.value.trim();
-  if (!text || text === '/imagine') return;
+  // An empty box is a bare /imagine: the server says what is missing rather than nothing happening.
+  const text = input.value.trim() || '/imagine';
   addMessage('user', text);
   input.value = '/imagine ';
   try {
@@ -324,7 +372,7 @@ function connect() {
   on('hello', (data) => {
     galleryList.replaceChildren();
     for (const view of data.gallery) addToGallery(view, false);
-    galleryEmpty.hidden = galleryList.children.length > 0;
+    galleryChanged();
     for (const job of data.jobs) if (!finishedJobs.has(job.jobId)) jobCard(job.jobId, job);
   });
   on('jobs', (data) => {
