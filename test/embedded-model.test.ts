@@ -27,7 +27,6 @@ import {
   decodeRgb,
   heldOutCombinations,
   meanPixelDistance,
-  sceneCaption,
   splitGrid,
   type Accuracy,
   type SceneCaption,
