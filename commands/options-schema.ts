@@ -48,7 +48,7 @@ export const OPTION_DOCS = {
   n: { flag: 'n', value: 'N', description: 'How many images to make.', default: (limits) => String(limits.maxN), limitVariable: 'MAX_N' },
   sampler: { flag: 'sampler', value: 'name', description: 'The scheduler that walks the noise down.', default: "the model's (SD: dpmpp_2m)", limitVariable: 'ALLOWED_SAMPLERS' },
   strength: { flag: 'strength', value: 'X', description: 'For variations and attached images: how far to move from the source.', default: String(DEFAULT_STRENGTH) },
-  model: { flag: 'model', value: 'name', description: 'Which configured model to use.', default: 'the configured default', limitVariable: 'MODELS_CONFIG' },
+  model: { flag: 'model', value: 'name', description: 'Which configured model to use. With none configured: the embedded demo models, `tiny` (Stable Diffusion layout) and `tiny-xl` (SDXL layout), e.g. `--model tiny-xl`.', default: 'the configured default (none configured: tiny)', limitVariable: 'MODELS_CONFIG' },
 } as const satisfies Record<string, OptionDoc>;
 
 export type OptionName = keyof typeof OPTION_DOCS;

@@ -7,7 +7,9 @@
 import protobuf from 'protobufjs';
 import { float32ToFloat16 } from '../../worker/diffusion/float16.ts';
 
-// Field numbers as in onnx/onnx.proto (IR version 8).
+// Field numbers as in onnx/onnx.proto (IR version 8). Beyond what the builder writes, the schema
+// holds every field an exporter (torch.onnx) fills, so that a shipped model decoded and encoded
+// again comes out whole (onnx-surgery.ts checks that no byte is lost).
 const ONNX_PROTO = `
 syntax = "proto3";
 package onnx;
@@ -19,8 +21,14 @@ message AttributeProto {
   int64 i = 3;
   bytes s = 4;
   TensorProto t = 5;
+  GraphProto g = 6;
   repeated float floats = 7;
   repeated int64 ints = 8;
+  repeated bytes strings = 9;
+  repeated TensorProto tensors = 10;
+  repeated GraphProto graphs = 11;
+  string doc_string = 13;
+  string ref_attr_name = 21;
 }
 message ValueInfoProto { string name = 1; TypeProto type = 2; string doc_string = 3; }
 message NodeProto {
@@ -29,6 +37,7 @@ message NodeProto {
   string name = 3;
   string op_type = 4;
   repeated AttributeProto attribute = 5;
+  string doc_string = 6;
   string domain = 7;
 }
 message StringStringEntryProto { string key = 1; string value = 2; }
@@ -37,22 +46,35 @@ message ModelProto {
   int64 ir_version = 1;
   string producer_name = 2;
   string producer_version = 3;
+  string domain = 4;
+  int64 model_version = 5;
+  string doc_string = 6;
   GraphProto graph = 7;
   repeated OperatorSetIdProto opset_import = 8;
+  repeated StringStringEntryProto metadata_props = 14;
 }
 message GraphProto {
   repeated NodeProto node = 1;
   string name = 2;
   repeated TensorProto initializer = 5;
+  string doc_string = 10;
   repeated ValueInfoProto input = 11;
   repeated ValueInfoProto output = 12;
+  repeated ValueInfoProto value_info = 13;
 }
 message TensorProto {
   enum DataLocation { DEFAULT = 0; EXTERNAL = 1; }
   repeated int64 dims = 1;
   int32 data_type = 2;
+  repeated float float_data = 4;
+  repeated int32 int32_data = 5;
+  repeated bytes string_data = 6;
+  repeated int64 int64_data = 7;
   string name = 8;
   bytes raw_data = 9;
+  repeated double double_data = 10;
+  repeated uint64 uint64_data = 11;
+  string doc_string = 12;
   repeated StringStringEntryProto external_data = 13;
   DataLocation data_location = 14;
 }
@@ -67,7 +89,7 @@ message TypeProto {
 `;
 
 const root = protobuf.parse(ONNX_PROTO).root;
-const ModelProto = root.lookupType('onnx.ModelProto');
+export const ModelProto = root.lookupType('onnx.ModelProto');
 
 export type DType = 'float32' | 'float16' | 'float64' | 'int32' | 'int64' | 'bool';
 const ELEM_TYPE: Record<DType, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 };

@@ -8,15 +8,20 @@
  * - the shape = largest 4-connected region of non-background pixels, its colour = most common
  *   name inside it, its kind = how much of its bounding box it fills (circle ~0.785,
  *   square 1, triangle 0.5).
+ * models/tiny-xl speaks the same caption language and holds out the same combinations (its
+ * training tool refuses a different split), so both embedded models are scored by these rules.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import type { GenerateRequest, Pipeline } from '../../worker/diffusion/index.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 /** The embedded model folder (the default MODEL_DIR). */
 export const TINY_MODEL_DIR = path.join(ROOT, 'models/tiny');
+/** The embedded SDXL-format model (`--model tiny-xl`). */
+export const TINY_XL_MODEL_DIR = path.join(ROOT, 'models/tiny-xl');
 const TRAIN_DIR = path.join(TINY_MODEL_DIR, 'train');
 
 interface PaletteSpec {
@@ -246,4 +251,68 @@ export function meanPixelDistance(a: RgbImage, b: RgbImage): number {
   let sum = 0;
   for (let i = 0; i < a.data.length; i++) sum += Math.abs(a.data[i] - b.data[i]);
   return sum / a.data.length;
+}
+
+/**
+ * What a correct pipeline on an embedded model reaches on the 36 held-out combinations at the
+ * models' defaults (HELD_OUT_REQUEST, seed 1). models/tiny measured: background 1.00, shape colour
+ * 0.94, shape 1.00. The thresholds sit a little below so float rounding on another platform cannot
+ * fail a correct pipeline, while a broken one (colours right ~10% of the time by chance, shapes
+ * ~33%) cannot pass.
+ */
+export const HELD_OUT_THRESHOLDS = { background: 0.94, shapeColor: 0.86, shape: 0.86 };
+
+/** Both embedded models' defaults (model_index.json "imagine"): Euler a, 20 steps, guidance 2, 64x64. */
+export const HELD_OUT_REQUEST = { seed: 1, steps: 20, guidance: 2, width: 64, height: 64, n: 1, sampler: 'euler_a' } as const;
+
+export interface Accuracy {
+  background: number;
+  shapeColor: number;
+  shape: number;
+  /** Share of images with all three right. */
+  all: number;
+  checks: ImageCheck[];
+}
+
+/** The shares of `checks` with each criterion right. */
+export function accuracyOf(checks: ImageCheck[]): Accuracy {
+  const share = (pick: (c: ImageCheck) => boolean) => checks.filter(pick).length / checks.length;
+  return {
+    background: share((c) => c.backgroundOk),
+    shapeColor: share((c) => c.shapeColorOk),
+    shape: share((c) => c.shapeOk),
+    all: share((c) => c.backgroundOk && c.shapeColorOk && c.shapeOk),
+    checks,
+  };
+}
+
+/** One image per scene through `pipeline`, all in one UNet batch (the pipeline's maxBatch allowing). */
+export async function scoreScenes(pipeline: Pipeline, scenes: SceneCaption[], overrides: Partial<GenerateRequest> = {}): Promise<Accuracy> {
+  const reqs = scenes.map((s) => ({ ...HELD_OUT_REQUEST, ...overrides, prompt: sceneCaption(s) }));
+  const results = await pipeline.generateMany(reqs, reqs.map(() => ({})));
+  return accuracyOf(await Promise.all(results.map((r, i) => checkImage(r.images[0].png, scenes[i]))));
+}
+
+/** scoreScenes once per seed, pooled: more noises per caption, a steadier figure. */
+export async function scoreScenesOverSeeds(pipeline: Pipeline, scenes: SceneCaption[], seeds: number[], overrides: Partial<GenerateRequest> = {}): Promise<Accuracy> {
+  const checks: ImageCheck[] = [];
+  for (const seed of seeds) checks.push(...(await scoreScenes(pipeline, scenes, { ...overrides, seed })).checks);
+  return accuracyOf(checks);
+}
+
+export function accuracySummary(a: Accuracy): string {
+  return `background ${a.background.toFixed(3)}, shape colour ${a.shapeColor.toFixed(3)}, shape ${a.shape.toFixed(3)}, all three ${a.all.toFixed(3)}`;
+}
+
+/** The wrongly drawn captions and what was drawn instead, for assertion messages. */
+export function accuracyFailures(a: Accuracy): string {
+  return a.checks
+    .filter((c) => !(c.backgroundOk && c.shapeColorOk && c.shapeOk))
+    .map((c) => `${sceneCaption(c.details.expected)} -> ${c.details.background} bg, ${c.details.shapeColor} ${c.details.shape} (fill ${c.details.fill?.toFixed(2)})`)
+    .join('\n');
+}
+
+/** Whether every criterion reaches HELD_OUT_THRESHOLDS (or the given ones). */
+export function meetsThresholds(a: Accuracy, t: { background: number; shapeColor: number; shape: number } = HELD_OUT_THRESHOLDS): boolean {
+  return a.background >= t.background && a.shapeColor >= t.shapeColor && a.shape >= t.shape;
 }
