@@ -22,7 +22,7 @@ export interface EnqueueFlow {
   /** Edit (or create) the job's status message; returns the message that now shows the job. */
   showQueued(message: RenderedMessage): Promise<JobMessage>;
   /** The job already existed (the event was delivered twice); undo anything made for this delivery. */
-  duplicate?(): Promise<void>;
+  duplicate?(jobId: string): Promise<void>;
   /** Tell the user why nothing was queued. */
   refuse(message: string): Promise<void>;
 }
@@ -61,7 +61,7 @@ export async function enqueueAndShow(rt: BotRuntime, flow: EnqueueFlow): Promise
     }
     if (outcome.duplicate) {
       // The same platform event seen twice: its first delivery already shows the job.
-      await flow.duplicate?.();
+      await flow.duplicate?.(outcome.jobId);
       return outcome;
     }
     const shown = await flow.showQueued(renderQueued(flow.payload, outcome.position, outcome.jobId, flow.warnings.map((w) => w.message)));
