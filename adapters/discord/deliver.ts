@@ -21,7 +21,7 @@ import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
 import { nonceFor } from './nonce.ts';
 import { renderFailure, renderProgress, renderResult, type RenderedMessage } from './render.ts';
 import { createDiscordRest, DEFAULT_BACKOFF, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, withServerRetry, type BackoffPolicy, type DiscordRestLimits } from './rest.ts';
-import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, recordJobDuration, rememberAttachmentLimit, rememberJobMessage, REPLY_HOLD, type JobMessage } from './state.ts';
+import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, rememberAttachmentLimit, rememberJobMessage, REPLY_HOLD, type JobMessage } from './state.ts';
 
 export interface DiscordDelivererOptions {
   rest: REST;
@@ -106,7 +106,6 @@ export class DiscordDeliverer implements Deliverer {
       const message = this.resultMessage(ctx.payload, result, fit, { withheld: withhold, spoiler });
       try {
         const delivered = await this.show(deliveryTarget(ctx), message, 'result');
-        await recordJobDuration(this.opts.kv, result.timings.totalMs ?? NaN);
         // Discord's real limit is below what it advertised: start from a size it took next time.
         if (shrink > 0 && fit) await rememberAttachmentLimit(this.opts.kv, result.origin, fit.data.length);
         return { messageId: delivered.messageId, channelId: delivered.channelId };

@@ -5,6 +5,7 @@
  */
 import type { ButtonInteraction, ChatInputCommandInteraction } from 'discord.js';
 import type { CommandOutcome, CommandWarning } from '../../commands/context.ts';
+import { averageJobMs } from '../../src/job-durations.ts';
 import { InvalidJobError, type JobPayload } from '../../src/jobs.ts';
 import type { PlatformSecret } from '../../src/platform-secrets.ts';
 import type { EnqueueOptions, EnqueueOutcome } from '../../src/queue/types.ts';
@@ -64,7 +65,8 @@ export async function enqueueAndShow(rt: BotRuntime, flow: EnqueueFlow): Promise
       await flow.duplicate?.(outcome.jobId);
       return outcome;
     }
-    const shown = await flow.showQueued(renderQueued(flow.payload, outcome.position, outcome.jobId, flow.warnings.map((w) => w.message)));
+    const averageMs = await averageJobMs(rt.kv);
+    const shown = await flow.showQueued(renderQueued(flow.payload, outcome.position, outcome.jobId, flow.warnings.map((w) => w.message), averageMs));
     await rememberJobMessage(rt.kv, outcome.jobId, shown);
     rt.logger.info({ jobId: outcome.jobId, kind: flow.payload.kind, position: outcome.position, duplicate: outcome.duplicate }, 'discord job queued');
     return outcome;

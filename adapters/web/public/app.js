@@ -98,6 +98,8 @@ function jobCard(jobId, info = {}) {
   if (info.rows) renderButtons(article.querySelector('.actions'), info.rows);
   if ('position' in info || 'state' in info) {
     article.querySelector('.status').textContent = jobStatusText(info);
+    // A waiting job's estimate until it starts, from the measured average job (absent before any job finished).
+    if (info.etaMs) article.querySelector('.eta').textContent = `starts in about ${Math.ceil(info.etaMs / 1000)} s`;
     article.dataset.state = info.state === 'active' || info.position === 0 ? 'running' : 'waiting';
   }
   return li;
@@ -263,7 +265,7 @@ function handleReply(reply) {
   switch (reply.kind) {
     case 'queued':
       if (finishedJobs.has(reply.jobId)) return;
-      jobCard(reply.jobId, { summary: reply.summary, warnings: reply.warnings, rows: reply.rows, position: reply.position, state: reply.position === 0 ? 'active' : 'waiting' });
+      jobCard(reply.jobId, { summary: reply.summary, warnings: reply.warnings, rows: reply.rows, position: reply.position, etaMs: reply.etaMs, state: reply.position === 0 ? 'active' : 'waiting' });
       return;
     case 'message':
       addMessage('bot', reply.message, reply.code === 'help' || reply.code === 'queue' ? 'help' : 'notice');
