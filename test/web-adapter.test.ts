@@ -96,6 +96,21 @@ describe('copy command', () => {
     expect(outcome.payload.params).toEqual(params);
   });
 
+  it('says "Copy command" only where the line makes the same image again; a variation or upscale is labelled for what its line is', async () => {
+    const r = rig();
+    const source = await storedResult(r, ALICE);
+    const made = resultView(source, 'spoiler');
+    expect(made.copy).toEqual({ label: 'Copy command', note: 'The exact /imagine line that makes this image again, here, on Discord or on Slack.' });
+    for (const kind of ['variation', 'upscale'] as const) {
+      const derived = resultView({ ...source, kind, parentResultId: source.resultId, params: { ...source.params, n: 1 } }, 'spoiler');
+      expect(derived.copy.label).toBe('Copy prompt & settings');
+      expect(derived.copy.note).toContain('no /imagine line remakes it');
+      // What the line does make: a fresh txt2img job, not the variation or upscale it sits under.
+      const outcome = imagine({ text: parseWebCommand(derived.command).rest }, context({ origin: { platform: 'web' } }));
+      expect(outcome.kind === 'job' && outcome.payload.kind).toBe('txt2img');
+    }
+  });
+
   it('reads what people type into the box', () => {
     expect(parseWebCommand('  /imagine  a cat --n 1 ')).toEqual({ name: 'imagine', rest: 'a cat --n 1' });
     expect(parseWebCommand('a cat')).toEqual({ name: 'imagine', rest: 'a cat' });

@@ -164,6 +164,7 @@ function resultCard(view) {
   ];
   for (const [k, v] of rows) dl.append(Object.assign(document.createElement('dt'), { textContent: k }), Object.assign(document.createElement('dd'), { textContent: v }));
   article.querySelector('.command').textContent = view.command;
+  labelCopy(article.querySelector('.copy'), view.copy);
   article.querySelector('.copy').addEventListener('click', (e) => copyCommand(e.currentTarget, view.command));
   return li;
 }
@@ -188,6 +189,13 @@ function showFailure(event) {
   article.querySelector('.status').textContent = event.message;
   article.querySelector('.progress').hidden = true;
   renderButtons(article.querySelector('.actions'), event.rows);
+}
+
+/** The copy button says what its line is: the same image again only for a result made from a prompt (view.ts copyLabel). */
+function labelCopy(button, copy) {
+  button.textContent = copy.label;
+  button.title = copy.note;
+  return button;
 }
 
 async function copyCommand(button, command) {
@@ -246,7 +254,7 @@ function addToGallery(view, atTop) {
     Object.assign(document.createElement('p'), { className: 'prompt', textContent: view.params.prompt }),
     Object.assign(document.createElement('p'), { className: 'muted', textContent: view.summary }),
   );
-  const copy = Object.assign(document.createElement('button'), { type: 'button', className: 'copy', textContent: 'Copy command' });
+  const copy = labelCopy(Object.assign(document.createElement('button'), { type: 'button', className: 'copy' }), view.copy);
   copy.addEventListener('click', () => copyCommand(copy, view.command));
   caption.append(copy);
   li.append(img, caption);
