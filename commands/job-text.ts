@@ -24,6 +24,21 @@ export function formatEta(ms: number): string {
   return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
+/**
+ * About how long a job at `position` in line waits before it starts: the jobs ahead of it times
+ * the measured average job (src/job-durations.ts); null before any job was measured, or once it runs.
+ */
+export function queuedEtaMs(position: number, averageMs: number | null): number | null {
+  return position > 0 && averageMs !== null && averageMs > 0 ? position * averageMs : null;
+}
+
+/** "Queued — position 3 · starts in about 40 s", "Queued — position 3" without a measurement, "Starting…" at the front. */
+export function queuedText(position: number, averageMs: number | null): string {
+  if (position <= 0) return 'Starting…';
+  const eta = queuedEtaMs(position, averageMs);
+  return `Queued — position ${position}${eta !== null ? ` · starts in about ${formatEta(eta)}` : ''}`;
+}
+
 /** "Step 3/4 (75%) · about 12 s left". */
 export function progressText(update: Pick<ProgressUpdate, 'step' | 'total' | 'etaMs'>): string {
   const pct = update.total > 0 ? Math.round((100 * update.step) / update.total) : 0;

@@ -25,9 +25,9 @@ export type ParseOutcome = { ok: true; value: ParsedImagine } | { ok: false; cod
 /** Nothing a model could draw: whitespace, control and invisible format characters only. */
 const isBlank = (text: string) => text.replace(/[\s\p{Cc}\p{Cf}]/gu, '') === '';
 
-export function parseImagine(text: string, structured: StructuredOptions | undefined, limits: CommandLimits, models: ModelCatalog): ParseOutcome {
+export function parseImagine(text: string, structured: StructuredOptions | undefined, limits: CommandLimits, models: ModelCatalog, helpCommand: string): ParseOutcome {
   // Control characters (NUL, escapes, newlines) carry nothing a prompt needs.
-  const lexed = lexPrompt(text.replace(/\p{Cc}/gu, ' '));
+  const lexed = lexPrompt(text.replace(/\p{Cc}/gu, ' '), helpCommand);
   if (!lexed.ok) return lexed;
   if (isBlank(lexed.prompt)) {
     // "before the flags" only helps someone who typed flags; a bare /imagine needs to hear what is missing.

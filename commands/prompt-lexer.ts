@@ -79,7 +79,8 @@ function flagOf(word: Word): { name: string; inlineValue?: string } | null {
   return m ? { name: m[1].toLowerCase(), inlineValue: m[2] } : null;
 }
 
-export function lexPrompt(text: string): LexResult {
+/** `helpCommand`: how the asker's platform reaches help, named when an unknown flag has no near match. */
+export function lexPrompt(text: string, helpCommand: string): LexResult {
   const words = splitWords(text);
   const promptWords: string[] = [];
   const flags: Partial<Record<OptionName, InlineFlag>> = {};
@@ -100,7 +101,7 @@ export function lexPrompt(text: string): LexResult {
       return {
         ok: false,
         code: 'unknown-flag',
-        message: `Unknown flag --${flag.name}.${guess ? ` Did you mean --${guess}?` : ' See /imagine help for the flags.'}`,
+        message: `Unknown flag --${flag.name}.${guess ? ` Did you mean --${guess}?` : ` See ${helpCommand} for the flags.`}`,
       };
     }
     if (flags[option]) {

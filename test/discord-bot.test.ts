@@ -7,6 +7,10 @@ import { readdir } from 'node:fs/promises';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderResult } from '../adapters/discord/render.ts';
+import { createDiscordRest } from '../adapters/discord/rest.ts';
+import { buildSlashCommands, registerSlashCommands } from '../adapters/discord/slash-commands.ts';
+import { limitsFromConfig } from '../commands/context.ts';
+import { loadConfig } from '../src/config.ts';
 import { JOB_VERSION, type JobPayload, type JobResult } from '../src/jobs.ts';
 import { refusalMessage } from '../src/queue/limits.ts';
 import { startDiscordHarness, type DiscordHarness } from './support/discord-harness.ts';
@@ -100,6 +104,46 @@ describe('press policy: roles', () => {
     expect(job.payload.origin.messageId).toBe(status.id);
     expect(await h.queue.userJobs(member.id)).toEqual([]);
     expect(h.fake.channelMessages().filter((m) => m.referencedMessageId === message.id)).toHaveLength(1);
+  });
+});
+
+describe('Discord API reference conformance', () => {
+  it('registers guild commands without contexts, which Discord defines for global commands only', async () => {
+    const puts = h.fake.callsTo('PUT', new RegExp(`^/applications/${h.fake.applicationId}/guilds/${h.fake.guildId}/commands$`));
+    expect(puts.length).toBeGreaterThan(0);
+    const names = puts.at(-1)!.body.map((c: { name: string }) => c.name);
+    expect(names).toEqual(['imagine', 'cancel', 'queue', 'help']);
+    for (const command of puts.at(-1)!.body) {
+      expect(command).not.toHaveProperty('contexts');
+      expect(command).not.toHaveProperty('integration_types');
+    }
+    // Global registration keeps them: guilds and the bot's DMs.
+    await registerSlashCommands(createDiscordRest(h.fake.token, h.fake.apiUrl), h.fake.applicationId, [], buildSlashCommands(limitsFromConfig(loadConfig({}))));
+    const global = h.fake.callsTo('PUT', new RegExp(`^/applications/${h.fake.applicationId}/commands$`)).at(-1)!;
+    expect(global.body.map((c: { contexts?: number[] }) => c.contexts)).toEqual([[0, 1], [0, 1], [0, 1], [0, 1]]);
+  });
+
+  it('posts a reaction\'s status message with nonce and enforce_nonce; the same reaction replayed keeps that one message', async () => {
+    const { result, message } = await postedResult('r_nonce_1');
+    h.fake.react({ messageId: message.id, emoji: '1️⃣', user: requester });
+    const status = await h.fake.waitFor(() => h.fake.channelMessages().find((m) => m.referencedMessageId === message.id && /Queued — position \d+/.test(m.content)), 'the queued reply');
+    const posts = () => h.fake.callsTo('POST', new RegExp(`^/channels/${h.fake.channelId}/messages$`)).filter((c) => c.body?.message_reference?.message_id === message.id);
+    expect(posts()).toHaveLength(1);
+    const nonce = posts()[0].body.nonce;
+    expect(posts()[0].body.enforce_nonce).toBe(true);
+    expect(typeof nonce).toBe('string');
+    expect(nonce.length).toBeLessThanOrEqual(25);
+
+    // The gateway delivers the same reaction again: the nonce gives back the first message, which stays.
+    h.fake.react({ messageId: message.id, emoji: '1️⃣', user: requester });
+    await h.fake.waitFor(() => (posts().length === 2 ? posts()[1] : undefined), 'the replayed post');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(posts()[1].body.nonce).toBe(nonce);
+    expect(h.fake.channelMessages().filter((m) => m.referencedMessageId === message.id).map((m) => m.id)).toEqual([status.id]);
+    expect(h.fake.messages.get(status.id)!.deleted).toBe(false);
+    const jobs = (await h.queue.userJobs(requester.id)).filter((j) => j.payload.parentResultId === result.resultId);
+    expect(jobs).toHaveLength(1);
+    expect(jobs[0].payload.origin.messageId).toBe(status.id);
   });
 });
 

@@ -127,6 +127,25 @@ describe('Discord deliverer', () => {
     expect(call.path).toBe(`/webhooks/${fake.applicationId}/${it.token}/messages/@original`);
     // Webhook routes authenticate with the token in the path, never the bot token.
     expect(call.authorization).toBeNull();
+    // Discord's attachment request structure: a snowflake string id naming files[0], and the prompt as alt text.
+    expect(call.body.attachments).toEqual([{ id: '0', filename: 'preview.png', description: 'a red circle on a blue background' }]);
+    expect(msg.attachments[0].description).toBe('a red circle on a blue background');
+  });
+
+  it('gives the result image the prompt as alt text, cut to Discord\'s 1024 characters', async () => {
+    const d = deliverer();
+    const it = fake.deferredInteraction();
+    const ctx = context(it);
+    const long = `${'a lighthouse at dusk, '.repeat(60)}end`;
+    ctx.payload.params.prompt = long;
+    const result = resultFor(ctx);
+    await d.result(ctx, result, await files());
+    const body = fake.calls.at(-1)!.body;
+    expect(body.attachments).toHaveLength(1);
+    expect(body.attachments[0]).toMatchObject({ id: '0', filename: `imagine-${result.resultId}.png` });
+    expect(body.attachments[0].description).toHaveLength(1024);
+    expect(body.attachments[0].description).toBe(`${long.slice(0, 1023)}…`);
+    expect(fake.messages.get(it.originalMessageId!)!.attachments[0].description).toBe(body.attachments[0].description);
   });
 
   it('posts the result into the reply: grid bytes, parameters and the 9 buttons', async () => {
@@ -278,7 +297,6 @@ describe('Discord deliverer', () => {
     // Single-image results still get their buttons.
     expect(allCustomIds(msgB.components)).toEqual([
       `im1:u:${resultFor(ctxB).resultId}:0`,
-      `im1:v:r_${ctxB.jobId}:0`,
       `im1:r:r_${ctxB.jobId}`,
       `im1:s:r_${ctxB.jobId}:0`,
       `im1:x:r_${ctxB.jobId}:0`,

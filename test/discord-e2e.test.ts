@@ -309,10 +309,12 @@ describe('Discord end to end', () => {
       }, 'the queued reply');
       const [job] = await h.queue.userJobs(requester.id);
       expect(ids(status)).toEqual([`im1:c:${job.jobId}`]);
+      // The worker process has measured the jobs before this one: the queued reply says about when it starts.
+      expect(status.content).toMatch(/Queued — position 1 · starts in about (\d+ min )?\d+ s/);
 
       const q = h.fake.slashCommand({ name: 'queue', user: requester });
       const queueAnswer = await h.fake.waitFor(() => h.fake.messages.get(q.originalMessageId ?? '')?.content, 'the /queue answer');
-      expect(queueAnswer).toContain(`• ${PROMPT} — txt2img, position 1`);
+      expect(queueAnswer).toMatch(new RegExp(`• ${PROMPT} — txt2img 64x64, seed 61 · position 1, starts in about (\\d+ min )?\\d+ s · job ${job.jobId.slice(0, 8)}`));
       expect(queueAnswer).toContain('Queue: 1 waiting, 0 running.');
 
       const other = h.fake.pressButton({ messageId: status.id, customId: `im1:c:${job.jobId}`, user: stranger });

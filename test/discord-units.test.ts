@@ -96,6 +96,8 @@ describe('rendering', () => {
     const queued = renderQueued(payload('a cat'), 2, 'job-1', ['Prompt truncated.']);
     expect(queued.content).toBe('**a cat** — <@20000>\n`seed 1` · `euler` · `4 steps` · `cfg 7` · `64x64` · `tiny`\nQueued — position 2\n-# ⚠️ Prompt truncated.');
     expect(queued.components).toEqual([{ type: 1, components: [{ type: 2, style: 4, label: '✖', custom_id: 'im1:c:job-1' }] }]);
+    // Once jobs were measured, a queued job says about when it starts, as a running one says when it ends.
+    expect(renderQueued(payload('a cat'), 2, 'job-1', [], 15_000).content.split('\n')[2]).toBe('Queued — position 2 · starts in about 30 s');
     expect(renderProgress(payload('a cat'), { step: 3, total: 4, etaMs: 95_000 }, 'job-1').content.split('\n')[2]).toBe('Step 3/4 (75%) · about 1 min 35 s left');
   });
 
@@ -112,7 +114,7 @@ describe('rendering', () => {
       { jobId: 'b', state: 'waiting' as const, position: 3, payload: payload('second') },
     ];
     expect(describeQueue(jobs, { waiting: 5, active: 1 }, 20_000)).toBe(
-      'Your jobs (2):\n• first — txt2img, running now\n• second — txt2img, position 3, about 1 min\nQueue: 5 waiting, 1 running.',
+      'Your jobs (2):\n• first — txt2img 64x64, seed 1 · running now · job a\n• second — txt2img 64x64, seed 1 · position 3, starts in about 1 min 0 s · job b\nQueue: 5 waiting, 1 running.',
     );
     expect(describeQueue([], { waiting: 0, active: 0 }, null)).toBe('You have no queued or running jobs.\nQueue: 0 waiting, 0 running.');
   });

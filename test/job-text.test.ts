@@ -1,6 +1,6 @@
 /** The platform-neutral words about jobs and the queue (commands/job-text.ts, commands/queue-report.ts). */
 import { describe, expect, it } from 'vitest';
-import { derivedJobText, formatEta, parameterLine, progressText } from '../commands/job-text.ts';
+import { derivedJobText, formatEta, parameterLine, progressText, queuedEtaMs, queuedText } from '../commands/job-text.ts';
 import { describeQueue } from '../commands/queue-report.ts';
 import { jobPayloadSchema, JOB_VERSION, type JobPayload } from '../src/jobs.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
@@ -34,16 +34,54 @@ describe('job text', () => {
 
 describe('queue report', () => {
   const jobs = [
-    { jobId: 'a', state: 'active' as const, position: null, payload: txt2imgPayload({ prompt: 'first' }) },
-    { jobId: 'b', state: 'waiting' as const, position: 0, payload: txt2imgPayload({ prompt: 'second' }) },
-    { jobId: 'c', state: 'waiting' as const, position: 4, payload: txt2imgPayload({ prompt: 'third' }) },
-    { jobId: 'd', state: 'waiting' as const, position: null, payload: txt2imgPayload({ prompt: 'fourth' }) },
+    { jobId: 'a1111111-aaaa', state: 'active' as const, position: null, payload: txt2imgPayload({ prompt: 'first' }) },
+    { jobId: 'b2222222-bbbb', state: 'waiting' as const, position: 0, payload: txt2imgPayload({ prompt: 'second' }) },
+    { jobId: 'c3333333-cccc', state: 'waiting' as const, position: 4, payload: txt2imgPayload({ prompt: 'third' }) },
+    { jobId: 'd4444444-dddd', state: 'waiting' as const, position: null, payload: txt2imgPayload({ prompt: 'fourth' }) },
   ];
 
-  it('says where each job stands, with an ETA only when the average job time is known', () => {
+  it('says where each job stands, with when a waiting one starts only when the average job time is known', () => {
     expect(describeQueue(jobs, { waiting: 7, active: 2 }, (p) => `<${p}>`)).toBe(
-      'Your jobs (4):\n• <first> — txt2img, running now\n• <second> — txt2img, running now\n• <third> — txt2img, position 4\n• <fourth> — txt2img, finishing\nQueue: 7 waiting, 2 running.',
+      [
+        'Your jobs (4):',
+        '• <first> — txt2img 512x512 ×4, seed 42 · running now · job a1111111',
+        '• <second> — txt2img 512x512 ×4, seed 42 · running now · job b2222222',
+        '• <third> — txt2img 512x512 ×4, seed 42 · position 4 · job c3333333',
+        '• <fourth> — txt2img 512x512 ×4, seed 42 · finishing · job d4444444',
+        'Queue: 7 waiting, 2 running.',
+      ].join('\n'),
     );
-    expect(describeQueue(jobs.slice(2, 3), { waiting: 7, active: 2 }, (p) => p, 10_000)).toBe('Your jobs (1):\n• third — txt2img, position 4, about 40 s\nQueue: 7 waiting, 2 running.');
+    expect(describeQueue(jobs.slice(2, 3), { waiting: 7, active: 2 }, (p) => p, 10_000)).toBe(
+      'Your jobs (1):\n• third — txt2img 512x512 ×4, seed 42 · position 4, starts in about 40 s · job c3333333\nQueue: 7 waiting, 2 running.',
+    );
+  });
+
+  it('tells jobs with the same prompt apart: size, count, seed, place and a short id', () => {
+    const one = txt2imgPayload({ prompt: 'a cat', seed: 1 });
+    const two = jobPayloadSchema.parse({ ...one, params: { ...one.params, seed: 2, width: 768, n: 1 } });
+    const lines = describeQueue(
+      [
+        { jobId: '0f3a9c1e-1', state: 'waiting', position: 1, payload: one },
+        { jobId: '7b21d004-2', state: 'waiting', position: 2, payload: two },
+      ],
+      { waiting: 2, active: 0 },
+      (p) => p,
+      30_000,
+    ).split('\n');
+    expect(lines[1]).toBe('• a cat — txt2img 512x512 ×4, seed 1 · position 1, starts in about 30 s · job 0f3a9c1e');
+    expect(lines[2]).toBe('• a cat — txt2img 768x512, seed 2 · position 2, starts in about 1 min 0 s · job 7b21d004');
+    expect(lines[1]).not.toBe(lines[2]);
+  });
+});
+
+describe('queued ETA', () => {
+  it('estimates the wait from the position and the measured average job, only while the job waits and once a job was measured', () => {
+    expect(queuedEtaMs(3, 12_000)).toBe(36_000);
+    expect(queuedEtaMs(0, 12_000)).toBeNull();
+    expect(queuedEtaMs(3, null)).toBeNull();
+    expect(queuedText(3, 12_000)).toBe('Queued — position 3 · starts in about 36 s');
+    expect(queuedText(2, 50_000)).toBe('Queued — position 2 · starts in about 1 min 40 s');
+    expect(queuedText(3, null)).toBe('Queued — position 3');
+    expect(queuedText(0, 12_000)).toBe('Starting…');
   });
 });

@@ -141,7 +141,7 @@ const invalid: Invalid[] = [
   { name: 'swapped letters', input: 'a cat --stpes 4', code: 'unknown-flag', message: 'Did you mean --steps?' },
   { name: 'negative spelled --neg', input: 'a cat --neg blurry', code: 'unknown-flag', message: 'Did you mean --no?' },
   { name: 'cut-short flag', input: 'a cat --str 0.5', code: 'unknown-flag', message: 'Did you mean --strength?' },
-  { name: 'nothing close', input: 'a cat --zzzzzzzz 1', code: 'unknown-flag', message: 'Unknown flag --zzzzzzzz. See /imagine help' },
+  { name: 'nothing close', input: 'a cat --zzzzzzzz 1', code: 'unknown-flag', message: 'Unknown flag --zzzzzzzz. See /help for the flags.' },
   { name: 'unknown flag with an em dash', input: 'a cat —sede 5', code: 'unknown-flag', message: 'Did you mean --seed?' },
   { name: '--steps with no value', input: 'a cat --steps', code: 'missing-value', message: '--steps needs a value, e.g. --steps 30.' },
   { name: 'value is another flag', input: 'a cat --steps --seed 4', code: 'missing-value', message: '--steps needs a value' },
@@ -220,6 +220,16 @@ describe('/imagine prompt language', () => {
     expect(out.message).toContain(c.message);
     // Short enough for an ephemeral reply.
     expect(out.message.length).toBeLessThan(200);
+  });
+
+  // `/imagine help` on Discord or the playground would draw a picture of "help": each names its own.
+  it.each([
+    ['discord', '/help'],
+    ['web', '/help'],
+    ['slack', '/imagine help'],
+  ] as const)('an unknown flag on %s points to %s', (platform, help) => {
+    const out = imagine({ text: 'a cat --zzzzzzzz 1' }, context({ origin: { platform } }));
+    expect(out).toMatchObject({ kind: 'message', code: 'unknown-flag', message: `Unknown flag --zzzzzzzz. See ${help} for the flags.` });
   });
 
   it('summarises what will be made', () => {

@@ -148,7 +148,8 @@ describe.skipIf(!available)('Slack bot without a worker (HTTP mode)', () => {
     expect(queue.res.json()).toEqual({ response_type: 'ephemeral', text: '⏳ Looking at the queue…' });
     const listed = await h.fake.waitFor('the queue answer', () => h.fake.responseUrlPosts(queue.responseUrl)[0]);
     expect(listed.body).toMatchObject({ response_type: 'ephemeral', replace_original: true });
-    expect(listed.body.text).toBe(`Your jobs (1):\n• ${prompt} — txt2img, position 1\nQueue: 1 waiting, 0 running.`);
+    const [job] = (await h.queue.userJobs(ALICE)).filter((j) => j.payload.params.prompt === prompt);
+    expect(listed.body.text).toBe(`Your jobs (1):\n• ${prompt} — txt2img 64x64 ×4, seed ${job.payload.params.seed} · position 1 · job ${job.jobId.slice(0, 8)}\nQueue: 1 waiting, 0 running.`);
 
     const cancelled = await h.slashCommand('cancel');
     const answer = await h.fake.waitFor('the cancel answer', () => h.fake.responseUrlPosts(cancelled.responseUrl)[0]);
@@ -240,7 +241,7 @@ describe.skipIf(!available)('Slack bot without a worker (HTTP mode)', () => {
 
     const report = await h.slashCommand('queue', { user: BOB });
     const answer = await h.fake.waitFor('the queue report', () => h.fake.responseUrlPosts(report.responseUrl).at(-1));
-    expect(answer.body.text).toContain('• a &lt;b&gt; fox &amp; &lt;!channel&gt; — txt2img, position');
+    expect(answer.body.text).toContain('• a &lt;b&gt; fox &amp; &lt;!channel&gt; — txt2img 64x64');
     for (const j of await h.queue.userJobs(BOB)) await h.queue.cancel(j.jobId, BOB);
   });
 

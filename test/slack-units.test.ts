@@ -11,7 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import { ChannelPacer } from '../adapters/slack/channel-pacer.ts';
 import { SLACK_EVENTS_PATH, slackMode } from '../adapters/slack/bot.ts';
 import { DEFAULT_SLACK_REACTIONS, describeSlackReactions, parseSlackReactions } from '../adapters/slack/reactions.ts';
-import { BLOCK_KIT_LIMITS, blockKitProblems, renderFailure, renderParent, renderResult, renderStatus } from '../adapters/slack/render.ts';
+import { BLOCK_KIT_LIMITS, blockKitProblems, renderFailure, renderParent, renderResult, renderStatus, statusLine } from '../adapters/slack/render.ts';
 import { escapeMrkdwn, fromSlackText, mention, Mrkdwn, mrkdwn, quotePrompt, toMrkdwn } from '../adapters/slack/slack-text.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { JOB_VERSION, jobPayloadSchema, parseJobResult, type JobPayload } from '../src/jobs.ts';
@@ -113,6 +113,14 @@ describe('Block Kit rendering', () => {
     expect(actions[2].elements[1].style).toBe('danger');
     expect(m.text).toBe('Images for <@U1>: a fox &lt;!channel&gt;');
     expect(JSON.stringify(m.blocks).match(/<[@!#]/g)).toEqual(['<@']);
+  });
+});
+
+describe('Slack queued status', () => {
+  it('says about when a queued job starts once jobs were measured, as the running status says when it ends', () => {
+    expect(statusLine({ kind: 'queued', position: 2, averageMs: 5_000 })).toBe('⏳ Queued — position 2 · starts in about 10 s');
+    expect(statusLine({ kind: 'queued', position: 2, averageMs: null })).toBe('⏳ Queued — position 2');
+    expect(statusLine({ kind: 'queued', position: 0, averageMs: 5_000 })).toBe('⚙️ Starting…');
   });
 });
 

@@ -20,6 +20,7 @@ import { FsArtifactStore } from '../src/artifacts-fs.ts';
 import { loadConfig } from '../src/config.ts';
 import { deliveryTarget } from '../src/delivery.ts';
 import { resultSchema, type GenerationParams, type JobResult } from '../src/jobs.ts';
+import { averageJobMs, recordJobDuration } from '../src/job-durations.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { createLogger } from '../src/logger.ts';
 import { createModelCatalog } from '../src/models.ts';
@@ -54,8 +55,9 @@ function rig() {
     logger: createLogger({ level: 'silent' }),
     jobPayload: (id) => queue.jobPayload(id),
     randomSeed: () => seed++,
+    averageJobMs: () => averageJobMs(kv),
   });
-  return { queue, results, artifacts, gallery, inbound };
+  return { kv, queue, results, artifacts, gallery, inbound };
 }
 
 async function storedResult(r: ReturnType<typeof rig>, owner: string): Promise<JobResult> {
@@ -95,6 +97,21 @@ describe('copy command', () => {
     expect(outcome.payload.params).toEqual(params);
   });
 
+  it('says "Copy command" only where the line makes the same image again; a variation or upscale is labelled for what its line is', async () => {
+    const r = rig();
+    const source = await storedResult(r, ALICE);
+    const made = resultView(source, 'spoiler');
+    expect(made.copy).toEqual({ label: 'Copy command', note: 'The exact /imagine line that makes this image again, here, on Discord or on Slack.' });
+    for (const kind of ['variation', 'upscale'] as const) {
+      const derived = resultView({ ...source, kind, parentResultId: source.resultId, params: { ...source.params, n: 1 } }, 'spoiler');
+      expect(derived.copy.label).toBe('Copy prompt & settings');
+      expect(derived.copy.note).toContain('no /imagine line remakes it');
+      // What the line does make: a fresh txt2img job, not the variation or upscale it sits under.
+      const outcome = imagine({ text: parseWebCommand(derived.command).rest }, context({ origin: { platform: 'web' } }));
+      expect(outcome.kind === 'job' && outcome.payload.kind).toBe('txt2img');
+    }
+  });
+
   it('reads what people type into the box', () => {
     expect(parseWebCommand('  /imagine  a cat --n 1 ')).toEqual({ name: 'imagine', rest: 'a cat --n 1' });
     expect(parseWebCommand('a cat')).toEqual({ name: 'imagine', rest: 'a cat' });
@@ -119,7 +136,27 @@ describe('typed commands', () => {
     expect(await r.inbound.text(alice, '/imagine a cat --stepz 4')).toMatchObject({ kind: 'message', code: 'unknown-flag' });
     expect(await r.inbound.text(alice, '/draw a cat')).toEqual({ kind: 'message', code: 'unknown-command', message: 'There is no /draw here. Try /imagine, /cancel, /queue or /help.' });
     expect(await r.inbound.text(alice, '/help')).toMatchObject({ kind: 'message', code: 'help', message: expect.stringContaining('/imagine <prompt> [flags]') });
-    expect(await r.inbound.text(alice, '/queue')).toEqual({ kind: 'message', code: 'queue', message: 'Queue: 1 waiting, 0 running.\n#1 in line: “a red circle on a blue background”' });
+    expect(await r.inbound.text(alice, '/queue')).toEqual({
+      kind: 'message',
+      code: 'queue',
+      message: `Your jobs (1):\n• “a red circle on a blue background” — txt2img 64x64 ×2, seed 1000 · position 1 · job ${reply.jobId.slice(0, 8)}\nQueue: 1 waiting, 0 running.`,
+    });
+  });
+
+  it('a queued reply and /queue say about when a waiting job starts, once the workers measured a job', async () => {
+    const r = rig();
+    const before = await r.inbound.text(alice, '/imagine a cat --n 1');
+    expect(before).toMatchObject({ kind: 'queued', position: 1, etaMs: null });
+    await recordJobDuration(r.kv, 9_000);
+    const after = await r.inbound.text(alice, '/imagine a cat --n 1');
+    expect(after).toMatchObject({ kind: 'queued', position: 2, etaMs: 18_000 });
+    const report = await r.inbound.text(alice, '/queue');
+    if (report.kind !== 'message' || before.kind !== 'queued' || after.kind !== 'queued') throw new Error('unexpected replies');
+    // Same prompt twice: the lines differ by place, wait, seed and job id.
+    expect(report.message.split('\n').slice(1, 3)).toEqual([
+      `• “a cat” — txt2img 64x64, seed 1000 · position 1, starts in about 9 s · job ${before.jobId.slice(0, 8)}`,
+      `• “a cat” — txt2img 64x64, seed 1001 · position 2, starts in about 18 s · job ${after.jobId.slice(0, 8)}`,
+    ]);
   });
 
   it('a request id is scoped to its session: another session reusing it gets its own job, not the first one', async () => {

@@ -11,6 +11,7 @@ import sharp from 'sharp';
 import { FsArtifactStore } from '../src/artifacts-fs.ts';
 import type { Config } from '../src/config.ts';
 import { JOB_VERSION, type JobPayload, type JobResult } from '../src/jobs.ts';
+import { averageJobMs } from '../src/job-durations.ts';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { createLogger } from '../src/logger.ts';
 import { createModelCatalog } from '../src/models.ts';
@@ -54,6 +55,7 @@ interface Rig {
   deliverer: RecordingDeliverer;
   artifactDir: string;
   results: ResultStore;
+  kv: RedisKeyValueStore;
   close(): Promise<void>;
 }
 
@@ -68,8 +70,10 @@ async function rig(env: Record<string, string> = {}, deps: Partial<WorkerDeps> =
   const queue = new BullmqJobQueue({ config, logger: silent });
   const worker = await startWorker(config, { deliverers: [deliverer], logger: silent, catalog: model.catalog, loadPipeline: pipelineLoader(), http: false, ...deps });
   const kvRedis = createRedis(redis.url, { role: 'client', logger: silent });
-  const results = new ResultStore(RedisKeyValueStore.fromConfig(kvRedis, config));
+  const kv = RedisKeyValueStore.fromConfig(kvRedis, config);
+  const results = new ResultStore(kv);
   const r: Rig = {
+    kv,
     config,
     queue,
     worker,
@@ -128,6 +132,9 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     ]);
     expect(stored.grid?.key).toBe(`${event.resultId}/grid.png`);
     expect(stored.provider).toBe('cpu');
+    // The job's time feeds the average that queued jobs' waiting times come from, on every platform.
+    const average = await waitFor('the recorded job time', async () => averageJobMs(r.kv));
+    expect(average).toBeGreaterThan(0);
     // The grid is a real 2-image PNG (1x2 layout) on disk.
     const grid = await fs.readFile(path.join(r.artifactDir, event.resultId, 'grid.png'));
     expect(await sharp(grid).metadata()).toMatchObject({ format: 'png', width: 128, height: 64 });

@@ -16,6 +16,7 @@ import type { ArtifactStore } from '../src/artifacts.ts';
 import type { Config } from '../src/config.ts';
 import type { DeliveryContext, FailureContext, ResultFiles } from '../src/delivery.ts';
 import { JOB_VERSION, type ArtifactRef, type JobPayload, type JobResult, type Origin } from '../src/jobs.ts';
+import { recordJobDuration } from '../src/job-durations.ts';
 import { getMany, type KeyValueStore, type KvWrite } from '../src/kv.ts';
 import type { Metrics } from '../src/metrics.ts';
 import type { ModelInfo } from '../src/models.ts';
@@ -160,6 +161,8 @@ export class JobRunner {
     const messageId = record.messageId;
     this.deps.metrics.jobsCompleted.inc({ kind: payload.kind });
     this.deps.metrics.jobSeconds.observe({ kind: payload.kind }, (performance.now() - started) / 1000);
+    // What a job takes here feeds the waiting times queued jobs are shown; a reused result measured nothing new.
+    if (!reusable) await recordJobDuration(this.deps.kv, result.timings.totalMs ?? NaN).catch((err: Error) => log.warn({ err: { message: err.message } }, 'could not record the job duration'));
     log.info({ resultId, messageId, posted, ms: Math.round(performance.now() - started) }, 'job delivered');
     return { ...result, messageId };
   };

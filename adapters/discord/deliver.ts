@@ -21,7 +21,7 @@ import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
 import { nonceFor } from './nonce.ts';
 import { renderFailure, renderProgress, renderResult, type RenderedMessage } from './render.ts';
 import { createDiscordRest, DEFAULT_BACKOFF, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, withServerRetry, type BackoffPolicy, type DiscordRestLimits } from './rest.ts';
-import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, recordJobDuration, rememberAttachmentLimit, rememberJobMessage, REPLY_HOLD, type JobMessage } from './state.ts';
+import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, rememberAttachmentLimit, rememberJobMessage, REPLY_HOLD, type JobMessage } from './state.ts';
 
 export interface DiscordDelivererOptions {
   rest: REST;
@@ -35,8 +35,30 @@ export interface DiscordDelivererOptions {
 interface OutgoingMessage extends RenderedMessage {
   files?: RawFile[];
   /** Attachments the message keeps afterwards; [] removes a progress preview. */
-  attachments?: Array<{ id: number; filename: string }>;
+  attachments?: UploadedAttachment[];
 }
+
+/**
+ * A new upload in a create/edit body: `id` is a snowflake, which Discord's JSON writes as a
+ * string, and for a new file it names its index in files[n]; `description` is the alt text.
+ */
+interface UploadedAttachment {
+  id: string;
+  filename: string;
+  description: string;
+}
+
+/** Discord's limit on an attachment's description (alt text). */
+export const MAX_ALT_TEXT = 1024;
+
+/** The image's alt text: the prompt it was drawn from, cut to Discord's limit. */
+export function altText(payload: JobPayload): string {
+  const prompt = payload.params.prompt;
+  return prompt.length > MAX_ALT_TEXT ? `${prompt.slice(0, MAX_ALT_TEXT - 1)}…` : prompt;
+}
+
+/** The one file a message uploads, as files[0]. */
+const firstUpload = (filename: string, payload: JobPayload): UploadedAttachment => ({ id: '0', filename, description: altText(payload) });
 
 interface APIMessage {
   id: string;
@@ -67,7 +89,7 @@ export class DiscordDeliverer implements Deliverer {
   async progress(ctx: DeliveryContext, update: ProgressUpdate): Promise<void> {
     const rendered = renderProgress(ctx.payload, update, ctx.jobId);
     const message: OutgoingMessage = update.preview
-      ? { ...rendered, files: [{ name: 'preview.png', data: update.preview, contentType: 'image/png' }], attachments: [{ id: 0, filename: 'preview.png' }] }
+      ? { ...rendered, files: [{ name: 'preview.png', data: update.preview, contentType: 'image/png' }], attachments: [firstUpload('preview.png', ctx.payload)] }
       : rendered;
     await this.show(deliveryTarget(ctx), message, 'progress');
   }
@@ -84,7 +106,6 @@ export class DiscordDeliverer implements Deliverer {
       const message = this.resultMessage(ctx.payload, result, fit, { withheld: withhold, spoiler });
       try {
         const delivered = await this.show(deliveryTarget(ctx), message, 'result');
-        await recordJobDuration(this.opts.kv, result.timings.totalMs ?? NaN);
         // Discord's real limit is below what it advertised: start from a size it took next time.
         if (shrink > 0 && fit) await rememberAttachmentLimit(this.opts.kv, result.origin, fit.data.length);
         return { messageId: delivered.messageId, channelId: delivered.channelId };
@@ -110,7 +131,7 @@ export class DiscordDeliverer implements Deliverer {
     const rendered = renderResult(payload, result, notes);
     if (!fit) return { ...rendered, attachments: [] };
     const filename = `${nsfw.spoiler ? 'SPOILER_' : ''}imagine-${result.resultId}.${fit.ext}`;
-    return { ...rendered, files: [{ name: filename, data: fit.data, contentType: fit.contentType }], attachments: [{ id: 0, filename }] };
+    return { ...rendered, files: [{ name: filename, data: fit.data, contentType: fit.contentType }], attachments: [firstUpload(filename, payload)] };
   }
 
   /** Show a message for the job: through the interaction while its token lives, else the channel routes. */

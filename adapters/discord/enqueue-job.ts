@@ -5,6 +5,7 @@
  */
 import type { ButtonInteraction, ChatInputCommandInteraction } from 'discord.js';
 import type { CommandOutcome, CommandWarning } from '../../commands/context.ts';
+import { averageJobMs } from '../../src/job-durations.ts';
 import { InvalidJobError, type JobPayload } from '../../src/jobs.ts';
 import type { PlatformSecret } from '../../src/platform-secrets.ts';
 import type { EnqueueOptions, EnqueueOutcome } from '../../src/queue/types.ts';
@@ -22,7 +23,7 @@ export interface EnqueueFlow {
   /** Edit (or create) the job's status message; returns the message that now shows the job. */
   showQueued(message: RenderedMessage): Promise<JobMessage>;
   /** The job already existed (the event was delivered twice); undo anything made for this delivery. */
-  duplicate?(): Promise<void>;
+  duplicate?(jobId: string): Promise<void>;
   /** Tell the user why nothing was queued. */
   refuse(message: string): Promise<void>;
 }
@@ -61,10 +62,11 @@ export async function enqueueAndShow(rt: BotRuntime, flow: EnqueueFlow): Promise
     }
     if (outcome.duplicate) {
       // The same platform event seen twice: its first delivery already shows the job.
-      await flow.duplicate?.();
+      await flow.duplicate?.(outcome.jobId);
       return outcome;
     }
-    const shown = await flow.showQueued(renderQueued(flow.payload, outcome.position, outcome.jobId, flow.warnings.map((w) => w.message)));
+    const averageMs = await averageJobMs(rt.kv);
+    const shown = await flow.showQueued(renderQueued(flow.payload, outcome.position, outcome.jobId, flow.warnings.map((w) => w.message), averageMs));
     await rememberJobMessage(rt.kv, outcome.jobId, shown);
     rt.logger.info({ jobId: outcome.jobId, kind: flow.payload.kind, position: outcome.position, duplicate: outcome.duplicate }, 'discord job queued');
     return outcome;

@@ -12,6 +12,7 @@ import type { BotRuntime, DiscordBotDeps } from './bot-context.ts';
 import { handleButton } from './button-press.ts';
 import { handleImagine } from './imagine-command.ts';
 import { handleCancel, handleHelp, handleQueue } from './queue-commands.ts';
+import { inviteUrl } from './permissions.ts';
 import { handleReactionAdd } from './reaction-add.ts';
 import { parseDiscordReactions } from './reactions.ts';
 import { replaceWithEphemeral } from './replies.ts';
@@ -104,7 +105,8 @@ export async function startDiscordBot(deps: DiscordBotDeps, opts: DiscordBotOpti
   });
   await client.login(config.DISCORD_TOKEN);
   await ready;
-  log.info({ guilds: client.guilds.cache.size, commandScope: config.DISCORD_GUILD_IDS.length ? 'guild' : 'global' }, 'discord bot ready');
+  // The invite with the permissions from permissions.ts, for adding the bot to another server.
+  log.info({ guilds: client.guilds.cache.size, commandScope: config.DISCORD_GUILD_IDS.length ? 'guild' : 'global', invite: inviteUrl(applicationId) }, 'discord bot ready');
 
   return {
     client,

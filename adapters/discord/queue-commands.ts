@@ -9,7 +9,7 @@ import type { BotRuntime } from './bot-context.ts';
 import { originFromInteraction } from './origin.ts';
 import { quotePrompt } from './render.ts';
 import { describeDiscordReactions } from './reactions.ts';
-import { averageJobMs } from './state.ts';
+import { averageJobMs } from '../../src/job-durations.ts';
 
 /** Discord's content limit, with room for a closing line. */
 const MAX_CONTENT = 1900;

@@ -11,8 +11,10 @@ import { reactionActionRef } from '../../commands/reaction-map.ts';
 import { decideAction } from '../../commands/result-action.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { enqueueAndShow } from './enqueue-job.ts';
+import { nonceFor } from './nonce.ts';
 import { originFromReaction } from './origin.ts';
 import { quotePrompt } from './render.ts';
+import { jobMessage } from './state.ts';
 
 interface APIMessage {
   id: string;
@@ -51,11 +53,15 @@ export async function handleReactionAdd(rt: BotRuntime, reaction: MessageReactio
     case 'cancel':
       return;
     case 'job': {
+      // Like the deliverer's channel posts: a retried post, or the same reaction replayed by the
+      // gateway (one event id per minute), gets the message already made back instead of a second.
       const status = (await rest.post(`/channels/${channelId}/messages`, {
         body: {
           content: `**${quotePrompt(outcome.payload.params.prompt)}** — ${outcome.summary} for <@${user.id}>\nQueueing…`,
           message_reference: { message_id: message.id, fail_if_not_exists: false },
           allowed_mentions: { parse: [] },
+          nonce: nonceFor(origin.eventId!, 'reaction-status'),
+          enforce_nonce: true,
         },
       })) as APIMessage;
       const payload = { ...outcome.payload, origin: { ...outcome.payload.origin, messageId: status.id } };
@@ -67,7 +73,10 @@ export async function handleReactionAdd(rt: BotRuntime, reaction: MessageReactio
           const shown = (await rest.patch(`/channels/${channelId}/messages/${status.id}`, { body: { content: rendered.content, components: rendered.components, allowed_mentions: { parse: [] } } })) as APIMessage;
           return { channelId: shown.channel_id, messageId: shown.id, via: 'channel' };
         },
-        duplicate: async () => {
+        duplicate: async (jobId) => {
+          // The nonce usually hands a replay the first delivery's own message, which shows the job: keep that one.
+          const [first, shown] = await Promise.all([rt.jobPayload?.(jobId), jobMessage(rt.kv, jobId)]);
+          if (first?.origin.messageId === status.id || shown?.messageId === status.id) return;
           await rest.delete(`/channels/${channelId}/messages/${status.id}`).catch(() => undefined);
         },
         // No ephemeral messages without an interaction: the refusal replaces the status message.

@@ -3,7 +3,7 @@
  * result (grid + parameters + buttons from src/actions.ts) and failures. Plain data for the
  * REST API (components as API JSON), so the bot and the worker render identically.
  */
-import { derivedJobText, parameterLine, progressText } from '../../commands/job-text.ts';
+import { derivedJobText, parameterLine, progressText, queuedText } from '../../commands/job-text.ts';
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
 import type { FailureContext, FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { JobPayload, JobResult } from '../../src/jobs.ts';
@@ -55,10 +55,9 @@ function clamp(content: string): string {
   return content.length > MAX_CONTENT ? `${content.slice(0, MAX_CONTENT - 1)}…` : content;
 }
 
-/** The bot's reply once the job is queued: what will be made and where it stands. */
-export function renderQueued(payload: JobPayload, position: number, jobId: string, warnings: string[] = []): RenderedMessage {
-  const where = position > 0 ? `Queued — position ${position}` : 'Starting…';
-  const lines = [headline(payload), parameterLine(payload.params), where, ...warnings.map((w) => `-# ⚠️ ${w}`)];
+/** The bot's reply once the job is queued: what will be made, where it stands and, once jobs were measured, about when it starts. */
+export function renderQueued(payload: JobPayload, position: number, jobId: string, warnings: string[] = [], averageMs: number | null = null): RenderedMessage {
+  const lines = [headline(payload), parameterLine(payload.params), queuedText(position, averageMs), ...warnings.map((w) => `-# ⚠️ ${w}`)];
   return { content: clamp(lines.join('\n')), components: toActionRows(progressActionRows(jobId)) };
 }
 

@@ -35,6 +35,7 @@ export interface SlashCommandJSON {
   description: string;
   type: 1;
   options?: unknown[];
+  /** Global commands only (see guildCommand). */
   contexts?: number[];
 }
 
@@ -68,6 +69,14 @@ export function buildSlashCommands(limits: CommandLimits): SlashCommandJSON[] {
   ];
 }
 
+/**
+ * A command as registered in a guild: `contexts` (and `integration_types`) are fields of global
+ * commands only in Discord's reference; a guild command exists in its guild and nowhere else.
+ */
+export function guildCommand({ contexts: _contexts, ...command }: SlashCommandJSON): Omit<SlashCommandJSON, 'contexts'> {
+  return command;
+}
+
 /** Replace the application's commands (a bulk PUT is idempotent, so every start may do it). */
 export async function registerSlashCommands(rest: REST, applicationId: string, guildIds: readonly string[], commands: SlashCommandJSON[]): Promise<void> {
   if (guildIds.length === 0) {
@@ -75,7 +84,7 @@ export async function registerSlashCommands(rest: REST, applicationId: string, g
     return;
   }
   for (const guildId of guildIds) {
-    await rest.put(`/applications/${applicationId}/guilds/${guildId}/commands`, { body: commands });
+    await rest.put(`/applications/${applicationId}/guilds/${guildId}/commands`, { body: commands.map(guildCommand) });
   }
 }
 

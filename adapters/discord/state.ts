@@ -70,22 +70,3 @@ export async function isTokenDead(kv: KeyValueStore, jobId: string): Promise<boo
 
 /** Held by the bot while it shows the queue position in the reply; the deliverer waits for it before its first edit. */
 export const REPLY_HOLD = new MessageHold('discord:reply-hold');
-
-/**
- * A running average of how long jobs take on the workers, for the ETA /queue shows. Kept by
- * the deliverer as results arrive; an exponential average follows the fleet as it changes.
- */
-const AVERAGE_KEY = 'discord:average-job-ms';
-const AVERAGE_WEIGHT = 0.2;
-
-export async function recordJobDuration(kv: KeyValueStore, ms: number): Promise<void> {
-  if (!Number.isFinite(ms) || ms <= 0) return;
-  const previous = Number((await kv.get(AVERAGE_KEY)) ?? NaN);
-  const next = Number.isFinite(previous) && previous > 0 ? previous + AVERAGE_WEIGHT * (ms - previous) : ms;
-  await kv.set(AVERAGE_KEY, String(Math.round(next)), 7 * DAY_S);
-}
-
-export async function averageJobMs(kv: KeyValueStore): Promise<number | null> {
-  const value = Number((await kv.get(AVERAGE_KEY)) ?? NaN);
-  return Number.isFinite(value) && value > 0 ? value : null;
-}

@@ -5,7 +5,7 @@
  * the bot and the worker render identically. Every message keeps to Block Kit's limits
  * (checked by `assertBlockKitLimits`), whatever the prompt's length.
  */
-import { derivedJobText, parameterLine as plainParameterLine, progressText } from '../../commands/job-text.ts';
+import { derivedJobText, parameterLine as plainParameterLine, progressText, queuedText } from '../../commands/job-text.ts';
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
 import type { FailureContext, FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { GenerationParams, JobPayload, JobResult } from '../../src/jobs.ts';
@@ -110,7 +110,8 @@ export function renderParent(payload: JobPayload): OutgoingMessage {
 
 export type StatusState =
   | { kind: 'queueing' }
-  | { kind: 'queued'; position: number }
+  /** averageMs: the measured average job (src/job-durations.ts), for about when it starts. */
+  | { kind: 'queued'; position: number; averageMs?: number | null }
   | { kind: 'progress'; update: ProgressUpdate }
   | { kind: 'done'; seconds?: number }
   | { kind: 'cancelled' };
@@ -120,7 +121,7 @@ export function statusLine(state: StatusState): string {
     case 'queueing':
       return '⏳ Queuing…';
     case 'queued':
-      return state.position > 0 ? `⏳ Queued — position ${state.position}` : '⚙️ Starting…';
+      return `${state.position > 0 ? '⏳' : '⚙️'} ${queuedText(state.position, state.averageMs ?? null)}`;
     case 'progress':
       return `⚙️ ${progressText(state.update)}`;
     case 'done':

@@ -7,6 +7,7 @@
  * `/imagine queue` are acknowledged the same way and answered once Redis has (subcommands.ts).
  */
 import type { App, SlashCommand } from '@slack/bolt';
+import { HELP_COMMAND } from '../../commands/command-list.ts';
 import { commandContext } from '../../commands/context.ts';
 import { imagine } from '../../commands/imagine.ts';
 import type { Origin } from '../../src/jobs.ts';
@@ -54,7 +55,7 @@ export function registerImagineCommand(app: App, rt: SlackRuntime): void {
       return;
     }
     if (outcome.kind !== 'job') {
-      await ack(ephemeral('That did not make a job; try /imagine help.'));
+      await ack(ephemeral(`That did not make a job; try ${HELP_COMMAND.slack}.`));
       return;
     }
     await ack(ephemeral(`⏳ Queuing: ${outcome.summary}`));

@@ -10,6 +10,7 @@
  * job are removed again and the person is told why.
  */
 import type { CommandOutcome } from '../../commands/context.ts';
+import { averageJobMs } from '../../src/job-durations.ts';
 import { InvalidJobError, type JobPayload } from '../../src/jobs.ts';
 import type { EnqueueOutcome } from '../../src/queue/types.ts';
 import type { SlackRuntime } from './bot-context.ts';
@@ -104,9 +105,10 @@ export async function startJob(rt: SlackRuntime, req: StartJobRequest): Promise<
       await undo();
       return outcome;
     }
-    await rt.api.update(channel, statusTs, renderStatus(payload, { kind: 'queued', position: outcome.position }, outcome.jobId));
+    const queued = { kind: 'queued', position: outcome.position, averageMs: await averageJobMs(rt.kv) } as const;
+    await rt.api.update(channel, statusTs, renderStatus(payload, queued, outcome.jobId));
     // Still under the hold: the worker replaces this ephemeral with "ready" only after the hold is released.
-    const lines = [`${statusLine({ kind: 'queued', position: outcome.position })} · ${req.outcome.summary}`, ...req.outcome.warnings.map((w) => `⚠️ ${w.message}`)];
+    const lines = [`${statusLine(queued)} · ${req.outcome.summary}`, ...req.outcome.warnings.map((w) => `⚠️ ${w.message}`)];
     await replyEphemeral(rt, target, lines.join('\n'));
     rt.logger.info({ jobId: outcome.jobId, kind: payload.kind, position: outcome.position, channel }, 'slack job queued');
     return outcome;

@@ -5,10 +5,11 @@
  * need Redis, so they are acknowledged first and answered through the response_url.
  */
 import { cancel } from '../../commands/cancel.ts';
-import { COMMANDS } from '../../commands/command-list.ts';
+import { COMMANDS, HELP_COMMAND } from '../../commands/command-list.ts';
 import { commandContext } from '../../commands/context.ts';
 import { helpText } from '../../commands/help.ts';
 import { describeQueue as queueReport } from '../../commands/queue-report.ts';
+import { averageJobMs } from '../../src/job-durations.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { JobSummary } from '../../src/queue/types.ts';
 import type { SlackRuntime } from './bot-context.ts';
@@ -30,7 +31,7 @@ const SLACK_USAGE: Record<(typeof COMMANDS)[number]['usage'], string> = {
   '/imagine <prompt> [flags]': '/imagine <prompt> [flags]',
   '/cancel [job]': '/imagine cancel',
   '/queue': '/imagine queue',
-  '/help': '/imagine help',
+  '/help': HELP_COMMAND.slack,
 };
 
 export function slackHelp(rt: SlackRuntime): string {
@@ -56,12 +57,12 @@ export async function runCancel(rt: SlackRuntime, origin: Origin, responseUrl: s
 }
 
 /** Plain text, escaped once where it is sent (renderNotice). */
-export function describeQueue(jobs: JobSummary[], counts: { waiting: number; active: number }): string {
-  return queueReport(jobs, counts, (prompt) => promptText(prompt, 80));
+export function describeQueue(jobs: JobSummary[], counts: { waiting: number; active: number }, averageMs: number | null): string {
+  return queueReport(jobs, counts, (prompt) => promptText(prompt, 80), averageMs);
 }
 
 export async function runQueue(rt: SlackRuntime, origin: Origin, responseUrl: string): Promise<void> {
-  const [jobs, counts] = await Promise.all([rt.queue.userJobs(origin.userId), rt.queue.counts()]);
+  const [jobs, counts, averageMs] = await Promise.all([rt.queue.userJobs(origin.userId), rt.queue.counts(), averageJobMs(rt.kv)]);
   const mine = jobs.filter((j) => j.payload.origin.platform === 'slack');
-  await replyEphemeral(rt, { channel: origin.channelId, user: origin.userId, responseUrl, replaceOriginal: true }, describeQueue(mine, counts));
+  await replyEphemeral(rt, { channel: origin.channelId, user: origin.userId, responseUrl, replaceOriginal: true }, describeQueue(mine, counts, averageMs));
 }

@@ -1,7 +1,8 @@
 /**
  * A result's parameters written back as an `/imagine` command in the prompt language, for the
- * gallery's "copy command": pasting it anywhere (web, Slack, Discord) makes the same image
- * with the same model. The aspect ratio is the reduced width:height, which the size rule
+ * gallery's copy button: for a result made from a prompt, pasting it anywhere (web, Slack,
+ * Discord) makes the same image with the same model; a variation's or upscale's line repeats
+ * its prompt and settings only (view.ts copyLabel says which). The aspect ratio is the reduced width:height, which the size rule
  * snaps back to the same size on the same model; `--no` goes last because it takes every
  * word up to the next flag.
  */

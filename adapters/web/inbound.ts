@@ -8,6 +8,8 @@ import { cancel } from '../../commands/cancel.ts';
 import { commandContext, limitsFromConfig, type CommandContext, type CommandEnvironment, type CommandOutcome } from '../../commands/context.ts';
 import { help } from '../../commands/help.ts';
 import { imagine } from '../../commands/imagine.ts';
+import { queuedEtaMs } from '../../commands/job-text.ts';
+import { describeQueue } from '../../commands/queue-report.ts';
 import { decideAction } from '../../commands/result-action.ts';
 import { decodeAction } from '../../src/actions.ts';
 import type { ArtifactStore } from '../../src/artifacts.ts';
@@ -23,10 +25,12 @@ export interface WebInboundDeps extends Omit<BotServices, 'kv'> {
   config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY'>;
   artifacts: ArtifactStore;
   gallery: Gallery;
+  /** The measured average job (src/job-durations.ts), for about when a queued job starts; absent = never known. */
+  averageJobMs?: () => Promise<number | null>;
 }
 
 export type WebReply =
-  | { kind: 'queued'; jobId: string; position: number; duplicate: boolean; prompt: string; summary: string; warnings: string[]; parentResultId?: string; rows: ButtonView[][] }
+  | { kind: 'queued'; jobId: string; position: number; etaMs: number | null; duplicate: boolean; prompt: string; summary: string; warnings: string[]; parentResultId?: string; rows: ButtonView[][] }
   | { kind: 'message'; message: string; code: string }
   | { kind: 'cancelled'; jobIds: string[]; message: string }
   | { kind: 'deleted'; resultId: string; message: string };
@@ -126,6 +130,7 @@ export class WebInbound {
       kind: 'queued',
       jobId: queued.jobId,
       position: queued.position,
+      etaMs: queuedEtaMs(queued.position, (await this.deps.averageJobMs?.()) ?? null),
       duplicate: queued.duplicate,
       prompt: outcome.payload.params.prompt,
       summary: outcome.summary,
@@ -136,9 +141,8 @@ export class WebInbound {
   }
 
   private async queueReport(userId: string): Promise<WebReply> {
-    const [jobs, counts] = await Promise.all([this.deps.queue.userJobs(userId), this.deps.queue.counts()]);
-    const mine = jobs.map((j) => (j.state === 'active' ? `running: “${j.payload.params.prompt.slice(0, 40)}”` : `#${j.position} in line: “${j.payload.params.prompt.slice(0, 40)}”`));
-    const lines = [`Queue: ${counts.waiting} waiting, ${counts.active} running.`, ...(mine.length ? mine : ['You have no queued or running jobs.'])];
-    return { kind: 'message', code: 'queue', message: lines.join('\n') };
+    const [jobs, counts, averageMs] = await Promise.all([this.deps.queue.userJobs(userId), this.deps.queue.counts(), this.deps.averageJobMs?.() ?? null]);
+    const mine = jobs.filter((j) => j.payload.origin.platform === 'web');
+    return { kind: 'message', code: 'queue', message: describeQueue(mine, counts, (prompt) => `“${prompt.length > 60 ? `${prompt.slice(0, 60)}…` : prompt}”`, averageMs) };
   }
 }

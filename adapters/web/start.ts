@@ -4,6 +4,7 @@
  * process that serves users (roles all and bot) runs it.
  */
 import { limitsFromConfig } from '../../commands/context.ts';
+import { averageJobMs } from '../../src/job-durations.ts';
 import type { ArtifactStore } from '../../src/artifacts.ts';
 import type { BotServices } from '../../src/bot-services.ts';
 import type { Config } from '../../src/config.ts';
@@ -46,7 +47,7 @@ export function playgroundEnabled(config: Pick<Config, 'WEB_PLAYGROUND' | 'DISCO
 export async function startWebAdapter(deps: WebAdapterDeps): Promise<WebAdapter> {
   const identity = await WebIdentity.load(deps.kv);
   const gallery = new Gallery(deps.kv, deps.results, resultTtlSeconds(deps.config));
-  const inbound = new WebInbound({ ...deps, gallery });
+  const inbound = new WebInbound({ ...deps, gallery, averageJobMs: () => averageJobMs(deps.kv) });
   const live = new LiveUpdates({ queue: deps.queue, hub: deps.hub, gallery, logger: deps.logger, flagged: deps.config.NSFW_MODE });
   const routes = webRoutes({ inbound, live, gallery, results: deps.results, artifacts: deps.artifacts, models: deps.models, limits: limitsFromConfig(deps.config), identity, access: new AccessGate(identity, deps.config.WEB_ACCESS_KEY), trustedProxies: deps.config.TRUST_PROXY, flagged: deps.config.NSFW_MODE, logger: deps.logger });
   for (const route of routes) deps.http.route(route);

@@ -1,7 +1,8 @@
 /**
  * What the page is sent about a result: image URLs instead of artifact keys, the buttons as
  * the shared action rows (ids from src/actions.ts, so a press means the same as on Discord or
- * Slack), and the parameters with the command that makes the same image again.
+ * Slack), and the parameters with their /imagine line (which remakes the image only for a
+ * result made from a prompt alone; see copyLabel).
  */
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton, type ActionRef } from '../../src/actions.ts';
 import type { Config } from '../../src/config.ts';
@@ -33,6 +34,8 @@ export interface ResultView {
   /** Size, count, seeds and settings of the images this result holds. */
   summary: string;
   command: string;
+  /** What the copy button says the command is: only a txt2img result's line makes the same image again. */
+  copy: CopyLabel;
   provider: string;
   gridUrl: string;
   /** Each image on its own, so the page can lay them out as numbered tiles (image k is Uk / Vk). */
@@ -42,6 +45,23 @@ export interface ResultView {
   /** …and NSFW_MODE=withhold: the flagged pictures are not served at all; the page says so instead. */
   withheld: boolean;
   rows: ButtonView[][];
+}
+
+export interface CopyLabel {
+  label: string;
+  /** The tooltip: what pasting the line does. */
+  note: string;
+}
+
+/**
+ * A variation or an upscale starts from another image, which no /imagine line carries: its
+ * line makes new images from the same prompt and settings (an upscale's at the source's size),
+ * not this one, and the button says so instead of promising the same image.
+ */
+export function copyLabel(kind: JobResult['kind']): CopyLabel {
+  if (kind === 'txt2img') return { label: 'Copy command', note: 'The exact /imagine line that makes this image again, here, on Discord or on Slack.' };
+  const what = kind === 'upscale' ? 'An upscale' : 'A variation';
+  return { label: 'Copy prompt & settings', note: `${what} is made from another image, so no /imagine line remakes it; this line draws new images with the same prompt and settings.` };
 }
 
 export const IMAGE_ROUTE = '/api/images';
@@ -93,6 +113,7 @@ export function resultView(result: JobResult, policy: FlaggedImagePolicy): Resul
     params: result.params,
     summary: describeResult(result.params, result.images),
     command: commandText(result.params),
+    copy: copyLabel(result.kind),
     provider: result.provider,
     gridUrl: imageUrl(result.resultId, result.grid ? 'grid' : 0),
     images: result.images.map((img, i) => ({

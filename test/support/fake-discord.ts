@@ -65,6 +65,8 @@ export interface FakeAttachment {
   width?: number;
   height?: number;
   ephemeral?: boolean;
+  /** The alt text the upload was described with. */
+  description?: string;
 }
 
 export interface FakeMessage {
@@ -783,8 +785,18 @@ export class FakeDiscord {
     return null;
   }
 
+  /**
+   * What Discord refuses about a message body before looking at it further: a file over the
+   * upload limit (40005), or an `attachments` entry that breaks the reference's attachment
+   * request structure (50035): the id is a snowflake, a string in JSON; the description (alt
+   * text) is at most 1024 characters.
+   */
   private oversize(call: RecordedCall): [number, unknown] | null {
-    return call.files.some((f) => f.data.length > this.attachmentSizeLimit) ? [413, { message: 'Request entity too large', code: 40005 }] : null;
+    if (call.files.some((f) => f.data.length > this.attachmentSizeLimit)) return [413, { message: 'Request entity too large', code: 40005 }];
+    const described: unknown = call.body?.attachments ?? call.body?.data?.attachments;
+    if (described === undefined) return null;
+    const bad = !Array.isArray(described) || described.some((a: any) => typeof a?.id !== 'string' || !/^\d+$/.test(a.id) || (a.description !== undefined && (typeof a.description !== 'string' || a.description.length > 1024)));
+    return bad ? [400, { message: 'Invalid Form Body', code: 50035, errors: { attachments: { _errors: [{ code: 'BASE_TYPE_INVALID', message: 'attachments[].id must be a snowflake string; description at most 1024 characters' }] } } }] : null;
   }
 
   private createMessage(channelId: string, call: Pick<RecordedCall, 'body' | 'files'>, opts: { interactionId?: string; webhook?: boolean }): FakeMessage {
@@ -834,7 +846,7 @@ export class FakeDiscord {
    * (existing ids) and describes new uploads (ids are indexes into files[n]); without it, new
    * files are added to what is there.
    */
-  private attach(msg: FakeMessage, files: RecordedFile[], described: Array<{ id: string | number; filename?: string }> | undefined): void {
+  private attach(msg: FakeMessage, files: RecordedFile[], described: Array<{ id: string; filename?: string; description?: string }> | undefined): void {
     const fileByIndex = new Map<number, RecordedFile>();
     for (const f of files) {
       const n = Number(f.field.match(/^files\[(\d+)\]$/)?.[1] ?? NaN);
@@ -842,8 +854,8 @@ export class FakeDiscord {
     }
     const kept: FakeAttachment[] = [];
     const keptFiles: RecordedFile[] = [];
-    const add = (f: RecordedFile, filename: string) => {
-      const a = this.addUpload(filename, f.data, f.contentType);
+    const add = (f: RecordedFile, filename: string, description?: string) => {
+      const a = { ...this.addUpload(filename, f.data, f.contentType), ...(description !== undefined ? { description } : {}) };
       kept.push(a);
       keptFiles.push({ ...f, name: filename });
     };
@@ -856,7 +868,7 @@ export class FakeDiscord {
           continue;
         }
         const f = fileByIndex.get(Number(d.id));
-        if (f) add(f, d.filename ?? f.name);
+        if (f) add(f, d.filename ?? f.name, d.description);
       }
     } else {
       kept.push(...msg.attachments);

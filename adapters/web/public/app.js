@@ -123,6 +123,8 @@ function jobCard(jobId, info = {}) {
   if (info.rows) renderButtons(article.querySelector('.actions'), info.rows);
   if ('position' in info || 'state' in info) {
     article.querySelector('.status').textContent = jobStatusText(info);
+    // A waiting job's estimate until it starts, from the measured average job (absent before any job finished).
+    if (info.etaMs) article.querySelector('.eta').textContent = `starts in about ${Math.ceil(info.etaMs / 1000)} s`;
     article.dataset.state = info.state === 'active' || info.position === 0 ? 'running' : 'waiting';
   }
   return li;
@@ -178,6 +180,7 @@ function resultCard(view) {
   ];
   for (const [k, v] of rows) dl.append(Object.assign(document.createElement('dt'), { textContent: k }), Object.assign(document.createElement('dd'), { textContent: v }));
   article.querySelector('.command').textContent = view.command;
+  labelCopy(article.querySelector('.copy'), view.copy);
   article.querySelector('.copy').addEventListener('click', (e) => copyCommand(e.currentTarget, view.command));
   return li;
 }
@@ -228,6 +231,13 @@ function showFailure(event) {
   article.dataset.state = event.cancelled ? 'cancelled' : 'failed';
   article.querySelector('.status').textContent = event.message;
   renderButtons(article.querySelector('.actions'), event.rows);
+}
+
+/** The copy button says what its line is: the same image again only for a result made from a prompt (view.ts copyLabel). */
+function labelCopy(button, copy) {
+  button.textContent = copy.label;
+  button.title = copy.note;
+  return button;
 }
 
 async function copyCommand(button, command) {
@@ -285,7 +295,7 @@ function addToGallery(view, atTop) {
     Object.assign(document.createElement('p'), { className: 'prompt', textContent: view.params.prompt }),
     Object.assign(document.createElement('p'), { className: 'muted', textContent: view.summary }),
   );
-  const copy = Object.assign(document.createElement('button'), { type: 'button', className: 'copy', textContent: 'Copy command' });
+  const copy = labelCopy(Object.assign(document.createElement('button'), { type: 'button', className: 'copy' }), view.copy);
   copy.addEventListener('click', () => copyCommand(copy, view.command));
   caption.append(copy);
   li.append(img, caption);
@@ -311,7 +321,7 @@ function handleReply(reply) {
   switch (reply.kind) {
     case 'queued':
       if (finishedJobs.has(reply.jobId)) return;
-      jobCard(reply.jobId, { prompt: reply.prompt, summary: reply.summary, warnings: reply.warnings, rows: reply.rows, position: reply.position, state: reply.position === 0 ? 'active' : 'waiting' });
+      jobCard(reply.jobId, { prompt: reply.prompt, summary: reply.summary, warnings: reply.warnings, rows: reply.rows, position: reply.position, etaMs: reply.etaMs, state: reply.position === 0 ? 'active' : 'waiting' });
       return;
     case 'message':
       addMessage('bot', reply.message, reply.code === 'help' || reply.code === 'queue' ? 'help' : 'notice');
