@@ -4,7 +4,8 @@
  * them in their own formatting (Discord markdown, Slack mrkdwn).
  */
 import type { ProgressUpdate } from '../src/delivery.ts';
-import type { GenerationParams, JobPayload } from '../src/jobs.ts';
+import type { GenerationParams, JobPayload, JobResult } from '../src/jobs.ts';
+import { seedsText, shownImages, type ShownImages } from './summary.ts';
 
 /** "Strong variation of image 2", "Upscaled ×2 (image 1)"; null for a job made from a prompt alone. */
 export function derivedJobText(payload: JobPayload): string | null {
@@ -49,9 +50,20 @@ export function progressText(update: Pick<ProgressUpdate, 'step' | 'total' | 'et
 /**
  * The generation parameters a user needs to repeat an image, as code spans (the same markup
  * on Discord and Slack): `seed 7` · `euler_a` · `20 steps` · `cfg 7` · `512x512` · `model`.
+ * `shown` is the size and seeds to name (a job's own before it runs; see resultParameterLine).
  * `showModel` escapes the one value that comes from configuration, where a platform needs it.
  */
-export function parameterLine(params: GenerationParams, seeds: number[] = [params.seed], showModel: (model: string) => string = (m) => m): string {
-  const seedText = seeds.length === 1 ? `seed ${seeds[0]}` : `seeds ${seeds.join(', ')}`;
-  return [seedText, params.sampler, `${params.steps} steps`, `cfg ${params.guidance}`, `${params.width}x${params.height}`, showModel(params.model)].map((p) => `\`${p}\``).join(' · ');
+export function parameterLine(
+  params: GenerationParams,
+  shown: ShownImages = { width: params.width, height: params.height, seeds: [params.seed] },
+  showModel: (model: string) => string = (m) => m,
+): string {
+  return [seedsText(shown.seeds), params.sampler, `${params.steps} steps`, `cfg ${params.guidance}`, `${shown.width}x${shown.height}`, showModel(params.model)]
+    .map((p) => `\`${p}\``)
+    .join(' · ');
+}
+
+/** A finished result's line: the size and seeds of the images it holds (an upscale of 64x64 says 128x128), as the web's summary does. */
+export function resultParameterLine(result: Pick<JobResult, 'params' | 'images'>, showModel?: (model: string) => string): string {
+  return parameterLine(result.params, shownImages(result.images), showModel);
 }

@@ -6,7 +6,7 @@
  * the tools are installed, the real `kustomize build` and `docker compose config` accept the files.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -242,16 +242,13 @@ describe.skipIf(!kustomizeCommand)('kustomize build (needs kustomize or kubectl 
     expect(images.filter((i: string) => i.startsWith('imagine-'))).toEqual([]);
   });
 
-  it('with both components: the ScaledObject and the Ingress are added, and the worker leaves its replica count to KEDA', () => {
+  it('uncommenting `components:` and both lines in deploy/kustomization.yaml, as the README says, adds the ScaledObject and the Ingress, and the worker leaves its replica count to KEDA', () => {
     const dir = tempDir();
-    const components = k8sSubfolders()
-      .filter((d) => existsSync(path.join(K8S, d, 'kustomization.yaml')))
-      .map((d) => path.relative(dir, path.join(K8S, d)));
-    writeFileSync(
-      path.join(dir, 'kustomization.yaml'),
-      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [${JSON.stringify(path.relative(dir, DEPLOY))}]\ncomponents: ${JSON.stringify(components)}\n`,
-    );
-    // kustomize takes other roots as relative paths only.
+    cpSync(K8S, path.join(dir, 'kubernetes'), { recursive: true });
+    const text = readFileSync(kustomizationFile, 'utf8');
+    const enabled = text.replace(/^# (components:)$/m, '$1').replace(/^#( +- kubernetes\/\w+)$/gm, '$1');
+    expect(enabled).not.toBe(text);
+    writeFileSync(path.join(dir, 'kustomization.yaml'), enabled);
     const objects = kustomizeBuild(dir);
     const find = (kind: string, name: string) => objects.find((o) => o.kind === kind && o.metadata.name === name);
     expect(find('ScaledObject', 'imagine-worker')).toBeDefined();

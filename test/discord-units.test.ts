@@ -108,6 +108,14 @@ describe('rendering', () => {
     expect(rows[1].components[2]).toEqual({ type: 2, style: 2, label: 'Vary (Strong)', custom_id: 'im1:x:res-1:0' });
   });
 
+  it("names an upscaled result's real size (128x128), not its 64x64 source's", () => {
+    const source = payload('a cat');
+    const upscale: JobPayload = { ...source, kind: 'upscale', factor: 2, source: { resultId: 'res-1', index: 0 }, parentResultId: 'res-1' };
+    const image = { artifact: { key: 'res-2/0.png', bytes: 1, contentType: 'image/png' }, seed: 1, width: 128, height: 128 };
+    const content = renderResult(upscale, testResult({ kind: 'upscale', params: source.params, images: [image] })).content;
+    expect(content.split('\n')[1]).toBe('`seed 1` · `euler` · `4 steps` · `cfg 7` · `128x128` · `tiny`');
+  });
+
   it('describes the queue for /queue', () => {
     const jobs = [
       { jobId: 'a', state: 'active' as const, position: 0, payload: payload('first') },

@@ -1,9 +1,9 @@
 /** The platform-neutral words about jobs and the queue (commands/job-text.ts, commands/queue-report.ts). */
 import { describe, expect, it } from 'vitest';
-import { derivedJobText, formatEta, parameterLine, progressText, queuedEtaMs, queuedText } from '../commands/job-text.ts';
+import { derivedJobText, formatEta, parameterLine, progressText, queuedEtaMs, queuedText, resultParameterLine } from '../commands/job-text.ts';
 import { describeQueue } from '../commands/queue-report.ts';
 import { jobPayloadSchema, JOB_VERSION, type JobPayload } from '../src/jobs.ts';
-import { txt2imgPayload } from './support/job-fixtures.ts';
+import { testResult, txt2imgPayload } from './support/job-fixtures.ts';
 
 const base = txt2imgPayload();
 const derived = (extra: Record<string, unknown>): JobPayload =>
@@ -28,7 +28,14 @@ describe('job text', () => {
 
   it('lists the parameters as code spans, the model as the platform shows it', () => {
     expect(parameterLine(base.params)).toBe('`seed 42` · `euler_a` · `20 steps` · `cfg 7.5` · `512x512` · `tiny`');
-    expect(parameterLine(base.params, [1, 2], (m) => m.toUpperCase())).toBe('`seeds 1, 2` · `euler_a` · `20 steps` · `cfg 7.5` · `512x512` · `TINY`');
+    expect(parameterLine(base.params, { width: 512, height: 512, seeds: [1, 2] }, (m) => m.toUpperCase())).toBe('`seeds 1, 2` · `euler_a` · `20 steps` · `cfg 7.5` · `512x512` · `TINY`');
+  });
+
+  it("gives a result the size of the images it holds: an upscale of a 64x64 image says 128x128", () => {
+    const image = { artifact: { key: 'res-2/0.png', bytes: 1, contentType: 'image/png' }, seed: 43 };
+    const upscaled = testResult({ kind: 'upscale', params: { ...base.params, width: 64, height: 64, n: 1 }, images: [{ ...image, width: 128, height: 128 }] });
+    expect(resultParameterLine(upscaled)).toBe('`seed 43` · `euler_a` · `20 steps` · `cfg 7.5` · `128x128` · `tiny`');
+    expect(resultParameterLine(testResult())).toBe('`seeds 42, 43` · `euler_a` · `20 steps` · `cfg 7.5` · `512x512` · `tiny`');
   });
 });
 

@@ -116,6 +116,18 @@ describe('Block Kit rendering', () => {
   });
 });
 
+describe('Slack result parameters', () => {
+  it("name an upscaled result's real size (128x128), not its 64x64 source's", () => {
+    const source = payload('a fox', 1);
+    const small = { ...source, params: { ...source.params, width: 64, height: 64 } };
+    const upscale = jobPayloadSchema.parse({ ...small, kind: 'upscale', factor: 2, source: { resultId: 'r1', index: 0 }, parentResultId: 'r1' });
+    const stored = result(small);
+    const upscaled = parseJobResult({ ...stored, kind: 'upscale', images: [{ ...stored.images[0], width: 128, height: 128 }] });
+    const contexts = (renderResult(upscale, upscaled).blocks as any[]).filter((b) => b.type === 'context');
+    expect(contexts[0].elements[0].text).toBe('`seed 9` · `euler_a` · `20 steps` · `cfg 7` · `128x128` · `sd15`');
+  });
+});
+
 describe('Slack queued status', () => {
   it('says about when a queued job starts once jobs were measured, as the running status says when it ends', () => {
     expect(statusLine({ kind: 'queued', position: 2, averageMs: 5_000 })).toBe('⏳ Queued — position 2 · starts in about 10 s');

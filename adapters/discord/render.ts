@@ -3,7 +3,7 @@
  * result (grid + parameters + buttons from src/actions.ts) and failures. Plain data for the
  * REST API (components as API JSON), so the bot and the worker render identically.
  */
-import { derivedJobText, parameterLine, progressText, queuedText } from '../../commands/job-text.ts';
+import { derivedJobText, parameterLine, progressText, queuedText, resultParameterLine } from '../../commands/job-text.ts';
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
 import type { FailureContext, FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { JobPayload, JobResult } from '../../src/jobs.ts';
@@ -66,9 +66,9 @@ export function renderProgress(payload: JobPayload, update: ProgressUpdate, jobI
   return { content: clamp(lines.join('\n')), components: toActionRows(progressActionRows(jobId)) };
 }
 
-/** The result: the job's headline, the parameters with each image's seed, any notes, and the buttons. */
+/** The result: the job's headline, the parameters with the images' size and each one's seed, any notes, and the buttons. */
 export function renderResult(payload: JobPayload, result: JobResult, notes: string[] = []): RenderedMessage {
-  const lines = [headline(payload), parameterLine(result.params, result.images.map((i) => i.seed)), ...notes.map((n) => `-# ${n}`)];
+  const lines = [headline(payload), resultParameterLine(result), ...notes.map((n) => `-# ${n}`)];
   return { content: clamp(lines.join('\n')), components: toActionRows(resultActionRows(result)) };
 }
 

@@ -5,10 +5,10 @@
  * the bot and the worker render identically. Every message keeps to Block Kit's limits
  * (checked by `assertBlockKitLimits`), whatever the prompt's length.
  */
-import { derivedJobText, parameterLine as plainParameterLine, progressText, queuedText } from '../../commands/job-text.ts';
+import { derivedJobText, parameterLine, progressText, queuedText, resultParameterLine } from '../../commands/job-text.ts';
 import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
 import type { FailureContext, FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
-import type { GenerationParams, JobPayload, JobResult } from '../../src/jobs.ts';
+import type { JobPayload, JobResult } from '../../src/jobs.ts';
 import type { OutgoingMessage } from './slack-api.ts';
 import { mention, mrkdwn, Mrkdwn, quotePrompt, toMrkdwn } from './slack-text.ts';
 
@@ -88,11 +88,6 @@ export function headline(payload: JobPayload): Mrkdwn {
   return derived ? mrkdwn`*${prompt}* — ${derived} for ${who}` : mrkdwn`*${prompt}* — ${who}`;
 }
 
-/** The parameters a user needs to repeat an image (plain text: the model name is escaped with the rest). */
-export function parameterLine(params: GenerationParams, seeds: number[] = [params.seed]): string {
-  return plainParameterLine(params, seeds);
-}
-
 /** Fallback text (notifications, screen readers): one line, short; escaped with the rest of the message. */
 function fallbackPrompt(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ').trim();
@@ -139,11 +134,11 @@ export function renderStatus(payload: JobPayload, state: StatusState, jobId?: st
   return message(`${line.replace(/^\S+ /, '')} — ${fallbackPrompt(payload.params.prompt)}`, blocks);
 }
 
-/** The result message under the uploaded grid: parameters with every image's seed, notes, and the buttons. */
+/** The result message under the uploaded grid: parameters with the images' size and every image's seed, notes, and the buttons. */
 export function renderResult(payload: JobPayload, result: JobResult, notes: string[] = []): OutgoingMessage {
   const blocks: Block[] = [
     section(headline(payload)),
-    context(parameterLine(result.params, result.images.map((i) => i.seed))),
+    context(resultParameterLine(result)),
     ...(notes.length > 0 ? [context(...notes)] : []),
     ...actionBlocks(resultActionRows(result)),
   ];
