@@ -276,3 +276,23 @@ describe('Slack over HTTPS and the README', () => {
     expect(readFileSync(path.join(DEPLOY, '.env.example'), 'utf8')).toContain(`MODEL_DIR=${modelDir}`);
   });
 });
+
+describe("the images' build context", () => {
+  const ignored = readFileSync(path.join(REPO_ROOT, '.dockerignore'), 'utf8')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
+  const shippedModels = ['tiny', 'tiny-xl'];
+
+  it('leaves out operator model folders and build leftovers but keeps the embedded models', () => {
+    expect(ignored).toEqual(expect.arrayContaining(['models/*', 'deploy/models', 'node_modules', 'models/*/train/cache']));
+    for (const name of shippedModels) expect(ignored).toContain(`!models/${name}`);
+  });
+
+  it('ignores nothing a Dockerfile copies from the context', () => {
+    for (const { file, copies } of dockerfiles) {
+      expect(copies.length, file).toBeGreaterThan(0);
+      for (const source of copies) expect(ignored, `${file} copies ${source}`).not.toContain(source);
+    }
+  });
+});

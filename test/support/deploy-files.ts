@@ -90,11 +90,13 @@ export interface Dockerfile {
   runs: string[];
   /** The image tag its build comment gives (`-t name`). */
   tag: string;
+  /** Every path a COPY takes from the build context (not from another stage). */
+  copies: string[];
 }
 
 export function parseDockerfile(file: string): Dockerfile {
   const text = readFileSync(path.join(DEPLOY, file), 'utf8').replace(/\\\n/g, ' ');
-  const out: Dockerfile = { file, env: {}, expose: [], entrypoint: [], cmd: [], healthcheck: null, user: '', runs: [], tag: /-t ([\w.-]+)/.exec(text)?.[1] ?? '' };
+  const out: Dockerfile = { file, env: {}, expose: [], entrypoint: [], cmd: [], healthcheck: null, user: '', runs: [], tag: /-t ([\w.-]+)/.exec(text)?.[1] ?? '', copies: [] };
   for (const line of text.split('\n')) {
     const [, instr, rest] = /^\s*([A-Z]+)\s+(.*)$/.exec(line) ?? [];
     if (instr === 'ENV') for (const m of rest.matchAll(/([A-Z_][A-Z0-9_]*)=(\S+)/g)) out.env[m[1]] = m[2];
@@ -104,6 +106,7 @@ export function parseDockerfile(file: string): Dockerfile {
     if (instr === 'HEALTHCHECK') out.healthcheck = rest;
     if (instr === 'USER') out.user = rest.trim();
     if (instr === 'RUN') out.runs.push(rest);
+    if (instr === 'COPY' && !rest.startsWith('--from')) out.copies.push(...rest.trim().split(/\s+/).slice(0, -1));
   }
   return out;
 }
