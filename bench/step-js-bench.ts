@@ -8,6 +8,10 @@
  *
  * Printed as one table of medians (also returned as figures). Targets (issue 12): 0.35 ms
  * at 64x64 n=1, 1.0 ms at 64x64 n=4, 1.5 ms at 128x128 n=1.
+ *
+ * onnxruntime-node 1.30 runs session.run() synchronously on the main thread (its promise
+ * only defers the call with setImmediate), so no main-thread JavaScript overlaps the UNet:
+ * everything measured here is on the critical path, step noise included.
  */
 import fs from 'node:fs';
 import { loadPipeline, type GenerateRequest, type GenerateResult, type Pipeline } from '../worker/diffusion/index.ts';
