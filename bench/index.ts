@@ -26,6 +26,7 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   random: () => import('./random-bench.ts'),
   scheduler: () => import('./scheduler-bench.ts'),
   sdxl: () => import('./sdxl-bench.ts'),
+  'step-js': () => import('./step-js-bench.ts'),
 };
 
 function format(value: number): string {

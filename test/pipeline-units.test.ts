@@ -49,6 +49,38 @@ describe('float16', () => {
     expect(toHalfBits(NaN) & 0x3ff).not.toBe(0);
   });
 
+  it('float32 -> half agrees with the nearest half (ties to even) across every exponent and the rounding boundaries', () => {
+    // independent reference: the finite halves in value order, searched for the nearest
+    const finite = Array.from({ length: 0x7c00 }, (_, h) => h); // +0 .. 65504, increasing
+    const nearest = (v: number): number => {
+      const a = Math.abs(v);
+      const sign = v < 0 || Object.is(v, -0) ? 0x8000 : 0;
+      if (Number.isNaN(v)) return -1;
+      if (a >= 65520) return sign | 0x7c00;
+      let lo = 0;
+      let hi = finite.length - 1;
+      while (hi - lo > 1) {
+        const mid = (lo + hi) >> 1;
+        if (fromHalfBits(mid) <= a) lo = mid;
+        else hi = mid;
+      }
+      const dLo = a - fromHalfBits(lo);
+      const dHi = fromHalfBits(hi) - a;
+      const h = dLo < dHi ? lo : dHi < dLo ? hi : lo % 2 === 0 ? lo : hi;
+      return sign | h;
+    };
+    const mantissas = [0, 1, 0xfff, 0x1000, 0x1001, 0x1fff, 0x2000, 0x3000, 0x5000, 0x7fe000, 0x7fefff, 0x7ff000, 0x7fffff];
+    const bits: number[] = [];
+    for (let exp = 0; exp < 255; exp++) for (const m of mantissas) for (const sign of [0, 0x80000000]) bits.push((sign | (exp << 23) | m) >>> 0);
+    const values = new Float32Array(new Uint32Array(bits).buffer);
+    const half = float32ToFloat16(values);
+    values.forEach((v, i) => {
+      const want = nearest(v);
+      expect(half[i], `${v} (float bits 0x${bits[i].toString(16)})`).toBe(want);
+      expect(toHalfBits(v), String(v)).toBe(want);
+    });
+  });
+
   it('every half value survives half -> float32 -> half', () => {
     const all = new Uint16Array(65536).map((_, i) => i);
     const back = float32ToFloat16(float16ToFloat32(all));

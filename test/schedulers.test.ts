@@ -276,6 +276,27 @@ describe('scheduler behaviour', () => {
     expect(Array.from(singles[0])).not.toEqual(Array.from(singles[1]));
   });
 
+  it.each(SCHEDULER_NAMES)('%s: one model-output buffer reused every step gives the same run (the scheduler keeps no reference to it)', (name) => {
+    // the pipeline writes each step's guided prediction into the same buffer
+    const start = createRandom(5).normal(SIZE);
+    const freshGenerator = createRandom(9);
+    const fresh = runLoop(createScheduler(name, SD15_CONFIG), 20, start, SIZE, () => ({ generator: freshGenerator }));
+    const s = createScheduler(name, SD15_CONFIG);
+    s.setTimesteps(20);
+    const generator = createRandom(9);
+    const reused = new Float32Array(SIZE);
+    let latents: Float32Array = start.map((v) => v * s.initNoiseSigma);
+    for (const t of s.timesteps) {
+      // the divisor alone reproduces scaleModelInput, which the pipeline fuses into its tensor copy
+      const divisor = s.modelInputDivisor(t);
+      const scaled = s.scaleModelInput(latents, t);
+      expect(Array.from(latents, (v) => Math.fround(v / divisor))).toEqual(Array.from(scaled));
+      reused.set(fakeModel(scaled, t, SIZE));
+      latents = s.step(reused, t, latents, { generator });
+    }
+    expect(Array.from(latents)).toEqual(Array.from(fresh));
+  });
+
   it.each(['euler_a', 'lcm'] as const)('%s: a noisy step without noise or generator throws a clear error', (name) => {
     const s = createScheduler(name, SD15_CONFIG);
     s.setTimesteps(4);

@@ -47,6 +47,8 @@ export interface Item {
   scheduler: Scheduler;
   generator: SeededRandom;
   timesteps: number[];
+  /** this image's guided noise prediction, rewritten every step (schedulers keep no reference to it) */
+  eps: Float32Array;
 }
 
 export interface DenoiseContext {
@@ -91,7 +93,7 @@ export function startItem(ctx: DenoiseContext, job: Job, index: number, latentSi
     const sigma = scheduler.initNoiseSigma;
     if (sigma !== 1) for (let i = 0; i < latent.length; i++) latent[i] *= sigma;
   }
-  return { job, index, seed, latent, scheduler, generator: stepGenerator(seed), timesteps };
+  return { job, index, seed, latent, scheduler, generator: stepGenerator(seed), timesteps, eps: new Float32Array(latentSize) };
 }
 
 /** The UNet inputs of the active items: [uncond..., cond...] with CFG, [cond...] without. */
@@ -117,20 +119,13 @@ export async function denoiseBatch(ctx: DenoiseContext, items: Item[], latentH: 
       batch = batchInputs(ctx.unet, active, cfg);
     }
     const stepStart = performance.now();
-    const scaled = active.map((it) => it.scheduler.scaleModelInput(it.latent, t));
-    const preds = await ctx.unet.predict(batch!, cfg ? [...scaled, ...scaled] : scaled, t, latentH, latentW);
-    const B = active.length;
-    active.forEach((it, i) => {
-      let eps = preds[cfg ? B + i : i];
-      if (cfg) {
-        const uncond = preds[i];
-        const g = it.job.req.guidance;
-        const guided = new Float32Array(eps.length);
-        for (let k = 0; k < guided.length; k++) guided[k] = uncond[k] + g * (eps[k] - uncond[k]);
-        eps = guided;
-      }
+    const divisors = active.map((it) => it.scheduler.modelInputDivisor(t));
+    const preds = await ctx.unet.predict(batch!, active.map((it) => it.latent), divisors, cfg, t, latentH, latentW);
+    for (let i = 0; i < active.length; i++) {
+      const it = active[i];
+      const eps = preds.eps(i, cfg ? it.job.req.guidance : undefined, it.eps);
       it.latent = it.scheduler.step(eps, t, it.latent, { generator: it.generator });
-    });
+    }
     steps++;
     reportProgress(ctx, active, stepStart, latentH, latentW);
   }

@@ -11,9 +11,10 @@ const u32 = new Uint32Array(f32.buffer);
 /** Round-to-nearest-even float32 -> float16 bits (what numpy's astype(float16) does). */
 export function toHalfBits(value: number): number {
   f32[0] = value;
-  return bitsToHalf(u32[0]);
+  return fastBitsToHalf(u32[0]);
 }
 
+/** float32 bits -> half bits; the branchy reference the fast path below must agree with. */
 function bitsToHalf(x: number): number {
   const sign = (x >>> 16) & 0x8000;
   const exp = (x >>> 23) & 0xff;
@@ -38,6 +39,24 @@ function bitsToHalf(x: number): number {
   return sign | rounded;
 }
 
+/** |x| at or above this (65520 rounds up to it) is inf or NaN in half precision */
+const HALF_OVERFLOW = 0x47800000;
+/** |x| below this (2^-14) is a half subnormal or zero */
+const HALF_NORMAL_MIN = 0x38800000;
+const REBIAS = (15 - 127) << 23;
+
+/**
+ * The same bits as bitsToHalf, branch-light for the common case (a normal half): rebias
+ * the exponent and round to nearest even by adding 0xfff plus the kept mantissa's lowest
+ * bit before the shift (F. Giesen's float_to_half_fast3_rtne). Runs on every UNet input
+ * value of an fp16 model every step, so it must cost a few integer operations.
+ */
+function fastBitsToHalf(x: number): number {
+  const abs = x & 0x7fffffff;
+  if (abs >= HALF_OVERFLOW || abs < HALF_NORMAL_MIN) return bitsToHalf(x);
+  return ((x >>> 16) & 0x8000) | ((abs + REBIAS + 0xfff + ((abs >>> 13) & 1)) >>> 13);
+}
+
 export function fromHalfBits(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;
@@ -50,25 +69,42 @@ export function fromHalfBits(h: number): number {
 export function float32ToFloat16(src: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(src.length);
   if (src instanceof Float32Array) {
-    // read the float bits in place: this runs on every UNet input of an fp16 model, every step
-    const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
-    for (let i = 0; i < bits.length; i++) out[i] = bitsToHalf(bits[i]);
+    float32ToFloat16Into(src, out, 0);
     return out;
   }
   for (let i = 0; i < src.length; i++) out[i] = toHalfBits(src[i]);
   return out;
 }
 
+/** Writes `src` as half bits into `out` from `offset`, reading the float bits in place (no allocation). */
+export function float32ToFloat16Into(src: Float32Array, out: Uint16Array, offset: number): void {
+  const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
+  const n = bits.length;
+  for (let i = 0; i < n; i++) {
+    // fastBitsToHalf written out: this loop is the whole cost of feeding an fp16 UNet
+    const x = bits[i];
+    const abs = x & 0x7fffffff;
+    out[offset + i] =
+      abs >= HALF_OVERFLOW || abs < HALF_NORMAL_MIN ? bitsToHalf(x) : ((x >>> 16) & 0x8000) | ((abs + REBIAS + 0xfff + ((abs >>> 13) & 1)) >>> 13);
+  }
+}
+
 // Half values have only 65536 bit patterns: a lookup table makes decoding a single load.
 let decodeTable: Float32Array | undefined;
 
-export function float16ToFloat32(src: ArrayBufferView & { length: number }): Float32Array {
+/** half bits -> float32 value, indexed by the bits */
+export function halfDecodeTable(): Float32Array {
   if (!decodeTable) {
     decodeTable = new Float32Array(65536);
     for (let h = 0; h < 65536; h++) decodeTable[h] = fromHalfBits(h);
   }
+  return decodeTable;
+}
+
+export function float16ToFloat32(src: ArrayBufferView & { length: number }): Float32Array {
+  const table = halfDecodeTable();
   const bits = src instanceof Uint16Array ? src : new Uint16Array(src.buffer, src.byteOffset, src.length);
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = decodeTable[bits[i]];
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]];
   return out;
 }

@@ -8,6 +8,7 @@ import type * as ort from 'onnxruntime-node';
 import type { OnnxModel, ValueSpec } from './sessions.ts';
 import type { UNetIO } from './model-contract.ts';
 import type { Conditioning } from './families/types.ts';
+import { StepInput, type NoisePredictions } from './step-tensors.ts';
 
 /** The per-batch inputs that stay the same across steps (built once, not per step). */
 export interface UNetBatch {
@@ -66,21 +67,31 @@ export class UNet {
     return this.model.floatTensor(spec.name, values, dims);
   }
 
-  /** Noise predictions for each item, as views into one output buffer. */
-  async predict(batch: UNetBatch, samples: Float32Array[], t: number, height: number, width: number): Promise<Float32Array[]> {
-    const per = samples[0].length;
-    const flat = new Float32Array(per * samples.length);
-    samples.forEach((s, i) => flat.set(s, i * per));
+  /**
+   * Noise predictions for each latent. `latents[i] / divisors[i]` is item i's model input
+   * (the scheduler's scaleModelInput, fused here with the batch copy and any fp16
+   * conversion); with `cfg` every item goes in twice, unconditional half first. The input
+   * tensor is reused from step to step, so a step allocates no latent-sized input.
+   */
+  async predict(batch: UNetBatch, latents: Float32Array[], divisors: number[], cfg: boolean, t: number, height: number, width: number): Promise<NoisePredictions> {
+    const count = cfg ? 2 * latents.length : latents.length;
+    const dims = [count, this.latentChannels, height, width];
+    const key = dims.join('x');
+    if (this.input?.key !== key) this.input = new StepInput(key, this.model.input(this.io.sample.name).type, dims, this.model.label);
+    this.input.fill(latents, divisors, cfg);
     const feeds: Record<string, ort.Tensor> = {
-      [this.io.sample.name]: this.model.floatTensor(this.io.sample.name, flat, [samples.length, this.latentChannels, height, width]),
-      [this.io.timestep.name]: this.timestepTensor(t, samples.length),
+      [this.io.sample.name]: this.input.tensor,
+      [this.io.timestep.name]: this.timestepTensor(t, count),
       ...batch.inputs,
     };
-    const out = await this.model.run(feeds);
-    const values = this.model.floats(out[this.io.output.name]);
-    if (values.length !== flat.length) {
-      throw new Error(`${this.model.label}: ${this.io.output.name} has ${values.length} values, expected ${flat.length}`);
+    const out = (await this.model.run(feeds))[this.io.output.name];
+    const expected = count * latents[0].length;
+    if (out.size !== expected) {
+      throw new Error(`${this.model.label}: ${this.io.output.name} has ${out.size} values, expected ${expected}`);
     }
-    return samples.map((_, i) => values.subarray(i * per, (i + 1) * per));
+    return this.input.predictions(out, latents.length, latents[0].length, cfg);
   }
+
+  /** the sample tensor of the last step's batch shape, reused while the shape stays */
+  private input?: StepInput;
 }

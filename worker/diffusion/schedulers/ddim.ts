@@ -35,6 +35,10 @@ export class DdimScheduler implements Scheduler {
     return sample;
   }
 
+  modelInputDivisor(): number {
+    return 1;
+  }
+
   step(modelOutput: Float32Array, t: number, sample: Float32Array): Float32Array {
     if (this.numInferenceSteps === null) throw new Error('ddim.step: call setTimesteps first');
     assertSameLength(modelOutput, sample, 'ddim.step');

@@ -87,6 +87,10 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     return sample;
   }
 
+  modelInputDivisor(): number {
+    return 1;
+  }
+
   step(modelOutput: Float32Array, t: number, sample: Float32Array): Float32Array {
     assertSameLength(modelOutput, sample, `${this.name}.step`);
     if (this.timesteps.length === 0) throw new Error(`${this.name}.step: call setTimesteps first`);

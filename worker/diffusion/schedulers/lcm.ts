@@ -55,6 +55,10 @@ export class LcmScheduler implements Scheduler {
     return sample;
   }
 
+  modelInputDivisor(): number {
+    return 1;
+  }
+
   step(modelOutput: Float32Array, t: number, sample: Float32Array, opts?: StepOptions): Float32Array {
     if (this.numInferenceSteps === null) throw new Error('lcm.step: call setTimesteps first');
     assertSameLength(modelOutput, sample, 'lcm.step');

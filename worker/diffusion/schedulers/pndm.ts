@@ -64,6 +64,10 @@ export class PndmScheduler implements Scheduler {
     return sample;
   }
 
+  modelInputDivisor(): number {
+    return 1;
+  }
+
   step(modelOutput: Float32Array, t: number, sample: Float32Array): Float32Array {
     if (this.numInferenceSteps === null) throw new Error('pndm.step: call setTimesteps first');
     assertSameLength(modelOutput, sample, 'pndm.step');
@@ -83,8 +87,9 @@ export class PndmScheduler implements Scheduler {
     switch (this.counter % 4) {
       case 0:
         this.curModelOutput = accumulate(this.curModelOutput, modelOutput, 1 / 6);
-        this.ets.push(modelOutput);
-        this.curSample = sample;
+        // copies: the history outlives this call, the caller's buffers do not (see Scheduler.step)
+        this.ets.push(modelOutput.slice());
+        this.curSample = sample.slice();
         break;
       case 1:
       case 2:
@@ -106,7 +111,7 @@ export class PndmScheduler implements Scheduler {
     let prevT = t - this.ratio;
     if (this.counter !== 1) {
       this.ets = this.ets.slice(-3);
-      this.ets.push(modelOutput);
+      this.ets.push(modelOutput.slice());
     } else {
       // second visit of the repeated timestep: step again from the previous timestep
       prevT = t;
@@ -118,7 +123,7 @@ export class PndmScheduler implements Scheduler {
     let combined: Float32Array;
     if (n === 1 && this.counter === 0) {
       combined = modelOutput;
-      this.curSample = sample;
+      this.curSample = sample.slice();
     } else if (n === 1 && this.counter === 1) {
       // (m + ets[-1]) / 2
       const [e0] = e;

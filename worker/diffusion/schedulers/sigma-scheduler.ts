@@ -65,9 +65,13 @@ export abstract class SigmaScheduler {
     return this.cursor.current(this.timesteps, t, 'throw', `${this.name}.${who}`);
   }
 
-  scaleModelInput(sample: Float32Array, t: number): Float32Array {
+  modelInputDivisor(t: number): number {
     const sigma = this.sigmas[this.currentIndex(t, 'scaleModelInput')];
-    const denom = f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
+    return f32(Math.sqrt(f32(f32(sigma * sigma) + 1)));
+  }
+
+  scaleModelInput(sample: Float32Array, t: number): Float32Array {
+    const denom = this.modelInputDivisor(t);
     const out = new Float32Array(sample.length);
     for (let i = 0; i < sample.length; i++) out[i] = sample[i] / denom;
     return out;

@@ -24,7 +24,15 @@ export interface Scheduler {
   initNoiseSigma: number;
   order: number;
   scaleModelInput(sample: Float32Array, t: number): Float32Array;
-  /** One denoising step from timestep `t`; returns the previous (less noisy) sample. */
+  /**
+   * What scaleModelInput divides every value by at timestep `t` (1: it passes the sample
+   * through), so a caller can fuse the scaling into its own copy of the sample.
+   */
+  modelInputDivisor(t: number): number;
+  /**
+   * One denoising step from timestep `t`; returns the previous (less noisy) sample. It keeps
+   * no reference to `modelOutput` after returning (callers reuse that buffer every step).
+   */
   step(modelOutput: Float32Array, t: number, sample: Float32Array, opts?: StepOptions): Float32Array;
   /** Forward-noises a clean sample to timestep `t`. */
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array;

@@ -1,0 +1,78 @@
+/**
+ * Critical-path JavaScript per denoising step: the denoise stage's wall time minus the
+ * time spent inside the UNet's session.run(), per step, for every sampler, at SD's latent
+ * size (4x64x64, a 512 px image) and SDXL's (4x128x128, 1024 px), fp32 and fp16 UNets,
+ * n = 1 and n = 4, with CFG (the UNet sees 2n). The UNet is the one-convolution test UNet,
+ * so what is left is the loop's own work: tensor building and fp16 conversion, the CFG
+ * combine, the scheduler step, step noise, progress.
+ *
+ * Printed as one table of medians (also returned as figures). Targets (issue 12): 0.35 ms
+ * at 64x64 n=1, 1.0 ms at 64x64 n=4, 1.5 ms at 128x128 n=1.
+ *
+ * onnxruntime-node 1.30 runs session.run() synchronously on the main thread (its promise
+ * only defers the call with setImmediate), so no main-thread JavaScript overlaps the UNet:
+ * everything measured here is on the critical path, step noise included.
+ */
+import fs from 'node:fs';
+import { loadPipeline, type GenerateRequest, type GenerateResult, type Pipeline } from '../worker/diffusion/index.ts';
+import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/index.ts';
+import { makeTempDir, writeTinyModel } from '../test/support/tiny-sd-models.ts';
+import type { BenchFigure } from './index.ts';
+import { median } from './stats.ts';
+
+const RUNS = Number(process.env.STEP_JS_RUNS ?? 5);
+const STEPS = 10;
+const SIZES = [512, 1024];
+const BATCHES = [1, 4];
+
+/** The loop's own time per step: the denoise stage's wall time minus the UNet's session.run() time. */
+const jsPerStepUs = (r: GenerateResult) => ((r.timings.unetMs - (r.timings.unetRunMs ?? 0)) / r.timings.steps) * 1000;
+
+async function measure(pipeline: Pipeline, sampler: GenerateRequest['sampler'], size: number, n: number): Promise<number> {
+  const req: GenerateRequest = { prompt: 'a photo of a cat', negativePrompt: 'blurry', seed: 1, steps: STEPS, guidance: 7.5, width: size, height: size, n, sampler };
+  await pipeline.generate({ ...req, steps: 2 }); // warm-up: ORT arenas for this shape, compiled loops
+  const samples: number[] = [];
+  for (let i = 0; i < RUNS; i++) samples.push(jsPerStepUs(await pipeline.generate({ ...req, seed: 1 + i * 10 })));
+  return median(samples);
+}
+
+function printTable(rows: { sampler: string; cells: Map<string, number> }[], columns: string[]): void {
+  const header = ['sampler', ...columns];
+  const body = rows.map((r) => [r.sampler, ...columns.map((c) => (r.cells.get(c)! / 1000).toFixed(3))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (c: string[]) => c.map((v, i) => (i === 0 ? v.padEnd(widths[i]) : v.padStart(widths[i]))).join('  ');
+  console.log(`\ncritical-path JS per step, ms (median of ${RUNS} runs of ${STEPS} steps, CFG)`);
+  console.log([line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n'));
+}
+
+export async function run(): Promise<BenchFigure[]> {
+  const figures: BenchFigure[] = [];
+  const tmp = makeTempDir('step-js-bench');
+  try {
+    const dtypes = [
+      { label: 'fp32', dir: writeTinyModel(tmp, { name: 'fp32' }) },
+      { label: 'fp16', dir: writeTinyModel(tmp, { name: 'fp16', float16: true, timestep: 'float16-scalar' }) },
+    ];
+    const columns: string[] = [];
+    const rows = SCHEDULER_NAMES.map((sampler) => ({ sampler, cells: new Map<string, number>() }));
+    for (const dtype of dtypes) {
+      const pipeline = await loadPipeline(dtype.dir, { maxBatch: 4, providers: ['cpu'] });
+      for (const size of SIZES) {
+        for (const n of BATCHES) {
+          const column = `${size / 8}px ${dtype.label} n=${n}`;
+          columns.push(column);
+          for (const row of rows) {
+            const us = await measure(pipeline, row.sampler, size, n);
+            row.cells.set(column, us);
+            figures.push({ name: `${row.sampler} 4x${size / 8}x${size / 8} ${dtype.label} n=${n}`, value: us / 1000, unit: 'ms', note: `JS per step, median of ${RUNS}` });
+          }
+        }
+      }
+      await pipeline.dispose();
+    }
+    printTable(rows, columns);
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  return figures;
+}

@@ -1,0 +1,98 @@
+/**
+ * The UNet's per-step latent tensors without per-step garbage: the sample input is one
+ * buffer reused while the batch shape stays, filled in one pass per item that scales
+ * (scaleModelInput), converts (fp16) and writes both CFG halves; the predictions are read
+ * in one pass per item that decodes (fp16) and mixes the guidance into a buffer the
+ * caller owns. This is the JavaScript on the critical path between two UNet calls, so
+ * each latent value is touched as few times as possible.
+ */
+import * as ort from 'onnxruntime-node';
+import { float32ToFloat16Into, halfDecodeTable } from './float16.ts';
+import { readFloats } from './sessions.ts';
+
+export interface NoisePredictions {
+  /**
+   * Item i's noise prediction. `guidance` given (CFG): uncond + guidance * (cond - uncond),
+   * written into `into`. Without: the prediction itself, in `into` or a view of the output.
+   * Valid until the next UNet call.
+   */
+  eps(i: number, guidance: number | undefined, into: Float32Array): Float32Array;
+}
+
+type SampleData = Float32Array | Uint16Array | Float64Array;
+
+export class StepInput {
+  readonly tensor: ort.Tensor;
+  private readonly data: SampleData;
+  /** one item's scaled latent as float32, for the fp16 conversion */
+  private scratch?: Float32Array;
+
+  constructor(
+    readonly key: string,
+    type: string,
+    dims: readonly number[],
+    private readonly label: string,
+  ) {
+    const size = dims.reduce((a, b) => a * b, 1);
+    if (type === 'float32') this.data = new Float32Array(size);
+    else if (type === 'float16') this.data = new Uint16Array(size);
+    else if (type === 'float64') this.data = new Float64Array(size);
+    else throw new Error(`${label}: input sample is ${type}, expected a float type`);
+    this.tensor = new ort.Tensor(type as 'float32', this.data as Float32Array, dims);
+  }
+
+  /** Writes latents[i] / divisors[i] for every item, twice (uncond half first) with `cfg`. */
+  fill(latents: Float32Array[], divisors: number[], cfg: boolean): void {
+    const per = latents[0].length;
+    const second = cfg ? latents.length * per : -1;
+    const data = this.data;
+    for (let i = 0; i < latents.length; i++) {
+      const latent = latents[i];
+      if (latent.length !== per) throw new Error(`latents of ${per} and ${latent.length} values in one batch`);
+      const d = divisors[i];
+      const at = i * per;
+      if (data instanceof Uint16Array) {
+        const scaled = (this.scratch ??= new Float32Array(per));
+        for (let k = 0; k < per; k++) scaled[k] = latent[k] / d;
+        float32ToFloat16Into(scaled, data, at);
+        if (second >= 0) data.copyWithin(second + at, at, at + per);
+      } else if (data instanceof Float32Array) {
+        for (let k = 0; k < per; k++) data[at + k] = latent[k] / d;
+        if (second >= 0) data.copyWithin(second + at, at, at + per);
+      } else {
+        for (let k = 0; k < per; k++) data[at + k] = Math.fround(latent[k] / d);
+        if (second >= 0) data.copyWithin(second + at, at, at + per);
+      }
+    }
+  }
+
+  /** The predictions of a batch of `items` latents of `per` values run with or without CFG. */
+  predictions(out: ort.Tensor, items: number, per: number, cfg: boolean): NoisePredictions {
+    const half = out.type === 'float16' ? (out.data as unknown as Uint16Array) : undefined;
+    const floats = half ? undefined : readFloats(out, this.label);
+    const table = half ? halfDecodeTable() : undefined;
+    return {
+      eps(i, guidance, into) {
+        const c0 = (cfg ? items + i : i) * per;
+        if (!cfg || guidance === undefined) {
+          if (floats) return floats.subarray(c0, c0 + per);
+          for (let k = 0; k < per; k++) into[k] = table![half![c0 + k]];
+          return into;
+        }
+        const u0 = i * per;
+        if (floats) {
+          for (let k = 0; k < per; k++) {
+            const u = floats[u0 + k];
+            into[k] = u + guidance * (floats[c0 + k] - u);
+          }
+        } else {
+          for (let k = 0; k < per; k++) {
+            const u = table![half![u0 + k]];
+            into[k] = u + guidance * (table![half![c0 + k]] - u);
+          }
+        }
+        return into;
+      },
+    };
+  }
+}
