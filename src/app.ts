@@ -21,7 +21,7 @@ import { MemoryWebEventHub, RedisWebEventHub, type WebEventHub } from '../adapte
 import { playgroundEnabled, startWebAdapter, type WebAdapter } from '../adapters/web/start.ts';
 import { resolveProviders } from '../worker/diffusion/providers.ts';
 import { startWorker, type WorkerExit, type WorkerHandle } from '../worker/main.ts';
-import { platformDeliverers } from '../worker/platform-deliverers.ts';
+import { platformDeliverers } from './platform-deliverers.ts';
 import { FsArtifactStore } from './artifacts-fs.ts';
 import { jobPayloadLookup } from './bot-services.ts';
 import type { Config } from './config.ts';

@@ -17,7 +17,7 @@ import { CANCEL_REFUSALS } from '../src/queue/cancel-outcomes.ts';
 import { DEDUPE_TTL_MS, RATE_WINDOW_MS, refusalMessage } from '../src/queue/limits.ts';
 import { LocalJobQueue, type LocalJob } from '../src/queue/local-queue.ts';
 import { ResultStore } from '../src/results.ts';
-import { DelivererRegistry } from '../worker/deliverers.ts';
+import { DelivererRegistry } from '../src/deliverer-registry.ts';
 import { JobRunner, type WorkerPipeline } from '../worker/job-runner.ts';
 import { LocalQueueConsumer } from '../worker/local-consumer.ts';
 import { ModelResidency } from '../worker/model-residency.ts';

@@ -23,9 +23,9 @@ import { decodeSecret, loadSecret, secretKey } from '../src/platform-secrets.ts'
 import type { ActiveJob } from '../src/queue/types.ts';
 import { resultTtlSeconds, type ResultStore } from '../src/results.ts';
 import { Batcher, type BatchEntry } from './batcher.ts';
-import type { DelivererRegistry } from './deliverers.ts';
-import { DEFAULT_RETRY_POLICY, withDeliveryRetry, type RetryPolicy } from './delivery-retry.ts';
-import { DeliveryLedger } from './delivery-ledger.ts';
+import type { DelivererRegistry } from '../src/deliverer-registry.ts';
+import { DEFAULT_RETRY_POLICY, withDeliveryRetry, type RetryPolicy } from '../src/delivery-retry.ts';
+import { DeliveryLedger } from '../src/delivery-ledger.ts';
 import type { GenerateOptions, GenerateResult, Pipeline, ProgressInfo } from './diffusion/index.ts';
 import { failureNotice } from './errors.ts';
 import { planJob, type JobPlan } from './job-plan.ts';

@@ -25,8 +25,8 @@ import { loadModelCatalog, type ModelCatalog, type ModelInfo } from '../src/mode
 import { closeRedis, redisFromConfig } from '../src/redis.ts';
 import type { LocalJobQueue } from '../src/queue/local-queue.ts';
 import { ResultStore } from '../src/results.ts';
-import { DelivererRegistry } from './deliverers.ts';
-import type { RetryPolicy } from './delivery-retry.ts';
+import { DelivererRegistry } from '../src/deliverer-registry.ts';
+import type { RetryPolicy } from '../src/delivery-retry.ts';
 import { loadPipeline } from './diffusion/index.ts';
 import { resolveProviders } from './diffusion/providers.ts';
 import { JobRunner, type WorkerPipeline } from './job-runner.ts';

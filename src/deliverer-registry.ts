@@ -2,8 +2,8 @@
  * Which Deliverer answers a job: one per platform, given to the worker at start-up (the
  * process entry builds them from adapters/<platform>/deliver.ts; tests pass a recording one).
  */
-import type { Deliverer } from '../src/delivery.ts';
-import type { Platform } from '../src/jobs.ts';
+import type { Deliverer } from './delivery.ts';
+import type { Platform } from './jobs.ts';
 
 export class NoDelivererError extends Error {
   constructor(readonly platform: Platform, available: Platform[]) {

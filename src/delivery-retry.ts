@@ -4,7 +4,7 @@
  * limits. Errors are recognised by shape so deliverers may throw our own errors or let the
  * platform SDKs' errors (discord.js REST, Slack Web API) through unchanged.
  */
-import { PermanentDeliveryError, TransientDeliveryError } from '../src/delivery.ts';
+import { PermanentDeliveryError, TransientDeliveryError } from './delivery.ts';
 
 export type DeliveryErrorClass = { retry: false } | { retry: true; retryAfterMs?: number; status?: number };
 

@@ -2,10 +2,10 @@
  * The deliverers a worker process builds from its environment: one per platform whose bot
  * token is set. Imported lazily so a Slack-only worker never loads discord.js and vice versa.
  */
-import type { Config } from '../src/config.ts';
-import type { Deliverer } from '../src/delivery.ts';
-import type { KeyValueStore } from '../src/kv.ts';
-import type { Logger } from '../src/logger.ts';
+import type { Config } from './config.ts';
+import type { Deliverer } from './delivery.ts';
+import type { KeyValueStore } from './kv.ts';
+import type { Logger } from './logger.ts';
 
 export async function platformDeliverers(config: Config, kv: KeyValueStore, logger: Logger): Promise<Deliverer[]> {
   const out: Deliverer[] = [];
