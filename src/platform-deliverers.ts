@@ -1,6 +1,6 @@
 /**
- * The deliverers a worker process builds from its environment: one per platform whose bot
- * token is set. Imported lazily so a Slack-only worker never loads discord.js and vice versa.
+ * The deliverers a bot-side process builds from its environment: one per platform whose bot
+ * token is set. Imported lazily so a Slack-only bot never loads discord.js and vice versa.
  */
 import type { Config } from './config.ts';
 import type { Deliverer } from './delivery.ts';
@@ -18,4 +18,11 @@ export async function platformDeliverers(config: Config, kv: KeyValueStore, logg
     out.push(createSlackDeliverer(config, kv, { logger: logger.child({ platform: 'slack' }) }));
   }
   return out;
+}
+
+/** The platform credentials a process was given; a worker names them in its "ignored" warning. */
+export const PLATFORM_VARIABLES = ['DISCORD_TOKEN', 'DISCORD_APP_ID', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN'] as const;
+
+export function platformVariablesSet(config: Pick<Config, (typeof PLATFORM_VARIABLES)[number]>): string[] {
+  return PLATFORM_VARIABLES.filter((name) => config[name] !== undefined && config[name] !== '');
 }

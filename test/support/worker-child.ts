@@ -30,6 +30,8 @@ const handle = await startWorker(config, {
   loadPipeline: pipelineLoader({ crashPrompt: env.TEST_CRASH_PROMPT, atStep: num('TEST_CRASH_STEP') }),
   lockDurationMs: num('TEST_LOCK_MS'),
   stalledIntervalMs: num('TEST_STALLED_MS'),
+  deliveryLockMs: num('TEST_LOCK_MS'),
+  deliveryStalledMs: num('TEST_STALLED_MS'),
 });
 await handle.residency.get('tiny').catch(() => undefined);
 process.stdout.write(JSON.stringify({ ready: true, port: handle.http?.port ?? null, pid: process.pid }) + '\n');
