@@ -72,6 +72,8 @@ export interface WorkerDeps {
   /** How long close() waits on BullMQ once no job runs before cutting its blocking connection. */
   closeGraceMs?: number;
   retryPolicy?: RetryPolicy;
+  /** Wraps the outbox jobs hand their delivery to (fault tests stop a worker at the handover). */
+  wrapOutbox?(outbox: DeliveryOutbox): DeliveryOutbox;
   /** Delivery-queue lock timings for the delivery side started with `deliverers`. */
   deliveryLockMs?: number;
   deliveryStalledMs?: number;
@@ -175,7 +177,8 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       })
     : null;
   const redisOutbox = local ? null : new RedisDeliveryOutbox(redis!, config, logger);
-  const outbox: DeliveryOutbox = redisOutbox ?? delivery!.localOutbox!;
+  const baseOutbox: DeliveryOutbox = redisOutbox ?? delivery!.localOutbox!;
+  const outbox = deps.wrapOutbox ? deps.wrapOutbox(baseOutbox) : baseOutbox;
   const runner = new JobRunner({ config, residency, artifacts, results, kv, outbox, metrics, logger, slots, maxBatch });
 
   let resolveDone!: (exit: WorkerExit) => void;
