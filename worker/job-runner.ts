@@ -48,6 +48,12 @@ export interface JobRunnerDeps {
   /** Images per pipeline call; 1 turns batching off. */
   maxBatch: number;
   gatherMs?: number;
+  /**
+   * Called when a job's pipeline call is over and only its files and record remain; returns
+   * the call that ends that phase. The BullMQ consumer takes one more job meanwhile, so the
+   * device starts the next job while the last one is stored.
+   */
+  onFinishing?(): () => void;
 }
 
 interface Work {
@@ -103,13 +109,18 @@ export class JobRunner {
     // reuses the stored result and hands the same task over again; the ledger posts it once.
     const previous = await results.get(resultId);
     let result: JobResult;
-    if (previous && (await this.filesStored(previous))) {
-      log.info({ resultId }, 'reusing the result an earlier attempt stored');
-      result = previous;
-    } else {
-      result = await this.generate(job, resultId, log);
+    let endFinishing: (() => void) | undefined;
+    try {
+      if (previous && (await this.filesStored(previous))) {
+        log.info({ resultId }, 'reusing the result an earlier attempt stored');
+        result = previous;
+      } else {
+        result = await this.generate(job, resultId, log, () => (endFinishing = this.deps.onFinishing?.()));
+      }
+      await this.deps.outbox.enqueue({ outcome: 'result', jobId: job.id, payload, resultId });
+    } finally {
+      endFinishing?.();
     }
-    await this.deps.outbox.enqueue({ outcome: 'result', jobId: job.id, payload, resultId });
     this.deps.metrics.jobsCompleted.inc({ kind: payload.kind });
     this.deps.metrics.jobSeconds.observe({ kind: payload.kind }, (performance.now() - started) / 1000);
     log.info({ resultId, ms: Math.round(performance.now() - started) }, 'job stored; delivery handed over');
@@ -142,7 +153,7 @@ export class JobRunner {
    * result always has its files, so the delivery step can post it), and leaves the queue's
    * progress field at the last step.
    */
-  private async generate(job: ActiveJob, resultId: string, log: JobLog): Promise<JobResult> {
+  private async generate(job: ActiveJob, resultId: string, log: JobLog, finishing: () => void): Promise<JobResult> {
     const { payload } = job;
     this.deps.residency.info(payload.params.model); // unknown model: an InvalidJobError before any work
     const plan = await planJob(payload, this.deps.results, this.deps.artifacts);
@@ -171,6 +182,7 @@ export class JobRunner {
       await reporter.flushChat();
     }
     if (job.signal.aborted) throw job.signal.reason;
+    finishing();
 
     const artifacts = this.deps.artifacts;
     const keys = gen.images.map((_, i) => `${resultId}/${i}.png`);

@@ -179,7 +179,21 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
   const redisOutbox = local ? null : new RedisDeliveryOutbox(redis!, config, logger);
   const baseOutbox: DeliveryOutbox = redisOutbox ?? delivery!.localOutbox!;
   const outbox = deps.wrapOutbox ? deps.wrapOutbox(baseOutbox) : baseOutbox;
-  const runner = new JobRunner({ config, residency, artifacts, results, kv, outbox, metrics, logger, slots, maxBatch });
+  // A worker about to recycle takes no job beyond its WORKER_MAX_JOBS while the last ones are stored.
+  const lastJobsInHand = () => config.WORKER_MAX_JOBS > 0 && recycle.jobsDone + consumer.activeJobIds.length >= config.WORKER_MAX_JOBS;
+  const runner = new JobRunner({
+    config,
+    residency,
+    artifacts,
+    results,
+    kv,
+    outbox,
+    metrics,
+    logger,
+    slots,
+    maxBatch,
+    onFinishing: () => (lastJobsInHand() ? () => undefined : (consumer.finishing?.() ?? (() => undefined))),
+  });
 
   let resolveDone!: (exit: WorkerExit) => void;
   const done = new Promise<WorkerExit>((r) => (resolveDone = r));
