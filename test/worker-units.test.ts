@@ -265,7 +265,7 @@ describe('DelivererRegistry', () => {
     expect(registry.get('discord')).toBe(discord);
     expect(registry.platforms()).toEqual(['discord', 'web']);
     expect(() => registry.get('slack')).toThrow(NoDelivererError);
-    expect(() => registry.get('slack')).toThrow('this worker cannot deliver to slack (it delivers to: discord, web); set that platform\'s credentials on the worker');
+    expect(() => registry.get('slack')).toThrow('this process cannot deliver to slack (it delivers to: discord, web); set that platform\'s credentials on the bot');
     expect(() => registry.add(new RecordingDeliverer({ platform: 'discord' }))).toThrow('two deliverers for discord');
   });
 });

@@ -14,7 +14,6 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../src/artifacts.ts';
 import type { Config } from '../src/config.ts';
-import type { ResultFiles } from '../src/delivery.ts';
 import { progressNotice, type DeliveryOutbox } from '../src/delivery-tasks.ts';
 import { JOB_VERSION, type ArtifactRef, type JobPayload, type JobResult, type Origin } from '../src/jobs.ts';
 import { setMany, type KeyValueStore } from '../src/kv.ts';
