@@ -8,10 +8,15 @@
  *   adapters    the web playground unless Discord or Slack is configured (WEB_PLAYGROUND
  *               decides); Discord when DISCORD_TOKEN is set; Slack when SLACK_BOT_TOKEN is set
  *               (HTTP receiver on /slack/events, or Socket Mode)
- *   worker      startWorker with a deliverer per platform (web always)
+ *   worker      startWorker: stores results and hands delivery tasks to the delivery queue;
+ *               it holds no platform secret (role worker ignores platform variables, warning)
+ *   delivery    roles all and bot: the delivery side posts results, failure notices and
+ *               progress with a deliverer per platform (web always); in role all it runs
+ *               inside the worker half (startWorker's deliverers)
  *
  * close() stops in the order that loses nothing: adapters stop taking requests, the worker
- * finishes and delivers the jobs in hand, then queue, hub, server and connections close.
+ * finishes and stores the jobs in hand, the delivery side posts what it holds, then queue,
+ * hub, server and connections close.
  */
 import type { Redis } from 'ioredis';
 import type { DiscordBot } from '../adapters/discord/inbound.ts';
@@ -21,7 +26,8 @@ import { MemoryWebEventHub, RedisWebEventHub, type WebEventHub } from '../adapte
 import { playgroundEnabled, startWebAdapter, type WebAdapter } from '../adapters/web/start.ts';
 import { resolveProviders } from '../worker/diffusion/providers.ts';
 import { startWorker, type WorkerExit, type WorkerHandle } from '../worker/main.ts';
-import { platformDeliverers } from '../worker/platform-deliverers.ts';
+import { startDeliverySide } from './delivery-side.ts';
+import { platformDeliverers, platformVariablesSet } from './platform-deliverers.ts';
 import { FsArtifactStore } from './artifacts-fs.ts';
 import { jobPayloadLookup } from './bot-services.ts';
 import type { Config } from './config.ts';
@@ -140,10 +146,22 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     let worker: WorkerHandle | null = null;
     let workerDone: Promise<WorkerExit> = new Promise(() => undefined);
 
+    // Registered before the worker's cleanup, so it closes after it (cleanups run in reverse).
+    if (role === 'bot') {
+      const delivery = await startDeliverySide({ config, deliverers: [new WebDeliverer(hub), ...(await platformDeliverers(config, kv, logger))], kv, artifacts, metrics, logger, redis });
+      cleanups.push(() => delivery.close());
+    }
+    if (role === 'worker') {
+      const ignored = platformVariablesSet(config);
+      if (ignored.length) {
+        const warning = `a worker posts nothing to chat platforms and ignores ${ignored.join(', ')}; remove them from the worker's environment (the bot processes deliver results)`;
+        warnings.push(warning);
+        logger.warn({ ignored }, warning);
+      }
+    }
     if (runsWorker(role)) {
-      const deliverers = [new WebDeliverer(hub), ...(await platformDeliverers(config, kv, logger))];
       worker = await startWorker(config, {
-        deliverers,
+        ...(role === 'all' ? { deliverers: [new WebDeliverer(hub), ...(await platformDeliverers(config, kv, logger))] } : {}),
         logger,
         catalog,
         kv,

@@ -1,8 +1,10 @@
 /**
- * The interface between the worker and the platforms: the worker calls a Deliverer
- * (adapters/<platform>/deliver.ts implements one) to show progress, post the result with its
- * actions, and report failure. Deliverers use only REST/Web APIs, never a gateway connection.
+ * The interface between the delivery step and the platforms: the processes holding the
+ * platform connections (the bot role) call a Deliverer (adapters/<platform>/deliver.ts
+ * implements one) to show progress, post the result with its actions, and report failure.
+ * Deliverers use only REST/Web APIs, never a gateway connection.
  */
+import { z } from 'zod';
 import type { JobPayload, JobResult, Origin, Platform } from './jobs.ts';
 import type { PlatformSecret } from './platform-secrets.ts';
 
@@ -53,14 +55,15 @@ export function showsFlaggedImage(result: Pick<JobResult, 'images'>): boolean {
   return result.images.some((img) => img.nsfw === true);
 }
 
-export interface FailureNotice {
+export const failureNoticeSchema = z.object({
   /** Short user-facing text. */
-  message: string;
+  message: z.string().min(1).max(2000),
   /** Whether to offer a Retry action. */
-  retry: boolean;
+  retry: z.boolean(),
   /** A cancelled job says "cancelled" rather than failed. */
-  cancelled?: boolean;
-}
+  cancelled: z.boolean().optional(),
+});
+export type FailureNotice = z.infer<typeof failureNoticeSchema>;
 
 export interface DeliveredMessage {
   /** The platform message that now shows the result (for reactions and later edits). */
@@ -73,6 +76,11 @@ export interface Deliverer {
   progress(ctx: DeliveryContext, update: ProgressUpdate): Promise<void>;
   result(ctx: DeliveryContext, result: JobResult, files: ResultFiles): Promise<DeliveredMessage>;
   failure(ctx: FailureContext, notice: FailureNotice): Promise<void>;
+  /**
+   * This platform's reading of an error its calls threw: retry (with the platform's advised
+   * wait) or give up. Undefined leaves it to the shared rules (HTTP status, network codes).
+   */
+  classifyError?(err: unknown): { retry: false } | { retry: true; retryAfterMs?: number; status?: number } | undefined;
 }
 
 /** Thrown by deliverers for platform answers that must not be retried (e.g. 403, unknown channel). */

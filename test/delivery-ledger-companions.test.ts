@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyValueStore, KvWrite } from '../src/kv.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
-import { DeliveryLedger } from '../worker/delivery-ledger.ts';
+import { DeliveryLedger } from '../src/delivery-ledger.ts';
 
 /** A memory store that records every batch and single call it gets, and can fail the next N batches. */
 class RecordingStore extends MemoryKeyValueStore {

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envSchema, loadConfig } from '../src/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../src/http-server.ts';
 import { createMetrics } from '../src/metrics.ts';
+import { PLATFORM_VARIABLES } from '../src/platform-deliverers.ts';
 import { parseRole } from '../src/process-role.ts';
 import { waitListKey } from '../src/queue/keys.ts';
 import { REPO_ROOT } from './support/app-process.ts';
@@ -274,6 +275,19 @@ describe('Slack over HTTPS and the README', () => {
     expect(readme).toContain(`models/${folder}\n`);
     expect(readme).toContain(`MODEL_DIR=${modelDir}`);
     expect(readFileSync(path.join(DEPLOY, '.env.example'), 'utf8')).toContain(`MODEL_DIR=${modelDir}`);
+  });
+
+  it('workers are given no platform secret: no token Secret, no .env file, no platform variable', () => {
+    const worker = containerOf('imagine-worker');
+    const isPlatform = (name: string) => (PLATFORM_VARIABLES as readonly string[]).includes(name) || /^(DISCORD|SLACK)_/.test(name);
+    expect(worker.envFrom ?? []).toEqual([]);
+    expect(Object.keys(envOf(worker)).filter(isPlatform)).toEqual([]);
+    const service = compose.services.worker;
+    expect(service.env_file).toBeUndefined();
+    expect(Object.keys(service.environment ?? {}).filter(isPlatform)).toEqual([]);
+    expect(Object.keys(dockerfileForImage(worker.image).env).filter(isPlatform)).toEqual([]);
+    // The bot still gets them.
+    expect(containerOf('imagine-bot').envFrom).toContainEqual({ secretRef: { name: 'imagine-tokens' } });
   });
 });
 

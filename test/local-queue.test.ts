@@ -17,7 +17,7 @@ import { CANCEL_REFUSALS } from '../src/queue/cancel-outcomes.ts';
 import { DEDUPE_TTL_MS, RATE_WINDOW_MS, refusalMessage } from '../src/queue/limits.ts';
 import { LocalJobQueue, type LocalJob } from '../src/queue/local-queue.ts';
 import { ResultStore } from '../src/results.ts';
-import { DelivererRegistry } from '../worker/deliverers.ts';
+import { startDeliverySide } from '../src/delivery-side.ts';
 import { JobRunner, type WorkerPipeline } from '../worker/job-runner.ts';
 import { LocalQueueConsumer } from '../worker/local-consumer.ts';
 import { ModelResidency } from '../worker/model-residency.ts';
@@ -396,13 +396,15 @@ describe('the worker consumer path on the local queue', () => {
     const metrics = createMetrics();
     const deliverer = new RecordingDeliverer();
     const residency = new ModelResidency<WorkerPipeline>(model.catalog, pipelineLoader());
-    const runner = new JobRunner({ config: cfg, residency, artifacts, results, kv, deliverers: new DelivererRegistry([deliverer]), metrics, logger: silent, slots: 1, maxBatch: 1 });
+    const delivery = await startDeliverySide({ config: cfg, deliverers: [deliverer], kv, artifacts, metrics, logger: silent, redis: null });
+    const runner = new JobRunner({ config: cfg, residency, artifacts, results, kv, outbox: delivery.localOutbox!, metrics, logger: silent, slots: 1, maxBatch: 1 });
     const q = new LocalJobQueue({ config: cfg, secrets: kv });
     let settled = 0;
     const consumer = new LocalQueueConsumer({ config: cfg, queue: q, runner, logger: silent, metrics, concurrency: 1, onSettled: () => settled++ });
     await consumer.start();
     cleanups.push(async () => {
       await consumer.close();
+      await delivery.close();
       await q.close();
       await residency.close();
       await fs.rm(artifactDir, { recursive: true, force: true });

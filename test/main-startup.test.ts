@@ -200,4 +200,15 @@ describe.skipIf(!haveRedis)('the fleet halves on one Redis', () => {
     expect(metrics).toMatch(/^imagine_model_provider\{model="tiny",provider="cpu"\} 1$/m);
     expect([await bot.stop('SIGTERM'), await worker.stop('SIGTERM')]).toEqual([0, 0]);
   });
+
+  it('a worker given platform tokens ignores them, names them in a warning (never their values), and runs', async () => {
+    const slackToken = 'xoxb-worker-should-not-have-this';
+    const shared = { REDIS_URL: redis.url, QUEUE_PREFIX: uniquePrefix('fleet-tokens'), ARTIFACT_DIR: path.join(temp, 'fleet-token-artifacts') };
+    const worker = await launch({ ...shared, DISCORD_TOKEN, DISCORD_APP_ID: '123456789012345678', SLACK_BOT_TOKEN: slackToken, SLACK_SIGNING_SECRET: 'signing-secret-1234' }, ['--role=worker']);
+    const out = worker.stdout() + worker.stderr();
+    expect(worker.stdout()).toContain('warning:   a worker posts nothing to chat platforms and ignores DISCORD_TOKEN, DISCORD_APP_ID, SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET;');
+    for (const secret of [DISCORD_TOKEN, slackToken, 'signing-secret-1234']) expect(out).not.toContain(secret);
+    expect(worker.stdout()).toMatch(/provider: +cpu /);
+    expect(await worker.stop('SIGTERM')).toBe(0);
+  });
 });

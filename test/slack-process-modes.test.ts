@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeAction } from '../src/actions.ts';
+import { workerEnvironment } from './support/e2e-stack.ts';
 import { FakeSlack, type FakeSlackMessage } from './support/fake-slack.ts';
 import { uniquePrefix } from './support/queue-prefix.ts';
 import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
@@ -27,9 +28,14 @@ interface RunningProcess {
   log: string[];
 }
 
-/** `node --import tsx src/main.ts [--role=...]`, resolved once it prints its health URL. */
+/**
+ * `node --import tsx src/main.ts [--role=...]`, resolved once it prints its health URL. A
+ * worker gets no platform variable at all (workerEnvironment): the bot posts what it stores.
+ */
 function startProcess(args: string[], env: Record<string, string>): Promise<RunningProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const merged = { ...process.env, ...env };
+  const childEnv = args.includes('--role=worker') ? workerEnvironment(merged) : merged;
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   return new Promise((resolve, reject) => {
     let out = '';
@@ -96,7 +102,7 @@ async function imagineThenV1(fake: FakeSlack, eventsUrl: string): Promise<void> 
   const answer = await fake.waitFor('the position', () => fake.responseUrlPosts(responseUrl)[0]);
   expect(answer.body.text).toMatch(/^(⏳ Queued — position 1|⚙️ Starting…) · /);
 
-  // Buttons carry the result id, and the worker stores the result before posting it: V1 works at once.
+  // Buttons carry the result id, and the result is stored before its delivery is handed over: V1 works at once.
   const v1Target = decodeAction(result.blocks!.find((b) => b.type === 'actions' && b.elements[0].text.text === 'V1').elements[0].action_id);
   expect(v1Target).toMatchObject({ action: 'variation', index: 0 });
   const press = pressPayload(fake, result as FakeSlackMessage, 'V1');
@@ -131,7 +137,7 @@ describe('Slack /imagine in the one-process local mode (npm start, no Redis)', (
 const redisAvailable = redisServerAvailable();
 if (!redisAvailable) console.warn('SKIPPED: the separate bot and worker processes test needs redis-server or REDIS_URL');
 
-describe.skipIf(!redisAvailable)('Slack /imagine with separate bot and worker processes (npm run bot + npm run worker)', () => {
+describe.skipIf(!redisAvailable)('Slack /imagine with separate bot and worker processes (npm run bot + npm run worker, the worker without any platform variable)', () => {
   let fake: FakeSlack;
   let redis: TestRedis;
   let bot: RunningProcess | undefined;

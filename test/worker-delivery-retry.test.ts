@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { PermanentDeliveryError, TransientDeliveryError } from '../src/delivery.ts';
-import { classifyDeliveryError, parseRetryAfter, withDeliveryRetry, type RetryPolicy } from '../worker/delivery-retry.ts';
+import { classifyDeliveryError, parseRetryAfter, withDeliveryRetry, type RetryPolicy } from '../src/delivery-retry.ts';
 
 const policy: RetryPolicy = { attempts: 4, baseDelayMs: 100, maxDelayMs: 1000, maxRetryAfterMs: 5000, callTimeoutMs: 1000 };
 

@@ -10,7 +10,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { QueueEvents } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Config } from '../src/config.ts';
 import type { JobPayload } from '../src/jobs.ts';
+import { RedisKeyValueStore } from '../src/kv-redis.ts';
+import { ResultStore } from '../src/results.ts';
+import { resultIdForJob } from '../worker/job-runner.ts';
 import { createLogger } from '../src/logger.ts';
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { startWorker } from '../worker/main.ts';
@@ -20,6 +24,7 @@ import { redisServerAvailable, startRedis, type TestRedis } from './support/redi
 import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'worker-child.ts');
+const DELIVERY_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'delivery-child.ts');
 const haveRedis = redisServerAvailable();
 if (!haveRedis) console.warn('worker-faults tests SKIPPED: no redis-server on PATH and no REDIS_URL');
 
@@ -49,9 +54,12 @@ interface ChildWorker {
 
 interface Scenario {
   env: Record<string, string>;
+  config: Config;
   queue: BullmqJobQueue;
   deliveries: string;
   spawnWorker(extra?: Record<string, string>): Promise<ChildWorker>;
+  /** A bot-side delivery process (delivery-child.ts) posting to the same recording file. */
+  spawnDelivery(extra?: Record<string, string>): Promise<ChildWorker>;
   enqueue(payload: JobPayload): Promise<string>;
   events(jobId: string, type?: DeliveryEvent['type']): DeliveryEvent[];
 }
@@ -84,24 +92,27 @@ function scenario(label: string, env: Record<string, string> = {}): Scenario {
     await queue.close();
     rmSync(work, { recursive: true, force: true });
   });
+  async function spawnChild(script: string, extra: Record<string, string>): Promise<ChildWorker> {
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...childEnv, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const ready = await Promise.race([
+      waitFor('ready line', () => out.split('\n').map((l) => { try { return JSON.parse(l); } catch { return null; } }).find((l) => l?.ready), 60_000),
+      exited.then((e) => { throw new Error(`child exited before ready (${JSON.stringify(e)}):\n${out}`); }),
+    ]);
+    const w: ChildWorker = { child, pid: ready.pid, port: ready.port ?? null, exited, output: () => out };
+    children.push(w);
+    return w;
+  }
   return {
     env: childEnv,
+    config,
     queue,
     deliveries,
-    async spawnWorker(extra = {}) {
-      const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { env: { ...childEnv, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let out = '';
-      child.stdout!.on('data', (d) => (out += d));
-      child.stderr!.on('data', (d) => (out += d));
-      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-      const ready = await Promise.race([
-        waitFor('worker ready line', () => out.split('\n').map((l) => { try { return JSON.parse(l); } catch { return null; } }).find((l) => l?.ready), 60_000),
-        exited.then((e) => { throw new Error(`worker exited before ready (${JSON.stringify(e)}):\n${out}`); }),
-      ]);
-      const w: ChildWorker = { child, pid: ready.pid, port: ready.port, exited, output: () => out };
-      children.push(w);
-      return w;
-    },
+    spawnWorker: (extra = {}) => spawnChild(CHILD, extra),
+    spawnDelivery: (extra = {}) => spawnChild(DELIVERY_CHILD, extra),
     async enqueue(payload) {
       const r = await queue.enqueue(payload);
       if (!r.ok) throw new Error(r.message);
@@ -302,6 +313,50 @@ describe.skipIf(!haveRedis)('worker faults (child processes, real Redis)', () =>
     expect(readDeliveries(s.deliveries).filter((e) => e.type === 'result')).toHaveLength(500);
     expect(growth).toBeLessThan(RSS_GROWTH_BOUND_MB);
   }, 180_000);
+  it('bot killed mid-delivery: the restarted bot posts the stored result once; the worker had already moved on', async () => {
+    const s = scenario('bot-killed', { TEST_DELIVERY: 'off' });
+    const w = await s.spawnWorker();
+    // The first bot takes the task and dies inside the post (before the platform has it).
+    const bot1 = await s.spawnDelivery({ TEST_RESULT_DELAY_MS: '60000' });
+    const jobId = await s.enqueue(txt2imgPayload({ seed: 71 }));
+    // The generation job ends when the result is stored, whatever the bot does.
+    await waitFor('job completed by the worker', async () => (await state(s.queue, jobId)) === 'completed', 30_000);
+    await waitFor('bot 1 posting', async () => (await RedisKeyValueStore.fromConfig(s.queue.redis, s.config).get(`delivery:${jobId}`))?.includes('posting'), 30_000);
+    bot1.child.kill('SIGKILL');
+    await bot1.exited;
+    expect(s.events(jobId, 'result')).toHaveLength(0);
+
+    const bot2 = await s.spawnDelivery();
+    const result = await waitFor('result from bot 2', () => s.events(jobId, 'result')[0], 30_000);
+    expect(result.pid).toBe(bot2.pid);
+    expect((result as { seeds: number[] }).seeds).toEqual([71]);
+    expect((result as { gridBytes: number }).gridBytes).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(s.events(jobId, 'result')).toHaveLength(1);
+    // The worker never posted anything itself.
+    expect(readDeliveries(s.deliveries).filter((e) => e.pid === w.pid)).toEqual([]);
+  });
+
+  it('worker killed after storing the result, before handing its delivery over: the re-run reuses it and the bot posts once', async () => {
+    const s = scenario('handover', { TEST_DELIVERY: 'off' });
+    const a = await s.spawnWorker({ TEST_DIE_AT_HANDOVER: '1' });
+    const bot = await s.spawnDelivery();
+    const jobId = await s.enqueue(txt2imgPayload({ seed: 83 }));
+    expect((await a.exited).signal).toBe('SIGKILL');
+    const resultId = resultIdForJob(jobId, `${s.config.QUEUE_PREFIX}:${s.config.QUEUE_NAME}`);
+    const stored = await new ResultStore(RedisKeyValueStore.fromConfig(s.queue.redis, s.config)).get(resultId);
+    expect(stored?.images.map((i) => i.seed)).toEqual([83]);
+    expect(s.events(jobId, 'result')).toHaveLength(0);
+
+    const b = await s.spawnWorker({ LOG_LEVEL: 'info' });
+    const result = await waitFor('result posted', () => s.events(jobId, 'result')[0], 60_000);
+    expect(result.pid).toBe(bot.pid);
+    expect((result as { resultId: string }).resultId).toBe(resultId);
+    await waitFor('completed', async () => (await state(s.queue, jobId)) === 'completed');
+    expect(b.output()).toContain('reusing the result an earlier attempt stored');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(s.events(jobId, 'result')).toHaveLength(1);
+  });
 });
 
 /** Measured growth over 450 jobs after warm-up is a few MB; this leaves room for allocator noise, not for a per-job leak. */

@@ -529,6 +529,33 @@ describe.skipIf(!haveRedis)('worker flow', () => {
       expect(eventsFor(r, id, 'progress').length).toBeGreaterThan(0);
     }
   });
+
+  it('the pipeline never waits on storing: with one slot, the next job starts while the last one has its files written, and the one after still waits', async () => {
+    // An artifact store whose writes take 1.5 s (a slow volume or object store).
+    class SlowStore extends FsArtifactStore {
+      override async put(key: string, bytes: Buffer, contentType: string) {
+        await new Promise((r) => setTimeout(r, 1500));
+        return super.put(key, bytes, contentType);
+      }
+    }
+    const dir = tempDir('slow-artifacts');
+    const r = await rig({ WORKER_CONCURRENCY: '1', WORKER_BATCHING: 'off' }, { artifacts: new SlowStore(dir) });
+    // Job 2 is long (hundreds of steps): it is still in the pipeline when it is taken and checked.
+    const ids = [
+      await enqueue(r, txt2imgPayload({ seed: 1 })),
+      await enqueue(r, txt2imgPayload({ seed: 2, width: 512, height: 512, steps: 300 })),
+      await enqueue(r, txt2imgPayload({ seed: 3 })),
+    ];
+    // While job 1 is being stored, job 2 is taken; job 3 waits (one job in the pipeline, one storing).
+    await waitFor('job 2 active', async () => (await r.queue.queue.getJob(ids[1]))?.processedOn !== undefined);
+    expect(await (await r.queue.queue.getJob(ids[0]))!.getState()).toBe('active');
+    expect(await (await r.queue.queue.getJob(ids[2]))!.getState()).toBe('waiting');
+    for (const id of ids) await delivered(r, id);
+    const jobs = await Promise.all(ids.map((id) => r.queue.queue.getJob(id)));
+    // Job 2 started before job 1 was finished storing.
+    expect(jobs[1]!.processedOn!).toBeLessThan(jobs[0]!.finishedOn!);
+    await fs.rm(dir, { recursive: true, force: true });
+  }, 60_000);
 });
 
 describe('worker flow without Redis (one-process mode)', () => {
@@ -557,4 +584,5 @@ describe('worker flow without Redis (one-process mode)', () => {
       await fs.rm(artifactDir, { recursive: true, force: true });
     }
   });
+
 });

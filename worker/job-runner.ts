@@ -1,32 +1,28 @@
 /**
- * Runs one job from payload to delivered message, independent of the queue that handed it
- * over (BullMQ in a fleet, the in-process runner in local mode):
+ * Runs one job from payload to stored result, independent of the queue that handed it over
+ * (BullMQ in a fleet, the in-process runner in local mode):
  *
- *   already delivered? -> done (a re-run never posts twice)
  *   result stored by an earlier attempt? -> reuse it (a worker killed after generating does not redo the work)
- *   otherwise plan -> (batched) pipeline call with per-job progress -> artifacts + stored result
- *   -> deliver once (ledger) with bounded retries -> record the message id on the result
+ *   otherwise plan -> (batched) pipeline call with per-job progress -> files + stored result
+ *   -> hand a delivery task to the outbox (the bot side posts it, once, through the ledger)
  *
+ * The job ends there: this process never talks to a platform and holds no platform secret.
  * Failures are thrown; the caller decides whether this attempt was the last one and then
- * calls notifyFailure, which posts the user-facing notice once.
+ * calls notifyFailure, which hands over the failure notice the same way.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../src/artifacts.ts';
 import type { Config } from '../src/config.ts';
-import type { DeliveryContext, FailureContext, ResultFiles } from '../src/delivery.ts';
+import { progressNotice, type DeliveryOutbox } from '../src/delivery-tasks.ts';
 import { JOB_VERSION, type ArtifactRef, type JobPayload, type JobResult, type Origin } from '../src/jobs.ts';
 import { recordJobDuration } from '../src/job-durations.ts';
-import { getMany, type KeyValueStore, type KvWrite } from '../src/kv.ts';
+import { setMany, type KeyValueStore } from '../src/kv.ts';
 import type { Metrics } from '../src/metrics.ts';
 import type { ModelInfo } from '../src/models.ts';
-import { decodeSecret, loadSecret, secretKey } from '../src/platform-secrets.ts';
 import type { ActiveJob } from '../src/queue/types.ts';
 import { resultTtlSeconds, type ResultStore } from '../src/results.ts';
 import { Batcher, type BatchEntry } from './batcher.ts';
-import type { DelivererRegistry } from './deliverers.ts';
-import { DEFAULT_RETRY_POLICY, withDeliveryRetry, type RetryPolicy } from './delivery-retry.ts';
-import { DeliveryLedger } from './delivery-ledger.ts';
 import type { GenerateOptions, GenerateResult, Pipeline, ProgressInfo } from './diffusion/index.ts';
 import { failureNotice } from './errors.ts';
 import { planJob, type JobPlan } from './job-plan.ts';
@@ -41,9 +37,10 @@ export interface JobRunnerDeps {
   residency: ModelResidency<WorkerPipeline>;
   artifacts: ArtifactStore;
   results: ResultStore;
-  /** Where platform secrets and delivery records live (Redis under the queue prefix in a fleet). */
+  /** Where results are stored (Redis under the queue prefix in a fleet). */
   kv: KeyValueStore;
-  deliverers: DelivererRegistry;
+  /** Where delivery tasks and progress go (the bot side takes them from there). */
+  outbox: DeliveryOutbox;
   metrics: Metrics;
   logger: Logger;
   /** Pipeline calls at once (WORKER_CONCURRENCY). */
@@ -51,9 +48,12 @@ export interface JobRunnerDeps {
   /** Images per pipeline call; 1 turns batching off. */
   maxBatch: number;
   gatherMs?: number;
-  retryPolicy?: RetryPolicy;
-  /** Identifies this worker in delivery records and logs. */
-  workerId?: string;
+  /**
+   * Called when a job's pipeline call is over and only its files and record remain; returns
+   * the call that ends that phase. The BullMQ consumer takes one more job meanwhile, so the
+   * device starts the next job while the last one is stored.
+   */
+  onFinishing?(): () => void;
 }
 
 interface Work {
@@ -84,20 +84,10 @@ export function resultIdForJob(jobId: string, queue: string): string {
 
 export class JobRunner {
   readonly batcher: Batcher<Work, GenerateResult>;
-  readonly ledger: DeliveryLedger;
-  private readonly workerId: string;
-  private readonly retryPolicy: RetryPolicy;
   private readonly ttlS: number;
 
   constructor(private readonly deps: JobRunnerDeps) {
-    this.workerId = deps.workerId ?? `w-${randomBytes(4).toString('hex')}`;
-    this.retryPolicy = deps.retryPolicy ?? DEFAULT_RETRY_POLICY;
     this.ttlS = resultTtlSeconds(deps.config);
-    this.ledger = new DeliveryLedger(deps.kv, {
-      ttlS: this.ttlS,
-      onTakeover: (jobId, previous) =>
-        deps.logger.warn({ jobId, previous }, 'an earlier attempt died while delivering this job; delivering again with the same idempotency key'),
-    });
     this.batcher = new Batcher<Work, GenerateResult>({
       slots: deps.slots,
       maxBatch: deps.maxBatch,
@@ -113,58 +103,32 @@ export class JobRunner {
     const { payload } = job;
     const log = lazyChild(this.deps.logger, { jobId: job.id, kind: payload.kind, platform: payload.origin.platform });
     const resultId = resultIdForJob(job.id, `${this.deps.config.QUEUE_PREFIX}:${this.deps.config.QUEUE_NAME}`);
-    const { results, kv } = this.deps;
+    const { results } = this.deps;
 
-    // One round trip for everything a job reads before it runs: the two questions a re-run asks
-    // (delivered? result stored?) and the platform secret the post needs.
-    const [doneRaw, resultRaw, secretRaw] = await getMany(kv, [this.ledger.keyOf(job.id), results.keyOf(resultId), secretKey(job.id)]);
-    const done = this.ledger.decodeDelivered(doneRaw);
-    const previous = results.decode(resultId, resultRaw);
-    const reusable = previous ? await this.withFiles(previous) : null;
-    if (done && reusable && done.resultId === resultId) {
-      log.info({ messageId: done.messageId }, 'job was already delivered; completing without posting again');
-      return { ...reusable.result, messageId: done.messageId ?? reusable.result.messageId };
+    // A re-run (its worker died after storing, before or after handing the delivery over)
+    // reuses the stored result and hands the same task over again; the ledger posts it once.
+    const previous = await results.get(resultId);
+    let result: JobResult;
+    let reused = false;
+    let endFinishing: (() => void) | undefined;
+    try {
+      if (previous && (await this.filesStored(previous))) {
+        log.info({ resultId }, 'reusing the result an earlier attempt stored');
+        result = previous;
+        reused = true;
+      } else {
+        result = await this.generate(job, resultId, log, () => (endFinishing = this.deps.onFinishing?.()));
+      }
+      await this.deps.outbox.enqueue({ outcome: 'result', jobId: job.id, payload, resultId });
+    } finally {
+      endFinishing?.();
     }
-    if (reusable) log.info({ resultId }, 'reusing the result an earlier attempt generated');
-    const deliverer = this.deps.deliverers.get(payload.origin.platform);
-    const ctx: DeliveryContext = { jobId: job.id, payload, secret: decodeSecret(secretRaw) };
-    const { result, files, stored, landed } = reusable
-      ? { ...reusable, stored: { result: reusable.result, writes: [] }, landed: Promise.resolve() }
-      : await this.generate(job, resultId, log);
-    const owner = `${this.workerId}:${job.attemptsMade}:${randomBytes(3).toString('hex')}`;
-    // The files (and the queue's progress field) are still being written while the claim goes out
-    // with the new result in the same round trip; the post waits for them, and so does the job.
-    const [delivery, written] = await Promise.allSettled([
-      this.ledger.once(
-        job.id,
-        owner,
-        'result',
-        async () => {
-          await landed;
-          const message = await withDeliveryRetry('post result', () => deliverer.result(ctx, result, files), this.retryPolicy, {
-            onRetry: ({ attempt, waitMs, status }) => log.warn({ attempt, waitMs, status }, 'result delivery failed; retrying'),
-          });
-          return { messageId: message.messageId, resultId };
-        },
-        {
-          claim: stored.writes,
-          // The message id lets reactions find the result later; written with the ledger's mark.
-          mark: (rec) => (rec.messageId ? results.messageIdWrites(stored.result, rec.messageId, this.ttlS) : []),
-        },
-      ),
-      landed,
-    ]);
-    if (delivery.status === 'rejected') throw delivery.reason;
-    if (written.status === 'rejected') throw written.reason;
-    const { posted, record } = delivery.value;
-    this.deps.metrics.deliveries.inc({ platform: payload.origin.platform, outcome: posted ? 'posted' : 'already-delivered' });
-    const messageId = record.messageId;
     this.deps.metrics.jobsCompleted.inc({ kind: payload.kind });
     this.deps.metrics.jobSeconds.observe({ kind: payload.kind }, (performance.now() - started) / 1000);
     // What a job takes here feeds the waiting times queued jobs are shown; a reused result measured nothing new.
-    if (!reusable) await recordJobDuration(this.deps.kv, result.timings.totalMs ?? NaN).catch((err: Error) => log.warn({ err: { message: err.message } }, 'could not record the job duration'));
-    log.info({ resultId, messageId, posted, ms: Math.round(performance.now() - started) }, 'job delivered');
-    return { ...result, messageId };
+    if (!reused) await recordJobDuration(this.deps.kv, result.timings.totalMs ?? NaN).catch((err: Error) => log.warn({ err: { message: err.message } }, 'could not record the job duration'));
+    log.info({ resultId, ms: Math.round(performance.now() - started) }, 'job stored; delivery handed over');
+    return result;
   };
 
   /** The catalog entry of a job's model; an unknown one is an InvalidJobError (the job can never run here). */
@@ -172,44 +136,28 @@ export class JobRunner {
     return this.deps.residency.info(name);
   }
 
-  /** Tell the user a job ended without a result (once, even if called again for the same job). */
   /**
-   * Posts the failure notice once. `payload` is null for a job whose data failed the schema but
-   * still named where it came from (`origin`): the notice then cannot show what was asked.
+   * Hands the failure notice over for delivery (posted once, even if called again for the same
+   * job). `payload` is null for a job whose data failed the schema but still named where it
+   * came from (`origin`): the notice then cannot show what was asked.
    */
   async notifyFailure(jobId: string, origin: Origin, payload: JobPayload | null, err: unknown): Promise<void> {
-    const notice = failureNotice(err);
-    const deliverer = this.deps.deliverers.get(origin.platform);
-    const ctx: FailureContext = { jobId, origin, payload, secret: await loadSecret(this.deps.kv, jobId) };
-    const { posted } = await this.ledger.once(jobId, `${this.workerId}:failure`, 'failure', async () => {
-      await withDeliveryRetry('post failure', () => deliverer.failure(ctx, notice), this.retryPolicy);
-      return {};
-    });
-    this.deps.metrics.deliveries.inc({ platform: origin.platform, outcome: posted ? 'failure-posted' : 'already-delivered' });
+    await this.deps.outbox.enqueue({ outcome: 'failure', jobId, origin, payload, notice: failureNotice(err) });
   }
 
-  private async context(jobId: string, payload: JobPayload): Promise<DeliveryContext> {
-    return { jobId, payload, secret: await loadSecret(this.deps.kv, jobId) };
-  }
-
-  /** A stored result with its files, or null when any file is missing (then it is generated again). */
-  private async withFiles(result: JobResult): Promise<{ result: JobResult; files: ResultFiles } | null> {
-    const images = await Promise.all(result.images.map((i) => this.deps.artifacts.get(i.artifact.key)));
-    const grid = result.grid ? await this.deps.artifacts.get(result.grid.key) : images[0];
-    if (images.some((b) => !b) || !grid) return null;
-    return { result, files: { grid, images: images as Buffer[] } };
+  /** Whether every file of a stored result is in the artifact store (a re-run regenerates otherwise). */
+  private async filesStored(result: JobResult): Promise<boolean> {
+    const keys = [...result.images.map((i) => i.artifact.key), ...(result.grid ? [result.grid.key] : [])];
+    const files = await Promise.all(keys.map((k) => this.deps.artifacts.get(k)));
+    return files.every((b) => b !== null && b !== undefined);
   }
 
   /**
-   * Runs the pipeline and starts writing the files. Returns the result, the writes that store
-   * it (validated, for the ledger's claim), and `landed`, which settles once the files are in
-   * the artifact store and the queue's progress field holds the last step.
+   * Runs the pipeline, writes the files, then the result record (after the files: a stored
+   * result always has its files, so the delivery step can post it), and leaves the queue's
+   * progress field at the last step.
    */
-  private async generate(
-    job: ActiveJob,
-    resultId: string,
-    log: JobLog,
-  ): Promise<{ result: JobResult; files: ResultFiles; stored: { result: JobResult; writes: KvWrite[] }; landed: Promise<unknown> }> {
+  private async generate(job: ActiveJob, resultId: string, log: JobLog, finishing: () => void): Promise<JobResult> {
     const { payload } = job;
     this.deps.residency.info(payload.params.model); // unknown model: an InvalidJobError before any work
     const plan = await planJob(payload, this.deps.results, this.deps.artifacts);
@@ -218,10 +166,7 @@ export class JobRunner {
       intervalMs: this.deps.config.PROGRESS_INTERVAL_MS,
       preview: this.deps.config.PROGRESS_PREVIEW === 'on',
       updateJobProgress: (p) => job.updateProgress(p),
-      deliver: async (update) => {
-        const ctx = await this.context(job.id, payload);
-        await this.deps.deliverers.get(payload.origin.platform).progress(ctx, update);
-      },
+      deliver: (update) => this.deps.outbox.progress(progressNotice(job.id, payload, update)),
       onError: (err, channel) => log.debug({ err, channel }, 'progress update failed'),
     });
     const onProgress = (p: ProgressInfo) => {
@@ -241,12 +186,11 @@ export class JobRunner {
       await reporter.flushChat();
     }
     if (job.signal.aborted) throw job.signal.reason;
+    finishing();
 
     const artifacts = this.deps.artifacts;
     const keys = gen.images.map((_, i) => `${resultId}/${i}.png`);
     const gridKey = gen.grid ? `${resultId}/grid.png` : undefined;
-    // Refs are known before the bytes land, so the result is stored while the files are written
-    // (a crash in between leaves a result whose files are missing, which a re-run does not reuse).
     // The files of one result share a directory: the store creates it once for all of them.
     const refs: ArtifactRef[] = gen.images.map((img, i) => ({ key: keys[i], bytes: img.png.length, contentType: 'image/png' }));
     const gridRef: ArtifactRef | undefined = gen.grid && gridKey ? { key: gridKey, bytes: gen.grid.length, contentType: 'image/png' } : undefined;
@@ -267,14 +211,15 @@ export class JobRunner {
       createdAt: Date.now(),
     };
     const stored = this.deps.results.writesFor(result, this.ttlS);
-    const landed = Promise.all([
+    await Promise.all([
       ...gen.images.map((img, i) => artifacts.put(keys[i], img.png, 'image/png')),
       ...(gen.grid && gridKey ? [artifacts.put(gridKey, gen.grid, 'image/png')] : []),
       // Before the job can complete, so its progress field ends at the last step.
       reporter.flushQueue(),
     ]);
+    await setMany(this.deps.kv, stored.writes);
     log.debug({ resultId, ms: Math.round(gen.timings.totalMs), batch: gen.timings.batchSize }, 'generated');
-    return { result, files: { grid: gen.grid ?? gen.images[0].png, images: gen.images.map((i) => i.png) }, stored, landed };
+    return stored.result;
   }
 
   /** One pipeline call for a batch of compatible work items, each with its own progress and abort signal. */

@@ -1,7 +1,11 @@
 /**
  * The worker process: `startWorker(config, deps)` wires the queue consumer, the job runner,
  * model residency, the artifact store, health/readiness/metrics and the recycle policy, and
- * returns a handle whose close() finishes the jobs in hand, delivers them and disconnects.
+ * returns a handle whose close() finishes the jobs in hand, stores them and disconnects.
+ *
+ * A worker stores results and hands their delivery to the delivery queue; it holds no
+ * platform secret. `deliverers` makes this process also run the delivery side (one-process
+ * mode, and tests that want worker and delivery in one process).
  *
  * Everything with an outside effect can be injected (deliverers, pipeline loader, Redis
  * connection, artifact store, HTTP server), so tests drive the real worker against a real
@@ -16,6 +20,9 @@ import type { ArtifactStore } from '../src/artifacts.ts';
 import { FsArtifactStore } from '../src/artifacts-fs.ts';
 import type { Config } from '../src/config.ts';
 import type { Deliverer } from '../src/delivery.ts';
+import type { DeliveryOutbox } from '../src/delivery-tasks.ts';
+import { startDeliverySide, type DeliverySide } from '../src/delivery-side.ts';
+import { RedisDeliveryOutbox } from '../src/queue/delivery-queue.ts';
 import { createHttpServer, type HttpServerHandle, type ReadinessCheck } from '../src/http-server.ts';
 import type { KeyValueStore } from '../src/kv.ts';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
@@ -25,8 +32,8 @@ import { loadModelCatalog, type ModelCatalog, type ModelInfo } from '../src/mode
 import { closeRedis, redisFromConfig } from '../src/redis.ts';
 import type { LocalJobQueue } from '../src/queue/local-queue.ts';
 import { ResultStore } from '../src/results.ts';
-import { DelivererRegistry } from './deliverers.ts';
-import type { RetryPolicy } from './delivery-retry.ts';
+import type { DelivererRegistry } from '../src/deliverer-registry.ts';
+import type { RetryPolicy } from '../src/delivery-retry.ts';
 import { loadPipeline } from './diffusion/index.ts';
 import { resolveProviders } from './diffusion/providers.ts';
 import { JobRunner, type WorkerPipeline } from './job-runner.ts';
@@ -36,8 +43,11 @@ import { QueueConsumer, type Consumer } from './queue-consumer.ts';
 import { RecyclePolicy, type RecycleReason } from './recycle-policy.ts';
 
 export interface WorkerDeps {
-  /** One per platform this worker answers (adapters/<platform>/deliver.ts, or a test's recording one). */
-  deliverers: Deliverer[] | DelivererRegistry;
+  /**
+   * Run the delivery side in this process too, with these deliverers (one-process mode, or a
+   * test's recording one). Required with a local queue; a fleet worker has none.
+   */
+  deliverers?: Deliverer[] | DelivererRegistry;
   logger?: Logger;
   catalog?: ModelCatalog;
   /** Default: the diffusion pipeline on ORT_PROVIDERS with WORKER_MAX_BATCH images per UNet batch. */
@@ -62,6 +72,11 @@ export interface WorkerDeps {
   /** How long close() waits on BullMQ once no job runs before cutting its blocking connection. */
   closeGraceMs?: number;
   retryPolicy?: RetryPolicy;
+  /** Wraps the outbox jobs hand their delivery to (fault tests stop a worker at the handover). */
+  wrapOutbox?(outbox: DeliveryOutbox): DeliveryOutbox;
+  /** Delivery-queue lock timings for the delivery side started with `deliverers`. */
+  deliveryLockMs?: number;
+  deliveryStalledMs?: number;
   /** Load the default model at start so /readyz turns ready before the first job (default true). */
   preload?: boolean;
   /** Artifact sweep period (default hourly). */
@@ -78,6 +93,8 @@ export interface WorkerHandle {
   readonly metrics: Metrics;
   readonly http: HttpServerHandle | null;
   readonly batching: boolean;
+  /** The delivery side this process runs (with `deliverers`), else null. */
+  readonly delivery: DeliverySide | null;
   /** Resolves once the worker has stopped (closed, or recycled by its policy). */
   readonly done: Promise<WorkerExit>;
   /** Stop taking jobs, finish and deliver the ones held, release models and connections. */
@@ -102,7 +119,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
   const artifacts = deps.artifacts ?? new FsArtifactStore(config.ARTIFACT_DIR);
   const results = new ResultStore(kv);
   const catalog = deps.catalog ?? loadModelCatalog(config);
-  const registry = deps.deliverers instanceof DelivererRegistry ? deps.deliverers : new DelivererRegistry(deps.deliverers);
+  if (local && !deps.deliverers) throw new Error('startWorker: a local queue needs the deliverers that post its results in this process (deps.deliverers)');
 
   const batching = batchingEnabled(config);
   const maxBatch = batching ? config.WORKER_MAX_BATCH : 1;
@@ -145,7 +162,38 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     },
   });
 
-  const runner = new JobRunner({ config, residency, artifacts, results, kv, deliverers: registry, metrics, logger, slots, maxBatch, retryPolicy: deps.retryPolicy, workerId: id });
+  const delivery: DeliverySide | null = deps.deliverers
+    ? await startDeliverySide({
+        config,
+        deliverers: deps.deliverers,
+        kv,
+        artifacts,
+        metrics,
+        logger,
+        redis: local ? null : redis,
+        retryPolicy: deps.retryPolicy,
+        lockDurationMs: deps.deliveryLockMs,
+        stalledIntervalMs: deps.deliveryStalledMs,
+      })
+    : null;
+  const redisOutbox = local ? null : new RedisDeliveryOutbox(redis!, config, logger);
+  const baseOutbox: DeliveryOutbox = redisOutbox ?? delivery!.localOutbox!;
+  const outbox = deps.wrapOutbox ? deps.wrapOutbox(baseOutbox) : baseOutbox;
+  // A worker about to recycle takes no job beyond its WORKER_MAX_JOBS while the last ones are stored.
+  const lastJobsInHand = () => config.WORKER_MAX_JOBS > 0 && recycle.jobsDone + consumer.activeJobIds.length >= config.WORKER_MAX_JOBS;
+  const runner = new JobRunner({
+    config,
+    residency,
+    artifacts,
+    results,
+    kv,
+    outbox,
+    metrics,
+    logger,
+    slots,
+    maxBatch,
+    onFinishing: () => (lastJobsInHand() ? () => undefined : (consumer.finishing?.() ?? (() => undefined))),
+  });
 
   let resolveDone!: (exit: WorkerExit) => void;
   const done = new Promise<WorkerExit>((r) => (resolveDone = r));
@@ -205,7 +253,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     residency.get(defaultModel).catch(() => undefined); // failures are reported through readiness and each job
   }
   await consumer.start();
-  logger.info({ queue: local ? 'local' : `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, slots, batching, maxBatch, models: catalog.names(), platforms: registry.platforms(), port: http?.port }, 'worker started');
+  logger.info({ queue: local ? 'local' : `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, slots, batching, maxBatch, models: catalog.names(), delivers: delivery?.service.platforms() ?? [], port: http?.port }, 'worker started');
 
   const handle: WorkerHandle = {
     id,
@@ -215,11 +263,15 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     metrics,
     http,
     batching,
+    delivery,
     done,
     close() {
       closing ??= (async () => {
         clearInterval(sweepTimer);
         await consumer.close();
+        // The jobs finished above handed their tasks over; posts in flight here finish too.
+        await delivery?.close();
+        await redisOutbox?.close();
         await residency.close();
         if (deps.http === undefined) await http?.close();
         else if (http) for (const name of Object.keys(readiness)) http.removeReadinessCheck(name);

@@ -27,6 +27,8 @@ export interface Consumer {
   start(): Promise<void>;
   close(): Promise<void>;
   readonly activeJobIds: string[];
+  /** A job left the pipeline and is being stored: take another meanwhile (returns the end of that phase). */
+  finishing?(): () => void;
 }
 
 export interface QueueConsumerOptions {
@@ -92,6 +94,7 @@ export class QueueConsumer implements Consumer {
   private cancelSub: CancelSubscription | null = null;
   private readonly notices = new Set<Promise<void>>();
   private closing: Promise<void> | null = null;
+  private finishingJobs = 0;
 
   constructor(private readonly opts: QueueConsumerOptions) {
     const { connection, config } = opts;
@@ -125,6 +128,27 @@ export class QueueConsumer implements Consumer {
 
   get activeJobIds(): string[] {
     return this.attempts.activeJobIds;
+  }
+
+  /**
+   * Jobs held = what the pipeline can start (concurrency) plus those only being stored: a
+   * slot freed by the pipeline is refilled at once, and the worker never holds a job its
+   * pipeline could not start soon, so an idle worker in the fleet is not starved.
+   */
+  finishing(): () => void {
+    this.finishingJobs++;
+    this.worker.concurrency = this.opts.concurrency + this.finishingJobs;
+    // BullMQ reads a raised concurrency only when its main loop wakes, which it does when a held
+    // job settles. An empty entry wakes it now, the same way an empty fetch does
+    // (bullmq 6 Worker.mainLoop; worker-flow's "never waits on storing" test guards it).
+    (this.worker as unknown as { mainLoopQueue?: { add(p: Promise<undefined>): void } }).mainLoopQueue?.add(Promise.resolve(undefined));
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.finishingJobs--;
+      this.worker.concurrency = this.opts.concurrency + this.finishingJobs;
+    };
   }
 
   private onFailed(job: Job | undefined, err: Error): void {

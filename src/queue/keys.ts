@@ -35,6 +35,10 @@ export function queueKeys(config: QueueKeyConfig) {
     cancelFlag: (jobId: string) => `${base}:cancel:${jobId}`,
     /** Pub/sub channel carrying the ids of jobs whose cancellation was requested. */
     cancelChannel: `${base}:cancel-requests`,
+    /** Pub/sub channel carrying running jobs' progress steps (ProgressNotice JSON) to the bot side. */
+    progressChannel: `${base}:progress`,
+    /** The BullMQ queue of delivery tasks (beside the jobs' queue, same prefix and slot). */
+    deliveryQueueName: `${config.QUEUE_NAME}-deliveries`,
   };
 }
 

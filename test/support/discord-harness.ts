@@ -1,7 +1,8 @@
 /**
  * Everything a Discord end-to-end test runs against: a private Redis, the loopback fake
- * Discord, a worker child process that delivers through the real Discord deliverer, and the
- * bot (the real discord.js client) in the test process, all sharing one environment.
+ * Discord, a worker child process without any platform variable, and the bot side in the test
+ * process: the real discord.js client, and the delivery side posting through the real Discord
+ * deliverer what the worker stored.
  */
 import { pino } from 'pino';
 import { startDiscordBot, type DiscordBot } from '../../adapters/discord/inbound.ts';

@@ -1,8 +1,10 @@
 /**
  * What every chat end-to-end test runs on, whatever the platform: a private Redis, the model
  * (the embedded one when it is complete, else a random-weight stand-in in the same layout),
- * one environment that the bot in the test process and a worker child process both read, the
- * queue and stores the bot uses, and the worker started exactly as `npm run worker` starts it.
+ * one environment that the bot in the test process and a worker child process both read (the
+ * worker's without any platform variable: a worker holds no platform secret), the queue and
+ * stores the bot uses, the bot role's delivery side (the real platform deliverers, fed by the
+ * delivery queue), and the worker started exactly as `npm run worker` starts it.
  * The platform harnesses add their fake platform and their bot on top.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,7 +12,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
+import { FsArtifactStore } from '../../src/artifacts-fs.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
+import { startDeliverySide, type DeliverySide } from '../../src/delivery-side.ts';
+import { createLogger } from '../../src/logger.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { PLATFORM_VARIABLES, platformDeliverers } from '../../src/platform-deliverers.ts';
 import { RedisKeyValueStore } from '../../src/kv-redis.ts';
 import type { Logger } from '../../src/logger.ts';
 import { loadModelCatalog, type ModelCatalog } from '../../src/models.ts';
@@ -37,11 +44,20 @@ export function modelEnv(dir: string, label = 'e2e'): { env: Record<string, stri
   }
 }
 
-/** The worker process as `npm run worker` starts it; it logs at info so its start-up line says when it consumes. */
+/** A worker's environment: no platform variable (token, secret, app id, API address) reaches it. */
+export function workerEnvironment(env: Record<string, string | undefined>): Record<string, string> {
+  const isPlatform = (name: string) => (PLATFORM_VARIABLES as readonly string[]).includes(name) || /^(DISCORD|SLACK)_/.test(name);
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined && !isPlatform(e[0])));
+}
+
+/**
+ * The worker process as `npm run worker` starts it, without any platform variable; it logs at
+ * info so its start-up line says when it consumes.
+ */
 export function spawnWorker(env: Record<string, string>, log: string[]): { child: ChildProcess; ready: Promise<void> } {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts'), '--role=worker'], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...env, LOG_LEVEL: process.env.E2E_LOG ?? 'info' },
+    env: workerEnvironment({ ...process.env, ...env, LOG_LEVEL: process.env.E2E_LOG ?? 'info' }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const ready = new Promise<void>((resolve, reject) => {
@@ -93,6 +109,8 @@ export interface E2eStack {
   models: ModelCatalog;
   /** Whether the embedded demo model draws the images (so their content can be checked). */
   embeddedModel: boolean;
+  /** The bot role's delivery side (posts what the worker stored). */
+  delivery: DeliverySide;
   /** The worker process, when the stack started one. */
   worker: ChildProcess | null;
   workerLog: string[];
@@ -132,6 +150,16 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
   const kv = RedisKeyValueStore.fromConfig(redisClient, config);
   const queue = new BullmqJobQueue({ config, redis: redisClient, ...(opts.logger ? { logger: opts.logger } : {}) });
 
+  const delivery = await startDeliverySide({
+    config,
+    deliverers: await platformDeliverers(config, kv, opts.logger ?? createLogger({ level: 'silent' })),
+    kv,
+    artifacts: new FsArtifactStore(config.ARTIFACT_DIR),
+    metrics: createMetrics(),
+    logger: opts.logger ?? createLogger({ level: 'silent' }),
+    redis: redisClient,
+  });
+
   const workerLog: string[] = [];
   const worker = opts.worker === false ? null : spawnWorker(env, workerLog);
   return {
@@ -145,11 +173,13 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
     results: new ResultStore(kv),
     models: loadModelCatalog(config),
     embeddedModel: model.embedded,
+    delivery,
     worker: worker?.child ?? null,
     workerLog,
     workerReady: worker?.ready ?? Promise.resolve(),
     async close() {
       await stopChild(worker?.child ?? null);
+      await delivery.close();
       await queue.close();
       await closeRedis(redisClient);
       await redis.stop();

@@ -1,8 +1,8 @@
 /**
  * Everything a Slack end-to-end test runs against: a private Redis, the loopback fake Slack
- * Web API, a worker child process started the way a fleet starts one (`npm run worker`, the
- * real Slack deliverer), and the bot (the real Bolt App in HTTP mode) in the test process on
- * the process HTTP server at /slack/events. Requests reach Bolt signed as Slack signs them.
+ * Web API, a worker child process started the way a fleet starts one (`npm run worker`, no
+ * platform variable), and the bot side in the test process: the real Bolt App in HTTP mode on
+ * the process HTTP server at /slack/events, and the delivery side with the real Slack deliverer. Requests reach Bolt signed as Slack signs them.
  */
 import { createSlackBot, SLACK_EVENTS_PATH, type SlackBot } from '../../adapters/slack/bot.ts';
 import { ChannelPacer } from '../../adapters/slack/channel-pacer.ts';

@@ -1,13 +1,14 @@
 /**
- * Which Deliverer answers a job: one per platform, given to the worker at start-up (the
- * process entry builds them from adapters/<platform>/deliver.ts; tests pass a recording one).
+ * Which Deliverer answers a job: one per platform, given to the delivery side of a bot
+ * process at start-up (the composition root builds them from adapters/<platform>/deliver.ts;
+ * tests pass a recording one).
  */
-import type { Deliverer } from '../src/delivery.ts';
-import type { Platform } from '../src/jobs.ts';
+import type { Deliverer } from './delivery.ts';
+import type { Platform } from './jobs.ts';
 
 export class NoDelivererError extends Error {
   constructor(readonly platform: Platform, available: Platform[]) {
-    super(`this worker cannot deliver to ${platform} (it delivers to: ${available.join(', ') || 'nothing'}); set that platform's credentials on the worker`);
+    super(`this process cannot deliver to ${platform} (it delivers to: ${available.join(', ') || 'nothing'}); set that platform's credentials on the bot`);
     this.name = 'NoDelivererError';
   }
 }

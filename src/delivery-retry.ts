@@ -4,9 +4,10 @@
  * limits. Errors are recognised by shape so deliverers may throw our own errors or let the
  * platform SDKs' errors (discord.js REST, Slack Web API) through unchanged.
  */
-import { PermanentDeliveryError, TransientDeliveryError } from '../src/delivery.ts';
+import { PermanentDeliveryError, TransientDeliveryError, type Deliverer } from './delivery.ts';
 
-export type DeliveryErrorClass = { retry: false } | { retry: true; retryAfterMs?: number; status?: number };
+/** Defined with the Deliverer interface, which lets each platform classify its own errors. */
+export type DeliveryErrorClass = NonNullable<ReturnType<NonNullable<Deliverer['classifyError']>>>;
 
 const RETRYABLE_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
 
@@ -78,6 +79,8 @@ export interface RetryPolicy {
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { attempts: 5, baseDelayMs: 500, maxDelayMs: 15_000, maxRetryAfterMs: 60_000, callTimeoutMs: 60_000 };
 
 export interface RetryHooks {
+  /** The deliverer's own reading of its errors (Deliverer.classifyError); undefined falls back to the shared rules. */
+  classify?(err: unknown): DeliveryErrorClass | undefined;
   onRetry?(info: { attempt: number; waitMs: number; error: unknown; status?: number }): void;
   sleep?(ms: number): Promise<void>;
   random?(): number;
@@ -102,7 +105,7 @@ export async function withDeliveryRetry<T>(what: string, fn: () => Promise<T>, p
     try {
       return await withCallTimeout(fn(), policy.callTimeoutMs, what);
     } catch (err) {
-      const cls = classifyDeliveryError(err);
+      const cls = hooks.classify?.(err) ?? classifyDeliveryError(err);
       if (!cls.retry || attempt >= policy.attempts) throw err;
       let waitMs: number;
       if (cls.retryAfterMs !== undefined) {

@@ -16,7 +16,7 @@
  * We choose "maybe twice in that window" over "maybe never": a lost result is worse for a
  * user than a duplicate, and the window is one HTTP round trip wide.
  */
-import { setMany, type KeyValueStore, type KvWrite } from '../src/kv.ts';
+import { setMany, type KeyValueStore, type KvWrite } from './kv.ts';
 
 export type DeliveryOutcome = 'result' | 'failure';
 

@@ -1,0 +1,123 @@
+/**
+ * Delivery tasks on Redis: a second BullMQ queue (`<QUEUE_NAME>-deliveries`) that workers add
+ * to once a result is stored, and that the bot role consumes; and a pub/sub channel for
+ * progress steps.
+ *
+ * Crash rules:
+ * - worker killed after storing the result and before the add: its generation job stalls and
+ *   re-runs; the re-run finds the stored result and adds the same task (same id);
+ * - bot killed while posting: the task's lock expires and the stall check hands it to another
+ *   (or the restarted) bot, whose ledger takeover posts with the same idempotency key;
+ * - Redis restarted: tasks are queue entries, kept by Redis persistence like the jobs are.
+ * A task is tried once by BullMQ (attempts 1): retries of the platform call belong to the
+ * delivery service alone, so a failing post is never retried by two layers at once.
+ */
+import { Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.ts';
+import type { DeliveryService } from '../delivery-service.ts';
+import { deliveryTaskId, deliveryTaskSchema, progressNoticeSchema, type DeliveryOutbox, type DeliveryTask, type ProgressNotice } from '../delivery-tasks.ts';
+import type { Logger } from '../logger.ts';
+import { closeRedis } from '../redis.ts';
+import { queueKeys, type QueueKeyConfig } from './keys.ts';
+
+/** Finished tasks are kept a while (their ids dedupe late re-adds), then dropped; the ledger outlives them. */
+const KEEP_DONE = { age: 3600, count: 10_000 };
+const KEEP_FAILED = { age: 7 * 86_400 };
+
+export class RedisDeliveryOutbox implements DeliveryOutbox {
+  readonly queue: Queue;
+  private readonly channel: string;
+
+  constructor(private readonly redis: Redis, config: QueueKeyConfig, private readonly logger: Logger) {
+    const keys = queueKeys(config);
+    this.channel = keys.progressChannel;
+    this.queue = new Queue(keys.deliveryQueueName, {
+      connection: redis,
+      prefix: config.QUEUE_PREFIX,
+      defaultJobOptions: { attempts: 1, removeOnComplete: KEEP_DONE, removeOnFail: KEEP_FAILED },
+    });
+    this.queue.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'delivery queue error'));
+  }
+
+  async enqueue(task: DeliveryTask): Promise<void> {
+    await this.queue.add(task.outcome, deliveryTaskSchema.parse(task), { jobId: deliveryTaskId(task) });
+  }
+
+  async progress(notice: ProgressNotice): Promise<void> {
+    await this.redis.publish(this.channel, JSON.stringify(notice));
+  }
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+export interface DeliveryConsumerOptions {
+  config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_NAME'>;
+  /** A worker-role connection (maxRetriesPerRequest null); BullMQ duplicates it for blocking reads. */
+  connection: Redis;
+  service: DeliveryService;
+  logger: Logger;
+  /** Posts in flight at once (uploads wait on the network, not on this process). */
+  concurrency?: number;
+  /** How soon a task held by a killed bot is handed to another. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+/** The bot side: takes delivery tasks and progress steps and hands them to the delivery service. */
+export class DeliveryConsumer {
+  private readonly worker: Worker;
+  private subscriber: Redis | null = null;
+
+  constructor(private readonly opts: DeliveryConsumerOptions) {
+    const keys = queueKeys(opts.config);
+    this.worker = new Worker(keys.deliveryQueueName, (job: Job) => this.run(job), {
+      connection: opts.connection,
+      prefix: opts.config.QUEUE_PREFIX,
+      concurrency: opts.concurrency ?? 16,
+      autorun: false,
+      lockDuration: opts.lockDurationMs ?? 30_000,
+      stalledInterval: opts.stalledIntervalMs ?? 30_000,
+      // A bot that dies while posting is a stall, not a failed try: hand the task on a few times.
+      maxStalledCount: 5,
+    });
+    this.worker.on('error', (err) => opts.logger.warn({ err: { message: err.message } }, 'delivery worker error'));
+    this.worker.on('failed', (job, err) => opts.logger.error({ task: job?.id, err: { message: err.message } }, 'delivery failed for good'));
+  }
+
+  async start(): Promise<void> {
+    const { config, connection, logger, service } = this.opts;
+    const channel = queueKeys(config).progressChannel;
+    const subscriber = connection.duplicate({ connectionName: 'imagine:progress-subscriber', maxRetriesPerRequest: null, commandTimeout: undefined });
+    subscriber.on('error', (err: Error) => logger.warn({ channel, err: { message: err.message } }, 'progress subscription connection error'));
+    subscriber.on('message', (ch: string, raw: string) => {
+      if (ch !== channel) return;
+      let notice: ProgressNotice;
+      try {
+        notice = progressNoticeSchema.parse(JSON.parse(raw));
+      } catch (err) {
+        logger.warn({ err: { message: (err as Error).message } }, 'ignoring a malformed progress message');
+        return;
+      }
+      if (service.platforms().includes(notice.payload.origin.platform)) void service.progress(notice);
+    });
+    await subscriber.subscribe(channel);
+    this.subscriber = subscriber;
+    void this.worker.run().catch((err: Error) => logger.error({ err }, 'delivery worker stopped'));
+    await this.worker.waitUntilReady();
+  }
+
+  /** Stop taking tasks; the posts in flight finish first. */
+  async close(): Promise<void> {
+    await this.worker.close();
+    if (this.subscriber) await closeRedis(this.subscriber);
+  }
+
+  private async run(job: Job): Promise<void> {
+    const parsed = deliveryTaskSchema.safeParse(job.data);
+    if (!parsed.success) throw new Error(`malformed delivery task ${job.id}: ${parsed.error.issues[0]?.message}`);
+    await this.opts.service.deliver(parsed.data);
+  }
+}
