@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 
 import shared  # noqa: F401  (the SD tool's modules)
-from export_onnx import TextEncoderOnnx, VaeEncoderOnnx, _check_with_onnxruntime, _export, _write_json
+from export_onnx import TextEncoderOnnx, VaeEncoderOnnx, _check_with_onnxruntime, _export, _write_json, vae_config
 from scene import Scene, render, to_tensor_range
 from vae_reuse import SDXL_SCALING_FACTOR
 
@@ -135,18 +135,8 @@ def _write_configs(out, cfg, bpe):
         "trained_betas": None,
         "use_karras_sigmas": False,
     })
-    vae = {
-        "_class_name": "AutoencoderKL",
-        "in_channels": 3,
-        "out_channels": 3,
-        "latent_channels": 4,
-        "block_out_channels": [32, 32, 64, 128],
-        "layers_per_block": 1,
-        "sample_size": 64,
-        "scaling_factor": SDXL_SCALING_FACTOR,
-        # As SDXL base's VAE says: run it in float32 even when the rest runs in float16.
-        "force_upcast": True,
-    }
+    # As SDXL base's VAE says: run it in float32 even when the rest runs in float16.
+    vae = {**vae_config(SDXL_SCALING_FACTOR), "force_upcast": True}
     _write_json(os.path.join(out, "vae_decoder", "config.json"), vae)
     _write_json(os.path.join(out, "vae_encoder", "config.json"), vae)
     _write_json(os.path.join(out, "unet", "config.json"), {

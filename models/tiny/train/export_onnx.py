@@ -51,6 +51,20 @@ class VaeEncoderOnnx(nn.Module):
         return self.enc(sample)[0]
 
 
+def vae_config(scaling_factor):
+    """The VAE's config.json, as diffusers' AutoencoderKL writes it, for both demo models."""
+    return {
+        "_class_name": "AutoencoderKL",
+        "in_channels": 3,
+        "out_channels": 3,
+        "latent_channels": 4,
+        "block_out_channels": [32, 32, 64, 128],
+        "layers_per_block": 1,
+        "sample_size": 64,
+        "scaling_factor": scaling_factor,
+    }
+
+
 def _export(module, args, path, inputs, outputs, axes):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     torch.onnx.export(module.eval(), args, path, input_names=inputs, output_names=outputs,
@@ -174,16 +188,7 @@ def _write_configs(out, cfg, bpe, sf):
         "steps_offset": 1,
         "trained_betas": None,
     })
-    vae = {
-        "_class_name": "AutoencoderKL",
-        "in_channels": 3,
-        "out_channels": 3,
-        "latent_channels": 4,
-        "block_out_channels": [32, 32, 64, 128],
-        "layers_per_block": 1,
-        "sample_size": 64,
-        "scaling_factor": round(sf, 5),
-    }
+    vae = vae_config(round(sf, 5))
     _write_json(os.path.join(out, "vae_decoder", "config.json"), vae)
     _write_json(os.path.join(out, "vae_encoder", "config.json"), vae)
     _write_json(os.path.join(out, "unet", "config.json"), {
