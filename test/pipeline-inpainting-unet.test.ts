@@ -78,7 +78,7 @@ describe('UNet channel layouts', () => {
   it('refuses a UNet whose sample channels are neither the latents nor the inpainting layout', async () => {
     const dir = writeTinyModel(root, { name: 'seven-channels', unetInChannels: 7 });
     await expect(loadPipeline(dir, { providers: ['cpu'] })).rejects.toThrow(
-      'input "sample" has 7 channels but the VAE\'s latents have 4 (expected 4, or 9 for an inpainting UNet: latents, mask, masked-image latents)',
+      "vae_decoder/model.onnx: latent_sample has 4 channels but the UNet's sample has 7 (an inpainting UNet's has 9: latents, mask, masked-image latents)",
     );
   });
 
