@@ -25,6 +25,11 @@ export const BUTTONS = [
   { label: '🔄', description: 'The same request with a new seed.' },
   { label: 'Vary (Subtle)', description: 'Single image: same seed, noise nudged a quarter of the way to a new seed.' },
   { label: 'Vary (Strong)', description: 'Single image: img2img at strength 0.6.' },
+  { label: 'Vary (Region)', description: 'Single image, with `PUBLIC_URL` set: a private link to the editor, to mark an area to draw again.' },
+  { label: 'Remix', description: 'Single image: vary it with an edited prompt.' },
+  { label: 'Zoom Out 2x, Zoom Out 1.5x', description: 'Single image: shrink it into the centre and draw the border around it.' },
+  { label: 'Custom Zoom', description: 'The same, by a factor from 1 to 2 that you type.' },
+  { label: '⬅ ➡ ⬆ ⬇', description: 'Single image: widen it by half that way and draw the new strip.' },
   { label: '✖', description: 'Remove the result (or cancel a running job).' },
   { label: 'Retry', description: 'Run a failed request again.' },
 ] as const;

@@ -4,17 +4,32 @@
  *   vary[:k]     strong variations of image k (default 1): a new set from that image
  *   subtle[:k]   subtle variations of image k
  *   upscale[:k]  upscale image k
+ *   zoom[:k], zoom1.5[:k]                       zoom out image k 2x / 1.5x
+ *   pan-left[:k], pan-right[:k], pan-up[:k], pan-down[:k]   pan image k
  *   reseed       the same prompt with a new seed
  *   delete       remove the result (requester only)
  * How an emoji is written and matched is the platform's (`ReactionSyntax`); what the actions
  * mean is the same everywhere, so a reaction starts exactly what the matching button does.
  */
 import type { ActionRef } from '../src/actions.ts';
+
+/** Reaction names of the edits that start at once (the buttons that open a form have none). */
+const EDIT_REACTIONS = { zoom: 'zoom-2', 'zoom1.5': 'zoom-1.5', 'pan-left': 'pan-left', 'pan-right': 'pan-right', 'pan-up': 'pan-up', 'pan-down': 'pan-down' } as const;
+type EditReaction = (typeof EDIT_REACTIONS)[keyof typeof EDIT_REACTIONS];
+const EDIT_WORDS: Record<EditReaction, string> = {
+  'zoom-2': 'zoom out 2x',
+  'zoom-1.5': 'zoom out 1.5x',
+  'pan-left': 'pan left',
+  'pan-right': 'pan right',
+  'pan-up': 'pan up',
+  'pan-down': 'pan down',
+};
 import { ConfigError } from '../src/config.ts';
 
 export type ReactionAction =
   | { action: 'variation'; mode: 'strong' | 'subtle'; index: number }
   | { action: 'upscale'; index: number }
+  | { action: 'edit'; edit: EditReaction; index: number }
   | { action: 'reseed' }
   | { action: 'delete' };
 
@@ -61,13 +76,14 @@ function parseAction(text: string): ReactionAction | string {
       // Whole-result actions: an image number would promise something they do not do.
       return tileText === undefined ? { action: name } : `cannot name an image: ${name} applies to the whole result`;
     default:
+      if (Object.hasOwn(EDIT_REACTIONS, name)) return { action: 'edit', edit: EDIT_REACTIONS[name as keyof typeof EDIT_REACTIONS], index: tile - 1 };
       return `"${name}" is not an action`;
   }
 }
 
 export function parseReactionMap(text: string, syntax: ReactionSyntax): ReactionMap {
   const bad = (detail: string) =>
-    new ConfigError(syntax.variable, `a comma list of emoji=action (${syntax.emojiHelp}; actions vary[:1-${TILES}], subtle[:1-${TILES}], upscale[:1-${TILES}], reseed, delete); ${detail}`);
+    new ConfigError(syntax.variable, `a comma list of emoji=action (${syntax.emojiHelp}; actions vary[:1-${TILES}], subtle[:1-${TILES}], upscale[:1-${TILES}], ${Object.keys(EDIT_REACTIONS).map((n) => `${n}[:1-${TILES}]`).join(', ')}, reseed, delete); ${detail}`);
   const byKey = new Map<string, ReactionEntry>();
   for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
     // Split at the last "=": no action contains one, and the emoji then needs no escaping.
@@ -92,6 +108,8 @@ export function reactionActionRef(action: ReactionAction, resultId: string): Act
       return { action: action.mode === 'subtle' ? 'vary-subtle' : 'variation', resultId, index: action.index };
     case 'upscale':
       return { action: 'upscale', resultId, index: action.index };
+    case 'edit':
+      return { action: action.edit, resultId, index: action.index };
     case 'reseed':
       return { action: 'reseed', resultId };
     case 'delete':
@@ -105,6 +123,8 @@ function describeAction(a: ReactionAction): string {
       return `${a.mode} variations of image ${a.index + 1}`;
     case 'upscale':
       return `upscale image ${a.index + 1}`;
+    case 'edit':
+      return `${EDIT_WORDS[a.edit]} image ${a.index + 1}`;
     case 'reseed':
       return 'new seed';
     case 'delete':

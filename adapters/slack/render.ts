@@ -23,6 +23,9 @@ export const BLOCK_KIT_LIMITS = {
   fallbackTextLength: 40_000,
 } as const;
 
+/** The longest notice text sent whole. */
+const NOTICE_TEXT_LENGTH = 4000;
+
 /** Room for the prompt in a section, so parameters and notes always fit under 3000 characters. */
 const MAX_PROMPT_SHOWN = 1000;
 
@@ -164,5 +167,6 @@ export function renderFailure(job: Pick<FailureContext, 'jobId' | 'origin' | 'pa
  */
 export function renderNotice(text: string | Mrkdwn): OutgoingMessage {
   if (text instanceof Mrkdwn) return message(text);
-  return message(text.length > 3000 ? `${text.slice(0, 2999)}…` : text);
+  // Slack shows a message's text whole up to 4,000 characters (its guideline; longer ones are cut or split): /imagine help with its reactions line fits.
+  return message(text.length > NOTICE_TEXT_LENGTH ? `${text.slice(0, NOTICE_TEXT_LENGTH - 1)}…` : text);
 }
