@@ -184,7 +184,7 @@ describe('Slack deliverer', () => {
     ]);
     const posts = fake.calls.filter((c) => c.method === 'chat.postMessage' || c.method === 'files.completeUploadExternal').map((c) => c.at);
     expect(posts).toHaveLength(4);
-    for (let i = 1; i < posts.length; i++) expect(posts[i] - posts[i - 1]).toBeGreaterThanOrEqual(950);
+    for (let i = 1; i < posts.length; i++) expect(posts[i] - posts[i - 1]).toBeGreaterThanOrEqual(900);
     expect(fake.fastPosts.filter((p) => p.gapMs < 900)).toEqual([]);
   });
 
