@@ -15,14 +15,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, type DefaultJobOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { jobPayloadSchema, type JobPayload } from '../jobs.ts';
 import type { KeyValueStore } from '../kv.ts';
 import { RedisKeyValueStore } from '../kv-redis.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { storeSecret } from '../platform-secrets.ts';
-import { closeRedis, redisFromConfig } from '../redis.ts';
+import { closeRedis, redisFromConfig, type RedisClient } from '../redis.ts';
 import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
 import { isCancelRequested, requestCancel } from './cancel-signal.ts';
 import { validateEnqueue, validatePrepared } from './enqueue-validation.ts';
@@ -36,7 +35,7 @@ export type QueuedJobData = JobPayload;
 
 export type BullmqQueueConfig = Pick<
   Config,
-  'REDIS_URL' | 'QUEUE_PREFIX' | 'QUEUE_NAME' | 'JOB_ATTEMPTS' | 'JOB_TIMEOUT_S' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'
+  'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'QUEUE_PREFIX' | 'QUEUE_NAME' | 'JOB_ATTEMPTS' | 'JOB_TIMEOUT_S' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'
 >;
 
 export function defaultJobOptions(config: Pick<Config, 'JOB_ATTEMPTS'>): DefaultJobOptions {
@@ -51,8 +50,8 @@ export function defaultJobOptions(config: Pick<Config, 'JOB_ATTEMPTS'>): Default
 
 export interface BullmqJobQueueOptions {
   config: BullmqQueueConfig;
-  /** A client-role connection to share; when absent one is made from REDIS_URL and closed by close(). */
-  redis?: Redis;
+  /** A client-role connection to share; when absent one is made from REDIS_URL (or REDIS_CLUSTER_NODES) and closed by close(). */
+  redis?: RedisClient;
   /** Where platform secrets go; defaults to the Redis store under the queue prefix (where workers look). */
   secrets?: KeyValueStore;
   logger?: Logger;
@@ -63,7 +62,7 @@ export class BullmqJobQueue implements JobQueue {
   /** The underlying BullMQ queue (metrics, admin). */
   readonly queue: Queue;
   readonly keys: QueueKeys;
-  readonly redis: Redis;
+  readonly redis: RedisClient;
   private readonly secrets: KeyValueStore;
   private readonly ownsRedis: boolean;
   private readonly config: BullmqQueueConfig;
