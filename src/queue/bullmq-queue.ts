@@ -21,7 +21,8 @@ import type { KeyValueStore } from '../kv.ts';
 import { RedisKeyValueStore } from '../kv-redis.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { storeSecret } from '../platform-secrets.ts';
-import { closeRedis, redisFromConfig, type RedisClient } from '../redis.ts';
+// Redis: a connection to one Redis or to a Redis Cluster.
+import { closeRedis, redisFromConfig, type RedisClient as Redis } from '../redis.ts';
 import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
 import { isCancelRequested, requestCancel } from './cancel-signal.ts';
 import { validateEnqueue, validatePrepared } from './enqueue-validation.ts';
@@ -50,8 +51,8 @@ export function defaultJobOptions(config: Pick<Config, 'JOB_ATTEMPTS'>): Default
 
 export interface BullmqJobQueueOptions {
   config: BullmqQueueConfig;
-  /** A client-role connection to share; when absent one is made from REDIS_URL (or REDIS_CLUSTER_NODES) and closed by close(). */
-  redis?: RedisClient;
+  /** A client-role connection to share; when absent one is made from REDIS_URL and closed by close(). */
+  redis?: Redis;
   /** Where platform secrets go; defaults to the Redis store under the queue prefix (where workers look). */
   secrets?: KeyValueStore;
   logger?: Logger;
@@ -62,7 +63,7 @@ export class BullmqJobQueue implements JobQueue {
   /** The underlying BullMQ queue (metrics, admin). */
   readonly queue: Queue;
   readonly keys: QueueKeys;
-  readonly redis: RedisClient;
+  readonly redis: Redis;
   private readonly secrets: KeyValueStore;
   private readonly ownsRedis: boolean;
   private readonly config: BullmqQueueConfig;

@@ -15,7 +15,8 @@
  * undoes all four. A producer that dies between reserve and add leaves a pending id that is
  * dropped after PENDING_GRACE_MS.
  */
-import type { RedisClient } from '../redis.ts';
+// A connection to one Redis or to a Redis Cluster (src/redis.ts).
+import type { RedisClient as Redis } from '../redis.ts';
 import type { Config } from '../config.ts';
 import type { EnqueueRefusal, LimitSubject } from './types.ts';
 import type { QueueKeys } from './keys.ts';
@@ -141,7 +142,7 @@ export function refusalMessage(reason: EnqueueRefusal, limits: LimitConfig, retr
   }
 }
 
-export async function reserveSlot(redis: RedisClient, keys: QueueKeys, limits: LimitConfig, req: ReserveRequest): Promise<Reservation> {
+export async function reserveSlot(redis: Redis, keys: QueueKeys, limits: LimitConfig, req: ReserveRequest): Promise<Reservation> {
   const reply = (await runLua(
     redis,
     reserveScript,
@@ -168,21 +169,21 @@ export async function reserveSlot(redis: RedisClient, keys: QueueKeys, limits: L
 }
 
 /** The add succeeded: the job hash now stands for the reservation. */
-export async function commitSlot(redis: RedisClient, keys: QueueKeys, jobId: string): Promise<void> {
+export async function commitSlot(redis: Redis, keys: QueueKeys, jobId: string): Promise<void> {
   await redis.zrem(keys.pending, jobId);
 }
 
 /** Undo a reservation whose add failed (or a job removed before it ran): frees the user slot, the rate entry and the dedupe key. */
-export async function releaseSlot(redis: RedisClient, keys: QueueKeys, req: ReserveRequest): Promise<void> {
+export async function releaseSlot(redis: Redis, keys: QueueKeys, req: ReserveRequest): Promise<void> {
   await runLua(redis, releaseScript, [keys.pending, keys.dedupe(req.dedupeId ?? ''), ...subjectKeys(keys, req)], [req.jobId]);
 }
 
 /** Forget a job in the user's set (after a cancel removed it); the rate window keeps it, as it was started. */
-export async function forgetUserJob(redis: RedisClient, keys: QueueKeys, userId: string, jobId: string): Promise<void> {
+export async function forgetUserJob(redis: Redis, keys: QueueKeys, userId: string, jobId: string): Promise<void> {
   await redis.multi().zrem(keys.userJobs(userId), jobId).zrem(keys.pending, jobId).exec();
 }
 
 /** Job ids in a user's set, oldest first (may include finished ones until the next reserve prunes them). */
-export async function userJobIds(redis: RedisClient, keys: QueueKeys, userId: string): Promise<string[]> {
+export async function userJobIds(redis: Redis, keys: QueueKeys, userId: string): Promise<string[]> {
   return redis.zrange(keys.userJobs(userId), 0, -1);
 }

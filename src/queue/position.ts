@@ -2,7 +2,8 @@
  * A job's place in line, read atomically. BullMQ pushes new jobs on the left of the wait
  * list and workers pop from the right, so position = length - index (1 = next to run).
  */
-import type { RedisClient } from '../redis.ts';
+// A connection to one Redis or to a Redis Cluster (src/redis.ts).
+import type { RedisClient as Redis } from '../redis.ts';
 import type { QueueKeys } from './keys.ts';
 import { luaScript, runLua } from './lua.ts';
 
@@ -26,7 +27,7 @@ return -1
 );
 
 /** 1-based position among waiting jobs; 0 while running; null when finished or unknown. */
-export async function jobPosition(redis: RedisClient, keys: QueueKeys, jobId: string): Promise<number | null> {
+export async function jobPosition(redis: Redis, keys: QueueKeys, jobId: string): Promise<number | null> {
   const reply = Number(
     await runLua(redis, positionScript, [keys.wait, keys.paused, keys.active, keys.delayed, keys.prioritized, keys.pending], [jobId, keys.jobPrefix]),
   );
