@@ -28,6 +28,8 @@ export type EvictionCheck = { ok: true; policy: 'noeviction' } | { ok: false; po
 
 /** How long a cluster client may take to learn its nodes before the check gives up. */
 const CLUSTER_READY_TIMEOUT_MS = 15_000;
+/** Failed tries at reading the slot map (wrong password, no node reachable) before the check gives up, like a single server's retries. */
+const CLUSTER_FAILED_REFRESHES = 3;
 
 export async function checkEvictionPolicy(redis: RedisClient, allowEviction: boolean): Promise<EvictionCheck> {
   if (!isCluster(redis)) return checkNode(redis, allowEviction);
@@ -59,15 +61,24 @@ async function checkNode(redis: Redis, allowEviction: boolean, node?: string): P
 async function clusterNodes(cluster: Cluster): Promise<{ client: Redis; name: string }[]> {
   if (cluster.status !== 'ready') {
     let timer: NodeJS.Timeout | undefined;
+    let onError: ((err: Error & { lastNodeError?: Error }) => void) | undefined;
+    let onReady: (() => void) | undefined;
     try {
-      await Promise.race([
-        new Promise<void>((resolve) => cluster.once('ready', () => resolve())),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => reject(new Error(`the cluster did not answer within ${CLUSTER_READY_TIMEOUT_MS / 1000} s`)), CLUSTER_READY_TIMEOUT_MS);
-        }),
-      ]);
+      await new Promise<void>((resolve, reject) => {
+        let failures = 0;
+        onReady = resolve;
+        onError = (err) => {
+          // The cluster client retries for ever; a start-up check answers like one server's bounded retries, with the node's own words.
+          if (++failures >= CLUSTER_FAILED_REFRESHES) reject(new Error(err.lastNodeError ? `${err.message} ${err.lastNodeError.message}` : err.message));
+        };
+        cluster.once('ready', onReady);
+        cluster.on('error', onError);
+        timer = setTimeout(() => reject(new Error(`the cluster did not answer within ${CLUSTER_READY_TIMEOUT_MS / 1000} s`)), CLUSTER_READY_TIMEOUT_MS);
+      });
     } finally {
       clearTimeout(timer);
+      if (onReady) cluster.off('ready', onReady);
+      if (onError) cluster.off('error', onError);
     }
   }
   const named = (role: 'master' | 'slave', label: string) => cluster.nodes(role).map((client) => ({ client, name: `${client.options.host}:${client.options.port} (${label})` }));

@@ -71,7 +71,9 @@ function logErrors<C extends RedisClient>(client: C, where: string, opts: RedisC
   const logger = opts.logger ?? (defaultLogger ??= createLogger({ name: 'redis' }));
   const context = { redis: where, role: opts.role ?? 'client', connection: opts.name };
   let lastError = '';
-  client.on('error', (err: Error & { code?: string }) => {
+  client.on('error', (err: Error & { code?: string; lastNodeError?: Error }) => {
+    // A cluster client's own error ("Failed to refresh slots cache.") carries the node's reason beside it.
+    if (err.lastNodeError) err = Object.assign(new Error(`${err.message} ${err.lastNodeError.message}`), { code: (err.lastNodeError as { code?: string }).code });
     const text = `${err.code ?? ''} ${err.message}`;
     if (text === lastError) return;
     lastError = text;

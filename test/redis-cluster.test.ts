@@ -13,7 +13,7 @@ import { RedisWebEventHub, type WebEvent } from '../adapters/web/events.ts';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { subscribeCancels } from '../src/queue/cancel-signal.ts';
 import { checkEvictionPolicy, EvictionPolicyError } from '../src/redis-eviction.ts';
-import { isCluster } from '../src/redis.ts';
+import { closeRedis, isCluster, redisFromConfig } from '../src/redis.ts';
 import { startWorker } from '../worker/main.ts';
 import { modelEnv, spawnApp, startApp, type AppProcess } from './support/app-process.ts';
 import { enqueueThreeInOrder, payloadBy, prepareStory, userQueuedLimitStory } from './support/queue-fixtures.ts';
@@ -104,6 +104,28 @@ describe.skipIf(!h.available)('the queue on a Redis Cluster', () => {
     await waitFor('the web event', () => seen.length > 0, 5_000);
     expect(seen).toEqual([event]);
     await subscriber.close();
+  });
+});
+
+describe.skipIf(!h.available)('credentials from REDIS_URL', () => {
+  it("every node connection logs in as REDIS_URL's user", async () => {
+    const password = 'pw-Cl4ster-9q';
+    for (const port of h.cluster.ports) await h.cluster.node(port).acl('SETUSER', 'imagine-cluster', 'on', `>${password}`, '~*', '&*', '+@all');
+    const config = h.config({ REDIS_URL: `redis://imagine-cluster:${password}@127.0.0.1:${h.cluster.ports[0]}` });
+    const q = h.queue(config);
+    if (!isCluster(q.redis)) throw new Error('expected a cluster client');
+    expect((await q.enqueue(payloadBy('user-1'))).ok).toBe(true);
+    const nodes = q.redis.nodes('all');
+    expect(nodes).toHaveLength(6);
+    expect(await Promise.all(nodes.map((n) => n.call('ACL', 'WHOAMI')))).toEqual(nodes.map(() => 'imagine-cluster'));
+
+    // A wrong password stops start-up with the cluster's own reason.
+    const wrong = redisFromConfig(h.config({ REDIS_URL: `redis://imagine-cluster:not-it@127.0.0.1:${h.cluster.ports[0]}` }), { logger: silentLogger });
+    try {
+      await expect(checkEvictionPolicy(wrong, false)).rejects.toThrow('Failed to refresh slots cache. WRONGPASS invalid username-password pair or user is disabled.');
+    } finally {
+      await closeRedis(wrong);
+    }
   });
 });
 

@@ -47,7 +47,16 @@ async function startNode(): Promise<TestRedis> {
     try {
       return await startRedis({
         private: true,
-        args: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-port', String(busPort), '--cluster-node-timeout', String(NODE_TIMEOUT_MS)],
+        args: [
+          '--cluster-enabled', 'yes',
+          '--cluster-config-file', 'nodes.conf',
+          '--cluster-port', String(busPort),
+          '--cluster-node-timeout', String(NODE_TIMEOUT_MS),
+          // A replica is listed to clients once its replication offset moves; on an idle master only
+          // its pings move it, every 10 s by default. Sync at once and ping every second instead.
+          '--repl-diskless-sync-delay', '0',
+          '--repl-ping-replica-period', '1',
+        ],
       });
     } catch (err) {
       if (attempt >= 2) throw err;
@@ -108,10 +117,13 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
   try {
     await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes']);
     // Every node must see the whole cluster as healthy with all six members before a client seeds from it.
-    await waitUntil('cluster_state:ok on every node', async () => {
+    await waitUntil('cluster_state:ok on every node, every replica in sync', async () => {
       for (const p of ports) {
         const info = (await node(p).cluster('INFO')) as string;
         if (!info.includes('cluster_state:ok') || !info.includes('cluster_known_nodes:6')) return false;
+        // CLUSTER SLOTS (what clients read) lists a replica only once this node knows it has synced with its master.
+        const slots = await node(p).cluster('SLOTS');
+        if (slots.length !== 3 || slots.some((range) => range.length !== 4)) return false;
       }
       return true;
     });
