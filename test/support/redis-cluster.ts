@@ -33,6 +33,8 @@ export interface TestRedisCluster {
   masterOf(key: string): Promise<ClusterNodeInfo>;
   /** Promote the replica of the master holding `key`'s slot (CLUSTER FAILOVER on the replica); resolves once every node agrees. */
   failover(key: string): Promise<{ from: number; to: number }>;
+  /** Kill (SIGKILL) the master holding `key`'s slot, with no warning; resolves once its replica has taken over on every live node. */
+  killMaster(key: string): Promise<{ from: number; to: number }>;
   stop(): Promise<void>;
 }
 
@@ -132,15 +134,34 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
     throw err;
   }
 
-  const nodes = async () => parseNodes((await node(ports[0]).cluster('NODES')) as string);
+  const dead = new Set<number>();
+  /** A node that was not killed, to ask. */
+  const alive = () => ports.find((p) => !dead.has(p))!;
+  const nodes = async () => parseNodes((await node(alive()).cluster('NODES')) as string);
   const masterOf = async (key: string) => {
-    const slot = (await node(ports[0]).cluster('KEYSLOT', key)) as number;
-    const slots = await node(ports[0]).cluster('SLOTS');
+    const slot = (await node(alive()).cluster('KEYSLOT', key)) as number;
+    const slots = await node(alive()).cluster('SLOTS');
     const range = slots.find(([from, to]) => slot >= from && slot <= to);
     if (!range) throw new Error(`no node serves slot ${slot}`);
     const master = (await nodes()).find((n) => n.port === range[2][1]);
     if (!master) throw new Error(`slot ${slot}'s master on port ${range[2][1]} is not in CLUSTER NODES`);
     return master;
+  };
+
+  /** Resolves once every live node names `replicaId` master and the cluster is healthy again. */
+  const tookOver = (replicaId: string, from: number, live: number[]) =>
+    waitUntil(`${replicaId} to take over from ${from}`, async () => {
+      for (const p of live) {
+        const view = parseNodes((await node(p).cluster('NODES')) as string);
+        if (view.find((n) => n.id === replicaId)?.role !== 'master') return false;
+        if (!((await node(p).cluster('INFO')) as string).includes('cluster_state:ok')) return false;
+      }
+      return true;
+    });
+  const replicaOf = async (master: ClusterNodeInfo) => {
+    const replica = (await nodes()).find((n) => n.role === 'replica' && n.masterId === master.id);
+    if (!replica) throw new Error(`the master on port ${master.port} has no replica`);
+    return replica;
   };
 
   return {
@@ -152,18 +173,20 @@ export async function startRedisCluster(): Promise<TestRedisCluster> {
     masterOf,
     async failover(key) {
       const master = await masterOf(key);
-      const replica = (await nodes()).find((n) => n.role === 'replica' && n.masterId === master.id);
-      if (!replica) throw new Error(`the master on port ${master.port} has no replica`);
+      const replica = await replicaOf(master);
       await node(replica.port).cluster('FAILOVER');
-      // Done when every node names the replica as the slot's master and the cluster is healthy again.
-      await waitUntil(`port ${replica.port} to take over from ${master.port}`, async () => {
-        for (const p of ports) {
-          const view = parseNodes((await node(p).cluster('NODES')) as string);
-          if (view.find((n) => n.id === replica.id)?.role !== 'master') return false;
-          if (!((await node(p).cluster('INFO')) as string).includes('cluster_state:ok')) return false;
-        }
-        return true;
-      });
+      await tookOver(replica.id, master.port, ports.filter((p) => !dead.has(p)));
+      return { from: master.port, to: replica.port };
+    },
+    async killMaster(key) {
+      const master = await masterOf(key);
+      const replica = await replicaOf(master);
+      await servers[ports.indexOf(master.port)].kill();
+      dead.add(master.port);
+      clients.get(master.port)?.disconnect();
+      clients.delete(master.port);
+      // The replica is elected once the others have marked the master failed (cluster-node-timeout).
+      await tookOver(replica.id, master.port, ports.filter((p) => !dead.has(p)));
       return { from: master.port, to: replica.port };
     },
     stop,
