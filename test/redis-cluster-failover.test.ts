@@ -7,11 +7,10 @@
  * mid-job), on the cluster, with separate worker and bot processes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { startWorker } from '../worker/main.ts';
-import { silentLogger, useQueueHarness } from './support/queue-harness.ts';
+import { useQueueHarness } from './support/queue-harness.ts';
 import { readDeliveries, RecordingDeliverer } from './support/recording-deliverer.ts';
-import { pipelineLoader, tempDir, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
-import { model, progressStep, scenario as scenarioOn, slowJob, state } from './support/worker-scenario.ts';
+import { tempDir, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
+import { inProcessWorker, progressStep, scenario as scenarioOn, slowJob, state } from './support/worker-scenario.ts';
 
 const h = useQueueHarness('failover', { cluster: true });
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -33,16 +32,7 @@ function postsPerJob(file: string, ids: string[]): number[] {
 async function streamAcross(label: string, move: (prefix: string) => Promise<{ from: number; to: number }>): Promise<void> {
   const config = h.config({ ARTIFACT_DIR: tempDir(`${label}-artifacts`), LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000' });
   const deliverer = new RecordingDeliverer();
-  const worker = await startWorker(config, {
-    deliverers: [deliverer],
-    logger: silentLogger,
-    catalog: model.catalog,
-    loadPipeline: pipelineLoader(),
-    http: false,
-    lockDurationMs: 5000,
-    stalledIntervalMs: 2000,
-  });
-  cleanups.push(() => worker.close());
+  await inProcessWorker({ cleanups }, config, deliverer);
   const q = h.queue(config);
   const ids: string[] = [];
   const enqueue = async (seed: number) => {

@@ -16,7 +16,7 @@ import { checkEvictionPolicy, EvictionPolicyError } from '../src/redis-eviction.
 import { closeRedis, isCluster, redisFromConfig } from '../src/redis.ts';
 import { startWorker } from '../worker/main.ts';
 import { modelEnv, spawnApp, startApp, type AppProcess } from './support/app-process.ts';
-import { enqueueThreeInOrder, payloadBy, prepareStory, userQueuedLimitStory } from './support/queue-fixtures.ts';
+import { payloadBy, positionsStory, prepareStory, userQueuedLimitStory } from './support/queue-fixtures.ts';
 import { keysUnder, silentLogger, useQueueHarness } from './support/queue-harness.ts';
 import { uniquePrefix } from './support/queue-prefix.ts';
 import { RecordingDeliverer } from './support/recording-deliverer.ts';
@@ -31,14 +31,7 @@ describe.skipIf(!h.available)('the queue on a Redis Cluster', () => {
     const config = h.config();
     const q = h.queue(config);
     expect(isCluster(q.redis)).toBe(true);
-    const ids = await enqueueThreeInOrder(q);
-    const worker = await h.worker(config);
-    await worker.waitStarted(1);
-    expect(worker.started[0]).toBe(ids[0]);
-    expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([0, 1, 2]);
-    await worker.complete(ids[0]);
-    await worker.waitStarted(2);
-    expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([null, 0, 1]);
+    const ids = await positionsStory(q, () => h.worker(config));
     expect(await q.counts()).toMatchObject({ waiting: 1, active: 1, completed: 1 });
     expect((await q.userJobs('user-3')).map((j) => [j.jobId, j.state, j.position])).toEqual([[ids[2], 'waiting', 1]]);
   });

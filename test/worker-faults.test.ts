@@ -8,19 +8,16 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { ResultStore } from '../src/results.ts';
 import { resultIdForJob } from '../worker/job-runner.ts';
-import { createLogger } from '../src/logger.ts';
-import { startWorker } from '../worker/main.ts';
 import { testConfig } from './support/queue-prefix.ts';
 import { readDeliveries, RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
 import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
-import { pipelineLoader, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
-import { model, progressStep, scenario as scenarioOn, slowJob, state, type ChildWorker } from './support/worker-scenario.ts';
+import { txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
+import { inProcessWorker, progressStep, scenario as scenarioOn, slowJob, state, type ChildWorker } from './support/worker-scenario.ts';
 
 const haveRedis = redisServerAvailable();
 if (!haveRedis) console.warn('worker-faults tests SKIPPED: no redis-server on PATH and no REDIS_URL');
 
 let redis: TestRedis;
-const silent = createLogger({ level: 'silent' });
 const cleanups: Array<() => Promise<void> | void> = [];
 const scenario = (label: string, env: Record<string, string> = {}) => scenarioOn({ url: redis.url, env: { REDIS_URL: redis.url }, cleanups }, label, env);
 
@@ -164,16 +161,7 @@ describe.skipIf(!haveRedis)('worker faults (child processes, real Redis)', () =>
   it('Redis restarted mid-run: the worker reconnects and every queued job is delivered exactly once', async () => {
     const s = scenario('redis-restart');
     const deliverer = new RecordingDeliverer({ file: s.deliveries });
-    const worker = await startWorker(testConfig(redis.url, { QUEUE_PREFIX: s.env.QUEUE_PREFIX, ARTIFACT_DIR: s.env.ARTIFACT_DIR, LOG_LEVEL: 'silent' }), {
-      deliverers: [deliverer],
-      logger: silent,
-      catalog: model.catalog,
-      loadPipeline: pipelineLoader(),
-      http: false,
-      lockDurationMs: 5000,
-      stalledIntervalMs: 2000,
-    });
-    cleanups.push(() => worker.close());
+    await inProcessWorker({ cleanups }, testConfig(redis.url, { QUEUE_PREFIX: s.env.QUEUE_PREFIX, ARTIFACT_DIR: s.env.ARTIFACT_DIR, LOG_LEVEL: 'silent' }), deliverer);
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) ids.push(await s.enqueue(txt2imgPayload({ seed: 200 + i, steps: 20, width: 128, height: 128 })));
     const deliveredCount = () => ids.filter((id) => s.events(id, 'result').length > 0).length;

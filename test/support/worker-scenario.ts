@@ -10,12 +10,14 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../src/config.ts';
+import type { Deliverer } from '../../src/delivery.ts';
 import type { JobPayload } from '../../src/jobs.ts';
 import { createLogger } from '../../src/logger.ts';
 import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
+import { startWorker, type WorkerHandle } from '../../worker/main.ts';
 import { testConfig } from './queue-prefix.ts';
 import { readDeliveries, type DeliveryEvent } from './recording-deliverer.ts';
-import { SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from './worker-fixtures.ts';
+import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from './worker-fixtures.ts';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-child.ts');
 const DELIVERY_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'delivery-child.ts');
@@ -126,3 +128,21 @@ export async function state(q: BullmqJobQueue, jobId: string): Promise<string | 
 
 /** A job long enough to be caught mid-run (hundreds of steps at 512 px on the tiny model). */
 export const slowJob = (extra: Partial<JobPayload['params']> = {}) => txt2imgPayload({ width: 512, height: 512, steps: 300, ...extra });
+
+/**
+ * A worker in the test process (the real startWorker, its delivery side posting to `deliverer`)
+ * on the tiny model, with a 5 s lock and a stall check every 2 s; closed by the target's cleanups.
+ */
+export async function inProcessWorker(target: Pick<ScenarioTarget, 'cleanups'>, config: Config, deliverer: Deliverer): Promise<WorkerHandle> {
+  const worker = await startWorker(config, {
+    deliverers: [deliverer],
+    logger: silent,
+    catalog: model.catalog,
+    loadPipeline: pipelineLoader(),
+    http: false,
+    lockDurationMs: 5000,
+    stalledIntervalMs: 2000,
+  });
+  target.cleanups.push(() => worker.close());
+  return worker;
+}
