@@ -132,9 +132,22 @@ export function clusterOptions(config: Pick<Config, 'REDIS_URL'>, opts: RedisCon
   };
 }
 
-/** A new cluster client on the seed nodes; errors are logged like createRedis's. */
+/**
+ * A new cluster client on the seed nodes; errors are logged like createRedis's. A client-role
+ * command fails after the command timeout even while no node can be reached: the cluster client
+ * would otherwise hold it until the cluster is back (its node connections' timeout only starts
+ * once a command is sent to a node), and the user would wait instead of hearing "try again".
+ */
 export function createRedisCluster(config: RedisTargetConfig, opts: RedisConnectOptions = {}): Cluster {
   const cluster = new Cluster(config.REDIS_CLUSTER_NODES, clusterOptions(config, opts));
+  const timeoutMs = (opts.role ?? 'client') === 'client' ? (opts.commandTimeoutMs ?? 10_000) : 0;
+  if (timeoutMs > 0) {
+    const send = cluster.sendCommand.bind(cluster);
+    cluster.sendCommand = (command, ...rest) => {
+      command.setTimeout(timeoutMs);
+      return send(command, ...rest);
+    };
+  }
   return logErrors(cluster, describeRedisTarget(config), opts);
 }
 

@@ -70,6 +70,22 @@ describe('connection options', () => {
     client.disconnect();
   });
 
+  it('a client-role cluster command fails in bounded time while no node answers; a worker-role one waits', async () => {
+    const port = await freePort();
+    const config = loadConfig({ REDIS_CLUSTER_NODES: `127.0.0.1:${port}` });
+    const logger = createLogger({ level: 'silent' });
+    const client = redisFromConfig(config, { role: 'client', commandTimeoutMs: 300, logger });
+    const worker = redisFromConfig(config, { role: 'worker', logger });
+    try {
+      await expect(client.get('{imagine}:x')).rejects.toThrow('Command timed out');
+      const waiting = worker.get('{imagine}:x').then(() => 'answered', () => 'failed');
+      expect(await Promise.race([waiting, new Promise((r) => setTimeout(() => r('still waiting'), 600))])).toBe('still waiting');
+    } finally {
+      client.disconnect();
+      worker.disconnect();
+    }
+  });
+
   it('REDIS_CLUSTER_NODES: a bad node list or a prefix without a hash tag is refused, naming the variable', () => {
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-0' })).toThrow('Invalid configuration: REDIS_CLUSTER_NODES must be a comma list of host:port seed nodes, e.g. redis-0:6379,redis-1:6379');
     expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-0:70000' })).toThrow('REDIS_CLUSTER_NODES must be a comma list of host:port seed nodes (ports 1 to 65535)');
