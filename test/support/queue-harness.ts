@@ -35,7 +35,9 @@ export interface QueueHarnessOptions {
 }
 
 export function useQueueHarness(label: string, opts: QueueHarnessOptions = {}) {
-  const available = opts.cluster ? redisServerAvailable() && !!spawnSync('redis-cli', ['--version']).stdout : redisServerAvailable();
+  // A cluster is always started here (REDIS_URL or not): it needs both programs.
+  const runs = (program: string) => spawnSync(program, ['--version'], { stdio: 'ignore' }).status === 0;
+  const available = opts.cluster ? runs('redis-server') && runs('redis-cli') : redisServerAvailable();
   if (!available) console.warn(`SKIPPED: ${label} needs ${opts.cluster ? 'redis-server and redis-cli' : 'redis-server or REDIS_URL'}`);
   let server: TestRedis | undefined;
   let cluster: TestRedisCluster | undefined;
