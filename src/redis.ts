@@ -103,7 +103,8 @@ export function describeRedisTarget(config: RedisTargetConfig): string {
  * The cluster client's options. Each node connection gets the role's options (timeouts,
  * retries) plus REDIS_URL's username, password and TLS (rediss://) when a URL is set too: a
  * managed cluster takes the same credentials on every node. With TLS the nodes' addresses from
- * CLUSTER SLOTS are used as they are (no DNS lookup), as managed services with TLS require.
+ * CLUSTER SLOTS are used as they are, without a DNS lookup (ioredis's advice for managed
+ * clusters with TLS, whose certificates name the addresses the cluster hands out).
  */
 export function clusterOptions(config: Pick<Config, 'REDIS_URL'>, opts: RedisConnectOptions = {}): ClusterOptions {
   const node: RedisOptions = redisOptions(opts);
