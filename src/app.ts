@@ -3,8 +3,8 @@
  *
  *   shared      HTTP server (PORT: playground, /healthz, /readyz, /metrics, /slack/events),
  *               metrics, artifact store, key-value store, result store, web event hub
- *   queue       REDIS_URL set: BullMQ on Redis (after checking Redis will not evict keys);
- *               unset: the in-process queue, which the worker half consumes directly
+ *   queue       REDIS_URL or REDIS_CLUSTER_NODES set: BullMQ on Redis or a Redis Cluster (after
+ *               checking Redis will not evict keys); unset: the in-process queue, which the worker half consumes directly
  *   adapters    the web playground unless Discord or Slack is configured (WEB_PLAYGROUND
  *               decides); Discord when DISCORD_TOKEN is set; Slack when SLACK_BOT_TOKEN is set
  *               (HTTP receiver on /slack/events, or Socket Mode)
@@ -18,7 +18,6 @@
  * finishes and stores the jobs in hand, the delivery side posts what it holds, then queue,
  * hub, server and connections close.
  */
-import type { Redis } from 'ioredis';
 import type { DiscordBot } from '../adapters/discord/inbound.ts';
 import type { SlackBot } from '../adapters/slack/bot.ts';
 import { WebDeliverer } from '../adapters/web/deliver.ts';
@@ -43,7 +42,7 @@ import { BullmqJobQueue } from './queue/bullmq-queue.ts';
 import { LocalJobQueue } from './queue/local-queue.ts';
 import type { JobQueue } from './queue/types.ts';
 import { checkEvictionPolicy } from './redis-eviction.ts';
-import { closeRedis, redactRedisUrl, redisFromConfig } from './redis.ts';
+import { closeRedis, describeRedisTarget, redisFromConfig, usesRedis, type RedisClient } from './redis.ts';
 import { ResultStore } from './results.ts';
 import { tokenCounter } from './token-counter.ts';
 
@@ -94,8 +93,8 @@ export interface AppOptions {
 
 export async function startApp(config: Config, role: Role, opts: AppOptions): Promise<App> {
   const { logger } = opts;
-  if (role !== 'all' && !config.REDIS_URL) {
-    throw new StartupError(`Invalid configuration: REDIS_URL is required for --role=${role} (the ${role === 'bot' ? 'workers' : 'bots'} are other processes sharing that Redis); run \`npm start\` for everything in one process`);
+  if (role !== 'all' && !usesRedis(config)) {
+    throw new StartupError(`Invalid configuration: REDIS_URL (or REDIS_CLUSTER_NODES) is required for --role=${role} (the ${role === 'bot' ? 'workers' : 'bots'} are other processes sharing that Redis); run \`npm start\` for everything in one process`);
   }
   const catalog: ModelCatalog = loadModelCatalog(config);
   const warnings: string[] = [];
@@ -105,13 +104,13 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
   };
 
   try {
-    let redis: Redis | null = null;
-    if (config.REDIS_URL) {
+    let redis: RedisClient | null = null;
+    if (usesRedis(config)) {
       redis = redisFromConfig(config, { role: 'client', name: role, logger });
       cleanups.push(() => closeRedis(redis!));
       const check = await checkEvictionPolicy(redis, config.REDIS_ALLOW_EVICTION).catch((err: unknown) => {
         if ((err as Error).name === 'EvictionPolicyError') throw err;
-        throw new StartupError(`Could not reach Redis at ${redactRedisUrl(config.REDIS_URL!)}: ${(err as Error).message}`);
+        throw new StartupError(`Could not reach Redis at ${describeRedisTarget(config)}: ${(err as Error).message}`);
       });
       if (!check.ok) {
         warnings.push(check.warning);
@@ -215,7 +214,7 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     const summary: AppSummary = {
       role,
       adapters,
-      queue: redis ? `redis ${redactRedisUrl(config.REDIS_URL!)} (BullMQ ${config.QUEUE_PREFIX}:${config.QUEUE_NAME})` : 'in-process (no REDIS_URL)',
+      queue: redis ? `redis ${describeRedisTarget(config)} (BullMQ ${config.QUEUE_PREFIX}:${config.QUEUE_NAME})` : 'in-process (no REDIS_URL)',
       models: catalog.models.map((m) => ({ name: m.name, dir: m.dir, isDefault: m.name === catalog.defaultModel.name })),
       providersRequested: worker ? resolveProviders(config.ORT_PROVIDERS.length ? config.ORT_PROVIDERS : undefined) : null,
       providerInUse,

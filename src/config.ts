@@ -34,6 +34,20 @@ const commaList = z
   .optional()
   .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean));
 
+/** `host:port,host:port` -> [{ host, port }]; the last colon splits, so `[::1]:7000` works too. */
+const seedNodes = commaList.pipe(
+  z.array(
+    z
+      .string()
+      .regex(/^\S+:\d{1,5}$/, { error: 'a comma list of host:port seed nodes, e.g. redis-0:6379,redis-1:6379' })
+      .transform((entry) => {
+        const at = entry.lastIndexOf(':');
+        return { host: entry.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(entry.slice(at + 1)) };
+      })
+      .refine((node) => node.port >= 1 && node.port <= 65535, { error: 'a comma list of host:port seed nodes (ports 1 to 65535)' }),
+  ),
+);
+
 const url = (what: string) =>
   z.url({ error: `${what} (a URL such as ${what.includes('Slack') ? 'https://slack.com/api/' : 'https://discord.com/api'})` });
 
@@ -48,6 +62,8 @@ export const envSchema = z
       .string()
       .regex(/^rediss?:\/\/\S+$/, { error: 'a redis:// or rediss:// URL, e.g. redis://127.0.0.1:6379' })
       .optional(),
+    /** Seed nodes of a Redis Cluster; when set, every process uses the cluster (REDIS_URL then only lends credentials and TLS). */
+    REDIS_CLUSTER_NODES: seedNodes,
     MODEL_DIR: optionalString,
     MODELS_CONFIG: optionalString,
     UPSCALER_DIR: optionalString,
@@ -106,6 +122,11 @@ export const envSchema = z
     const need = (cond: boolean, name: string, message: string) => {
       if (cond) ctx.addIssue({ code: 'custom', path: [name], message });
     };
+    need(
+      env.REDIS_CLUSTER_NODES.length > 0 && !/^\{[\w-]+\}$/.test(env.QUEUE_PREFIX),
+      'QUEUE_PREFIX',
+      'a hash-tagged prefix such as {imagine} with REDIS_CLUSTER_NODES (the braces keep every queue key in one cluster slot, which the queue scripts need)',
+    );
     need(!!env.DISCORD_TOKEN && !env.DISCORD_APP_ID, 'DISCORD_APP_ID', 'required when DISCORD_TOKEN is set (the application id from the Discord developer portal)');
     need(!!env.DISCORD_APP_ID && !env.DISCORD_TOKEN, 'DISCORD_TOKEN', 'required when DISCORD_APP_ID is set (the bot token)');
     need(

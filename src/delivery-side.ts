@@ -3,7 +3,6 @@
  * DeliveryService over its deliverers, fed by the Redis delivery queue and progress channel
  * when there is Redis, or directly by the local worker (LocalDeliveryOutbox) when there is not.
  */
-import type { Redis } from 'ioredis';
 import type { ArtifactStore } from './artifacts.ts';
 import type { Config } from './config.ts';
 import { DelivererRegistry } from './deliverer-registry.ts';
@@ -15,7 +14,7 @@ import { LocalDeliveryOutbox } from './local-delivery.ts';
 import type { Logger } from './logger.ts';
 import type { Metrics } from './metrics.ts';
 import { DeliveryConsumer } from './queue/delivery-queue.ts';
-import { closeRedis } from './redis.ts';
+import { closeRedis, duplicateRedis, type RedisClient } from './redis.ts';
 import { ResultStore, resultTtlSeconds } from './results.ts';
 
 export interface DeliverySideOptions {
@@ -26,7 +25,7 @@ export interface DeliverySideOptions {
   metrics: Pick<Metrics, 'deliveries'>;
   logger: Logger;
   /** Consume the Redis delivery queue; null: the in-process outbox (one-process mode without Redis). */
-  redis: Redis | null;
+  redis: RedisClient | null;
   retryPolicy?: RetryPolicy;
   /** Delivery-queue lock timings (tests shorten them so a killed bot's task moves on in seconds). */
   lockDurationMs?: number;
@@ -60,7 +59,7 @@ export async function startDeliverySide(opts: DeliverySideOptions): Promise<Deli
     return { service, localOutbox, close: () => localOutbox.drain() };
   }
   // BullMQ's blocking reads need a connection whose commands wait out outages.
-  const connection = opts.redis.duplicate({ connectionName: 'imagine:delivery', maxRetriesPerRequest: null, commandTimeout: undefined });
+  const connection = duplicateRedis(opts.redis, 'delivery');
   connection.on('error', (err: Error) => log.warn({ err: { message: err.message } }, 'delivery connection error'));
   const consumer = new DeliveryConsumer({ config, connection, service, logger: log, lockDurationMs: opts.lockDurationMs, stalledIntervalMs: opts.stalledIntervalMs });
   await consumer.start();

@@ -2,7 +2,7 @@
  * KeyValueStore on Redis. Keys live under the queue prefix (`{imagine}:kv:<key>`): the hash
  * tag puts them in the same cluster slot as the queue, so scripts may touch both.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './redis.ts';
 import type { Config } from './config.ts';
 import type { KeyValueStore, KvWrite } from './kv.ts';
 import { ttlToMs } from './kv-ttl.ts';
@@ -36,12 +36,12 @@ export function kvNamespace(config: Pick<Config, 'QUEUE_PREFIX'>): string {
 
 export class RedisKeyValueStore implements KeyValueStore {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     /** Prepended to every key; see kvNamespace(). */
     readonly namespace: string,
   ) {}
 
-  static fromConfig(redis: Redis, config: Pick<Config, 'QUEUE_PREFIX'>): RedisKeyValueStore {
+  static fromConfig(redis: RedisClient, config: Pick<Config, 'QUEUE_PREFIX'>): RedisKeyValueStore {
     return new RedisKeyValueStore(redis, kvNamespace(config));
   }
 

@@ -64,7 +64,7 @@ describe('refusing bad configuration', () => {
       const r = await runToExit({}, [`--role=${role}`]);
       expect(r.code).toBe(1);
       expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
-      expect(r.stderr).toMatch(new RegExp(`^Invalid configuration: REDIS_URL is required for --role=${role} `));
+      expect(r.stderr).toMatch(new RegExp(`^Invalid configuration: REDIS_URL \\(or REDIS_CLUSTER_NODES\\) is required for --role=${role} `));
     }
   });
 

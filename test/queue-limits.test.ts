@@ -1,5 +1,5 @@
 /** Per-user and global admission limits, exactly at their boundaries, on a real Redis. */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis.ts';
 import { describe, expect, it } from 'vitest';
 import type { KeyValueStore } from '../src/kv.ts';
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
@@ -10,7 +10,7 @@ import { keysUnder, silentLogger, useQueueHarness } from './support/queue-harnes
 const h = useQueueHarness('limits');
 
 /** Pretend the user's last-minute entries happened `ms` earlier (the window slides in Redis time). */
-async function ageRateWindow(redis: Redis, q: BullmqJobQueue, userId: string, ms: number): Promise<void> {
+async function ageRateWindow(redis: RedisClient, q: BullmqJobQueue, userId: string, ms: number): Promise<void> {
   const key = q.keys.userRate(userId);
   const entries = await redis.zrange(key, 0, -1, 'WITHSCORES');
   for (let i = 0; i < entries.length; i += 2) await redis.zadd(key, 'XX', Number(entries[i + 1]) - ms, entries[i]);

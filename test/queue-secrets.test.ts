@@ -4,7 +4,7 @@
  * only in its own expiring `secret:<jobId>` key.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis.ts';
 import { describe, expect, it } from 'vitest';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { DISCORD_TOKEN_TTL_S, SLACK_RESPONSE_URL_TTL_S, loadSecret } from '../src/platform-secrets.ts';
@@ -14,7 +14,7 @@ import { useQueueHarness } from './support/queue-harness.ts';
 const h = useQueueHarness('secrets');
 
 /** Every key in the database with all of its content, read according to its type. */
-async function dumpAll(redis: Redis): Promise<Map<string, string>> {
+async function dumpAll(redis: RedisClient): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   let cursor = '0';
   do {

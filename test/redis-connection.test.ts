@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../src/logger.ts';
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
-import { closeRedis, createRedis, reconnectDelayMs, redactRedisUrl, redisOptions } from '../src/redis.ts';
+import { loadConfig } from '../src/config.ts';
+import { closeRedis, clusterOptions, createRedis, describeRedisTarget, isCluster, reconnectDelayMs, redactRedisUrl, redisFromConfig, redisOptions, usesRedis } from '../src/redis.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 import { testConfig } from './support/queue-prefix.ts';
 import { freePort, redisServerAvailable, startRedis } from './support/redis-server.ts';
@@ -43,6 +44,55 @@ describe('connection options', () => {
       expect(d).toBeGreaterThanOrEqual(base * 0.8);
       expect(d).toBeLessThanOrEqual(base * 1.2);
     }
+  });
+
+  it('REDIS_CLUSTER_NODES: seed nodes parsed, the cluster client chosen, REDIS_URL lending only credentials and TLS', async () => {
+    const config = loadConfig({ REDIS_CLUSTER_NODES: 'redis-0:6379, 10.0.0.7:7001,[::1]:7002', REDIS_URL: 'rediss://imagine:p%40ss@ignored-host:1234/3' });
+    expect(config.REDIS_CLUSTER_NODES).toEqual([{ host: 'redis-0', port: 6379 }, { host: '10.0.0.7', port: 7001 }, { host: '::1', port: 7002 }]);
+    expect(usesRedis(config)).toBe(true);
+    expect(usesRedis(loadConfig({}))).toBe(false);
+    expect(describeRedisTarget(config)).toBe('cluster redis-0:6379,10.0.0.7:7001,::1:7002');
+
+    const worker = clusterOptions(config, { role: 'worker', name: 'w' });
+    expect(worker.redisOptions).toMatchObject({ username: 'imagine', password: 'p@ss', tls: {}, maxRetriesPerRequest: null, commandTimeout: undefined, connectionName: 'imagine:w' });
+    expect(worker.redisOptions).not.toHaveProperty('host');
+    expect(worker.redisOptions).not.toHaveProperty('db');
+    expect(worker.scaleReads).toBe('master');
+    expect(worker.dnsLookup).toBeTypeOf('function');
+    const plain = clusterOptions(loadConfig({ REDIS_CLUSTER_NODES: 'a:1' }), { role: 'client', commandTimeoutMs: 2_500 });
+    expect(plain.redisOptions).toMatchObject({ maxRetriesPerRequest: 3, commandTimeout: 2_500 });
+    expect(plain.redisOptions).not.toHaveProperty('password');
+    expect(plain.redisOptions).not.toHaveProperty('tls');
+    expect(plain.dnsLookup).toBeUndefined();
+
+    const client = redisFromConfig(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:1' }), { logger: createLogger({ level: 'silent' }) });
+    expect(isCluster(client)).toBe(true);
+    client.disconnect();
+  });
+
+  it('a client-role cluster command fails in bounded time while no node answers; a worker-role one waits', async () => {
+    const port = await freePort();
+    const config = loadConfig({ REDIS_CLUSTER_NODES: `127.0.0.1:${port}` });
+    const logger = createLogger({ level: 'silent' });
+    const client = redisFromConfig(config, { role: 'client', commandTimeoutMs: 300, logger });
+    const worker = redisFromConfig(config, { role: 'worker', logger });
+    try {
+      await expect(client.get('{imagine}:x')).rejects.toThrow('Command timed out');
+      const waiting = worker.get('{imagine}:x').then(() => 'answered', () => 'failed');
+      expect(await Promise.race([waiting, new Promise((r) => setTimeout(() => r('still waiting'), 600))])).toBe('still waiting');
+    } finally {
+      client.disconnect();
+      worker.disconnect();
+    }
+  });
+
+  it('REDIS_CLUSTER_NODES: a bad node list or a prefix without a hash tag is refused, naming the variable', () => {
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-0' })).toThrow('Invalid configuration: REDIS_CLUSTER_NODES must be a comma list of host:port seed nodes, e.g. redis-0:6379,redis-1:6379');
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-0:70000' })).toThrow('REDIS_CLUSTER_NODES must be a comma list of host:port seed nodes (ports 1 to 65535)');
+    expect(() => loadConfig({ REDIS_CLUSTER_NODES: 'redis-0:6379', QUEUE_PREFIX: 'imagine' })).toThrow(
+      'Invalid configuration: QUEUE_PREFIX must be a hash-tagged prefix such as {imagine} with REDIS_CLUSTER_NODES',
+    );
+    expect(loadConfig({ QUEUE_PREFIX: 'imagine' }).QUEUE_PREFIX).toBe('imagine');
   });
 
   it('redacts credentials in URLs', () => {

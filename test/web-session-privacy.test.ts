@@ -4,7 +4,7 @@
  * attacker would look: every key name and every value in Redis, after a session has queued a
  * job, got a result and pressed a button on it.
  */
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis.ts';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebIdentity } from '../adapters/web/identity.ts';
 import { encodeAction } from '../src/actions.ts';
@@ -22,7 +22,7 @@ afterEach(async () => {
 });
 
 /** Every key of the database with everything stored under it, as one text. */
-async function dumpRedis(redis: Redis): Promise<string> {
+async function dumpRedis(redis: RedisClient): Promise<string> {
   const out: string[] = [];
   for (const key of await redis.keys('*')) {
     const type = await redis.type(key);

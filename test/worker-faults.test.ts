@@ -1,37 +1,25 @@
 /**
  * Fault tests: worker processes (children running the real startWorker and process
  * lifecycle) against a real Redis, killed, crashed, signalled and starved of Redis, with
- * results recorded to a file by a recording deliverer. Queue timings are shortened (lock
- * 1 s, stall check every 0.5 s) so recovery takes seconds.
+ * results recorded to a file by a recording deliverer (the scenarios: support/worker-scenario.ts).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { QueueEvents } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Config } from '../src/config.ts';
-import type { JobPayload } from '../src/jobs.ts';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { ResultStore } from '../src/results.ts';
 import { resultIdForJob } from '../worker/job-runner.ts';
-import { createLogger } from '../src/logger.ts';
-import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
-import { startWorker } from '../worker/main.ts';
 import { testConfig } from './support/queue-prefix.ts';
 import { readDeliveries, RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
 import { redisServerAvailable, startRedis, type TestRedis } from './support/redis-server.ts';
-import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
+import { txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
+import { inProcessWorker, progressStep, scenario as scenarioOn, slowJob, state, type ChildWorker } from './support/worker-scenario.ts';
 
-const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'worker-child.ts');
-const DELIVERY_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'delivery-child.ts');
 const haveRedis = redisServerAvailable();
 if (!haveRedis) console.warn('worker-faults tests SKIPPED: no redis-server on PATH and no REDIS_URL');
 
 let redis: TestRedis;
-const model = tinyModel();
-const silent = createLogger({ level: 'silent' });
 const cleanups: Array<() => Promise<void> | void> = [];
+const scenario = (label: string, env: Record<string, string> = {}) => scenarioOn({ url: redis.url, env: { REDIS_URL: redis.url }, cleanups }, label, env);
 
 beforeAll(async () => {
   // Append-only persistence: a restarted server must still hold every queued job.
@@ -43,98 +31,6 @@ afterAll(async () => {
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-interface ChildWorker {
-  child: ChildProcess;
-  pid: number;
-  port: number | null;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  output(): string;
-}
-
-interface Scenario {
-  env: Record<string, string>;
-  config: Config;
-  queue: BullmqJobQueue;
-  deliveries: string;
-  spawnWorker(extra?: Record<string, string>): Promise<ChildWorker>;
-  /** A bot-side delivery process (delivery-child.ts) posting to the same recording file. */
-  spawnDelivery(extra?: Record<string, string>): Promise<ChildWorker>;
-  enqueue(payload: JobPayload): Promise<string>;
-  events(jobId: string, type?: DeliveryEvent['type']): DeliveryEvent[];
-}
-
-function scenario(label: string, env: Record<string, string> = {}): Scenario {
-  const work = tempDir(`faults-${label}`);
-  const config = testConfig(redis.url, { LIMIT_USER_QUEUED: '1000', LIMIT_USER_PER_MINUTE: '10000', LIMIT_QUEUE_DEPTH: '10000', ...SLOW_JOB_LIMITS, ...env }, label);
-  const deliveries = path.join(work, 'deliveries.jsonl');
-  const childEnv: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? work,
-    REDIS_URL: redis.url,
-    QUEUE_PREFIX: config.QUEUE_PREFIX,
-    ARTIFACT_DIR: path.join(work, 'artifacts'),
-    PORT: '0',
-    LOG_LEVEL: 'warn',
-    ORT_PROVIDERS: 'cpu',
-    TEST_MODEL_DIR: model.dir,
-    TEST_DELIVERY_FILE: deliveries,
-    TEST_LOCK_MS: '1000',
-    TEST_STALLED_MS: '500',
-    ...SLOW_JOB_LIMITS,
-    ...env,
-  };
-  const queue = new BullmqJobQueue({ config, logger: silent });
-  const children: ChildWorker[] = [];
-  cleanups.push(async () => {
-    for (const c of children) if (c.child.exitCode === null && c.child.signalCode === null) c.child.kill('SIGKILL');
-    await Promise.all(children.map((c) => c.exited));
-    await queue.close();
-    rmSync(work, { recursive: true, force: true });
-  });
-  async function spawnChild(script: string, extra: Record<string, string>): Promise<ChildWorker> {
-    const child = spawn(process.execPath, ['--import', 'tsx', script], { env: { ...childEnv, ...extra }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d) => (out += d));
-    child.stderr!.on('data', (d) => (out += d));
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    const ready = await Promise.race([
-      waitFor('ready line', () => out.split('\n').map((l) => { try { return JSON.parse(l); } catch { return null; } }).find((l) => l?.ready), 60_000),
-      exited.then((e) => { throw new Error(`child exited before ready (${JSON.stringify(e)}):\n${out}`); }),
-    ]);
-    const w: ChildWorker = { child, pid: ready.pid, port: ready.port ?? null, exited, output: () => out };
-    children.push(w);
-    return w;
-  }
-  return {
-    env: childEnv,
-    config,
-    queue,
-    deliveries,
-    spawnWorker: (extra = {}) => spawnChild(CHILD, extra),
-    spawnDelivery: (extra = {}) => spawnChild(DELIVERY_CHILD, extra),
-    async enqueue(payload) {
-      const r = await queue.enqueue(payload);
-      if (!r.ok) throw new Error(r.message);
-      return r.jobId;
-    },
-    events(jobId, type) {
-      return readDeliveries(deliveries).filter((e) => e.jobId === jobId && (!type || e.type === type));
-    },
-  };
-}
-
-async function progressStep(q: BullmqJobQueue, jobId: string): Promise<number> {
-  const job = await q.queue.getJob(jobId);
-  return (job?.progress as { step?: number } | undefined)?.step ?? 0;
-}
-
-async function state(q: BullmqJobQueue, jobId: string): Promise<string | undefined> {
-  return (await q.queue.getJob(jobId))?.getState();
-}
-
-/** A job long enough to be caught mid-run (hundreds of steps at 512 px on the tiny model). */
-const slowJob = (extra: Partial<JobPayload['params']> = {}) => txt2imgPayload({ width: 512, height: 512, steps: 300, ...extra });
 
 describe.skipIf(!haveRedis)('worker faults (child processes, real Redis)', () => {
   it('SIGKILL mid-job: another worker picks the job up once the lock expires; the result is delivered once', async () => {
@@ -265,16 +161,7 @@ describe.skipIf(!haveRedis)('worker faults (child processes, real Redis)', () =>
   it('Redis restarted mid-run: the worker reconnects and every queued job is delivered exactly once', async () => {
     const s = scenario('redis-restart');
     const deliverer = new RecordingDeliverer({ file: s.deliveries });
-    const worker = await startWorker(testConfig(redis.url, { QUEUE_PREFIX: s.env.QUEUE_PREFIX, ARTIFACT_DIR: s.env.ARTIFACT_DIR, LOG_LEVEL: 'silent' }), {
-      deliverers: [deliverer],
-      logger: silent,
-      catalog: model.catalog,
-      loadPipeline: pipelineLoader(),
-      http: false,
-      lockDurationMs: 5000,
-      stalledIntervalMs: 2000,
-    });
-    cleanups.push(() => worker.close());
+    await inProcessWorker({ cleanups }, testConfig(redis.url, { QUEUE_PREFIX: s.env.QUEUE_PREFIX, ARTIFACT_DIR: s.env.ARTIFACT_DIR, LOG_LEVEL: 'silent' }), deliverer);
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) ids.push(await s.enqueue(txt2imgPayload({ seed: 200 + i, steps: 20, width: 128, height: 128 })));
     const deliveredCount = () => ids.filter((id) => s.events(id, 'result').length > 0).length;

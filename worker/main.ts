@@ -15,7 +15,6 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ArtifactStore } from '../src/artifacts.ts';
 import { FsArtifactStore } from '../src/artifacts-fs.ts';
 import type { Config } from '../src/config.ts';
@@ -29,7 +28,7 @@ import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 import { loadModelCatalog, type ModelCatalog, type ModelInfo } from '../src/models.ts';
-import { closeRedis, redisFromConfig } from '../src/redis.ts';
+import { closeRedis, redisFromConfig, type RedisClient } from '../src/redis.ts';
 import type { LocalJobQueue } from '../src/queue/local-queue.ts';
 import { ResultStore } from '../src/results.ts';
 import type { DelivererRegistry } from '../src/deliverer-registry.ts';
@@ -53,14 +52,14 @@ export interface WorkerDeps {
   /** Default: the diffusion pipeline on ORT_PROVIDERS with WORKER_MAX_BATCH images per UNet batch. */
   loadPipeline?: PipelineLoader<WorkerPipeline>;
   /** A worker-role connection to share (commands wait out outages); default: one from REDIS_URL, closed by close(). */
-  redis?: Redis;
+  redis?: RedisClient;
   /**
    * One-process mode (`npm start` without Redis): take jobs from this in-process queue instead
    * of BullMQ. Then `kv` is required and must be the store the queue keeps secrets in.
    */
   localQueue?: LocalJobQueue;
   artifacts?: ArtifactStore;
-  /** Secrets, results and delivery records; default: Redis under the queue prefix. */
+  /** Secrets, results and delivery records; default: RedisClient under the queue prefix. */
   kv?: KeyValueStore;
   /** The process's HTTP server to add readiness checks to; default: a new one on HOST:PORT; false: none. */
   http?: HttpServerHandle | false;
@@ -114,7 +113,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
   const local = deps.localQueue;
   if (local && !deps.kv) throw new Error('startWorker: a local queue needs the key-value store it keeps secrets in (deps.kv)');
   const ownsRedis = !local && !deps.redis;
-  const redis: Redis | null = local ? (deps.redis ?? null) : (deps.redis ?? redisFromConfig(config, { role: 'worker', name: 'worker', logger }));
+  const redis: RedisClient | null = local ? (deps.redis ?? null) : (deps.redis ?? redisFromConfig(config, { role: 'worker', name: 'worker', logger }));
   const kv = deps.kv ?? RedisKeyValueStore.fromConfig(redis!, config);
   const artifacts = deps.artifacts ?? new FsArtifactStore(config.ARTIFACT_DIR);
   const results = new ResultStore(kv);

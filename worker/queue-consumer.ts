@@ -12,7 +12,7 @@
  * - undecodable data: see DecodingWorker.
  */
 import { Worker, type Job, type JobJson } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../src/redis.ts';
 import type { Logger } from 'pino';
 import type { Config } from '../src/config.ts';
 import { parseJobPayload, type JobPayload } from '../src/jobs.ts';
@@ -34,7 +34,7 @@ export interface Consumer {
 export interface QueueConsumerOptions {
   config: Pick<Config, 'QUEUE_NAME' | 'QUEUE_PREFIX'> & AttemptConfig;
   /** A worker-role connection (maxRetriesPerRequest null); BullMQ duplicates it for blocking reads. */
-  connection: Redis;
+  connection: RedisClient;
   runner: JobRunner;
   logger: Logger;
   metrics: Metrics;

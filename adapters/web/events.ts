@@ -5,7 +5,7 @@
  * channel beside the queue's keys. Either way the deliverer publishes and the web adapter
  * subscribes; neither knows which transport is underneath.
  */
-import type { Redis } from 'ioredis';
+import { duplicateRedis, type RedisClient } from '../../src/redis.ts';
 import { z } from 'zod';
 import { resultSchema } from '../../src/jobs.ts';
 import type { Logger } from '../../src/logger.ts';
@@ -64,11 +64,11 @@ export function webEventsChannel(config: QueueKeyConfig): string {
 export class RedisWebEventHub implements WebEventHub {
   private readonly channel: string;
   private readonly listeners = new Set<(event: WebEvent) => void>();
-  private subscriber: Redis | null = null;
+  private subscriber: RedisClient | null = null;
   private ready: Promise<void> | null = null;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     config: QueueKeyConfig,
     private readonly logger?: Pick<Logger, 'warn'>,
   ) {
@@ -103,7 +103,7 @@ export class RedisWebEventHub implements WebEventHub {
   }
 
   private async connect(): Promise<void> {
-    const sub = this.redis.duplicate({ connectionName: 'imagine:web-events', maxRetriesPerRequest: null, commandTimeout: undefined });
+    const sub = duplicateRedis(this.redis, 'web-events');
     this.subscriber = sub;
     sub.on('error', (err: Error) => this.logger?.warn({ channel: this.channel, err: { message: err.message } }, 'web events connection error'));
     sub.on('message', (channel: string, text: string) => {

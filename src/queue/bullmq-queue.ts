@@ -15,14 +15,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, type DefaultJobOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import { jobPayloadSchema, type JobPayload } from '../jobs.ts';
 import type { KeyValueStore } from '../kv.ts';
 import { RedisKeyValueStore } from '../kv-redis.ts';
 import { createLogger, type Logger } from '../logger.ts';
 import { storeSecret } from '../platform-secrets.ts';
-import { closeRedis, redisFromConfig } from '../redis.ts';
+// Redis: a connection to one Redis or to a Redis Cluster.
+import { closeRedis, redisFromConfig, type RedisClient as Redis } from '../redis.ts';
 import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
 import { isCancelRequested, requestCancel } from './cancel-signal.ts';
 import { validateEnqueue, validatePrepared } from './enqueue-validation.ts';
@@ -36,7 +36,7 @@ export type QueuedJobData = JobPayload;
 
 export type BullmqQueueConfig = Pick<
   Config,
-  'REDIS_URL' | 'QUEUE_PREFIX' | 'QUEUE_NAME' | 'JOB_ATTEMPTS' | 'JOB_TIMEOUT_S' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'
+  'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'QUEUE_PREFIX' | 'QUEUE_NAME' | 'JOB_ATTEMPTS' | 'JOB_TIMEOUT_S' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'
 >;
 
 export function defaultJobOptions(config: Pick<Config, 'JOB_ATTEMPTS'>): DefaultJobOptions {

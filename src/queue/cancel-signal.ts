@@ -6,10 +6,9 @@
  * A pub/sub message sent while a worker is disconnected is lost, so workers must also check
  * the flag (isCancelRequested) when they start a job and between steps.
  */
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { closeRedis } from '../redis.ts';
+import { closeRedis, duplicateRedis, type RedisClient } from '../redis.ts';
 import { queueKeys, type QueueKeyConfig } from './keys.ts';
 
 /** Long enough to cover every attempt of the job plus its backoff. */
@@ -17,18 +16,18 @@ export function cancelFlagTtlSeconds(config: Pick<Config, 'JOB_TIMEOUT_S' | 'JOB
   return config.JOB_TIMEOUT_S * config.JOB_ATTEMPTS + 600;
 }
 
-export async function requestCancel(redis: Redis, config: QueueKeyConfig & Pick<Config, 'JOB_TIMEOUT_S' | 'JOB_ATTEMPTS'>, jobId: string): Promise<void> {
+export async function requestCancel(redis: RedisClient, config: QueueKeyConfig & Pick<Config, 'JOB_TIMEOUT_S' | 'JOB_ATTEMPTS'>, jobId: string): Promise<void> {
   const keys = queueKeys(config);
   await redis.set(keys.cancelFlag(jobId), String(Date.now()), 'EX', cancelFlagTtlSeconds(config));
   await redis.publish(keys.cancelChannel, jobId);
 }
 
-export async function isCancelRequested(redis: Redis, config: QueueKeyConfig, jobId: string): Promise<boolean> {
+export async function isCancelRequested(redis: RedisClient, config: QueueKeyConfig, jobId: string): Promise<boolean> {
   return (await redis.exists(queueKeys(config).cancelFlag(jobId))) === 1;
 }
 
 /** Called by the worker once a cancelled job has stopped. */
-export async function clearCancel(redis: Redis, config: QueueKeyConfig, jobId: string): Promise<void> {
+export async function clearCancel(redis: RedisClient, config: QueueKeyConfig, jobId: string): Promise<void> {
   await redis.del(queueKeys(config).cancelFlag(jobId));
 }
 
@@ -42,13 +41,13 @@ export interface CancelSubscription {
  * Resolves once the subscription is active.
  */
 export async function subscribeCancels(
-  redis: Redis,
+  redis: RedisClient,
   config: QueueKeyConfig,
   onCancel: (jobId: string) => void,
   logger?: Pick<Logger, 'warn'>,
 ): Promise<CancelSubscription> {
   const channel = queueKeys(config).cancelChannel;
-  const subscriber = redis.duplicate({ connectionName: 'imagine:cancel-subscriber', maxRetriesPerRequest: null, commandTimeout: undefined });
+  const subscriber = duplicateRedis(redis, 'cancel-subscriber');
   // Without a listener an 'error' event would crash the process; ioredis reconnects and resubscribes by itself.
   subscriber.on('error', (err: Error) => logger?.warn({ channel, err: { message: err.message } }, 'cancel subscription connection error'));
   subscriber.on('message', (ch: string, jobId: string) => {

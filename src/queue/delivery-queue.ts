@@ -13,12 +13,11 @@
  * delivery service alone, so a failing post is never retried by two layers at once.
  */
 import { Queue, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../config.ts';
 import type { DeliveryService } from '../delivery-service.ts';
 import { deliveryTaskId, deliveryTaskSchema, progressNoticeSchema, type DeliveryOutbox, type DeliveryTask, type ProgressNotice } from '../delivery-tasks.ts';
 import type { Logger } from '../logger.ts';
-import { closeRedis } from '../redis.ts';
+import { closeRedis, duplicateRedis, type RedisClient } from '../redis.ts';
 import { queueKeys, type QueueKeyConfig } from './keys.ts';
 
 /** Finished tasks are kept a while (their ids dedupe late re-adds), then dropped; the ledger outlives them. */
@@ -29,7 +28,7 @@ export class RedisDeliveryOutbox implements DeliveryOutbox {
   readonly queue: Queue;
   private readonly channel: string;
 
-  constructor(private readonly redis: Redis, config: QueueKeyConfig, private readonly logger: Logger) {
+  constructor(private readonly redis: RedisClient, config: QueueKeyConfig, private readonly logger: Logger) {
     const keys = queueKeys(config);
     this.channel = keys.progressChannel;
     this.queue = new Queue(keys.deliveryQueueName, {
@@ -56,7 +55,7 @@ export class RedisDeliveryOutbox implements DeliveryOutbox {
 export interface DeliveryConsumerOptions {
   config: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_NAME'>;
   /** A worker-role connection (maxRetriesPerRequest null); BullMQ duplicates it for blocking reads. */
-  connection: Redis;
+  connection: RedisClient;
   service: DeliveryService;
   logger: Logger;
   /** Posts in flight at once (uploads wait on the network, not on this process). */
@@ -69,7 +68,7 @@ export interface DeliveryConsumerOptions {
 /** The bot side: takes delivery tasks and progress steps and hands them to the delivery service. */
 export class DeliveryConsumer {
   private readonly worker: Worker;
-  private subscriber: Redis | null = null;
+  private subscriber: RedisClient | null = null;
 
   constructor(private readonly opts: DeliveryConsumerOptions) {
     const keys = queueKeys(opts.config);
@@ -90,7 +89,7 @@ export class DeliveryConsumer {
   async start(): Promise<void> {
     const { config, connection, logger, service } = this.opts;
     const channel = queueKeys(config).progressChannel;
-    const subscriber = connection.duplicate({ connectionName: 'imagine:progress-subscriber', maxRetriesPerRequest: null, commandTimeout: undefined });
+    const subscriber = duplicateRedis(connection, 'progress-subscriber');
     subscriber.on('error', (err: Error) => logger.warn({ channel, err: { message: err.message } }, 'progress subscription connection error'));
     subscriber.on('message', (ch: string, raw: string) => {
       if (ch !== channel) return;

@@ -15,7 +15,8 @@
  * undoes all four. A producer that dies between reserve and add leaves a pending id that is
  * dropped after PENDING_GRACE_MS.
  */
-import type { Redis } from 'ioredis';
+// A connection to one Redis or to a Redis Cluster (src/redis.ts).
+import type { RedisClient as Redis } from '../redis.ts';
 import type { Config } from '../config.ts';
 import type { EnqueueRefusal, LimitSubject } from './types.ts';
 import type { QueueKeys } from './keys.ts';

@@ -3,7 +3,7 @@
  * server's script cache is empty). Keys are always passed as KEYS so Redis Cluster can route.
  */
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../redis.ts';
 
 export interface LuaScript {
   name: string;
@@ -15,7 +15,7 @@ export function luaScript(name: string, source: string): LuaScript {
   return { name, source, sha: createHash('sha1').update(source).digest('hex') };
 }
 
-export async function runLua(redis: Redis, script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
+export async function runLua(redis: RedisClient, script: LuaScript, keys: string[], args: (string | number)[]): Promise<unknown> {
   try {
     return await redis.evalsha(script.sha, keys.length, ...keys, ...args);
   } catch (err) {

@@ -2,7 +2,8 @@
  * A job's place in line, read atomically. BullMQ pushes new jobs on the left of the wait
  * list and workers pop from the right, so position = length - index (1 = next to run).
  */
-import type { Redis } from 'ioredis';
+// A connection to one Redis or to a Redis Cluster (src/redis.ts).
+import type { RedisClient as Redis } from '../redis.ts';
 import type { QueueKeys } from './keys.ts';
 import { luaScript, runLua } from './lua.ts';
 

@@ -12,7 +12,7 @@ import { writeTinyModel } from './tiny-sd-models.ts';
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Variables a test must not inherit from the machine that runs it (they would change what starts). */
-const PRODUCT_ENV = /^(REDIS_URL|MODEL_DIR|MODELS_CONFIG|DISCORD_|SLACK_|PORT$|HOST$|TRUST_PROXY$|WEB_|ORT_|ARTIFACT_DIR|LOG_LEVEL|QUEUE_|WORKER_|JOB_|LIMIT_|PROGRESS_|RESULT_TTL|MAX_|ALLOWED_|PRESS_POLICY|NSFW_|REDIS_ALLOW)/;
+const PRODUCT_ENV = /^(REDIS_URL|REDIS_CLUSTER_NODES|MODEL_DIR|MODELS_CONFIG|DISCORD_|SLACK_|PORT$|HOST$|TRUST_PROXY$|WEB_|ORT_|ARTIFACT_DIR|LOG_LEVEL|QUEUE_|WORKER_|JOB_|LIMIT_|PROGRESS_|RESULT_TTL|MAX_|ALLOWED_|PRESS_POLICY|NSFW_|REDIS_ALLOW)/;
 
 export interface AppProcess {
   child: ChildProcess;

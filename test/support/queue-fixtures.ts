@@ -64,6 +64,23 @@ export async function userQueuedLimitStory(q: JobQueue, startWorker: () => Drive
   expect(await q.enqueue(payloadBy('alice'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
 }
 
+/**
+ * Positions as a worker takes the line, told the same way for both backends: three jobs from
+ * users 1-3; 0 for the running one and 1, 2 behind it; once the first is done, null for it and
+ * the others moved up. Returns the ids; the worker holds the second job.
+ */
+export async function positionsStory(q: JobQueue, startWorker: () => DrivenWorker | Promise<DrivenWorker>): Promise<string[]> {
+  const ids = await enqueueThreeInOrder(q);
+  const worker = await startWorker();
+  await worker.waitStarted(1);
+  expect(worker.started[0]).toBe(ids[0]);
+  expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([0, 1, 2]);
+  await worker.complete(ids[0]);
+  await worker.waitStarted(2);
+  expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([null, 0, 1]);
+  return ids;
+}
+
 /** Enqueues three jobs for users 1-3: positions 1, 2, 3, none a duplicate, three distinct ids. */
 export async function enqueueThreeInOrder(q: Pick<JobQueue, 'enqueue'>): Promise<string[]> {
   const outcomes = [];

@@ -1,15 +1,18 @@
 /**
- * Shared set-up for queue integration tests: one private Redis per test file, a fresh queue
- * prefix per queue, and a real BullMQ Worker whose jobs finish only when the test says so.
+ * Shared set-up for queue integration tests: one private Redis per test file (or, with
+ * `{ cluster: true }`, one Redis Cluster: every connection and config then points at it), a
+ * fresh queue prefix per queue, and a real BullMQ Worker whose jobs finish only when the test says so.
  */
+import { spawnSync } from 'node:child_process';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
-import { closeRedis, createRedis } from '../../src/redis.ts';
+import { closeRedis, isCluster, redisFromConfig, type RedisClient } from '../../src/redis.ts';
 import { testConfig } from './queue-prefix.ts';
+import { startRedisCluster, type TestRedisCluster } from './redis-cluster.ts';
 import { redisServerAvailable, startRedis, type TestRedis } from './redis-server.ts';
 
 export const silentLogger = createLogger({ level: 'silent' });
@@ -26,34 +29,55 @@ export interface Gate {
   close(): Promise<void>;
 }
 
-export function useQueueHarness(label: string) {
-  const available = redisServerAvailable();
-  if (!available) console.warn(`SKIPPED: ${label} needs redis-server or REDIS_URL`);
+export interface QueueHarnessOptions {
+  /** Run on a Redis Cluster of three masters and three replicas (needs redis-server and redis-cli) instead of one server. */
+  cluster?: boolean;
+}
+
+export function useQueueHarness(label: string, opts: QueueHarnessOptions = {}) {
+  // A cluster is always started here (REDIS_URL or not): it needs both programs.
+  const runs = (program: string) => spawnSync(program, ['--version'], { stdio: 'ignore' }).status === 0;
+  const available = opts.cluster ? runs('redis-server') && runs('redis-cli') : redisServerAvailable();
+  if (!available) console.warn(`SKIPPED: ${label} needs ${opts.cluster ? 'redis-server and redis-cli' : 'redis-server or REDIS_URL'}`);
   let server: TestRedis | undefined;
+  let cluster: TestRedisCluster | undefined;
   const cleanups: (() => Promise<void>)[] = [];
 
   beforeAll(async () => {
-    if (available) server = await startRedis();
-  });
+    if (!available) return;
+    if (opts.cluster) cluster = await startRedisCluster();
+    else server = await startRedis();
+  }, 60_000);
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
   });
   afterAll(async () => {
     await server?.stop();
+    await cluster?.stop();
   });
 
   const h = {
     available,
     get url(): string {
-      if (!server) throw new Error('test redis not started');
-      return server.url;
+      const url = server?.url ?? cluster?.url;
+      if (!url) throw new Error('test redis not started');
+      return url;
+    },
+    /** The cluster (with `{ cluster: true }`): its nodes, failover. */
+    get cluster(): TestRedisCluster {
+      if (!cluster) throw new Error('this harness runs without a cluster');
+      return cluster;
+    },
+    /** The variables that point a process at this file's Redis: REDIS_URL, and REDIS_CLUSTER_NODES on a cluster. */
+    get env(): Record<string, string> {
+      return cluster ? { REDIS_URL: cluster.url, REDIS_CLUSTER_NODES: cluster.seedNodes } : { REDIS_URL: h.url };
     },
     config(env: Record<string, string> = {}): Config {
-      return testConfig(h.url, env, label);
+      return testConfig(h.url, { ...h.env, ...env }, label);
     },
-    /** A client connection closed after the test. */
-    connection(name = 'test'): Redis {
-      const r = createRedis(h.url, { role: 'client', name, logger: silentLogger });
+    /** A client connection closed after the test (a cluster client on a cluster). */
+    connection(name = 'test'): RedisClient {
+      const r = redisFromConfig(h.config(), { role: 'client', name, logger: silentLogger });
       cleanups.push(() => closeRedis(r));
       return r;
     },
@@ -68,7 +92,7 @@ export function useQueueHarness(label: string) {
       const waiting = new Map<string, { resolve: () => void; reject: (e: Error) => void }>();
       const started: string[] = [];
       let closing = false;
-      const connection = createRedis(h.url, { role: 'worker', name: 'test-worker', logger: silentLogger });
+      const connection = redisFromConfig(config, { role: 'worker', name: 'test-worker', logger: silentLogger });
       const worker = new Worker(
         config.QUEUE_NAME,
         async (job: Job) => {
@@ -129,15 +153,18 @@ export function useQueueHarness(label: string) {
   return h;
 }
 
-/** Every key under a prefix (SCAN, never KEYS). */
-export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+/** Every key under a prefix (SCAN, never KEYS); on a cluster, SCAN on every master. */
+export async function keysUnder(redis: RedisClient, prefix: string): Promise<string[]> {
+  const nodes: Redis[] = isCluster(redis) ? redis.nodes('master') : [redis];
   const out: string[] = [];
-  let cursor = '0';
   const pattern = prefix.replace(/[*?[\]\\]/g, '\\$&') + '*';
-  do {
-    const [next, batch] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    cursor = next;
-    out.push(...batch);
-  } while (cursor !== '0');
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+      cursor = next;
+      out.push(...batch);
+    } while (cursor !== '0');
+  }
   return out.sort();
 }

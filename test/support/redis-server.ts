@@ -20,6 +20,8 @@ export interface RedisServerOptions {
   args?: string[];
   /** How long to wait for the first PONG. */
   readyTimeoutMs?: number;
+  /** Start a private server even when REDIS_URL names an outside one (a cluster's nodes). */
+  private?: boolean;
 }
 
 export interface TestRedis {
@@ -185,7 +187,7 @@ async function stopRunning(r: Running): Promise<void> {
 
 /** Start a private server (or wrap REDIS_URL). Call stop() in afterAll. */
 export async function startRedis(opts: RedisServerOptions = {}): Promise<TestRedis> {
-  const external = process.env.REDIS_URL;
+  const external = opts.private ? undefined : process.env.REDIS_URL;
   if (external) {
     const unsupported = async () => {
       throw new Error('restart/kill/start are unavailable with an external REDIS_URL');
