@@ -84,10 +84,11 @@ export type CommandErrorCode =
   | 'not-found'
   | 'nothing-to-cancel'
   | 'not-retryable'
-  | 'wrong-message';
+  | 'wrong-message'
+  | 'not-available';
 
 export interface CommandWarning {
-  code: 'prompt-truncated' | 'negative-truncated' | 'option-overrides-flag' | 'strength-ignored' | 'limit-lowered';
+  code: 'prompt-truncated' | 'negative-truncated' | 'option-overrides-flag' | 'strength-ignored' | 'limit-lowered' | 'flags-ignored';
   message: string;
 }
 

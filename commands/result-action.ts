@@ -8,7 +8,7 @@
  * a press is only honoured on the message that really shows its result or job: the adapter
  * says which message was pressed and the stores say which one shows the target.
  */
-import type { ActionRef } from '../src/actions.ts';
+import { PAN_ACTIONS, ZOOM_ACTIONS, type ActionRef } from '../src/actions.ts';
 import type { JobPayload, JobResult } from '../src/jobs.ts';
 import type { JobSummary } from '../src/queue/types.ts';
 import { cancel } from './cancel.ts';
@@ -18,6 +18,8 @@ import { reseed } from './reseed.ts';
 import { retry } from './retry.ts';
 import { upscale } from './upscale.ts';
 import { variation } from './variation.ts';
+import { zoomOut } from './zoom-out.ts';
+import { pan } from './pan.ts';
 
 export interface ActionFacts {
   /** The result an image or whole-result action names; null once it has expired. */
@@ -29,6 +31,9 @@ export interface ActionFacts {
   /** The message that shows the job a Cancel or Retry names (its status message); null when no longer known. */
   jobMessageId?: string | null;
 }
+
+/** Buttons that open a form or an editor first; the platform adapters answer them, never this dispatch. */
+const NEEDS_FORM = 'This button is not available here.';
 
 const WRONG_MESSAGE = 'This button does not belong to this message, so nothing was done.';
 const RESULT_NOT_POSTED = 'This result is still being posted; try again in a moment.';
@@ -67,6 +72,18 @@ export function decideAction(ref: ActionRef, facts: ActionFacts, ctx: CommandCon
       return variation({ result, index: ref.index, mode: 'strong' }, ctx);
     case 'vary-subtle':
       return variation({ result, index: ref.index, mode: 'subtle' }, ctx);
+    case 'zoom-2':
+    case 'zoom-1.5':
+      return zoomOut({ result, index: ref.index, factor: ZOOM_ACTIONS[ref.action] }, ctx);
+    case 'pan-left':
+    case 'pan-right':
+    case 'pan-up':
+    case 'pan-down':
+      return pan({ result, index: ref.index, direction: PAN_ACTIONS[ref.action] }, ctx);
+    case 'zoom-custom':
+    case 'vary-region':
+    case 'remix':
+      return refuse('not-available', NEEDS_FORM);
     case 'reseed':
       return reseed({ result }, ctx);
     case 'delete':

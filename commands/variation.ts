@@ -3,6 +3,7 @@
  *   strong: img2img of the source image at `strength` (default 0.6) with a fresh seed.
  *   subtle: the source image's own seed, its noise slerped a quarter of the way toward a
  *           fresh seed's noise; no init image, so strength is 1.
+ * Remix passes an edited prompt, which then drives the variation (commands/remix-prompt.ts).
  */
 import { JOB_VERSION, variationJobSchema, type JobResult } from '../src/jobs.ts';
 import type { CommandContext, CommandOutcome, CommandWarning } from './context.ts';
@@ -13,6 +14,7 @@ import { parseDecimal } from './option-values.ts';
 import { DEFAULT_STRENGTH, STRENGTH_MAX, STRENGTH_MIN } from './options-schema.ts';
 import { jobOutcome } from './job-outcome.ts';
 import { describeParams } from './summary.ts';
+import { applyRemix } from './remix-prompt.ts';
 
 export const VARIATION_STRENGTH = DEFAULT_STRENGTH;
 export const SUBTLE_BLEND_AMOUNT = 0.25;
@@ -25,6 +27,8 @@ export interface VariationInput {
   mode: 'strong' | 'subtle';
   /** Strong mode only; 0.05..1. */
   strength?: number | string;
+  /** Remix: the edited prompt that drives the variation (absent: the image's own prompt). */
+  prompt?: string;
 }
 
 export function variation(input: VariationInput, ctx: CommandContext): CommandOutcome {
@@ -43,7 +47,9 @@ export function variation(input: VariationInput, ctx: CommandContext): CommandOu
     strength = value;
   }
 
-  const base = currentParams(result.params, ctx, warnings);
+  const remixed = applyRemix(currentParams(result.params, ctx, warnings), input.prompt, ctx, warnings);
+  if (!remixed.ok) return remixed.refusal;
+  const base = remixed.params;
   const sourceSeed = result.images[input.index].seed;
   const subtle = input.mode === 'subtle';
   const payload = variationJobSchema.parse({
@@ -58,6 +64,6 @@ export function variation(input: VariationInput, ctx: CommandContext): CommandOu
     strength: subtle ? 1 : strength,
     ...(subtle ? { blendSeed: freshSeed(ctx.randomSeed, sourceSeed), blendAmount: SUBTLE_BLEND_AMOUNT } : {}),
   });
-  const what = subtle ? 'Subtle variation' : `Strong variation (strength ${strength})`;
+  const what = `${subtle ? 'Subtle variation' : `Strong variation (strength ${strength})`}${input.prompt !== undefined ? ' (remix)' : ''}`;
   return jobOutcome(payload, ctx, warnings, `${what} of image ${input.index + 1} · ${describeParams(payload.params)}`);
 }

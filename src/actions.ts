@@ -15,8 +15,21 @@ export const MAX_ACTION_ID_LENGTH = 100;
 export const MAX_TARGET_ID_LENGTH = 80;
 const TARGET_ID = /^[A-Za-z0-9_.-]{1,80}$/;
 
-/** Act on one image of a result. */
-export type ImageAction = 'upscale' | 'variation' | 'vary-subtle' | 'vary-strong';
+/** Act on one image of a result. The edits (zoom, pan, region, remix) are offered on single-image results. */
+export type ImageAction =
+  | 'upscale'
+  | 'variation'
+  | 'vary-subtle'
+  | 'vary-strong'
+  | 'zoom-2'
+  | 'zoom-1.5'
+  | 'zoom-custom'
+  | 'pan-left'
+  | 'pan-right'
+  | 'pan-up'
+  | 'pan-down'
+  | 'vary-region'
+  | 'remix';
 /** Act on a whole result. */
 export type WholeResultAction = 'reseed' | 'delete';
 /** Act on a job (running: cancel; failed: retry). */
@@ -33,13 +46,39 @@ const CODES: Record<Action, string> = {
   variation: 'v',
   'vary-subtle': 's',
   'vary-strong': 'x',
+  'zoom-2': 'z2',
+  'zoom-1.5': 'z15',
+  'zoom-custom': 'zc',
+  'pan-left': 'pl',
+  'pan-right': 'pr',
+  'pan-up': 'pu',
+  'pan-down': 'pd',
+  'vary-region': 'vr',
+  remix: 'rx',
   reseed: 'r',
   delete: 'd',
   cancel: 'c',
   retry: 't',
 };
 const ACTION_BY_CODE = new Map(Object.entries(CODES).map(([action, code]) => [code, action as Action]));
-const IMAGE_ACTIONS: ReadonlySet<Action> = new Set<ImageAction>(['upscale', 'variation', 'vary-subtle', 'vary-strong']);
+/** The presses that start an edit job straight away, with what they do. */
+export const ZOOM_ACTIONS = { 'zoom-2': 2, 'zoom-1.5': 1.5 } as const satisfies Partial<Record<ImageAction, number>>;
+export const PAN_ACTIONS = { 'pan-left': 'left', 'pan-right': 'right', 'pan-up': 'up', 'pan-down': 'down' } as const satisfies Partial<Record<ImageAction, string>>;
+const IMAGE_ACTIONS: ReadonlySet<Action> = new Set<ImageAction>([
+  'upscale',
+  'variation',
+  'vary-subtle',
+  'vary-strong',
+  'zoom-2',
+  'zoom-1.5',
+  'zoom-custom',
+  'pan-left',
+  'pan-right',
+  'pan-up',
+  'pan-down',
+  'vary-region',
+  'remix',
+]);
 const JOB_ACTIONS: ReadonlySet<Action> = new Set<JobAction>(['cancel', 'retry']);
 const MAX_INDEX = 3;
 
@@ -84,6 +123,24 @@ export function actionLabel(ref: ActionRef): string {
       return 'Vary (Subtle)';
     case 'vary-strong':
       return 'Vary (Strong)';
+    case 'zoom-2':
+      return 'Zoom Out 2x';
+    case 'zoom-1.5':
+      return 'Zoom Out 1.5x';
+    case 'zoom-custom':
+      return 'Custom Zoom';
+    case 'pan-left':
+      return '⬅';
+    case 'pan-right':
+      return '➡';
+    case 'pan-up':
+      return '⬆';
+    case 'pan-down':
+      return '⬇';
+    case 'vary-region':
+      return 'Vary (Region)';
+    case 'remix':
+      return 'Remix';
     case 'delete':
     case 'cancel':
       return '✖';
@@ -105,15 +162,25 @@ function button(ref: ActionRef, style: ActionButton['style'] = 'secondary'): Act
   return { id: encodeAction(ref), label: actionLabel(ref), ref, style };
 }
 
+export interface ResultRowOptions {
+  /** Offer Vary (Region): only where its editor can be reached (a public address is configured). */
+  regionEditor?: boolean;
+}
+
 /**
  * The buttons under a result, row by row:
  *   U1..Un            (not on an upscaled image)
  *   V1..Vn            (strong variation of that image; only when n > 1)
  *   🔄 [Vary (Subtle) Vary (Strong) when n = 1] ✖
+ * and, for a single image, the edits:
+ *   [Vary (Region)] Remix
+ *   Zoom Out 2x  Zoom Out 1.5x  Custom Zoom
+ *   ⬅ ➡ ⬆ ⬇
  * A single image gets the named pair instead of V1: V1 and Vary (Strong) do the same, and
- * two buttons for one action read as two different things.
+ * two buttons for one action read as two different things. At most 5 rows of at most 5
+ * buttons (Discord's limit; Slack shows each row as one actions block).
  */
-export function resultActionRows(result: Pick<JobResult, 'resultId' | 'images' | 'kind'>): ActionButton[][] {
+export function resultActionRows(result: Pick<JobResult, 'resultId' | 'images' | 'kind'>, opts: ResultRowOptions = {}): ActionButton[][] {
   const { resultId } = result;
   const indexes = result.images.map((_, index) => index);
   const single = indexes.length === 1;
@@ -125,6 +192,12 @@ export function resultActionRows(result: Pick<JobResult, 'resultId' | 'images' |
     ...(single ? [button({ action: 'vary-subtle', resultId, index: 0 }), button({ action: 'vary-strong', resultId, index: 0 })] : []),
     button({ action: 'delete', resultId }, 'danger'),
   ]);
+  if (single) {
+    const index = 0;
+    rows.push([...(opts.regionEditor ? [button({ action: 'vary-region', resultId, index })] : []), button({ action: 'remix', resultId, index })]);
+    rows.push([button({ action: 'zoom-2', resultId, index }), button({ action: 'zoom-1.5', resultId, index }), button({ action: 'zoom-custom', resultId, index })]);
+    rows.push((['pan-left', 'pan-right', 'pan-up', 'pan-down'] as const).map((action) => button({ action, resultId, index })));
+  }
   return rows;
 }
 

@@ -92,8 +92,35 @@ export const upscaleJobSchema = z.object({
   factor: z.union([z.literal(2), z.literal(4)]),
 });
 
-export const jobPayloadSchema = z.discriminatedUnion('kind', [txt2imgJobSchema, variationJobSchema, upscaleJobSchema]);
+/** How far Zoom Out may shrink the source: 1 keeps it whole, 2 halves its sides. */
+export const ZOOM_MIN = 1;
+export const ZOOM_MAX = 2;
+export const PAN_DIRECTIONS = ['left', 'right', 'up', 'down'] as const;
+export type PanDirection = (typeof PAN_DIRECTIONS)[number];
+
+/**
+ * An edit of one image: the part to keep follows the source, the rest is generated.
+ *   zoom:   the source shrinks by `factor` into the centre of a canvas of its own size; the border is new.
+ *   pan:    the canvas grows by half towards `direction`; the new strip is generated.
+ *   region: the white area of a PNG mask (in the artifact store, any size: resized to the source) is repainted.
+ */
+export const editSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('zoom'), factor: z.number().min(ZOOM_MIN).max(ZOOM_MAX) }),
+  z.object({ type: z.literal('pan'), direction: z.enum(PAN_DIRECTIONS) }),
+  z.object({ type: z.literal('region'), maskArtifactKey: z.string().min(1).max(200) }),
+]);
+export type Edit = z.infer<typeof editSchema>;
+
+export const editJobSchema = z.object({
+  ...base,
+  kind: z.literal('edit'),
+  source: sourceImageSchema,
+  edit: editSchema,
+});
+
+export const jobPayloadSchema = z.discriminatedUnion('kind', [txt2imgJobSchema, variationJobSchema, upscaleJobSchema, editJobSchema]);
 export type Txt2ImgJob = z.infer<typeof txt2imgJobSchema>;
+export type EditJob = z.infer<typeof editJobSchema>;
 export type VariationJob = z.infer<typeof variationJobSchema>;
 export type UpscaleJob = z.infer<typeof upscaleJobSchema>;
 export type JobPayload = z.infer<typeof jobPayloadSchema>;
@@ -106,8 +133,10 @@ export const resultSchema = z.object({
   v: z.literal(JOB_VERSION),
   resultId: z.string().min(1).max(64),
   jobId: z.string().min(1).max(128),
-  kind: z.enum(['txt2img', 'variation', 'upscale']),
+  kind: z.enum(['txt2img', 'variation', 'upscale', 'edit']),
   params: generationParamsSchema,
+  /** What an edit job did to its source (kind 'edit' only), for the parameters shown and the PNG text. */
+  edit: editSchema.optional(),
   origin: originSchema,
   parentResultId: z.string().max(64).optional(),
   images: z

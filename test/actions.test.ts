@@ -96,20 +96,41 @@ describe('button rows', () => {
     expect(labels(resultActionRows(storedResult({ imageCount: 2 })))).toEqual([['U1', 'U2'], ['V1', 'V2'], ['🔄', '✖']]);
   });
 
-  it('1 image: U1, then 🔄 Vary (Subtle) Vary (Strong) ✖, and no V1 (it would do what Vary (Strong) does)', () => {
+  it('1 image: U1, then 🔄 Vary (Subtle) Vary (Strong) ✖, the edits, and no V1 (it would do what Vary (Strong) does)', () => {
     const rows = resultActionRows(storedResult({ imageCount: 1 }));
-    expect(labels(rows)).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(labels(rows)).toEqual([
+      ['U1'],
+      ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖'],
+      ['Remix'],
+      ['Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom'],
+      ['⬅', '➡', '⬆', '⬇'],
+    ]);
+    expect(rows.slice(2).flat().map((b) => b.id)).toEqual(['im1:rx:res-1:0', 'im1:z2:res-1:0', 'im1:z15:res-1:0', 'im1:zc:res-1:0', 'im1:pl:res-1:0', 'im1:pr:res-1:0', 'im1:pu:res-1:0', 'im1:pd:res-1:0']);
     expect(rows[1].map((b) => b.id)).toEqual(['im1:r:res-1', 'im1:s:res-1:0', 'im1:x:res-1:0', 'im1:d:res-1']);
     expect(rows.flat().filter((b) => b.ref.action === 'variation')).toEqual([]);
   });
 
-  it('an upscaled image gets no U buttons and no V1: only the Vary pair', () => {
-    expect(labels(resultActionRows(storedResult({ kind: 'upscale', imageCount: 1 })))).toEqual([['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+  it('an upscaled image gets no U buttons and no V1: the Vary pair and the edits', () => {
+    expect(labels(resultActionRows(storedResult({ kind: 'upscale', imageCount: 1 })))).toEqual([
+      ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖'],
+      ['Remix'],
+      ['Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom'],
+      ['⬅', '➡', '⬆', '⬇'],
+    ]);
+  });
+
+  it('Vary (Region) only where its editor can be reached, and never past 5 rows of 5', () => {
+    const rows = resultActionRows(storedResult({ imageCount: 1 }), { regionEditor: true });
+    expect(labels(rows)[2]).toEqual(['Vary (Region)', 'Remix']);
+    expect(rows[2][0].id).toBe('im1:vr:res-1:0');
+    expect(rows.length).toBeLessThanOrEqual(5);
+    for (const row of rows) expect(row.length).toBeLessThanOrEqual(5);
+    expect(labels(resultActionRows(storedResult({ imageCount: 4 }), { regionEditor: true }))).toEqual([['U1', 'U2', 'U3', 'U4'], ['V1', 'V2', 'V3', 'V4'], ['🔄', '✖']]);
   });
 
   it('ids are unique within a message, fit platform limits and decode to their button', () => {
     for (const n of [1, 2, 3, 4]) {
-      const buttons = resultActionRows(storedResult({ imageCount: n, resultId: 'r'.repeat(64) })).flat();
+      const buttons = resultActionRows(storedResult({ imageCount: n, resultId: 'r'.repeat(64) }), { regionEditor: true }).flat();
       expect(new Set(buttons.map((b) => b.id)).size).toBe(buttons.length);
       for (const b of buttons) {
         expect(b.id.length).toBeLessThanOrEqual(100);

@@ -123,6 +123,8 @@ export async function planJob(payload: JobPayload, results: ResultStore, artifac
       }
       break;
     }
+    case 'edit':
+      throw new InvalidJobError('Editing images is not available on this worker.', 'edit jobs are not planned by this worker version');
     case 'upscale': {
       const { image, width, height } = await sourceImage(payload.source, results, artifacts);
       // The job's parameters passed the limits; the image itself must too (the commands check its stored size).

@@ -89,6 +89,20 @@ function title(ref: ActionRef): string {
       return `Strong variation of image ${ref.index + 1}`;
     case 'vary-subtle':
       return `Subtle variation of image ${ref.index + 1}`;
+    case 'zoom-2':
+    case 'zoom-1.5':
+      return `Zoom out ${ref.action === 'zoom-2' ? 2 : 1.5}x: draw a border around the image`;
+    case 'zoom-custom':
+      return 'Zoom out by a factor from 1 to 2';
+    case 'pan-left':
+    case 'pan-right':
+    case 'pan-up':
+    case 'pan-down':
+      return `Extend the image ${ref.action.slice(4)}`;
+    case 'vary-region':
+      return 'Repaint a region of the image';
+    case 'remix':
+      return 'Vary the image with an edited prompt';
     case 'reseed':
       return 'The same request with a new seed';
     case 'delete':
