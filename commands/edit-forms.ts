@@ -53,7 +53,7 @@ export type PressStep =
 export const isFormAction = (ref: ActionRef): ref is FormRef => ref.action === 'remix' || ref.action === 'zoom-custom';
 
 /** The prompt as typed for /imagine: the image's prompt and its `--no` words. */
-function promptLine(result: JobResult): string {
+export function promptLine(result: JobResult): string {
   const { prompt, negativePrompt } = result.params;
   return negativePrompt ? `${prompt} --no ${negativePrompt}` : prompt;
 }
