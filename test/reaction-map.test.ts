@@ -32,6 +32,25 @@ describe('reaction map vocabulary', () => {
     expect(describeReactions(parseReactionMap(' , ', WORDS), (e) => e.emoji)).toBeNull();
   });
 
+  it('maps Zoom Out and the pans to their buttons, on image 1 unless another is named', () => {
+    const map = parseReactionMap('Z=zoom, Y=zoom-1.5:2, L=pan-left, R=pan-right, U=pan-up:3, D=pan-down', WORDS);
+    expect(map.entries.map((e) => reactionActionRef(e.action, 'r_1'))).toEqual([
+      { action: 'zoom-2', resultId: 'r_1', index: 0 },
+      { action: 'zoom-1.5', resultId: 'r_1', index: 1 },
+      { action: 'pan-left', resultId: 'r_1', index: 0 },
+      { action: 'pan-right', resultId: 'r_1', index: 0 },
+      { action: 'pan-up', resultId: 'r_1', index: 2 },
+      { action: 'pan-down', resultId: 'r_1', index: 0 },
+    ]);
+    // Each is exactly the button of the same name.
+    for (const e of map.entries) expect(decodeAction(encodeAction(reactionActionRef(e.action, 'r_1')))).toEqual(reactionActionRef(e.action, 'r_1'));
+    expect(describeReactions(map, (e) => e.emoji)).toBe(
+      'Reactions on a result: Z zoom out 2x of image 1 · Y zoom out 1.5x of image 2 · L pan image 1 left · R pan image 1 right · U pan image 3 up · D pan image 1 down.',
+    );
+    // The buttons that ask first cannot be reactions, and the error says why.
+    expect(() => parseReactionMap('X=remix', WORDS)).toThrow(/"remix" asks for a prompt or a drawn region first/);
+  });
+
   it.each([
     ['A', 'has no "="'],
     ['a=vary', 'does not start with an emoji'],
