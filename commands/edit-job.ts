@@ -3,7 +3,7 @@
  * the remixed prompt when there is one, the canvas size, and the job. The edit keeps the
  * image's seed family (a fresh seed, like a strong variation) and its settings.
  */
-import { JOB_VERSION, editJobSchema, type Edit, type JobResult } from '../src/jobs.ts';
+import { JOB_VERSION, describeEdit, editJobSchema, type Edit, type JobResult } from '../src/jobs.ts';
 import type { CommandContext, CommandOutcome, CommandWarning } from './context.ts';
 import { checkResultAccess, currentParams } from './result-access.ts';
 import { freshSeed } from './random-seed.ts';
@@ -19,18 +19,6 @@ export interface EditInput {
   index: number;
   /** Remix: the edited prompt (absent: the image's own prompt). */
   prompt?: string;
-}
-
-/** "Zoom out 2x", "Pan right", "Vary (Region)": what the edit did, as results and PNG text show it. */
-export function describeEdit(edit: Edit): string {
-  switch (edit.type) {
-    case 'zoom':
-      return `Zoom out ${edit.factor}x`;
-    case 'pan':
-      return `Pan ${edit.direction}`;
-    case 'region':
-      return 'Vary (Region)';
-  }
 }
 
 export function editOutcome(input: EditInput, edit: Edit, ctx: CommandContext): CommandOutcome {

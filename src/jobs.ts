@@ -111,6 +111,18 @@ export const editSchema = z.discriminatedUnion('type', [
 ]);
 export type Edit = z.infer<typeof editSchema>;
 
+/** "Zoom out 2x", "Pan right", "Vary (Region)": what an edit did, as results and PNG text show it. */
+export function describeEdit(edit: Edit): string {
+  switch (edit.type) {
+    case 'zoom':
+      return `Zoom out ${edit.factor}x`;
+    case 'pan':
+      return `Pan ${edit.direction}`;
+    case 'region':
+      return 'Vary (Region)';
+  }
+}
+
 export const editJobSchema = z.object({
   ...base,
   kind: z.literal('edit'),

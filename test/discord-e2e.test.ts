@@ -149,7 +149,7 @@ describe('Discord end to end', () => {
     expect(stored.images).toHaveLength(1);
     expect(result.content).toContain('Upscaled ×2 (image 1)');
     // An upscaled image cannot be upscaled again: no U buttons, and the Vary pair instead of V1.
-    expect(labels(result)).toEqual([['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(labels(result)).toEqual([['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖'], ['Remix'], ['Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom'], ['⬅', '➡', '⬆', '⬇']]);
   });
 
   it('🔁 on the grid posts variations, as a reply to it, for a message the bot never cached', async () => {

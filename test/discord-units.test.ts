@@ -104,7 +104,7 @@ describe('rendering', () => {
   it('gives a single-image result U1, then 🔄 Vary (Subtle) Vary (Strong) ✖ (no V1 beside Vary (Strong))', () => {
     const one = testResult({ images: testResult().images.slice(0, 1) });
     const rows = renderResult(payload('a cat'), one).components;
-    expect(rows.map((row) => row.components.map((b) => b.label))).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(rows.map((row) => row.components.map((b) => b.label))).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖'], ['Remix'], ['Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom'], ['⬅', '➡', '⬆', '⬇']]);
     expect(rows[1].components[2]).toEqual({ type: 2, style: 2, label: 'Vary (Strong)', custom_id: 'im1:x:res-1:0' });
   });
 

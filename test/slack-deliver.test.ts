@@ -143,7 +143,7 @@ describe('Slack deliverer', () => {
     const withButtons = fake.threadReplies(CHANNEL, parent.ts).filter((m) => buttonLabels(m).length > 0);
     expect(withButtons.map((m) => m.ts)).toEqual([delivered.messageId]);
     // A single image gets Vary (Subtle) / Vary (Strong) instead of a V1 that would repeat Vary (Strong).
-    expect(buttonLabels(withButtons[0])).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(buttonLabels(withButtons[0])).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖'], ['Remix'], ['Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom'], ['⬅', '➡', '⬆', '⬇']]);
   });
 
   it('hands a long Retry-After back to the worker instead of blocking', async () => {

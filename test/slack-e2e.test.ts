@@ -119,7 +119,7 @@ describe.skipIf(!available)('Slack /imagine end to end (separate bot and worker 
     const expectations: Array<[string, (r: NonNullable<Awaited<ReturnType<typeof h.results.get>>>) => void, string[][]]> = [
       ['V2', (r) => expect(r).toMatchObject({ kind: 'variation', parentResultId: source.resultId }), [['U1', 'U2', 'U3', 'U4'], ['V1', 'V2', 'V3', 'V4'], ['🔄', '✖']]],
       ['🔄', (r) => expect(r.kind === 'txt2img' && r.parentResultId === source.resultId && r.params.seed !== source.params.seed).toBe(true), [['U1', 'U2', 'U3', 'U4'], ['V1', 'V2', 'V3', 'V4'], ['🔄', '✖']]],
-      ['U1', (r) => expect(r).toMatchObject({ kind: 'upscale', parentResultId: source.resultId }), [['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]],
+      ['U1', (r) => expect(r).toMatchObject({ kind: 'upscale', parentResultId: source.resultId }), [['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖'], ['Remix'], ['Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom'], ['⬅', '➡', '⬆', '⬇']]],
     ];
     let seen = resultMessages(h.fake, CHANNEL, parent.ts).length;
     for (const [label, check, buttons] of expectations) {

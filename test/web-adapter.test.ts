@@ -267,7 +267,7 @@ describe('web deliverer', () => {
     expect(view.summary).toBe(describeResult(result.params, result.images));
     expect(resultView(flagged, 'withhold').images.map((i) => [i.flagged, i.withheld])).toEqual([[false, false], [true, true]]);
     const single = resultView({ ...result, images: result.images.slice(0, 1) }, 'spoiler');
-    expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖']]);
+    expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖'], ['Remix'], ['Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom'], ['⬅', '➡', '⬆', '⬇']]);
     expect(single.rows[1][2]).toMatchObject({ id: encodeAction({ action: 'vary-strong', resultId: result.resultId, index: 0 }), title: 'Strong variation of image 1' });
   });
 });

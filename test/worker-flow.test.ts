@@ -33,6 +33,11 @@ import { redisServerAvailable, startRedis, type TestRedis } from './support/redi
 import { pipelineLoader, sleep, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from './support/worker-fixtures.ts';
 import { FakeDiscord } from './support/fake-discord.ts';
 import { FakeSlack } from './support/fake-slack.ts';
+import { context } from './support/command-context.ts';
+import { decideAction } from '../commands/result-action.ts';
+import { varyRegion } from '../commands/vary-region.ts';
+import type { ActionRef } from '../src/actions.ts';
+import { readPngParameters } from '../worker/diffusion/images.ts';
 
 const haveRedis = redisServerAvailable();
 if (!haveRedis) console.warn('worker-flow tests SKIPPED: no redis-server on PATH and no REDIS_URL');
@@ -555,6 +560,43 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     // Job 2 started before job 1 was finished storing.
     expect(jobs[1]!.processedOn!).toBeLessThan(jobs[0]!.finishedOn!);
     await fs.rm(dir, { recursive: true, force: true });
+  }, 60_000);
+
+  it('edits: Zoom Out 2x and ➡ pressed on a stored result make edit results, stored with the edit recorded; a region mask that is not an image fails once with a user message', async () => {
+    const r = await rig();
+    const first = await delivered(r, await enqueue(r, txt2imgPayload({ n: 1, seed: 7, steps: 4 })));
+    const source = (await r.results.get(first.resultId))!;
+    const store = new FsArtifactStore(r.artifactDir);
+    const sourcePng = (await store.get(source.images[0].artifact.key))!;
+    const press = (ref: ActionRef, eventId: string) => {
+      const outcome = decideAction(ref, { result: source }, { ...context({ origin: { ...source.origin, eventId } }), models: model.catalog });
+      if (outcome.kind !== 'job') throw new Error(`expected a job, got ${JSON.stringify(outcome)}`);
+      return outcome.payload;
+    };
+
+    const zoom = await delivered(r, await enqueue(r, press({ action: 'zoom-2', resultId: source.resultId, index: 0 }, 'press-zoom')));
+    const zoomed = (await r.results.get(zoom.resultId))!;
+    expect(zoomed).toMatchObject({ kind: 'edit', edit: { type: 'zoom', factor: 2 }, parentResultId: source.resultId, params: { width: 64, height: 64, prompt: source.params.prompt } });
+    const zoomedPng = (await store.get(zoomed.images[0].artifact.key))!;
+    expect(readPngParameters(zoomedPng)).toMatchObject({ edit: 'Zoom out 2x', width: 64, height: 64 });
+    // The centre is the source shrunk to half (pixels beyond the feather exactly).
+    const shrunk = await sharp(sourcePng).resize(32, 32, { fit: 'fill', kernel: 'lanczos3' }).raw().toBuffer();
+    const centre = await sharp(zoomedPng).extract({ left: 20, top: 20, width: 24, height: 24 }).raw().toBuffer();
+    const expected = await sharp(shrunk, { raw: { width: 32, height: 32, channels: 3 } }).extract({ left: 4, top: 4, width: 24, height: 24 }).raw().toBuffer();
+    expect(centre.equals(expected)).toBe(true);
+
+    const pan = await delivered(r, await enqueue(r, press({ action: 'pan-right', resultId: source.resultId, index: 0 }, 'press-pan')));
+    const panned = (await r.results.get(pan.resultId))!;
+    expect(panned).toMatchObject({ kind: 'edit', edit: { type: 'pan', direction: 'right' } });
+    expect(panned.images[0]).toMatchObject({ width: 96, height: 64 });
+    expect(readPngParameters((await store.get(panned.images[0].artifact.key))!)).toMatchObject({ edit: 'Pan right', width: 96, height: 64 });
+
+    await store.put('uploads/not-a-mask.png', Buffer.from('not an image'), 'image/png');
+    const ctx = { ...context({ origin: { ...source.origin, eventId: 'press-region' } }), models: model.catalog };
+    const region = varyRegion({ result: source, index: 0, maskArtifactKey: 'uploads/not-a-mask.png' }, ctx);
+    if (region.kind !== 'job') throw new Error(`expected a job, got ${JSON.stringify(region)}`);
+    const regionJob = await enqueue(r, region.payload);
+    expect(await failed(r, regionJob)).toMatchObject({ message: 'The region drawn for this edit could not be read as an image. Draw it again.', retry: false });
   }, 60_000);
 });
 

@@ -202,6 +202,7 @@ export class JobRunner {
       params: payload.params,
       origin: payload.origin,
       ...(payload.parentResultId ? { parentResultId: payload.parentResultId } : {}),
+      ...(payload.kind === 'edit' ? { edit: payload.edit } : {}),
       images: gen.images.map((img, i) => ({ artifact: refs[i], seed: img.seed, width: img.width, height: img.height, ...(img.nsfw === undefined ? {} : { nsfw: img.nsfw }) })),
       ...(gridRef ? { grid: gridRef } : {}),
       timings: { ...gen.timings },

@@ -29,6 +29,8 @@ export interface TinyModelVariant {
   padToken?: string;
   /** UNet exported with fixed latent height and width (a static-shape export) */
   staticLatent?: number;
+  /** the UNet's sample channels: 4, or 9 for an inpainting UNet (latents, mask, masked-image latents) */
+  unetInChannels?: number;
   /** a safety_checker/ (see writeTinySafetyChecker) and SD's feature_extractor/ */
   safetyChecker?: TinySafetyChecker;
 }
@@ -124,7 +126,13 @@ function unet(v: TinyModelVariant) {
   const g = new GraphBuilder('unet');
   const ft = floatType(v);
   const spatial: (string | number)[] = v.staticLatent ? [v.staticLatent, v.staticLatent] : ['height', 'width'];
-  const sample = toF32(g, v, g.input('sample', ft, ['batch', LATENT_CHANNELS, ...spatial]));
+  const inChannels = v.unetInChannels ?? LATENT_CHANNELS;
+  const input = toF32(g, v, g.input('sample', ft, ['batch', inChannels, ...spatial]));
+  // an inpainting UNet's extra channels go through the convolution only; the latents also feed the time term
+  const sample =
+    inChannels === LATENT_CHANNELS
+      ? input
+      : g.op('Slice', [input, g.constant('int64', [1], [0]), g.constant('int64', [1], [LATENT_CHANNELS]), g.constant('int64', [1], [1])]);
   const tsKind = v.timestep ?? 'int64-batch';
   const tsInput =
     tsKind === 'int64-batch'
@@ -137,8 +145,8 @@ function unet(v: TinyModelVariant) {
   const conv = g.op(
     'Conv',
     [
-      sample,
-      g.constant('float32', [LATENT_CHANNELS, LATENT_CHANNELS, 3, 3], weights(LATENT_CHANNELS * LATENT_CHANNELS * 9, 21, 0.15)),
+      input,
+      g.constant('float32', [LATENT_CHANNELS, inChannels, 3, 3], weights(LATENT_CHANNELS * inChannels * 9, 21, 0.15)),
       g.constant('float32', [LATENT_CHANNELS], weights(LATENT_CHANNELS, 22, 0.05)),
     ],
     { kernel_shape: { ints: [3, 3] }, pads: { ints: [1, 1, 1, 1] } },
@@ -307,7 +315,7 @@ export function writeTinyModel(parent: string, v: TinyModelVariant): string {
   const unetDir = path.join(dir, 'unet');
   writeJson(path.join(unetDir, 'config.json'), {
     sample_size: SAMPLE_SIZE / 8,
-    in_channels: LATENT_CHANNELS,
+    in_channels: v.unetInChannels ?? LATENT_CHANNELS,
     out_channels: LATENT_CHANNELS,
     cross_attention_dim: HIDDEN,
     ...(v.lcm ? { time_cond_proj_dim: TIME_COND_DIM } : {}),

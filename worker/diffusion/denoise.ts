@@ -11,6 +11,7 @@ import type { UNet, UNetBatch } from './unet.ts';
 import type { Conditioning, LatentRgb } from './families/types.ts';
 import type { GenerateOptions, GenerateRequest } from './request.ts';
 import type { Logger } from 'pino';
+import { keepKnown, type MaskState } from './masked.ts';
 
 export function abortError(signal: AbortSignal): Error {
   const err = new Error('generation aborted', { cause: signal.reason });
@@ -27,6 +28,8 @@ export interface Job {
   cond?: Conditioning;
   uncond?: Conditioning;
   initLatent?: Float32Array;
+  /** a masked request's mask, kept latents and composite weights */
+  mask?: MaskState;
   error?: Error;
   pngs: Buffer[];
   /** the safety checker's verdict per image, when the folder has a checker */
@@ -49,6 +52,8 @@ export interface Item {
   timesteps: number[];
   /** this image's guided noise prediction, rewritten every step (schedulers keep no reference to it) */
   eps: Float32Array;
+  /** masked request, ordinary UNet: the starting noise, which also noises the kept latents each step */
+  noise?: Float32Array;
 }
 
 export interface DenoiseContext {
@@ -70,8 +75,9 @@ interface Schedule {
 
 export function scheduleFor(ctx: DenoiseContext, req: GenerateRequest): Schedule {
   const scheduler = createScheduler(req.sampler, ctx.schedulerConfig);
-  if (req.init) {
-    const s = img2imgTimesteps(scheduler, req.steps, req.init.strength);
+  const strength = req.init?.strength ?? (req.inpaint?.strength !== undefined && req.inpaint.strength < 1 ? req.inpaint.strength : undefined);
+  if (strength !== undefined) {
+    const s = img2imgTimesteps(scheduler, req.steps, strength);
     return { scheduler, timesteps: s.timesteps, latentTimestep: s.latentTimestep };
   }
   scheduler.setTimesteps(req.steps);
@@ -85,6 +91,7 @@ export function startItem(ctx: DenoiseContext, job: Job, index: number, latentSi
   const { scheduler, timesteps, latentTimestep } = scheduleFor(ctx, req);
   const blend = req.noiseBlend ? { seed: req.noiseBlend.seed + index, amount: req.noiseBlend.amount } : undefined;
   const noise = imageNoise(seed, latentSize, blend);
+  const keptNoise = job.mask && !ctx.unet.isInpainting ? Float32Array.from(noise) : undefined;
   let latent: Float32Array;
   if (job.initLatent && latentTimestep !== undefined) {
     latent = scheduler.addNoise(job.initLatent, noise, latentTimestep);
@@ -93,7 +100,7 @@ export function startItem(ctx: DenoiseContext, job: Job, index: number, latentSi
     const sigma = scheduler.initNoiseSigma;
     if (sigma !== 1) for (let i = 0; i < latent.length; i++) latent[i] *= sigma;
   }
-  return { job, index, seed, latent, scheduler, generator: stepGenerator(seed), timesteps, eps: new Float32Array(latentSize) };
+  return { job, index, seed, latent, scheduler, generator: stepGenerator(seed), timesteps, eps: new Float32Array(latentSize), noise: keptNoise };
 }
 
 /** The UNet inputs of the active items: [uncond..., cond...] with CFG, [cond...] without. */
@@ -109,7 +116,7 @@ export async function denoiseBatch(ctx: DenoiseContext, items: Item[], latentH: 
   let active: Item[] = [];
   let batch: UNetBatch | undefined;
   let steps = 0;
-  for (const t of timesteps) {
+  for (const [k, t] of timesteps.entries()) {
     for (const item of items) checkAbort(item.job);
     const now = items.filter((it) => !it.job.error);
     if (now.length === 0) break;
@@ -120,16 +127,22 @@ export async function denoiseBatch(ctx: DenoiseContext, items: Item[], latentH: 
     }
     const stepStart = performance.now();
     const divisors = active.map((it) => it.scheduler.modelInputDivisor(t));
-    const preds = await ctx.unet.predict(batch!, active.map((it) => it.latent), divisors, cfg, t, latentH, latentW);
+    const extras = ctx.unet.isInpainting ? active.map((it) => it.job.mask?.unetExtras ?? missingMask(it)) : undefined;
+    const preds = await ctx.unet.predict(batch!, active.map((it) => it.latent), divisors, cfg, t, latentH, latentW, extras);
     for (let i = 0; i < active.length; i++) {
       const it = active[i];
       const eps = preds.eps(i, cfg ? it.job.req.guidance : undefined, it.eps);
       it.latent = it.scheduler.step(eps, t, it.latent, { generator: it.generator });
+      if (it.noise) keepKnown(it.job.mask!, it.latent, it.scheduler, it.noise, timesteps[k + 1]);
     }
     steps++;
     reportProgress(ctx, active, stepStart, latentH, latentW);
   }
   return steps;
+}
+
+function missingMask(item: Item): never {
+  throw new Error(`request for seed ${item.seed} has no mask, which an inpainting UNet needs`);
 }
 
 function reportProgress(ctx: DenoiseContext, active: Item[], stepStart: number, latentH: number, latentW: number): void {

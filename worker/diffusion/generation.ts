@@ -12,6 +12,7 @@ import { guidanceEmbedding } from './guidance-embedding.ts';
 import { chwToRgb, encodePng, formatParameters, loadRgb, makeGridRgb, rgbToChw, type ImageParameters } from './images.ts';
 import { checkAbort, denoiseBatch, scheduleFor, startItem, type DenoiseContext, type Item, type Job } from './denoise.ts';
 import type { Conditioner, Conditioning } from './families/types.ts';
+import { compositeOverSource, prepareMask } from './masked.ts';
 import type { UNet } from './unet.ts';
 import type { Vae } from './vae.ts';
 import type { SafetyChecker } from './safety-checker.ts';
@@ -50,6 +51,8 @@ function imageParameters(e: Engine, req: GenerateRequest, index: number): ImageP
   };
   if (req.negativePrompt) p.negativePrompt = req.negativePrompt;
   if (req.init) p.denoisingStrength = req.init.strength;
+  if (req.inpaint?.label) p.edit = req.inpaint.label;
+  if (req.inpaint?.strength !== undefined && req.inpaint.strength < 1) p.denoisingStrength = req.inpaint.strength;
   if (req.noiseBlend) {
     p.variationSeed = req.noiseBlend.seed + index;
     p.variationStrength = req.noiseBlend.amount;
@@ -75,6 +78,12 @@ async function encodeJob(e: Engine, job: Job, timings: GenerateTimings): Promise
     job.initLatent = await e.vae.encode(rgbToChw(rgb, req.width, req.height), req.height, req.width);
     timings.vaeMs += performance.now() - t1;
   }
+  if (req.inpaint) {
+    const t1 = performance.now();
+    job.mask = await prepareMask(e.vae, req, e.unet.isInpainting);
+    if ((req.inpaint.strength ?? 1) < 1) job.initLatent = job.mask.known;
+    timings.vaeMs += performance.now() - t1;
+  }
 }
 
 /**
@@ -88,6 +97,7 @@ async function decodeItem(e: Engine, item: Item, latentH: number, latentW: numbe
   timings.vaeMs += performance.now() - t1;
   const { job, index } = item;
   const rgb = chwToRgb(image, job.req.width, job.req.height);
+  if (job.mask) compositeOverSource(job.mask, rgb);
   job.rgbs[index] = rgb;
   const png = encodePng(rgb, job.req.width, job.req.height, formatParameters(imageParameters(e, job.req, index))).then(
     (bytes) => void (job.pngs[index] = bytes),

@@ -20,6 +20,8 @@ export interface ImageParameters {
   denoisingStrength?: number;
   variationSeed?: number;
   variationStrength?: number;
+  /** what a masked edit did, e.g. "Zoom out 2x" */
+  edit?: string;
 }
 
 
@@ -40,6 +42,7 @@ export function formatParameters(p: ImageParameters): string {
   if (p.denoisingStrength !== undefined) fields.push(['Denoising strength', p.denoisingStrength]);
   if (p.variationSeed !== undefined) fields.push(['Variation seed', p.variationSeed]);
   if (p.variationStrength !== undefined) fields.push(['Variation seed strength', p.variationStrength]);
+  if (p.edit !== undefined) fields.push(['Edit', p.edit]);
   const lines = [p.prompt];
   if (p.negativePrompt) lines.push(`Negative prompt: ${p.negativePrompt}`);
   lines.push(fields.map(([k, v]) => `${k}: ${quote(String(v))}`).join(', '));
@@ -85,6 +88,8 @@ export function parseParameters(text: string): ImageParameters {
   if (vSeed !== undefined) out.variationSeed = vSeed;
   const vStrength = num('Variation seed strength');
   if (vStrength !== undefined) out.variationStrength = vStrength;
+  const edit = fields.get('Edit');
+  if (edit !== undefined) out.edit = edit;
   return out;
 }
 

@@ -20,6 +20,8 @@ export interface ModelPlan {
   text: TextPlan;
   io: { unet: UNetIO; decoder: VaeDecoderIO; encoder?: VaeEncoderIO };
   latentChannels: number;
+  /** the UNet's sample channels: latentChannels, or 2 × latentChannels + 1 for an inpainting UNet */
+  sampleChannels: number;
   hiddenSize?: number;
   /** LCM's guidance embedding size; 0 when the UNet takes no timestep_cond */
   condDim: number;
@@ -73,11 +75,18 @@ export function planModel(dir: string): ModelPlan {
   }
   const staticH = fixedDim(unet.sample.shape[2]);
   const staticW = fixedDim(unet.sample.shape[3]);
-  const latentChannels =
-    fixedDim(unet.sample.shape[1]) ?? configInteger(folder.unetConfig?.in_channels) ?? configInteger(folder.vaeConfig?.latent_channels) ?? 4;
+  const sampleChannels = fixedDim(unet.sample.shape[1]) ?? configInteger(folder.unetConfig?.in_channels);
   const decoderChannels = fixedDim(io.decoder.latent.shape[1]);
-  if (decoderChannels !== undefined && decoderChannels !== latentChannels) {
-    throw new Error(`${label(files.vaeDecoder)}: latent_sample has ${decoderChannels} channels but the UNet's sample has ${latentChannels}`);
+  const latentChannels =
+    decoderChannels ?? configInteger(folder.vaeConfig?.latent_channels) ?? configInteger(folder.unetConfig?.out_channels) ?? sampleChannels ?? 4;
+  // An inpainting UNet (as Optimum exports SD and SDXL inpainting models) reads the latents,
+  // the mask and the masked image's latents stacked on the channel axis: 2C + 1 channels.
+  const inpainting = sampleChannels === 2 * latentChannels + 1;
+  if (sampleChannels !== undefined && sampleChannels !== latentChannels && !inpainting) {
+    throw new Error(
+      `${label(files.unet)}: input "sample" has ${sampleChannels} channels but the VAE's latents have ${latentChannels} ` +
+        `(expected ${latentChannels}, or ${2 * latentChannels + 1} for an inpainting UNet: latents, mask, masked-image latents)`,
+    );
   }
   let condDim = 0;
   if (unet.timestepCond) {
@@ -88,5 +97,5 @@ export function planModel(dir: string): ModelPlan {
   }
   const staticSize =
     staticH !== undefined && staticW !== undefined ? { width: staticW * folder.vaeScaleFactor, height: staticH * folder.vaeScaleFactor } : undefined;
-  return { folder, text, io, latentChannels, hiddenSize: text.hiddenSize, condDim, staticSize, safety };
+  return { folder, text, io, latentChannels, sampleChannels: inpainting ? sampleChannels : latentChannels, hiddenSize: text.hiddenSize, condDim, staticSize, safety };
 }

@@ -129,7 +129,7 @@ function sessionDims(p: ModelPlan, onlySize: RequestLimits['onlySize'], tiling: 
   const vaeWhole = lh !== undefined && lw !== undefined && lh <= tiling.tile && lw <= tiling.tile;
   return {
     unet: knownDims([io.unet.sample, ...io.unet.conditioning], {
-      sample: [undefined, p.latentChannels, lh, lw],
+      sample: [undefined, p.sampleChannels, lh, lw],
       encoder_hidden_states: [undefined, p.text.sequence, p.hiddenSize],
       timestep_cond: [undefined, p.condDim || undefined],
       time_ids: [undefined, 6],
@@ -195,7 +195,7 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
       upscaler = new ModelUpscaler(model, upIo, opts.upscalerTiling ?? DEFAULT_UPSCALER_TILING);
     }
 
-    const unet = new UNet(unetModel, io.unet, p.latentChannels, p.condDim);
+    const unet = new UNet(unetModel, io.unet, p.latentChannels, p.condDim, p.sampleChannels - p.latentChannels);
     const vae = new Vae(decoderModel, io.decoder, encoderModel, io.encoder, folder.scalingFactor, folder.vaeScaleFactor, p.latentChannels, tiling, folder.forceUpcast);
     const engine: Engine = {
       name: folder.name,
@@ -278,7 +278,12 @@ class LoadedPipeline implements Pipeline {
 
   private check(reqs: GenerateRequest[]): void {
     if (reqs.length === 0) throw new Error('no requests given');
-    const limits: RequestLimits = { vaeScale: this.engine.vae.scale, canEncode: this.engine.vae.canEncode, onlySize: this.onlySize };
+    const limits: RequestLimits = {
+      vaeScale: this.engine.vae.scale,
+      canEncode: this.engine.vae.canEncode,
+      inpaintingUnet: this.engine.unet.isInpainting,
+      onlySize: this.onlySize,
+    };
     reqs.forEach((req, i) => {
       try {
         validateRequest(req, limits);

@@ -18,6 +18,15 @@ export interface GenerateRequest {
   sampler: SchedulerName;
   /** img2img: the image is resized (centre-cropped) to width x height */
   init?: { image: Buffer; strength: number };
+  /**
+   * masked generation (zoom out, pan, region): `mask` (width x height, white = generate) says
+   * where to draw; everywhere else follows `image` (resized to width x height) and is kept
+   * exactly, blended over a feathered edge. `label` (e.g. "Zoom out 2x") goes into the PNG
+   * parameters as `Edit:`. `strength` (default 1) below 1 starts the drawn area from `image`
+   * noised to that level instead of from pure noise, as img2img does (an outpainted border
+   * starts from the source's repeated edge, which keeps the scene going rather than redrawing it).
+   */
+  inpaint?: { image: Buffer; mask: Buffer; strength?: number; label?: string };
   /** subtle variation: slerp(noise(seed + i), noise(noiseBlend.seed + i), amount) */
   noiseBlend?: { seed: number; amount: number };
   /** shown as `Model:` in the PNG parameters instead of the folder name */
@@ -86,6 +95,8 @@ export interface RequestLimits {
   /** image pixels per latent pixel: sizes must be multiples of it */
   vaeScale: number;
   canEncode: boolean;
+  /** the UNet is an inpainting UNet: it only runs masked requests */
+  inpaintingUnet?: boolean;
   /** the only size the model (static export) or the deployment (fixedSize) allows */
   onlySize?: { width: number; height: number; why: string };
 }
@@ -120,6 +131,18 @@ export function validateRequest(req: GenerateRequest, limits: RequestLimits): vo
       throw new Error(`img2img with strength ${req.init.strength} and ${req.steps} steps runs no step; raise steps or strength`);
     }
   }
+  if (req.inpaint) {
+    if (!limits.canEncode) throw new Error('masked generation needs vae_encoder/model.onnx, which this model folder lacks');
+    if (req.init || req.noiseBlend) throw new Error('a masked request takes neither init nor noiseBlend: its image is inpaint.image');
+    for (const key of ['image', 'mask'] as const) {
+      if (!Buffer.isBuffer(req.inpaint[key]) || req.inpaint[key].length === 0) throw new Error(`inpaint.${key} must be a non-empty image Buffer`);
+    }
+    const strength = req.inpaint.strength ?? 1;
+    if (!(strength > 0 && strength <= 1)) throw new Error(`inpaint.strength must be in (0, 1], got ${strength}`);
+    if (Math.trunc(req.steps * strength) < 1) throw new Error(`masked generation with strength ${strength} and ${req.steps} steps runs no step; raise steps or strength`);
+  } else if (limits.inpaintingUnet) {
+    throw new Error('this model is an inpainting model (its UNet reads a mask and a masked image: 9 input channels for SD) and only runs masked edits (zoom out, pan, vary region), not plain generation');
+  }
   if (req.noiseBlend) {
     checkSeed(req.noiseBlend.seed, 'noiseBlend.seed');
     checkSeed(req.noiseBlend.seed + req.n - 1, 'noiseBlend.seed + n - 1');
@@ -134,6 +157,6 @@ export function batchKey(req: GenerateRequest, usesCfg: boolean): string {
     `steps ${req.steps}`,
     `sampler ${req.sampler}`,
     `cfg ${usesCfg ? 'on' : 'off'}`,
-    req.init ? `img2img strength ${req.init.strength}` : 'txt2img',
+    req.init ? `img2img strength ${req.init.strength}` : req.inpaint ? `masked strength ${req.inpaint.strength ?? 1}` : 'txt2img',
   ].join(', ');
 }

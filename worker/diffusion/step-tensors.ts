@@ -41,28 +41,35 @@ export class StepInput {
     this.tensor = new ort.Tensor(type as 'float32', this.data as Float32Array, dims);
   }
 
-  /** Writes latents[i] / divisors[i] for every item, twice (uncond half first) with `cfg`. */
-  fill(latents: Float32Array[], divisors: number[], cfg: boolean): void {
+  /**
+   * Writes latents[i] / divisors[i] for every item, twice (uncond half first) with `cfg`;
+   * `extras[i]` (an inpainting UNet's mask and masked-image latents) follows item i's
+   * latents unscaled.
+   */
+  fill(latents: Float32Array[], divisors: number[], cfg: boolean, extras?: Float32Array[]): void {
     const per = latents[0].length;
-    const second = cfg ? latents.length * per : -1;
+    const extra = extras ? extras[0].length : 0;
+    const stride = per + extra;
+    const second = cfg ? latents.length * stride : -1;
     const data = this.data;
     for (let i = 0; i < latents.length; i++) {
       const latent = latents[i];
       if (latent.length !== per) throw new Error(`latents of ${per} and ${latent.length} values in one batch`);
       const d = divisors[i];
-      const at = i * per;
+      const at = i * stride;
       if (data instanceof Uint16Array) {
         const scaled = (this.scratch ??= new Float32Array(per));
         for (let k = 0; k < per; k++) scaled[k] = latent[k] / d;
         float32ToFloat16Into(scaled, data, at);
-        if (second >= 0) data.copyWithin(second + at, at, at + per);
+        if (extras) float32ToFloat16Into(extras[i], data, at + per);
       } else if (data instanceof Float32Array) {
         for (let k = 0; k < per; k++) data[at + k] = latent[k] / d;
-        if (second >= 0) data.copyWithin(second + at, at, at + per);
+        if (extras) data.set(extras[i], at + per);
       } else {
         for (let k = 0; k < per; k++) data[at + k] = Math.fround(latent[k] / d);
-        if (second >= 0) data.copyWithin(second + at, at, at + per);
+        if (extras) data.set(extras[i], at + per);
       }
+      if (second >= 0) data.copyWithin(second + at, at, at + stride);
     }
   }
 

@@ -23,7 +23,14 @@ export class UNet {
     readonly latentChannels: number,
     /** LCM's time_cond_proj_dim; 0 when the UNet takes no timestep_cond */
     readonly condDim: number,
+    /** an inpainting UNet's mask and masked-image latent channels after the latents (0: an ordinary UNet) */
+    readonly inpaintChannels = 0,
   ) {}
+
+  /** Fed the mask and the masked image's latents beside the latents (a 9-channel SD inpainting UNet). */
+  get isInpainting(): boolean {
+    return this.inpaintChannels > 0;
+  }
 
   get takesGuidanceEmbedding(): boolean {
     return this.io.timestepCond !== undefined;
@@ -72,13 +79,32 @@ export class UNet {
    * (the scheduler's scaleModelInput, fused here with the batch copy and any fp16
    * conversion); with `cfg` every item goes in twice, unconditional half first. The input
    * tensor is reused from step to step, so a step allocates no latent-sized input.
+   * `inpaint[i]` (an inpainting UNet only): item i's mask and masked-image latents, which go
+   * in unscaled after its latents.
    */
-  async predict(batch: UNetBatch, latents: Float32Array[], divisors: number[], cfg: boolean, t: number, height: number, width: number): Promise<NoisePredictions> {
+  async predict(
+    batch: UNetBatch,
+    latents: Float32Array[],
+    divisors: number[],
+    cfg: boolean,
+    t: number,
+    height: number,
+    width: number,
+    inpaint?: Float32Array[],
+  ): Promise<NoisePredictions> {
     const count = cfg ? 2 * latents.length : latents.length;
-    const dims = [count, this.latentChannels, height, width];
+    if (this.isInpainting) {
+      const plane = height * width;
+      if (!inpaint || inpaint.some((x) => x.length !== this.inpaintChannels * plane)) {
+        throw new Error(`${this.model.label} is an inpainting UNet: every image needs a mask and masked-image latents (${this.inpaintChannels} channels of ${width}x${height})`);
+      }
+    } else if (inpaint) {
+      throw new Error(`${this.model.label} takes no mask channels`);
+    }
+    const dims = [count, this.latentChannels + this.inpaintChannels, height, width];
     const key = dims.join('x');
     if (this.input?.key !== key) this.input = new StepInput(key, this.model.input(this.io.sample.name).type, dims, this.model.label);
-    this.input.fill(latents, divisors, cfg);
+    this.input.fill(latents, divisors, cfg, inpaint);
     const feeds: Record<string, ort.Tensor> = {
       [this.io.sample.name]: this.input.tensor,
       [this.io.timestep.name]: this.timestepTensor(t, count),
