@@ -4,7 +4,7 @@
  * them in their own formatting (Discord markdown, Slack mrkdwn).
  */
 import type { ProgressUpdate } from '../src/delivery.ts';
-import type { GenerationParams, JobPayload, JobResult } from '../src/jobs.ts';
+import { describeEdit, type GenerationParams, type JobPayload, type JobResult } from '../src/jobs.ts';
 import { seedsText, shownImages, type ShownImages } from './summary.ts';
 
 /** "Strong variation of image 2", "Upscaled ×2 (image 1)"; null for a job made from a prompt alone. */
@@ -14,6 +14,8 @@ export function derivedJobText(payload: JobPayload): string | null {
       return `${payload.mode === 'subtle' ? 'Subtle' : 'Strong'} variation of image ${payload.source.index + 1}`;
     case 'upscale':
       return `Upscaled ×${payload.factor} (image ${payload.source.index + 1})`;
+    case 'edit':
+      return `${describeEdit(payload.edit)} of image ${payload.source.index + 1}`;
     default:
       return null;
   }
