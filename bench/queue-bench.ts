@@ -76,6 +76,7 @@ async function noopPipeline(delayMs = 0): Promise<WorkerPipeline & { calls: numb
     calls: 0,
     busyMs: 0,
     providers: ['none'],
+    editsOnly: false,
     async generateEach(reqs: Parameters<WorkerPipeline['generateEach']>[0], opts: Parameters<WorkerPipeline['generateEach']>[1]) {
       const t0 = performance.now();
       p.calls++;

@@ -25,6 +25,11 @@ export const BUTTONS = [
   { label: '🔄', description: 'The same request with a new seed.' },
   { label: 'Vary (Subtle)', description: 'Single image: same seed, noise nudged a quarter of the way to a new seed.' },
   { label: 'Vary (Strong)', description: 'Single image: img2img at strength 0.6.' },
+  { label: 'Vary (Region)', description: 'Single image, where `PUBLIC_URL` is set: a private link to the editor, to mark an area that is drawn again (the rest stays as it is).' },
+  { label: 'Remix', description: 'Single image: edit the prompt, then vary the image with it.' },
+  { label: 'Zoom Out 2x, Zoom Out 1.5x', description: 'Single image: it shrinks into the centre of a canvas of its own size and the border around it is drawn.' },
+  { label: 'Custom Zoom', description: 'Single image: zoom out by a factor from 1 to 2 that you type.' },
+  { label: '⬅ ➡ ⬆ ⬇', description: "Single image: the canvas grows by half that way and the new strip is drawn (scaled down to fit when it would pass the model's pixel budget)." },
   { label: '✖', description: 'Remove the result (or cancel a running job).' },
   { label: 'Retry', description: 'Run a failed request again.' },
 ] as const;

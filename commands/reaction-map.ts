@@ -4,8 +4,8 @@
  *   vary[:k]     strong variations of image k (default 1): a new set from that image
  *   subtle[:k]   subtle variations of image k
  *   upscale[:k]  upscale image k
- *   zoom[:k]     Zoom Out 2x of image k;  zoom-1.5[:k]  Zoom Out 1.5x
- *   pan-left[:k], pan-right[:k], pan-up[:k], pan-down[:k]   extend image k that way
+ *   zoom[:k], zoom1.5[:k]                       zoom out image k 2x / 1.5x
+ *   pan-left[:k], pan-right[:k], pan-up[:k], pan-down[:k]   pan image k
  *   reseed       the same prompt with a new seed
  *   delete       remove the result (requester only)
  * Remix, Custom Zoom and Vary (Region) ask something first (a form, the editor), which a
@@ -14,13 +14,23 @@
  * mean is the same everywhere, so a reaction starts exactly what the matching button does.
  */
 import type { ActionRef } from '../src/actions.ts';
-import { PAN_ACTIONS, ZOOM_ACTIONS } from '../src/actions.ts';
+
+/** Reaction names of the edits that start at once (the buttons that open a form have none). */
+const EDIT_REACTIONS = { zoom: 'zoom-2', 'zoom1.5': 'zoom-1.5', 'pan-left': 'pan-left', 'pan-right': 'pan-right', 'pan-up': 'pan-up', 'pan-down': 'pan-down' } as const;
+type EditReaction = (typeof EDIT_REACTIONS)[keyof typeof EDIT_REACTIONS];
+const EDIT_WORDS: Record<EditReaction, string> = {
+  'zoom-2': 'zoom out 2x',
+  'zoom-1.5': 'zoom out 1.5x',
+  'pan-left': 'pan left',
+  'pan-right': 'pan right',
+  'pan-up': 'pan up',
+  'pan-down': 'pan down',
+};
 import { ConfigError } from '../src/config.ts';
 
 export type ReactionAction =
   | { action: 'variation'; mode: 'strong' | 'subtle'; index: number }
   | { action: 'upscale'; index: number }
-  /** Zoom Out and the pans: the button of the same name. */
   | { action: 'edit'; edit: EditReaction; index: number }
   | { action: 'reseed' }
   | { action: 'delete' };
@@ -52,11 +62,6 @@ export interface ReactionSyntax {
 
 const TILES = 4;
 
-/** The edit buttons a reaction may stand for, by the name it is configured with. */
-const EDIT_NAMES = { zoom: 'zoom-2', 'zoom-1.5': 'zoom-1.5', 'pan-left': 'pan-left', 'pan-right': 'pan-right', 'pan-up': 'pan-up', 'pan-down': 'pan-down' } as const;
-type EditReaction = (typeof EDIT_NAMES)[keyof typeof EDIT_NAMES];
-const isEditName = (name: string): name is keyof typeof EDIT_NAMES => Object.hasOwn(EDIT_NAMES, name);
-
 function parseAction(text: string): ReactionAction | string {
   const [name, tileText, ...extra] = text.split(':');
   const tile = tileText === undefined ? 1 : Number(tileText);
@@ -73,7 +78,7 @@ function parseAction(text: string): ReactionAction | string {
       // Whole-result actions: an image number would promise something they do not do.
       return tileText === undefined ? { action: name } : `cannot name an image: ${name} applies to the whole result`;
     default:
-      if (isEditName(name)) return { action: 'edit', edit: EDIT_NAMES[name], index: tile - 1 };
+      if (Object.hasOwn(EDIT_REACTIONS, name)) return { action: 'edit', edit: EDIT_REACTIONS[name as keyof typeof EDIT_REACTIONS], index: tile - 1 };
       if (name === 'remix' || name === 'custom-zoom' || name === 'region') return `"${name}" asks for a prompt or a drawn region first, which a reaction cannot show: it is a button only`;
       return `"${name}" is not an action`;
   }
@@ -81,7 +86,7 @@ function parseAction(text: string): ReactionAction | string {
 
 export function parseReactionMap(text: string, syntax: ReactionSyntax): ReactionMap {
   const bad = (detail: string) =>
-    new ConfigError(syntax.variable, `a comma list of emoji=action (${syntax.emojiHelp}; actions vary[:1-${TILES}], subtle[:1-${TILES}], upscale[:1-${TILES}], zoom[:1-${TILES}], zoom-1.5[:1-${TILES}], pan-left|pan-right|pan-up|pan-down[:1-${TILES}], reseed, delete); ${detail}`);
+    new ConfigError(syntax.variable, `a comma list of emoji=action (${syntax.emojiHelp}; actions vary[:1-${TILES}], subtle[:1-${TILES}], upscale[:1-${TILES}], ${Object.keys(EDIT_REACTIONS).map((n) => `${n}[:1-${TILES}]`).join(', ')}, reseed, delete); ${detail}`);
   const byKey = new Map<string, ReactionEntry>();
   for (const entry of text.split(',').map((e) => e.trim()).filter(Boolean)) {
     // Split at the last "=": no action contains one, and the emoji then needs no escaping.
@@ -122,7 +127,7 @@ function describeAction(a: ReactionAction): string {
     case 'upscale':
       return `upscale image ${a.index + 1}`;
     case 'edit':
-      return a.edit in ZOOM_ACTIONS ? `zoom out ${ZOOM_ACTIONS[a.edit as keyof typeof ZOOM_ACTIONS]}x of image ${a.index + 1}` : `pan image ${a.index + 1} ${PAN_ACTIONS[a.edit as keyof typeof PAN_ACTIONS]}`;
+      return `${EDIT_WORDS[a.edit]} image ${a.index + 1}`;
     case 'reseed':
       return 'new seed';
     case 'delete':

@@ -33,7 +33,7 @@ describe('reaction map vocabulary', () => {
   });
 
   it('maps Zoom Out and the pans to their buttons, on image 1 unless another is named', () => {
-    const map = parseReactionMap('Z=zoom, Y=zoom-1.5:2, L=pan-left, R=pan-right, U=pan-up:3, D=pan-down', WORDS);
+    const map = parseReactionMap('Z=zoom, Y=zoom1.5:2, L=pan-left, R=pan-right, U=pan-up:3, D=pan-down', WORDS);
     expect(map.entries.map((e) => reactionActionRef(e.action, 'r_1'))).toEqual([
       { action: 'zoom-2', resultId: 'r_1', index: 0 },
       { action: 'zoom-1.5', resultId: 'r_1', index: 1 },
@@ -45,7 +45,7 @@ describe('reaction map vocabulary', () => {
     // Each is exactly the button of the same name.
     for (const e of map.entries) expect(decodeAction(encodeAction(reactionActionRef(e.action, 'r_1')))).toEqual(reactionActionRef(e.action, 'r_1'));
     expect(describeReactions(map, (e) => e.emoji)).toBe(
-      'Reactions on a result: Z zoom out 2x of image 1 · Y zoom out 1.5x of image 2 · L pan image 1 left · R pan image 1 right · U pan image 3 up · D pan image 1 down.',
+      'Reactions on a result: Z zoom out 2x image 1 · Y zoom out 1.5x image 2 · L pan left image 1 · R pan right image 1 · U pan up image 3 · D pan down image 1.',
     );
     // The buttons that ask first cannot be reactions, and the error says why.
     expect(() => parseReactionMap('X=remix', WORDS)).toThrow(/"remix" asks for a prompt or a drawn region first/);

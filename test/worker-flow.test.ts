@@ -598,6 +598,17 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     const regionJob = await enqueue(r, region.payload);
     expect(await failed(r, regionJob)).toMatchObject({ message: 'The region drawn for this edit could not be read as an image. Draw it again.', retry: false });
   }, 60_000);
+
+  it('an inpainting model (9-channel UNet) refuses to draw a new image, once, with a message naming what it does', async () => {
+    const inpainting = tinyModel(undefined, { unetInChannels: 9 });
+    const r = await rig({}, { catalog: inpainting.catalog });
+    const jobId = await enqueue(r, txt2imgPayload({ n: 1, steps: 4 }));
+    expect(await failed(r, jobId)).toMatchObject({
+      message: 'The model tiny is an inpainting model: it only edits images (Zoom Out, Pan, Vary (Region)). Pick another model for this.',
+      retry: false,
+    });
+    expect((await jobState(r, jobId)).attemptsMade).toBe(1);
+  }, 60_000);
 });
 
 describe('worker flow without Redis (one-process mode)', () => {

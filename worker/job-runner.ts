@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { ArtifactStore } from '../src/artifacts.ts';
 import type { Config } from '../src/config.ts';
 import { progressNotice, type DeliveryOutbox } from '../src/delivery-tasks.ts';
-import { JOB_VERSION, type ArtifactRef, type JobPayload, type JobResult, type Origin } from '../src/jobs.ts';
+import { InvalidJobError, JOB_VERSION, type ArtifactRef, type JobPayload, type JobResult, type Origin } from '../src/jobs.ts';
 import { recordJobDuration } from '../src/job-durations.ts';
 import { setMany, type KeyValueStore } from '../src/kv.ts';
 import type { Metrics } from '../src/metrics.ts';
@@ -30,7 +30,7 @@ import type { ModelResidency } from './model-residency.ts';
 import { ProgressReporter } from './progress-reporter.ts';
 
 /** The slice of a Pipeline the runner uses (tests and the queue bench substitute their own). */
-export type WorkerPipeline = Pick<Pipeline, 'generateEach' | 'upscale' | 'providers'> & { dispose?(): Promise<void> };
+export type WorkerPipeline = Pick<Pipeline, 'generateEach' | 'upscale' | 'providers' | 'editsOnly'> & { dispose?(): Promise<void> };
 
 export interface JobRunnerDeps {
   config: Pick<Config, 'PROGRESS_INTERVAL_MS' | 'PROGRESS_PREVIEW' | 'RESULT_TTL_DAYS' | 'QUEUE_PREFIX' | 'QUEUE_NAME'>;
@@ -162,6 +162,12 @@ export class JobRunner {
     this.deps.residency.info(payload.params.model); // unknown model: an InvalidJobError before any work
     const plan = await planJob(payload, this.deps.results, this.deps.artifacts);
     const pipeline = await this.deps.residency.get(plan.model);
+    if (pipeline.editsOnly && !(plan.kind === 'generate' && plan.request.inpaint)) {
+      throw new InvalidJobError(
+        `The model ${plan.model} is an inpainting model: it only edits images (Zoom Out, Pan, Vary (Region)). Pick another model for this.`,
+        `${payload.kind} job on inpainting-only model ${plan.model}`,
+      );
+    }
     const reporter = new ProgressReporter({
       intervalMs: this.deps.config.PROGRESS_INTERVAL_MS,
       preview: this.deps.config.PROGRESS_PREVIEW === 'on',

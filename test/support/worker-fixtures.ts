@@ -73,6 +73,7 @@ export function pipelineLoader(opts: CrashingLoaderOptions = {}) {
     const atStep = opts.atStep ?? 2;
     return {
       providers: real.providers,
+      editsOnly: real.editsOnly,
       upscale: (req, o) => real.upscale(req, o),
       dispose: () => real.dispose(),
       generateEach: (reqs, o) =>

@@ -59,6 +59,8 @@ export interface Pipeline {
   canImg2Img: boolean;
   /** true when upscale() runs a dedicated upscaler model rather than a hires fix */
   hasUpscalerModel: boolean;
+  /** true for an inpainting model (a UNet fed a mask and a masked image): it only runs masked requests */
+  editsOnly: boolean;
   maxBatch: number;
   generate(req: GenerateRequest, opts?: GenerateOptions): Promise<GenerateResult>;
   /**
@@ -262,6 +264,10 @@ class LoadedPipeline implements Pipeline {
 
   get canImg2Img(): boolean {
     return this.engine.vae.canEncode;
+  }
+
+  get editsOnly(): boolean {
+    return this.engine.unet.isInpainting;
   }
 
   get hasUpscalerModel(): boolean {
