@@ -239,7 +239,7 @@ function resultCard(view) {
   article.dataset.jobId = view.jobId;
   article.dataset.kind = view.kind;
   if (view.parentResultId) article.dataset.parentResultId = view.parentResultId;
-  const kind = view.kind === 'upscale' ? 'Upscaled' : view.kind === 'variation' ? 'Variation' : 'Done';
+  const kind = { upscale: 'Upscaled', variation: 'Variation', edit: 'Edited' }[view.kind] ?? 'Done';
   article.querySelector('.summary').textContent = `${kind} · ${view.params.prompt}`;
   renderTiles(article.querySelector('.tiles'), view);
   if (view.flagged && !view.withheld) article.querySelector('.summary').append(' · flagged by the safety checker (click the image to show it)');

@@ -64,7 +64,10 @@ export function mountEditor(root, options) {
     ctx.fillStyle = fill;
     ctx.strokeStyle = fill;
     if (shape.type === 'rect') {
-      ctx.fillRect(Math.min(shape.x0, shape.x1), Math.min(shape.y0, shape.y1), Math.abs(shape.x1 - shape.x0), Math.abs(shape.y1 - shape.y0));
+      // Whole pixels: every pixel the rectangle touches, from its first corner's to its last's.
+      const x = Math.floor(Math.min(shape.x0, shape.x1));
+      const y = Math.floor(Math.min(shape.y0, shape.y1));
+      ctx.fillRect(x, y, Math.floor(Math.max(shape.x0, shape.x1)) + 1 - x, Math.floor(Math.max(shape.y0, shape.y1)) + 1 - y);
       return;
     }
     ctx.lineWidth = shape.size;
