@@ -120,11 +120,11 @@ export function submitForm(ref: FormRef, text: string, facts: ActionFacts, ctx: 
   const result = facts.result ?? null;
   const typed = text.slice(0, MAX_FORM_TEXT).trim();
   if (ref.action === 'remix') return variation({ result, index: ref.index, mode: 'strong', prompt: typed }, ctx);
+  // An expired result or a refused presser matters more than a typo in the value.
+  const denied = checkResultAccess(result, ref.index, ctx);
+  if (denied) return denied;
   const split = splitZoom(typed);
-  if ('kind' in split) {
-    // An expired result or a refused presser matters more than a typo in the value.
-    return checkResultAccess(result, ref.index, ctx) ?? split;
-  }
+  if ('kind' in split) return split;
   // The prompt unchanged is a plain zoom; an edited one is a remix.
   const same = result !== null && split.prompt === promptLine(result);
   return zoomOut({ result, index: ref.index, factor: split.factor, ...(same ? {} : { prompt: split.prompt }) }, ctx);

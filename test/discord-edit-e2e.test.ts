@@ -13,6 +13,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResult } from '../src/jobs.ts';
 import { FsArtifactStore } from '../src/artifacts-fs.ts';
+import { storedResultFor } from './support/e2e-stack.ts';
 import { hasResult, startDiscordHarness, type DiscordHarness } from './support/discord-harness.ts';
 import { boxMask, EditorBrowser, linkIn, startEditorServer, type EditorServer } from './support/edit-link-server.ts';
 import type { FakeInteraction, FakeMessage, FakeUser } from './support/fake-discord.ts';
@@ -48,15 +49,7 @@ const labels = (m: FakeMessage) => m.components.map((row: any) => row.components
 const followUps = (interaction: FakeInteraction) => [...h.fake.messages.values()].filter((m) => m.interactionId === interaction.id && m.id !== interaction.originalMessageId);
 
 /** The stored result a message shows (indexed by message id right after posting). */
-async function storedFor(messageId: string): Promise<JobResult> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const found = await h.results.getByMessage('discord', messageId);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no stored result for message ${messageId}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const storedFor = (messageId: string): Promise<JobResult> => storedResultFor(h.results, 'discord', messageId);
 
 /** Press a button on the single image and wait for the job it starts to post its image. */
 async function pressForResult(customId: string): Promise<{ message: FakeMessage; stored: JobResult }> {

@@ -14,6 +14,7 @@ import { FsArtifactStore } from '../src/artifacts-fs.ts';
 import type { JobResult } from '../src/jobs.ts';
 import { boxMask, EditorBrowser, linkIn, startEditorServer, type EditorServer } from './support/edit-link-server.ts';
 import type { FakeSlackMessage } from './support/fake-slack.ts';
+import { storedResultFor } from './support/e2e-stack.ts';
 import { redisServerAvailable } from './support/redis-server.ts';
 import { actionLabels, ALICE, BOB, CHANNEL, resultMessages, startSlackHarness, type SlackHarness } from './support/slack-harness.ts';
 
@@ -30,15 +31,7 @@ describe.skipIf(!available)('Slack: editing a result', () => {
   let single: FakeSlackMessage;
   let source: JobResult;
 
-  async function storedFor(message: FakeSlackMessage): Promise<JobResult> {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const stored = await h.results.getByMessage('slack', message.ts);
-      if (stored) return stored;
-      if (Date.now() > deadline) throw new Error(`no stored result for message ${message.ts}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const storedFor = (message: FakeSlackMessage) => storedResultFor(h.results, 'slack', message.ts);
 
   /** The next result message in the thread after the `count` already there. */
   async function nextResult(count: number): Promise<{ message: FakeSlackMessage; stored: JobResult; png: Buffer }> {

@@ -82,6 +82,18 @@ export function editLinkRoutes(deps: EditLinkRouteDeps): HttpRoute[] {
     }
     return { link, browser };
   };
+  /** The claimed link of a GET (?link=) with the result and image it names; or the problem, already answered. */
+  const linkedImage = async (req: IncomingMessage, res: ServerResponse) => {
+    const got = await claimed(req, res, query(req, 'link'));
+    if (!got) return null;
+    const result = await deps.results.get(got.link.resultId);
+    const image = result?.images[got.link.index];
+    if (!result || !image) {
+      sendJson(res, 410, { error: 'This result has expired; run /imagine again to make new images.', problem: 'expired' });
+      return null;
+    }
+    return { ...got, result, image };
+  };
   const query = (req: IncomingMessage, name: string) => new URL(req.url ?? '/', 'http://localhost').searchParams.get(name) ?? undefined;
 
   const guarded = (handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>) => async (req: IncomingMessage, res: ServerResponse) => {
@@ -108,11 +120,9 @@ export function editLinkRoutes(deps: EditLinkRouteDeps): HttpRoute[] {
       method: 'GET',
       prefix: '/edit/api/link',
       handler: guarded(async (req, res) => {
-        const got = await claimed(req, res, query(req, 'link'));
+        const got = await linkedImage(req, res);
         if (!got) return;
-        const result = await deps.results.get(got.link.resultId);
-        const image = result?.images[got.link.index];
-        if (!result || !image) return sendJson(res, 410, { error: 'This result has expired; run /imagine again to make new images.', problem: 'expired' });
+        const { result, image } = got;
         sendJson(res, 200, {
           prompt: promptLine(result),
           index: got.link.index,
@@ -128,12 +138,10 @@ export function editLinkRoutes(deps: EditLinkRouteDeps): HttpRoute[] {
       method: 'GET',
       prefix: '/edit/api/image',
       handler: guarded(async (req, res) => {
-        const got = await claimed(req, res, query(req, 'link'));
+        const got = await linkedImage(req, res);
         if (!got) return;
-        const result = await deps.results.get(got.link.resultId);
-        if (result && isWithheld(result, got.link.index, deps.flagged)) return sendJson(res, 403, { error: 'the safety checker flagged this image, so it is withheld' });
-        const ref = result?.images[got.link.index]?.artifact;
-        const bytes = ref ? await deps.artifacts.get(ref.key) : null;
+        if (isWithheld(got.result, got.link.index, deps.flagged)) return sendJson(res, 403, { error: 'the safety checker flagged this image, so it is withheld' });
+        const bytes = await deps.artifacts.get(got.image.artifact.key);
         if (!bytes) return sendJson(res, 404, { error: 'this image has expired or was removed' });
         res.writeHead(200, { 'content-type': 'image/png', 'content-length': bytes.length, 'cache-control': 'private, no-store' });
         res.end(bytes);
