@@ -7,7 +7,7 @@ import type { ProgressUpdate } from '../src/delivery.ts';
 import { describeEdit, type GenerationParams, type JobPayload, type JobResult } from '../src/jobs.ts';
 import { seedsText, shownImages, type ShownImages } from './summary.ts';
 
-/** "Strong variation of image 2", "Upscaled ×2 (image 1)"; null for a job made from a prompt alone. */
+/** "Strong variation of image 2", "Upscaled ×2 (image 1)", "Pan left of image 1"; null for a job made from a prompt alone. */
 export function derivedJobText(payload: JobPayload): string | null {
   switch (payload.kind) {
     case 'variation':

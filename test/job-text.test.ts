@@ -15,6 +15,9 @@ describe('job text', () => {
     expect(derivedJobText(derived({ kind: 'variation', mode: 'subtle', source, strength: 0.6 }))).toBe('Subtle variation of image 2');
     expect(derivedJobText(derived({ kind: 'variation', mode: 'strong', source, strength: 0.6 }))).toBe('Strong variation of image 2');
     expect(derivedJobText(derived({ kind: 'upscale', factor: 2, source }))).toBe('Upscaled ×2 (image 2)');
+    expect(derivedJobText(derived({ kind: 'edit', edit: { type: 'zoom', factor: 1.5 }, source }))).toBe('Zoom out 1.5x of image 2');
+    expect(derivedJobText(derived({ kind: 'edit', edit: { type: 'pan', direction: 'left' }, source }))).toBe('Pan left of image 2');
+    expect(derivedJobText(derived({ kind: 'edit', edit: { type: 'region', maskArtifactKey: 'uploads/m.png' }, source }))).toBe('Vary (Region) of image 2');
     expect(derivedJobText(base)).toBeNull();
   });
 

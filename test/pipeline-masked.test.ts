@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPipeline, type GenerateRequest, type Pipeline } from '../worker/diffusion/index.ts';
 import { readPngParameters } from '../worker/diffusion/images.ts';
+import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/table.ts';
 import { featherRadius } from '../worker/diffusion/masked.ts';
 import { keptRect, regionCanvas, zoomOrPanCanvas, type Rect } from '../worker/edit-layout.ts';
 import { OUTPAINT_STRENGTH } from '../worker/job-plan.ts';
@@ -169,6 +170,19 @@ describe.each(MODELS)('masked generation on the embedded model $name', (model) =
     expect(yellowShapes, figures.join('; ')).toBeGreaterThanOrEqual(model.region);
     console.log(`${model.name} vary region (mask ${rect.width}x${rect.height} at ${rect.left},${rect.top}):\n  ${figures.join('\n  ')}`);
   }, 120_000);
+
+  it.each(SCHEDULER_NAMES)('the %s sampler runs a zoom out, from noise and from the edge, keeping the centre exactly', async (sampler) => {
+    const edit = { type: 'zoom', factor: 1.5 } as const;
+    const rect = keptRect(edit, sourceRgb, 64, 64);
+    const feather = featherRadius(64, 64);
+    const canvas = await zoomOrPanCanvas(edit, source, sourceRgb, 64, 64);
+    const kept = await decodeRgb(canvas.image);
+    for (const strength of [1, OUTPAINT_STRENGTH]) {
+      const img = await decodeRgb((await pipeline.generate({ ...SOURCE, sampler, seed: 2, inpaint: { ...canvas, strength } })).images[0].png);
+      expect(maxDifference(img, kept, (x, y) => inside(rect, x, y, -feather))).toBe(0);
+      expect(share(img, 'blue', (x, y) => !inside(rect, x, y, feather))).toBeGreaterThan(0.5);
+    }
+  });
 
   it('refuses a mask of another size than the request', async () => {
     const canvas = await zoomOrPanCanvas({ type: 'zoom', factor: 1.5 }, source, sourceRgb, 64, 64);

@@ -74,4 +74,21 @@ describe('reaction map vocabulary', () => {
     expect(ids).toEqual(['im1:v:res-1:1', 'im1:s:res-1:0', 'im1:u:res-1:2', 'im1:r:res-1', 'im1:d:res-1']);
     for (const id of ids) expect(decodeAction(id)).not.toBeNull();
   });
+
+  it('maps the edits that start at once: zoom 2x / 1.5x and the four pans, on the image named', () => {
+    const map = parseReactionMap('A=zoom, B=zoom1.5:2, C=pan-left, D=pan-right:4, E=pan-up, F=pan-down', WORDS);
+    expect(map.entries.map((e) => encodeAction(reactionActionRef(e.action, 'res-1')))).toEqual([
+      'im1:z2:res-1:0',
+      'im1:z15:res-1:1',
+      'im1:pl:res-1:0',
+      'im1:pr:res-1:3',
+      'im1:pu:res-1:0',
+      'im1:pd:res-1:0',
+    ]);
+    expect(describeReactions(map, (e) => e.emoji)).toBe(
+      'Reactions on a result: A zoom out 2x image 1 · B zoom out 1.5x image 2 · C pan left image 1 · D pan right image 4 · E pan up image 1 · F pan down image 1.',
+    );
+    expect(() => parseReactionMap('A=remix', WORDS)).toThrow('"remix" is not an action');
+    expect(() => parseReactionMap('A=zoom:5', WORDS)).toThrow('names image 5');
+  });
 });

@@ -66,7 +66,7 @@ export interface CopyLabel {
  */
 export function copyLabel(kind: JobResult['kind']): CopyLabel {
   if (kind === 'txt2img') return { label: 'Copy command', note: 'The exact /imagine line that makes this image again, here, on Discord or on Slack.' };
-  const what = kind === 'upscale' ? 'An upscale' : 'A variation';
+  const what = kind === 'upscale' ? 'An upscale' : kind === 'edit' ? 'An edit (zoom, pan or region)' : 'A variation';
   return { label: 'Copy prompt & settings', note: `${what} is made from another image, so no /imagine line remakes it; this line draws new images with the same prompt and settings.` };
 }
 

@@ -43,6 +43,8 @@ export interface TinyXlVariant {
   overflowingDecoder?: boolean;
   /** the UNet's encoder_hidden_states width (default d1 + d2), to prove a mismatch is refused */
   unetHidden?: number;
+  /** the UNet's sample channels: 4, or 9 for an SDXL inpainting UNet (latents, mask, masked-image latents) */
+  unetInChannels?: number;
   /** a UNet that does almost nothing (out_sample = sample x 0.01; the conditioning inputs declared and fed, unused), for timing the pipeline's own per-step work */
   minimalUNet?: boolean;
   /** scheduler/scheduler_config.json (default: SDXL base's) */
@@ -129,14 +131,18 @@ function unet(v: TinyXlVariant) {
   const g = new GraphBuilder('unet');
   const ft = floatType(v);
   const C = XL_LATENT_CHANNELS;
-  const sample = toF32(g, v, g.input('sample', ft, ['batch', C, 'height', 'width']));
+  const inChannels = v.unetInChannels ?? C;
+  const input = toF32(g, v, g.input('sample', ft, ['batch', inChannels, 'height', 'width']));
+  // an inpainting UNet's extra channels go through the convolution only; the latents also feed the time term
+  const sample =
+    inChannels === C ? input : g.op('Slice', [input, g.constant('int64', [1], [0]), g.constant('int64', [1], [C]), g.constant('int64', [1], [1])]);
   const ts = v.timestep === 'float-batch' ? g.input('timestep', ft, ['batch']) : g.input('timestep', 'int64', ['batch']);
   const width = v.unetHidden ?? XL_D1 + XL_D2;
   const hidden = toF32(g, v, g.input('encoder_hidden_states', ft, ['batch', 'sequence', width]));
   const omit = new Set(v.omitUNetInputs ?? []);
   const conv = g.op(
     'Conv',
-    [sample, g.constant('float32', [C, C, 3, 3], weights(C * C * 9, 61, 0.15)), g.constant('float32', [C], weights(C, 62, 0.05))],
+    [input, g.constant('float32', [C, inChannels, 3, 3], weights(C * inChannels * 9, 61, 0.15)), g.constant('float32', [C], weights(C, 62, 0.05))],
     { kernel_shape: { ints: [3, 3] }, pads: { ints: [1, 1, 1, 1] } },
   );
   // the mean token as a batched MatMul (batch-size independent summation, see tiny-sd-models.ts)
@@ -203,7 +209,7 @@ export function writeTinyXlModel(parent: string, v: TinyXlVariant): string {
   fs.writeFileSync(path.join(dir, 'text_encoder_2', 'model.onnx'), textEncoder(v, vocab2, XL_D2, true, 81).model);
   writeJson(path.join(dir, 'unet', 'config.json'), {
     sample_size: 8,
-    in_channels: XL_LATENT_CHANNELS,
+    in_channels: v.unetInChannels ?? XL_LATENT_CHANNELS,
     cross_attention_dim: XL_D1 + XL_D2,
     addition_embed_type: 'text_time',
     projection_class_embeddings_input_dim: XL_POOLED + 6 * 8,

@@ -82,6 +82,12 @@ export function planModel(dir: string): ModelPlan {
   // An inpainting UNet (as Optimum exports SD and SDXL inpainting models) reads the latents,
   // the mask and the masked image's latents stacked on the channel axis: 2C + 1 channels.
   const inpainting = sampleChannels === 2 * latentChannels + 1;
+  if (sampleChannels !== undefined && sampleChannels !== latentChannels && !inpainting && decoderChannels !== undefined) {
+    throw new Error(
+      `${label(files.vaeDecoder)}: latent_sample has ${decoderChannels} channels but the UNet's sample has ${sampleChannels} ` +
+        `(an inpainting UNet's has ${2 * decoderChannels + 1}: latents, mask, masked-image latents)`,
+    );
+  }
   if (sampleChannels !== undefined && sampleChannels !== latentChannels && !inpainting) {
     throw new Error(
       `${label(files.unet)}: input "sample" has ${sampleChannels} channels but the VAE's latents have ${latentChannels} ` +
