@@ -23,6 +23,13 @@ export const BLOCK_KIT_LIMITS = {
   fallbackTextLength: 40_000,
 } as const;
 
+/**
+ * A notice is text alone (no section block, so not the 3000-character section limit): Slack
+ * advises at most 4000 characters of message text. /imagine help, with every flag and button
+ * and the reaction map, needs more than 3000.
+ */
+const NOTICE_TEXT_LENGTH = 4000;
+
 /** Room for the prompt in a section, so parameters and notes always fit under 3000 characters. */
 const MAX_PROMPT_SHOWN = 1000;
 
@@ -164,5 +171,5 @@ export function renderFailure(job: Pick<FailureContext, 'jobId' | 'origin' | 'pa
  */
 export function renderNotice(text: string | Mrkdwn): OutgoingMessage {
   if (text instanceof Mrkdwn) return message(text);
-  return message(text.length > 3000 ? `${text.slice(0, 2999)}…` : text);
+  return message(text.length > NOTICE_TEXT_LENGTH ? `${text.slice(0, NOTICE_TEXT_LENGTH - 1)}…` : text);
 }
