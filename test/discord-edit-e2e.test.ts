@@ -145,6 +145,18 @@ describe('Discord: editing a result', () => {
     expect(message.content).toContain('Zoom out 1.5x of image 1');
   });
 
+  it('a modal opened before the bot restarts still works after: its id names everything, the rest is in Redis', async () => {
+    const press = h.fake.pressButton({ messageId: single.id, customId: `im1:zc:${source.resultId}:0`, user: alice });
+    await h.fake.waitFor(() => press.modal, 'the modal');
+    await h.stopBot();
+    await h.startBot();
+    const submit = h.fake.submitModal({ opened: press, user: alice, values: { prompt: `${PROMPT} --zoom 1.25` } });
+    const message = await h.fake.waitFor(() => followUps(submit).map(hasResult).find(Boolean), 'the zoom after the restart', 60_000);
+    expect(message.content).toContain('Zoom out 1.25x of image 1');
+    const job = await h.queue.queue.getJob((await storedFor(message.id)).jobId);
+    expect(job!.data.edit).toEqual({ type: 'zoom', factor: 1.25 });
+  });
+
   it('Remix and Custom Zoom from someone else are refused before any modal', async () => {
     const press = h.fake.pressButton({ messageId: single.id, customId: `im1:rx:${source.resultId}:0`, user: bob });
     expect((await ephemeralFor(press)).content).toBe('Only the person who asked for this image can use these buttons.');
