@@ -562,7 +562,7 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     await fs.rm(dir, { recursive: true, force: true });
   }, 60_000);
 
-  it('edits: Zoom Out 2x and ➡ pressed on a stored result make edit results, stored with the edit recorded; a region mask that is not an image fails once with a user message', async () => {
+  it('edits: Zoom Out 2x and ➡ pressed on a stored result, and a remixed Vary (Region) with a stored mask, make edit results stored with the edit recorded; a region mask that is not an image fails once with a user message', async () => {
     const r = await rig();
     const first = await delivered(r, await enqueue(r, txt2imgPayload({ n: 1, seed: 7, steps: 4 })));
     const source = (await r.results.get(first.resultId))!;
@@ -590,6 +590,22 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     expect(panned).toMatchObject({ kind: 'edit', edit: { type: 'pan', direction: 'right' } });
     expect(panned.images[0]).toMatchObject({ width: 96, height: 64 });
     expect(readPngParameters((await store.get(panned.images[0].artifact.key))!)).toMatchObject({ edit: 'Pan right', width: 96, height: 64 });
+
+    // Vary (Region) with the editor's mask (left half white, drawn at another size): the right half beyond the feather stays the source's.
+    const maskPng = await sharp({ create: { width: 128, height: 128, channels: 3, background: 'black' } })
+      .composite([{ input: { create: { width: 64, height: 128, channels: 3, background: 'white' } }, left: 0, top: 0 }])
+      .png()
+      .toBuffer();
+    await store.put('uploads/mask-1.png', maskPng, 'image/png');
+    const regionCtx = { ...context({ origin: { ...source.origin, eventId: 'press-region-ok' } }), models: model.catalog };
+    const regionOk = varyRegion({ result: source, index: 0, maskArtifactKey: 'uploads/mask-1.png', prompt: 'a green square' }, regionCtx);
+    if (regionOk.kind !== 'job') throw new Error(`expected a job, got ${JSON.stringify(regionOk)}`);
+    const repainted = (await r.results.get((await delivered(r, await enqueue(r, regionOk.payload))).resultId))!;
+    expect(repainted).toMatchObject({ kind: 'edit', edit: { type: 'region', maskArtifactKey: 'uploads/mask-1.png' }, params: { prompt: 'a green square' } });
+    const repaintedPng = (await store.get(repainted.images[0].artifact.key))!;
+    const rightHalf = (png: Buffer) => sharp(png).extract({ left: 36, top: 0, width: 28, height: 64 }).raw().toBuffer();
+    expect((await rightHalf(repaintedPng)).equals(await rightHalf(sourcePng))).toBe(true);
+    expect((await sharp(repaintedPng).raw().toBuffer()).equals(await sharp(sourcePng).raw().toBuffer())).toBe(false);
 
     await store.put('uploads/not-a-mask.png', Buffer.from('not an image'), 'image/png');
     const ctx = { ...context({ origin: { ...source.origin, eventId: 'press-region' } }), models: model.catalog };

@@ -6,7 +6,7 @@
  * (checked by `assertBlockKitLimits`), whatever the prompt's length.
  */
 import { derivedJobText, parameterLine, progressText, queuedText, resultParameterLine } from '../../commands/job-text.ts';
-import { failureActionRows, progressActionRows, resultActionRows, type ActionButton, type ResultRowOptions } from '../../src/actions.ts';
+import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
 import type { FailureContext, FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { JobPayload, JobResult } from '../../src/jobs.ts';
 import type { OutgoingMessage } from './slack-api.ts';
@@ -23,11 +23,7 @@ export const BLOCK_KIT_LIMITS = {
   fallbackTextLength: 40_000,
 } as const;
 
-/**
- * A notice is text alone (no section block, so not the 3000-character section limit): Slack
- * advises at most 4000 characters of message text. /imagine help, with every flag and button
- * and the reaction map, needs more than 3000.
- */
+/** The longest notice text sent whole. */
 const NOTICE_TEXT_LENGTH = 4000;
 
 /** Room for the prompt in a section, so parameters and notes always fit under 3000 characters. */
@@ -142,12 +138,12 @@ export function renderStatus(payload: JobPayload, state: StatusState, jobId?: st
 }
 
 /** The result message under the uploaded grid: parameters with the images' size and every image's seed, notes, and the buttons. */
-export function renderResult(payload: JobPayload, result: JobResult, notes: string[] = [], rows: ResultRowOptions = {}): OutgoingMessage {
+export function renderResult(payload: JobPayload, result: JobResult, notes: string[] = []): OutgoingMessage {
   const blocks: Block[] = [
     section(headline(payload)),
     context(resultParameterLine(result)),
     ...(notes.length > 0 ? [context(...notes)] : []),
-    ...actionBlocks(resultActionRows(result, rows)),
+    ...actionBlocks(resultActionRows(result)),
   ];
   return message(mrkdwn`Images for ${mention(payload.origin.userId)}: ${fallbackPrompt(payload.params.prompt)}`, blocks);
 }
@@ -171,5 +167,6 @@ export function renderFailure(job: Pick<FailureContext, 'jobId' | 'origin' | 'pa
  */
 export function renderNotice(text: string | Mrkdwn): OutgoingMessage {
   if (text instanceof Mrkdwn) return message(text);
+  // Slack shows a message's text whole up to 4,000 characters (its guideline; longer ones are cut or split): /imagine help with its reactions line fits.
   return message(text.length > NOTICE_TEXT_LENGTH ? `${text.slice(0, NOTICE_TEXT_LENGTH - 1)}…` : text);
 }
