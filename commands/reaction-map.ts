@@ -8,6 +8,8 @@
  *   pan-left[:k], pan-right[:k], pan-up[:k], pan-down[:k]   pan image k
  *   reseed       the same prompt with a new seed
  *   delete       remove the result (requester only)
+ * Remix, Custom Zoom and Vary (Region) ask something first (a form, the editor), which a
+ * reaction has no way to show, so they are buttons only.
  * How an emoji is written and matched is the platform's (`ReactionSyntax`); what the actions
  * mean is the same everywhere, so a reaction starts exactly what the matching button does.
  */
@@ -77,6 +79,7 @@ function parseAction(text: string): ReactionAction | string {
       return tileText === undefined ? { action: name } : `cannot name an image: ${name} applies to the whole result`;
     default:
       if (Object.hasOwn(EDIT_REACTIONS, name)) return { action: 'edit', edit: EDIT_REACTIONS[name as keyof typeof EDIT_REACTIONS], index: tile - 1 };
+      if (name === 'remix' || name === 'custom-zoom' || name === 'region') return `"${name}" asks for a prompt or a drawn region first, which a reaction cannot show: it is a button only`;
       return `"${name}" is not an action`;
   }
 }

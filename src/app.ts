@@ -183,6 +183,11 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
         cleanups.push(() => web.close());
         playgroundUrl = web.url;
         adapters.push('web playground');
+      } else if (config.PUBLIC_URL !== undefined) {
+        // Vary (Region) links from chat lead to the editor, which is served without the playground.
+        const web: WebAdapter = await startWebAdapter({ ...common, config, http, artifacts, hub, playground: false });
+        cleanups.push(() => web.close());
+        adapters.push('region editor (links from chat)');
       }
 
       if (config.SLACK_BOT_TOKEN) {

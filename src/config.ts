@@ -88,6 +88,15 @@ export const envSchema = z
     TRUST_PROXY: int(0, 10, 0),
     /** auto = on unless Discord or Slack is configured (then the playground is opt-in, not a side door). */
     WEB_PLAYGROUND: z.enum(['auto', 'on', 'off'], { error: 'auto, on or off' }).default('auto'),
+    /**
+     * The playground's address as people outside reach it (scheme, host, optional path), for
+     * links sent from chat (Vary (Region)); unset = no such links, and the button is hidden.
+     */
+    PUBLIC_URL: z
+      .string()
+      .regex(/^https?:\/\/[^\s?#]+$/, { error: 'an http:// or https:// address without query, e.g. https://imagine.example.com' })
+      .transform((v) => v.replace(/\/+$/, ''))
+      .optional(),
     WEB_ACCESS_KEY: z.string().regex(/^\S{16,200}$/, { error: 'at least 16 characters without spaces (e.g. from `openssl rand -hex 16`)' }).optional(),
     ORT_PROVIDERS: commaList.pipe(z.array(z.enum(['cuda', 'cpu', 'tensorrt', 'dml', 'coreml'], { error: 'a comma list of cuda, cpu, tensorrt, dml, coreml' }))),
     ORT_THREADS: int(0, 256, 0),

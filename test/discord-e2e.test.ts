@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
+import { storedResultFor } from './support/e2e-stack.ts';
 import { hasResult, startDiscordHarness, type DiscordHarness } from './support/discord-harness.ts';
 import type { FakeInteraction, FakeMessage, FakeUser } from './support/fake-discord.ts';
 import type { JobResult } from '../src/jobs.ts';
@@ -41,15 +42,7 @@ function followUps(interaction: FakeInteraction): FakeMessage[] {
 }
 
 /** The stored result a message shows (the worker indexes it by message id right after posting). */
-async function storedFor(messageId: string): Promise<JobResult> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const found = await h.results.getByMessage('discord', messageId);
-    if (found) return found;
-    if (Date.now() > deadline) throw new Error(`no stored result for message ${messageId}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const storedFor = (messageId: string): Promise<JobResult> => storedResultFor(h.results, 'discord', messageId);
 
 async function jobCount(): Promise<number> {
   const c = await h.queue.counts();

@@ -109,6 +109,21 @@ describe('secrets stay out of the output', () => {
     for (const secret of [BOT_TOKEN, SIGNING_SECRET]) expect(app.stdout() + app.stderr()).not.toContain(secret);
   });
 
+  it('PUBLIC_URL beside Slack serves the region editor for links from chat, without the playground', async () => {
+    const app = await launch({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, PUBLIC_URL: 'https://imagine.example.com/', ARTIFACT_DIR: path.join(temp, 'a3') });
+    expect(app.stdout()).toMatch(/adapters: +region editor \(links from chat\), slack \(HTTP, \/slack\/events\)\n/);
+    expect(app.stdout()).toContain('playground: off (Discord or Slack is configured; WEB_PLAYGROUND=on turns it on)');
+    const base = `http://127.0.0.1:${app.port}`;
+    // The playground stays off; the editor answers, and a link it did not sign gets a page saying so.
+    for (const p of ['/', '/api/info', '/static/app.js']) expect((await fetch(base + p)).status, p).toBe(404);
+    expect((await fetch(`${base}/edit/static/editor.js`)).status).toBe(200);
+    const forged = await fetch(`${base}/edit?link=eyJsIjoiYSJ9.c2lnbmF0dXJl`);
+    expect(forged.status).toBe(403);
+    expect(await forged.text()).toContain('This editor link is not valid here');
+    expect((await fetch(`${base}/edit/api/submit`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"link":"x.y","mask":""}' })).status).toBe(403);
+    expect(await app.stop('SIGTERM')).toBe(0);
+  });
+
   it('WEB_PLAYGROUND=on serves the playground beside Slack, behind WEB_ACCESS_KEY when set (and never prints the key)', async () => {
     const accessKey = 'AcCeSs-KeY-0123456789-sEcReT';
     const app = await launch({ SLACK_BOT_TOKEN: BOT_TOKEN, SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_API_URL: slack.apiUrl, WEB_PLAYGROUND: 'on', WEB_ACCESS_KEY: accessKey, LOG_LEVEL: 'debug', ARTIFACT_DIR: path.join(temp, 'a2') });

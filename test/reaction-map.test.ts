@@ -69,7 +69,8 @@ describe('reaction map vocabulary', () => {
     expect(describeReactions(map, (e) => e.emoji)).toBe(
       'Reactions on a result: A zoom out 2x image 1 · B zoom out 1.5x image 2 · C pan left image 1 · D pan right image 4 · E pan up image 1 · F pan down image 1.',
     );
-    expect(() => parseReactionMap('A=remix', WORDS)).toThrow('"remix" is not an action');
+    // The buttons that ask first cannot be reactions, and the error says why.
+    expect(() => parseReactionMap('A=remix', WORDS)).toThrow('"remix" asks for a prompt or a drawn region first, which a reaction cannot show: it is a button only');
     expect(() => parseReactionMap('A=zoom:5', WORDS)).toThrow('names image 5');
   });
 });

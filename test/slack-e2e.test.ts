@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeAction } from '../src/actions.ts';
 import { FakeSlackMessage } from './support/fake-slack.ts';
 import { keysUnder } from './support/queue-harness.ts';
+import { storedResultFor } from './support/e2e-stack.ts';
 import { redisServerAvailable } from './support/redis-server.ts';
 import { actionLabels, ALICE, BOB, CHANNEL, resultMessages, SIGNING_SECRET, startSlackHarness, type SlackHarness } from './support/slack-harness.ts';
 import { FORM, formBody, JSON_TYPE, postSigned } from './support/slack-signing.ts';
@@ -34,15 +35,7 @@ describe.skipIf(!available)('Slack /imagine end to end (separate bot and worker 
   const parentOf = (text: string) => h.fake.messages.find((m) => !m.thread_ts && m.channel === CHANNEL && m.text.includes(text));
 
   /** The stored result a message shows; the worker indexes it right after posting, so wait for that. */
-  async function storedFor(message: FakeSlackMessage) {
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const stored = await h.results.getByMessage('slack', message.ts);
-      if (stored) return stored;
-      if (Date.now() > deadline) throw new Error(`no stored result for message ${message.ts}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+  const storedFor = (message: FakeSlackMessage) => storedResultFor(h.results, 'slack', message.ts);
 
   async function waitForResults(threadTs: string, count: number): Promise<FakeSlackMessage[]> {
     return h.fake.waitFor(`${count} result message(s) in thread ${threadTs}`, () => {

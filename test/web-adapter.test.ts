@@ -267,7 +267,16 @@ describe('web deliverer', () => {
     expect(view.summary).toBe(describeResult(result.params, result.images));
     expect(resultView(flagged, 'withhold').images.map((i) => [i.flagged, i.withheld])).toEqual([[false, false], [true, true]]);
     const single = resultView({ ...result, images: result.images.slice(0, 1) }, 'spoiler');
-    expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖'], ['Remix'], ['Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom'], ['⬅', '➡', '⬆', '⬇']]);
+    // The playground has its own editor, so Vary (Region) is always there.
+    expect(single.rows.map((row) => row.map((b) => b.label))).toEqual([['U1'], ['🔄', 'Vary (Subtle)', 'Vary (Strong)', '✖'], ['Vary (Region)', 'Remix'], ['Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom'], ['⬅', '➡', '⬆', '⬇']]);
     expect(single.rows[1][2]).toMatchObject({ id: encodeAction({ action: 'vary-strong', resultId: result.resultId, index: 0 }), title: 'Strong variation of image 1' });
+    // Vary (Region) opens the editor over image 1; Remix and Custom Zoom open their forms, prefilled.
+    const prompt = result.params.negativePrompt ? `${result.params.prompt} --no ${result.params.negativePrompt}` : result.params.prompt;
+    expect(single.rows[2].map((b) => b.opens)).toEqual([
+      { kind: 'region', index: 0 },
+      { kind: 'form', form: expect.objectContaining({ id: encodeAction({ action: 'remix', resultId: result.resultId, index: 0 }), title: 'Remix', value: prompt }) },
+    ]);
+    expect(single.rows[3][2].opens).toEqual({ kind: 'form', form: expect.objectContaining({ action: 'zoom-custom', value: `${prompt} --zoom 2` }) });
+    expect(single.rows[3][0].opens).toBeUndefined();
   });
 });

@@ -171,7 +171,7 @@ describe.skipIf(!haveChromium)('web playground in Chromium', () => {
     await waitLoaded(upscaled.locator('img.tile-image'));
     expect(await upscaled.locator('.seeds').textContent()).toMatch(new RegExp(`^128x128 · 1 image · seed ${seeds[0]} · `));
     expect(await upscaled.locator('.params dd').nth(2).textContent()).toBe('128×128');
-    expect(await buttonFaces(upscaled)).toEqual(['reseed', 'Vary (Subtle)', 'Vary (Strong)', '✖', 'Remix', 'Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom', '⬅', '➡', '⬆', '⬇']);
+    expect(await buttonFaces(upscaled)).toEqual(['reseed', 'Vary (Subtle)', 'Vary (Strong)', '✖', 'Vary (Region)', 'Remix', 'Zoom Out 2x', 'Zoom Out 1.5x', 'Custom Zoom', '⬅', '➡', '⬆', '⬇']);
     expect((await tileFacts(upscaled)).numbers).toEqual(['1']);
 
     mkdirSync(SCREENSHOT_DIR, { recursive: true });

@@ -11,9 +11,9 @@ import { decideAction } from '../../commands/result-action.ts';
 import { decodeAction } from '../../src/actions.ts';
 import { lookUpAction } from '../../src/bot-services.ts';
 import type { BotRuntime } from './bot-context.ts';
-import { enqueueFromInteraction } from './enqueue-job.ts';
+import { handleEditPress } from './edit-press.ts';
+import { startPressedJob } from './enqueue-job.ts';
 import { originFromInteraction } from './origin.ts';
-import { quotePrompt } from './render.ts';
 import { replaceWithEphemeral } from './replies.ts';
 import { jobMessage } from './state.ts';
 
@@ -25,6 +25,8 @@ export async function handleButton(rt: BotRuntime, interaction: ButtonInteractio
     await interaction.reply({ content: UNKNOWN_BUTTON, flags: MessageFlags.Ephemeral });
     return;
   }
+  // Remix, Custom Zoom and Vary (Region) answer with a modal or a private link, which must be the first answer.
+  if (await handleEditPress(rt, interaction, ref)) return;
   await interaction.deferUpdate();
 
   const origin = originFromInteraction(interaction);
@@ -51,18 +53,8 @@ export async function handleButton(rt: BotRuntime, interaction: ButtonInteractio
       if (notes.length) await replaceWithEphemeral(interaction, notes.join('\n'));
       return;
     }
-    case 'job': {
-      // The job's own message, created first so that the job's origin can name it.
-      const status = await interaction.followUp({ content: `**${quotePrompt(outcome.payload.params.prompt)}** — ${outcome.summary}\nQueueing…`, allowedMentions: { parse: [] } });
-      const payload = { ...outcome.payload, origin: { ...outcome.payload.origin, messageId: status.id } };
-      await enqueueFromInteraction(rt, interaction, { payload, dedupeId: outcome.dedupeId, warnings: outcome.warnings }, {
-        statusMessageId: status.id,
-        refuse: async (message) => {
-          await interaction.deleteReply(status.id).catch(() => undefined);
-          await replaceWithEphemeral(interaction, message);
-        },
-      });
+    case 'job':
+      await startPressedJob(rt, interaction, outcome);
       return;
-    }
   }
 }

@@ -29,6 +29,8 @@ export interface DiscordDelivererOptions {
   /** Used when a job's origin does not name its application (it always does for interactions). */
   applicationId?: string;
   nsfwMode: Config['NSFW_MODE'];
+  /** Results offer Vary (Region): PUBLIC_URL is set, so its editor can be reached. */
+  regionEditor?: boolean;
   backoff?: BackoffPolicy;
 }
 
@@ -128,7 +130,7 @@ export class DiscordDeliverer implements Deliverer {
     if (fitNote) notes.push(fitNote);
     if (nsfw.withheld) notes.push('The safety checker flagged this image, so it is withheld in this channel.');
     else if (nsfw.spoiler) notes.push('The safety checker flagged this image; it is hidden behind a spoiler.');
-    const rendered = renderResult(payload, result, notes);
+    const rendered = renderResult(payload, result, notes, { regionEditor: this.opts.regionEditor ?? false });
     if (!fit) return { ...rendered, attachments: [] };
     const filename = `${nsfw.spoiler ? 'SPOILER_' : ''}imagine-${result.resultId}.${fit.ext}`;
     return { ...rendered, files: [{ name: filename, data: fit.data, contentType: fit.contentType }], attachments: [firstUpload(filename, payload)] };
@@ -232,13 +234,14 @@ function redactToken(err: unknown, token: string): unknown {
   return err;
 }
 
-export function createDiscordDeliverer(config: Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APP_ID' | 'DISCORD_API_URL' | 'NSFW_MODE'>, kv: KeyValueStore, limits: DiscordRestLimits = DEFAULT_REST_LIMITS): DiscordDeliverer {
+export function createDiscordDeliverer(config: Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APP_ID' | 'DISCORD_API_URL' | 'NSFW_MODE' | 'PUBLIC_URL'>, kv: KeyValueStore, limits: DiscordRestLimits = DEFAULT_REST_LIMITS): DiscordDeliverer {
   if (!config.DISCORD_TOKEN) throw new Error('DISCORD_TOKEN is required to deliver to Discord');
   return new DiscordDeliverer({
     rest: createDiscordRest(config.DISCORD_TOKEN, config.DISCORD_API_URL, limits),
     kv,
     applicationId: config.DISCORD_APP_ID,
     nsfwMode: config.NSFW_MODE,
+    regionEditor: config.PUBLIC_URL !== undefined,
   });
 }
 

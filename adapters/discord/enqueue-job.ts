@@ -3,14 +3,15 @@
  * enqueue, then show the queue position in the job's status message, without ever writing
  * over what the worker has already delivered there (see the reply hold in state.ts).
  */
-import type { ButtonInteraction, ChatInputCommandInteraction } from 'discord.js';
+import type { ButtonInteraction, ChatInputCommandInteraction, ModalSubmitInteraction } from 'discord.js';
 import type { CommandOutcome, CommandWarning } from '../../commands/context.ts';
 import { averageJobMs } from '../../src/job-durations.ts';
 import { InvalidJobError, type JobPayload } from '../../src/jobs.ts';
 import type { PlatformSecret } from '../../src/platform-secrets.ts';
 import type { EnqueueOptions, EnqueueOutcome } from '../../src/queue/types.ts';
 import type { BotRuntime } from './bot-context.ts';
-import { renderQueued, type RenderedMessage } from './render.ts';
+import { quotePrompt, renderQueued, type RenderedMessage } from './render.ts';
+import { replaceWithEphemeral } from './replies.ts';
 import { REPLY_HOLD, rememberAttachmentLimit, rememberJobMessage, type JobMessage } from './state.ts';
 
 export interface EnqueueFlow {
@@ -84,7 +85,7 @@ export type JobToStart = Pick<Extract<CommandOutcome, { kind: 'job' }>, 'payload
  */
 export async function enqueueFromInteraction(
   rt: BotRuntime,
-  interaction: ChatInputCommandInteraction | ButtonInteraction,
+  interaction: ChatInputCommandInteraction | ButtonInteraction | ModalSubmitInteraction,
   job: JobToStart,
   opts: { statusMessageId?: string; prepare?: EnqueueFlow['prepare']; refuse(message: string): Promise<void> },
 ): Promise<EnqueueOutcome | null> {
@@ -105,3 +106,20 @@ export async function enqueueFromInteraction(
     refuse: opts.refuse,
   });
 }
+
+/**
+ * A job started from a message's component (a button, or a modal opened from one) after a
+ * deferred update: its own status message, created first so that the job's origin can name it.
+ */
+export async function startPressedJob(rt: BotRuntime, interaction: ButtonInteraction | ModalSubmitInteraction, outcome: JobToStart & Pick<Extract<CommandOutcome, { kind: 'job' }>, 'summary'>): Promise<void> {
+  const status = await interaction.followUp({ content: `**${quotePrompt(outcome.payload.params.prompt)}** — ${outcome.summary}\nQueueing…`, allowedMentions: { parse: [] } });
+  const payload = { ...outcome.payload, origin: { ...outcome.payload.origin, messageId: status.id } };
+  await enqueueFromInteraction(rt, interaction, { payload, dedupeId: outcome.dedupeId, warnings: outcome.warnings }, {
+    statusMessageId: status.id,
+    refuse: async (message) => {
+      await interaction.deleteReply(status.id).catch(() => undefined);
+      await replaceWithEphemeral(interaction, message);
+    },
+  });
+}
+

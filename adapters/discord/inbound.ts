@@ -8,8 +8,10 @@ import { Client, Events, GatewayIntentBits, MessageFlags, Partials, type Interac
 import { limitsFromConfig } from '../../commands/context.ts';
 import { jobPayloadLookup } from '../../src/bot-services.ts';
 import { ConfigError } from '../../src/config.ts';
+import { EditLinks } from '../../src/edit-links.ts';
 import type { BotRuntime, DiscordBotDeps } from './bot-context.ts';
 import { handleButton } from './button-press.ts';
+import { handleModalSubmit } from './edit-press.ts';
 import { handleImagine } from './imagine-command.ts';
 import { handleCancel, handleHelp, handleQueue } from './queue-commands.ts';
 import { inviteUrl } from './permissions.ts';
@@ -66,6 +68,7 @@ async function routeInteraction(rt: BotRuntime, interaction: Interaction): Promi
     }
   }
   if (interaction.isButton()) return handleButton(rt, interaction);
+  if (interaction.isModalSubmit()) return handleModalSubmit(rt, interaction);
 }
 
 export async function startDiscordBot(deps: DiscordBotDeps, opts: DiscordBotOptions = {}): Promise<DiscordBot> {
@@ -77,6 +80,7 @@ export async function startDiscordBot(deps: DiscordBotDeps, opts: DiscordBotOpti
     jobPayload: deps.jobPayload ?? jobPayloadLookup(deps.queue),
     limits: limitsFromConfig(config),
     reactions: parseDiscordReactions(config.DISCORD_REACTIONS ?? undefined),
+    editLinks: config.PUBLIC_URL ? await EditLinks.load(deps.kv) : null,
   };
   const client = createDiscordClient(config.DISCORD_API_URL, opts.restLimits);
   const log = logger.child({ component: 'discord' });

@@ -35,8 +35,8 @@ export async function handleReactionAdd(rt: BotRuntime, reaction: MessageReactio
 
   const member: GuildMember | null = message.guild?.members.cache.get(user.id) ?? null;
   const origin = originFromReaction(reaction, user, member, applicationId, Math.floor(Date.now() / REACTION_DEDUPE_WINDOW_MS));
-  // A reaction cannot be answered privately, so a tile the result lacks varies its last image instead of failing silently.
-  const action = mapped.action === 'variation' ? { ...mapped, index: Math.min(mapped.index, result.images.length - 1) } : mapped;
+  // A reaction cannot be answered privately, so a tile the result lacks varies (or edits) its last image instead of failing silently.
+  const action = mapped.action === 'variation' || mapped.action === 'edit' ? { ...mapped, index: Math.min(mapped.index, result.images.length - 1) } : mapped;
   const outcome = decideAction(reactionActionRef(action, result.resultId), { result }, commandContext(rt, origin));
   const channelId = message.channelId;
   const rest = reaction.client.rest;

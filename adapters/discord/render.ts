@@ -4,7 +4,7 @@
  * REST API (components as API JSON), so the bot and the worker render identically.
  */
 import { derivedJobText, parameterLine, progressText, queuedText, resultParameterLine } from '../../commands/job-text.ts';
-import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
+import { failureActionRows, progressActionRows, resultActionRows, type ActionButton, type ResultRowOptions } from '../../src/actions.ts';
 import type { FailureContext, FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { JobPayload, JobResult } from '../../src/jobs.ts';
 
@@ -67,9 +67,9 @@ export function renderProgress(payload: JobPayload, update: ProgressUpdate, jobI
 }
 
 /** The result: the job's headline, the parameters with the images' size and each one's seed, any notes, and the buttons. */
-export function renderResult(payload: JobPayload, result: JobResult, notes: string[] = []): RenderedMessage {
+export function renderResult(payload: JobPayload, result: JobResult, notes: string[] = [], rows: ResultRowOptions = {}): RenderedMessage {
   const lines = [headline(payload), resultParameterLine(result), ...notes.map((n) => `-# ${n}`)];
-  return { content: clamp(lines.join('\n')), components: toActionRows(resultActionRows(result)) };
+  return { content: clamp(lines.join('\n')), components: toActionRows(resultActionRows(result, rows)) };
 }
 
 /**

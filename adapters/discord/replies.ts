@@ -15,7 +15,9 @@ export async function replaceWithEphemeral(interaction: RepliableInteraction, co
     await interaction.editReply({ content, allowedMentions: { parse: [] } });
     return;
   }
-  if (interaction.deferred && !interaction.isMessageComponent()) {
+  // A deferred update (a button, or a modal opened from one) has no placeholder: its @original is the pressed message itself.
+  const deferredUpdate = interaction.isMessageComponent() || (interaction.isModalSubmit() && interaction.isFromMessage());
+  if (interaction.deferred && !deferredUpdate) {
     await interaction.deleteReply().catch(() => undefined);
   }
   await interaction.followUp({ content, flags: MessageFlags.Ephemeral, allowedMentions: { parse: [] } });

@@ -3,12 +3,13 @@ import type { CommandLimits } from '../../commands/context.ts';
 import type { ReactionMap } from '../../commands/reaction-map.ts';
 import type { BotServices } from '../../src/bot-services.ts';
 import type { Config } from '../../src/config.ts';
+import type { EditLinks } from '../../src/edit-links.ts';
 import type { ResponseUrlReplies } from './response-url.ts';
 import type { SlackApi } from './slack-api.ts';
 
 export type SlackBotConfig = Pick<
   Config,
-  'SLACK_BOT_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN' | 'SLACK_API_URL' | 'SLACK_REACTIONS' | 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY'
+  'SLACK_BOT_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN' | 'SLACK_API_URL' | 'SLACK_REACTIONS' | 'PUBLIC_URL' | 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY'
 >;
 
 /** The key-value store also holds Slack's status holds, event dedupe, pacing and response_url budgets. */
@@ -21,4 +22,6 @@ export interface SlackRuntime extends SlackBotDeps {
   reactions: ReactionMap;
   api: SlackApi;
   responses: ResponseUrlReplies;
+  /** Links to the region editor; null without PUBLIC_URL (Vary (Region) is then hidden). */
+  editLinks: EditLinks | null;
 }

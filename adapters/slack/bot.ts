@@ -14,9 +14,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limitsFromConfig } from '../../commands/context.ts';
 import { jobPayloadLookup } from '../../src/bot-services.ts';
 import { ConfigError } from '../../src/config.ts';
+import { EditLinks } from '../../src/edit-links.ts';
 import type { HttpRoute, HttpServerHandle } from '../../src/http-server.ts';
 import type { SlackBotDeps, SlackRuntime } from './bot-context.ts';
 import { registerButtonPresses } from './button-presses.ts';
+import { registerEditForms } from './edit-forms.ts';
 import { ChannelPacer } from './channel-pacer.ts';
 import { registerReactions } from './reaction-events.ts';
 import { slackTimestampProblem } from './request-freshness.ts';
@@ -68,6 +70,7 @@ export function createSlackBot(deps: SlackBotDeps, opts: SlackBotOptions = {}): 
     api: new SlackApi(client, opts.pacer ?? new ChannelPacer(deps.kv), {
       onRateLimited: ({ call, retryAfterMs }) => log.info({ call, retryAfterMs }, 'slack rate limit: waiting'),
     }),
+    editLinks: null,
     responses: new ResponseUrlReplies(deps.kv, { onError: (err) => log.warn({ err: { message: (err as Error).message } }, 'response_url post failed') }),
   };
 
@@ -101,6 +104,7 @@ export function createSlackBot(deps: SlackBotDeps, opts: SlackBotOptions = {}): 
 
   registerImagineCommand(app, rt);
   registerButtonPresses(app, rt);
+  registerEditForms(app, rt);
   registerReactions(app, rt);
   app.error(async (err) => {
     log.error({ err: { message: err.message, code: (err as { code?: string }).code } }, 'slack listener failed');
@@ -141,6 +145,7 @@ export function createSlackBot(deps: SlackBotDeps, opts: SlackBotOptions = {}): 
     async start() {
       // auth.test now, so a bad token stops start-up instead of failing every event.
       await app.init();
+      if (config.PUBLIC_URL) rt.editLinks = await EditLinks.load(deps.kv);
       if (mode === 'http') {
         if (!opts.http) throw new Error('the Slack bot in HTTP mode needs the process HTTP server to mount /slack/events on');
         opts.http.route(route!);

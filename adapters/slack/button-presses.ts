@@ -7,11 +7,13 @@
  */
 import type { App, BlockAction, ButtonAction } from '@slack/bolt';
 import { commandContext } from '../../commands/context.ts';
+import { pressStep } from '../../commands/edit-forms.ts';
 import { decideAction } from '../../commands/result-action.ts';
 import { decodeAction } from '../../src/actions.ts';
 import { lookUpAction } from '../../src/bot-services.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { SlackRuntime } from './bot-context.ts';
+import { answerEditPress, pressPlace } from './edit-forms.ts';
 import { renderNotice } from './render.ts';
 import { cancelJobs, removeResult } from './result-actions.ts';
 import { startJob } from './start-job.ts';
@@ -48,7 +50,14 @@ export function registerButtonPresses(app: App, rt: SlackRuntime): void {
     if (!ref) return tell(UNKNOWN_BUTTON);
     // The action_id names the target; the press counts only on the message that shows it.
     const facts = await lookUpAction(rt, ref, origin.userId, async (jobId, payload) => (await statusMessage(rt.kv, jobId))?.ts ?? payload?.origin.messageId ?? null);
-    const outcome = decideAction(ref, facts, commandContext(rt, origin), pressed ?? '');
+    const ctx = commandContext(rt, origin);
+    // Remix, Custom Zoom and Vary (Region) ask first: a modal, or a private link to the editor.
+    const step = pressStep(ref, facts, ctx, pressed ?? '');
+    if (step) {
+      const reply = { channel, user: origin.userId, threadTs, ...(body.response_url ? { responseUrl: body.response_url } : {}) };
+      return answerEditPress(rt, step, { triggerId: body.trigger_id, place: pressPlace(body, channel), origin: { ...origin, threadId: threadTs }, reply });
+    }
+    const outcome = decideAction(ref, facts, ctx, pressed ?? '');
     switch (outcome.kind) {
       case 'message':
         return tell(outcome.message);

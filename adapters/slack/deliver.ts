@@ -33,6 +33,8 @@ export interface SlackDelivererOptions {
   kv: KeyValueStore;
   responses: ResponseUrlReplies;
   reactions: ReactionMap;
+  /** Results offer Vary (Region): PUBLIC_URL is set, so its editor can be reached. */
+  regionEditor?: boolean;
   /** How long result records (and so the file that shows one) are kept. */
   resultTtlS: number;
   minProgressIntervalMs?: number;
@@ -88,7 +90,7 @@ export class SlackDeliverer implements Deliverer {
       await state.rememberResultFile(kv, result.resultId, fileId, this.opts.resultTtlS);
     }
 
-    const message = renderResult(ctx.payload, result, notes);
+    const message = renderResult(ctx.payload, result, notes, { regionEditor: this.opts.regionEditor ?? false });
     let ref = await state.resultMessage(kv, ctx.jobId);
     if (ref) {
       await this.slack('chat.update', () => api.update(ref!.channel, ref!.ts, message));
@@ -165,7 +167,7 @@ function oneLine(text: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
-export interface SlackDelivererConfig extends Pick<Config, 'SLACK_BOT_TOKEN' | 'SLACK_API_URL' | 'SLACK_REACTIONS' | 'RESULT_TTL_DAYS'> {}
+export interface SlackDelivererConfig extends Pick<Config, 'SLACK_BOT_TOKEN' | 'SLACK_API_URL' | 'SLACK_REACTIONS' | 'RESULT_TTL_DAYS' | 'PUBLIC_URL'> {}
 
 export function createSlackDeliverer(
   config: SlackDelivererConfig,
@@ -182,6 +184,7 @@ export function createSlackDeliverer(
     kv,
     responses: new ResponseUrlReplies(kv),
     reactions: parseSlackReactions(config.SLACK_REACTIONS ?? undefined),
+    regionEditor: config.PUBLIC_URL !== undefined,
     resultTtlS: resultTtlSeconds(config),
     minProgressIntervalMs: opts.minProgressIntervalMs,
     logger,

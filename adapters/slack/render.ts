@@ -6,7 +6,7 @@
  * (checked by `assertBlockKitLimits`), whatever the prompt's length.
  */
 import { derivedJobText, parameterLine, progressText, queuedText, resultParameterLine } from '../../commands/job-text.ts';
-import { failureActionRows, progressActionRows, resultActionRows, type ActionButton } from '../../src/actions.ts';
+import { failureActionRows, progressActionRows, resultActionRows, type ActionButton, type ResultRowOptions } from '../../src/actions.ts';
 import type { FailureContext, FailureNotice, ProgressUpdate } from '../../src/delivery.ts';
 import type { JobPayload, JobResult } from '../../src/jobs.ts';
 import type { OutgoingMessage } from './slack-api.ts';
@@ -138,12 +138,12 @@ export function renderStatus(payload: JobPayload, state: StatusState, jobId?: st
 }
 
 /** The result message under the uploaded grid: parameters with the images' size and every image's seed, notes, and the buttons. */
-export function renderResult(payload: JobPayload, result: JobResult, notes: string[] = []): OutgoingMessage {
+export function renderResult(payload: JobPayload, result: JobResult, notes: string[] = [], rows: ResultRowOptions = {}): OutgoingMessage {
   const blocks: Block[] = [
     section(headline(payload)),
     context(resultParameterLine(result)),
     ...(notes.length > 0 ? [context(...notes)] : []),
-    ...actionBlocks(resultActionRows(result)),
+    ...actionBlocks(resultActionRows(result, rows)),
   ];
   return message(mrkdwn`Images for ${mention(payload.origin.userId)}: ${fallbackPrompt(payload.params.prompt)}`, blocks);
 }

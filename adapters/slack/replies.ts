@@ -4,6 +4,7 @@
  */
 import type { SlackRuntime } from './bot-context.ts';
 import { renderNotice } from './render.ts';
+import type { Mrkdwn } from './slack-text.ts';
 
 export interface ReplyTarget {
   channel: string;
@@ -14,7 +15,7 @@ export interface ReplyTarget {
   replaceOriginal?: boolean;
 }
 
-export async function replyEphemeral(rt: SlackRuntime, target: ReplyTarget, text: string): Promise<void> {
+export async function replyEphemeral(rt: SlackRuntime, target: ReplyTarget, text: string | Mrkdwn): Promise<void> {
   const message = renderNotice(text);
   if (target.responseUrl && (await rt.responses.send(target.responseUrl, { ...message, ephemeral: true, replaceOriginal: target.replaceOriginal ?? false }))) return;
   await rt.api.postEphemeral(target.channel, target.user, message, target.threadTs);

@@ -57,6 +57,11 @@ export class SlackApi {
     await this.call('chat.update', null, () => this.client.chat.update({ channel, ts, text: message.text, blocks: (message.blocks ?? []) as never }));
   }
 
+  /** A modal, in answer to the interaction that carried `triggerId` (good for 3 seconds, once). */
+  async openView(triggerId: string, view: Record<string, unknown>): Promise<void> {
+    await this.call('views.open', null, () => this.client.views.open({ trigger_id: triggerId, view: view as never }));
+  }
+
   async postEphemeral(channel: string, user: string, message: OutgoingMessage, threadTs?: string): Promise<void> {
     await this.call('chat.postEphemeral', null, () =>
       this.client.chat.postEphemeral({ channel, user, text: message.text, ...(message.blocks ? { blocks: message.blocks as never } : {}), ...(threadTs ? { thread_ts: threadTs } : {}) }),

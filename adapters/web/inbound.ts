@@ -10,13 +10,18 @@ import { help } from '../../commands/help.ts';
 import { imagine } from '../../commands/imagine.ts';
 import { queuedEtaMs } from '../../commands/job-text.ts';
 import { describeQueue } from '../../commands/queue-report.ts';
+import { decodeFormId, promptLine, submitForm } from '../../commands/edit-forms.ts';
 import { decideAction } from '../../commands/result-action.ts';
+import { checkResultAccess } from '../../commands/result-access.ts';
+import { varyRegion } from '../../commands/vary-region.ts';
 import { decodeAction } from '../../src/actions.ts';
 import type { ArtifactStore } from '../../src/artifacts.ts';
 import { lookUpAction, type BotServices } from '../../src/bot-services.ts';
 import type { Config } from '../../src/config.ts';
-import { InvalidJobError, type Origin } from '../../src/jobs.ts';
+import type { EditLink } from '../../src/edit-links.ts';
+import { InvalidJobError, type JobResult, type Origin } from '../../src/jobs.ts';
 import { parseWebCommand } from './command-text.ts';
+import { MaskError, storeMask } from './region-mask.ts';
 import type { Gallery } from './gallery.ts';
 import { cancelButtons, type ButtonView } from './view.ts';
 
@@ -34,6 +39,15 @@ export type WebReply =
   | { kind: 'message'; message: string; code: string }
   | { kind: 'cancelled'; jobIds: string[]; message: string }
   | { kind: 'deleted'; resultId: string; message: string };
+
+export interface RegionRequest {
+  resultId: string;
+  index: number;
+  /** The prompt as the editor sent it (unchanged: no remix). */
+  prompt?: string;
+  /** The mask PNG as uploaded (region-mask.ts checks it). */
+  mask: Buffer;
+}
 
 /** Client request ids become dedupe ids: a double-click or a resent request makes one job. */
 const REQUEST_ID = /^[A-Za-z0-9_-]{8,64}$/;
@@ -89,6 +103,49 @@ export class WebInbound {
     if (!ref) return { kind: 'message', code: 'unknown-button', message: 'That button is not one of this playground’s.' };
     const facts = await lookUpAction(this.deps, ref, caller.userId);
     return this.act(decideAction(ref, facts, this.context(this.origin(caller, requestId))), caller);
+  }
+
+  /** A submitted Remix or Custom Zoom form (the inline form under a result): `id` is its button's action id. */
+  async form(caller: WebCaller, id: string, text: string, requestId?: string): Promise<WebReply> {
+    const ref = decodeFormId(id);
+    if (!ref) return { kind: 'message', code: 'unknown-button', message: 'That form is not one of this playground’s.' };
+    const facts = await lookUpAction(this.deps, ref, caller.userId);
+    return this.act(submitForm(ref, text, facts, this.context(this.origin(caller, requestId))), caller);
+  }
+
+  /**
+   * Vary (Region) from the editor over one image of the session's own result: the mask is
+   * checked and stored, then the region job is queued like any other.
+   */
+  async region(caller: WebCaller, req: RegionRequest, requestId?: string): Promise<WebReply> {
+    const found = await this.deps.results.get(req.resultId);
+    // Only the session's own web results: anyone else's id is answered like an unknown one.
+    const result = found && found.origin.platform === 'web' && found.origin.userId === caller.userId ? found : null;
+    return this.regionJob(result, req, this.origin(caller, requestId), caller);
+  }
+
+  /** Vary (Region) through a link from chat: the job is the chat user's and is posted in their thread. */
+  async regionFromLink(caller: WebCaller, link: EditLink, req: Omit<RegionRequest, 'resultId' | 'index'>): Promise<WebReply> {
+    const { messageId: _shown, ...origin } = link.origin;
+    // One link makes one job: a resent request finds the job it already made.
+    return this.regionJob(await this.deps.results.get(link.resultId), { ...req, resultId: link.resultId, index: link.index }, { ...origin, eventId: `edit-link:${link.linkId}` }, caller);
+  }
+
+  private async regionJob(result: JobResult | null, req: RegionRequest, origin: Origin, caller: WebCaller): Promise<WebReply> {
+    const ctx = this.context(origin);
+    const denied = checkResultAccess(result, req.index, ctx);
+    if (denied) return this.act(denied, caller);
+    const image = result!.images[req.index];
+    let maskArtifactKey: string;
+    try {
+      maskArtifactKey = await storeMask(this.deps.artifacts, req.mask, image);
+    } catch (err) {
+      if (err instanceof MaskError) return { kind: 'message', code: 'bad-mask', message: err.message };
+      throw err;
+    }
+    // The prompt as the editor prefilled it is no remix.
+    const prompt = req.prompt === undefined || req.prompt.trim() === promptLine(result!) ? undefined : req.prompt.trim();
+    return this.act(varyRegion({ result, index: req.index, maskArtifactKey, ...(prompt !== undefined ? { prompt } : {}) }, ctx), caller);
   }
 
   private async act(outcome: CommandOutcome, caller: WebCaller): Promise<WebReply> {

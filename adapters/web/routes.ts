@@ -21,12 +21,14 @@ import type { Logger } from '../../src/logger.ts';
 import type { ModelCatalog } from '../../src/models.ts';
 import type { ResultStore } from '../../src/results.ts';
 import type { CommandLimits } from '../../commands/context.ts';
+import { MAX_FORM_TEXT } from '../../commands/edit-forms.ts';
 import type { AccessGate } from './access.ts';
 import { clientAddress } from './client-address.ts';
 import type { Gallery } from './gallery.ts';
 import type { WebIdentity } from './identity.ts';
 import type { WebCaller, WebInbound, WebReply } from './inbound.ts';
 import type { LiveUpdates } from './live.ts';
+import { MaskError, MAX_MASK_BYTES, maskBytes } from './region-mask.ts';
 import { ensureSession } from './session.ts';
 import { IMAGE_ROUTE, isWithheld, resultView, type FlaggedImagePolicy } from './view.ts';
 
@@ -56,24 +58,24 @@ export interface WebRouteDeps {
   logger: Logger;
 }
 
-class HttpError extends Error {
+export class HttpError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
   }
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+export async function readJson(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<Record<string, unknown>> {
   if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) throw new HttpError(415, 'send JSON (content-type: application/json)');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, 'request too large');
+    if (size > maxBytes) throw new HttpError(413, 'request too large');
     chunks.push(chunk as Buffer);
   }
   try {
@@ -85,7 +87,7 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   }
 }
 
-const text = (v: unknown, max: number): string | undefined => (typeof v === 'string' ? v.slice(0, max) : undefined);
+export const text = (v: unknown, max: number): string | undefined => (typeof v === 'string' ? v.slice(0, max) : undefined);
 
 /** The static files, read once: the page is a handful of small files. */
 function loadStatic(): Map<string, { body: Buffer; type: string }> {
@@ -95,6 +97,19 @@ function loadStatic(): Map<string, { body: Buffer; type: string }> {
     if (type) files.set(name, { body: readFileSync(path.join(PUBLIC_DIR, name)), type });
   }
   return files;
+}
+
+/** A region request's body: the mask as base64 (4/3 of its bytes) and a little JSON around it. */
+export const REGION_BODY_BYTES = Math.ceil((MAX_MASK_BYTES * 4) / 3) + MAX_BODY_BYTES;
+
+/** A mask that fails its checks is the user's to fix: answered as a message, like any refusal. */
+export async function regionReply(run: () => Promise<WebReply>): Promise<WebReply> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof MaskError) return { kind: 'message', code: 'bad-mask', message: err.message };
+    throw err;
+  }
 }
 
 export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
@@ -156,6 +171,34 @@ export function webRoutes(deps: WebRouteDeps): HttpRoute[] {
     },
     inboundPost('/api/command', 'text', 5000, (caller, typed, requestId) => deps.inbound.text(caller, typed, requestId)),
     inboundPost('/api/press', 'id', 120, (caller, id, requestId) => deps.inbound.press(caller, id, requestId)),
+    {
+      // Remix and Custom Zoom: the inline form's text, for the button id it came from.
+      method: 'POST',
+      prefix: '/api/form',
+      handler: api(async (req, res, caller) => {
+        const body = await readJson(req);
+        const id = text(body.id, 120);
+        const typed = text(body.text, MAX_FORM_TEXT + 100);
+        if (id === undefined || typed === undefined) throw new HttpError(400, 'id and text are required');
+        const reply = await deps.inbound.form(caller, id, typed, text(body.requestId, 64));
+        if (reply.kind === 'queued') deps.live.touch(caller.userId);
+        sendJson(res, 200, reply);
+      }),
+    },
+    {
+      // Vary (Region) from the editor over one of the session's images: the mask travels as a PNG data URL.
+      method: 'POST',
+      prefix: '/api/region',
+      handler: api(async (req, res, caller) => {
+        const body = await readJson(req, REGION_BODY_BYTES);
+        const resultId = text(body.resultId, 80);
+        const index = body.index;
+        if (resultId === undefined || typeof index !== 'number' || !Number.isInteger(index)) throw new HttpError(400, 'resultId and index are required');
+        const reply = await regionReply(() => deps.inbound.region(caller, { resultId, index, prompt: text(body.prompt, MAX_FORM_TEXT), mask: maskBytes(body.mask) }, text(body.requestId, 64)));
+        if (reply.kind === 'queued') deps.live.touch(caller.userId);
+        sendJson(res, 200, reply);
+      }),
+    },
     {
       method: 'GET',
       prefix: '/api/events',

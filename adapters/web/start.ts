@@ -11,7 +11,9 @@ import type { Config } from '../../src/config.ts';
 import type { HttpServerHandle } from '../../src/http-server.ts';
 import { resultTtlSeconds } from '../../src/results.ts';
 import type { WebEventHub } from './events.ts';
+import { EditLinks } from '../../src/edit-links.ts';
 import { AccessGate } from './access.ts';
+import { editLinkRoutes } from './edit-link-routes.ts';
 import { Gallery } from './gallery.ts';
 import { WebIdentity } from './identity.ts';
 import { WebInbound } from './inbound.ts';
@@ -19,7 +21,12 @@ import { LiveUpdates } from './live.ts';
 import { webRoutes } from './routes.ts';
 
 export interface WebAdapterDeps extends BotServices {
-  config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY' | 'RESULT_TTL_DAYS' | 'NSFW_MODE' | 'TRUST_PROXY' | 'WEB_ACCESS_KEY'>;
+  config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY' | 'RESULT_TTL_DAYS' | 'NSFW_MODE' | 'TRUST_PROXY' | 'WEB_ACCESS_KEY' | 'PUBLIC_URL'>;
+  /**
+   * Serve the playground (default). Off, only the region editor reached through links from chat
+   * is served (with PUBLIC_URL set): a chat deployment gets the editor without the playground.
+   */
+  playground?: boolean;
   http: HttpServerHandle;
   artifacts: ArtifactStore;
   hub: WebEventHub;
@@ -48,15 +55,24 @@ export async function startWebAdapter(deps: WebAdapterDeps): Promise<WebAdapter>
   const identity = await WebIdentity.load(deps.kv);
   const gallery = new Gallery(deps.kv, deps.results, resultTtlSeconds(deps.config));
   const inbound = new WebInbound({ ...deps, gallery, averageJobMs: () => averageJobMs(deps.kv) });
-  const live = new LiveUpdates({ queue: deps.queue, hub: deps.hub, gallery, logger: deps.logger, flagged: deps.config.NSFW_MODE });
-  const routes = webRoutes({ inbound, live, gallery, results: deps.results, artifacts: deps.artifacts, models: deps.models, limits: limitsFromConfig(deps.config), identity, access: new AccessGate(identity, deps.config.WEB_ACCESS_KEY), trustedProxies: deps.config.TRUST_PROXY, flagged: deps.config.NSFW_MODE, logger: deps.logger });
-  for (const route of routes) deps.http.route(route);
+  const flagged = deps.config.NSFW_MODE;
+  let live: LiveUpdates | null = null;
+  if (deps.playground !== false) {
+    live = new LiveUpdates({ queue: deps.queue, hub: deps.hub, gallery, logger: deps.logger, flagged });
+    const routes = webRoutes({ inbound, live, gallery, results: deps.results, artifacts: deps.artifacts, models: deps.models, limits: limitsFromConfig(deps.config), identity, access: new AccessGate(identity, deps.config.WEB_ACCESS_KEY), trustedProxies: deps.config.TRUST_PROXY, flagged, logger: deps.logger });
+    for (const route of routes) deps.http.route(route);
+  }
+  // Links are only made where PUBLIC_URL is set; the editor they lead to is served with it.
+  if (deps.config.PUBLIC_URL !== undefined) {
+    const links = await EditLinks.load(deps.kv);
+    for (const route of editLinkRoutes({ links, inbound, results: deps.results, artifacts: deps.artifacts, identity, trustedProxies: deps.config.TRUST_PROXY, flagged })) deps.http.route(route);
+  }
   return {
     inbound,
     url: deps.http.url,
     needsAccessKey: deps.config.WEB_ACCESS_KEY !== undefined,
     async close() {
-      live.close();
+      live?.close();
     },
   };
 }

@@ -9,6 +9,7 @@ import type { Config } from '../../src/config.ts';
 import type { GenerationParams, JobResult } from '../../src/jobs.ts';
 import { showsFlaggedImage } from '../../src/delivery.ts';
 import { describeResult } from '../../commands/summary.ts';
+import { editForm, isFormAction, type EditForm } from '../../commands/edit-forms.ts';
 import { commandText } from './command-text.ts';
 
 export interface ButtonView {
@@ -22,6 +23,11 @@ export interface ButtonView {
    * installed the browser shows an empty box.
    */
   icon?: 'reseed';
+  /**
+   * Remix and Custom Zoom: the form the page shows inline (prefilled), sent to /api/form;
+   * Vary (Region): the page opens its region editor over the image instead of pressing.
+   */
+  opens?: { kind: 'form'; form: EditForm } | { kind: 'region'; index: number };
 }
 
 export interface ResultView {
@@ -114,8 +120,19 @@ function title(ref: ActionRef): string {
   }
 }
 
-const buttons = (rows: ActionButton[][]): ButtonView[][] =>
-  rows.map((row) => row.map(({ id, label, style, ref }) => ({ id, label, style, title: title(ref), ...(ref.action === 'reseed' ? { icon: 'reseed' as const } : {}) })));
+function opens(ref: ActionRef, result: JobResult | undefined, id: string): ButtonView['opens'] | undefined {
+  if (!result || !('index' in ref)) return undefined;
+  if (isFormAction(ref)) return { kind: 'form', form: editForm(ref, result, id) };
+  return ref.action === 'vary-region' ? { kind: 'region', index: ref.index } : undefined;
+}
+
+const buttons = (rows: ActionButton[][], result?: JobResult): ButtonView[][] =>
+  rows.map((row) =>
+    row.map(({ id, label, style, ref }) => {
+      const form = opens(ref, result, id);
+      return { id, label, style, title: title(ref), ...(ref.action === 'reseed' ? { icon: 'reseed' as const } : {}), ...(form ? { opens: form } : {}) };
+    }),
+  );
 
 export function resultView(result: JobResult, policy: FlaggedImagePolicy): ResultView {
   return {
@@ -140,7 +157,8 @@ export function resultView(result: JobResult, policy: FlaggedImagePolicy): Resul
     })),
     flagged: showsFlaggedImage(result),
     withheld: isWithheld(result, 'grid', policy),
-    rows: buttons(resultActionRows(result)),
+    // The editor is this page's own: Vary (Region) is always offered here.
+    rows: buttons(resultActionRows(result, { regionEditor: true }), result),
   };
 }
 

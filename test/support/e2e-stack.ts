@@ -24,6 +24,7 @@ import { loadModelCatalog, type ModelCatalog } from '../../src/models.ts';
 import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
 import { closeRedis, createRedis } from '../../src/redis.ts';
 import { ResultStore } from '../../src/results.ts';
+import type { JobResult, Platform } from '../../src/jobs.ts';
 import { REPO_ROOT } from './app-process.ts';
 import { uniquePrefix } from './queue-prefix.ts';
 import { startRedis, type TestRedis } from './redis-server.ts';
@@ -185,4 +186,15 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
       await redis.stop();
     },
   };
+}
+
+/** The stored result a chat message shows: the delivery side indexes it by message id right after posting, so this waits for that. */
+export async function storedResultFor(results: ResultStore, platform: Platform, messageId: string, timeoutMs = 20_000): Promise<JobResult> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = await results.getByMessage(platform, messageId);
+    if (found) return found;
+    if (Date.now() > deadline) throw new Error(`no stored result for ${platform} message ${messageId}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
 }

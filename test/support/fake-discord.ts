@@ -113,6 +113,10 @@ export interface FakeInteraction {
   sourceMessageId?: string;
   /** The autocomplete choices answered, for type 4 interactions. */
   choices?: Array<{ name: string; value: string | number }>;
+  /** The modal shown in answer (callback type 9): custom_id, title, components. */
+  modal?: any;
+  /** The user who caused it (a modal submit comes from the user it was shown to). */
+  userId?: string;
 }
 
 export interface Fault {
@@ -332,6 +336,28 @@ export class FakeDiscord {
   }
 
   /**
+   * Dispatch the submission of a modal the bot showed in answer to `opened` (an interaction whose
+   * callback was a modal), as Discord does when the user presses Submit: every text input with its
+   * value (`values` by custom_id; the others keep the value the bot prefilled). A modal opened from
+   * a button carries the message the button was on.
+   */
+  submitModal(args: { opened: FakeInteraction; user: FakeUser; values?: Record<string, string>; roles?: string[] }): FakeInteraction {
+    const modal = args.opened.modal;
+    if (!modal) throw new Error(`interaction ${args.opened.id} was not answered with a modal`);
+    const inputs = modalInputs(modal);
+    const source = args.opened.sourceMessageId ? this.messages.get(args.opened.sourceMessageId) : undefined;
+    return this.dispatchInteraction(5, {
+      user: args.user,
+      roles: args.roles,
+      ...(source ? { message: this.publicMessage(source), sourceMessageId: source.id } : {}),
+      data: {
+        custom_id: modal.custom_id,
+        components: inputs.map((input) => ({ type: 1, components: [{ type: 4, custom_id: input.custom_id, value: args.values?.[input.custom_id] ?? input.value ?? '' }] })),
+      },
+    });
+  }
+
+  /**
    * An interaction the bot has already deferred (type 5), without a gateway round trip: what a
    * worker sees when it picks up a job. The original reply exists and the token is valid.
    */
@@ -407,6 +433,7 @@ export class FakeDiscord {
     args: { user: FakeUser; roles?: string[]; attachmentSizeLimit?: number; data: unknown; message?: unknown; sourceMessageId?: string },
   ): FakeInteraction {
     const interaction = this.registerInteraction(type, args.sourceMessageId);
+    interaction.userId = args.user.id;
     this.dispatch('INTERACTION_CREATE', {
       id: interaction.id,
       application_id: this.applicationId,
@@ -740,6 +767,11 @@ export class FakeDiscord {
       if (type === 7) this.editMessage(source, { ...call, body: data });
     } else if (type === 8) {
       it.choices = data.choices ?? [];
+    } else if (type === 9) {
+      // A modal is answered instead of anything else, and never to a modal submit.
+      const problem = it.type === 5 ? 'a modal cannot answer a modal submit' : modalProblem(data);
+      if (problem) return [400, { message: 'Invalid Form Body', code: 50035, errors: { data: { _errors: [{ code: 'MODAL_INVALID', message: problem }] } } }];
+      it.modal = data;
     } else {
       return [400, { message: 'Invalid Form Body', code: 50035 }];
     }
@@ -904,4 +936,25 @@ async function parseBody(raw: Buffer, contentType: string | undefined): Promise<
   }
   if (contentType?.includes('application/json')) return { body: JSON.parse(raw.toString('utf8')), files: [] };
   return { body: raw.toString('utf8'), files: [] };
+}
+
+/** The text inputs of a modal, whether in action rows (type 1) or labels (type 18). */
+function modalInputs(modal: any): any[] {
+  return (modal.components ?? []).flatMap((c: any) => (c.type === 1 ? (c.components ?? []) : c.type === 18 ? [c.component] : [])).filter((c: any) => c?.type === 4);
+}
+
+/** What Discord refuses about a modal: its id, title and 1-5 text inputs within their limits. */
+function modalProblem(modal: any): string | null {
+  if (typeof modal?.custom_id !== 'string' || modal.custom_id.length < 1 || modal.custom_id.length > 100) return 'custom_id must be 1-100 characters';
+  if (typeof modal.title !== 'string' || modal.title.length < 1 || modal.title.length > 45) return 'title must be 1-45 characters';
+  const rows = modal.components ?? [];
+  if (!Array.isArray(rows) || rows.length < 1 || rows.length > 5) return 'a modal has 1-5 components';
+  const inputs = modalInputs(modal);
+  if (inputs.length !== rows.length) return 'every component must hold one text input';
+  for (const input of inputs) {
+    if (typeof input.custom_id !== 'string' || input.custom_id.length < 1 || input.custom_id.length > 100) return 'a text input needs a custom_id of 1-100 characters';
+    if (![1, 2].includes(input.style)) return 'a text input style is 1 (short) or 2 (paragraph)';
+    if (input.value !== undefined && (typeof input.value !== 'string' || input.value.length > (input.max_length ?? 4000))) return 'a prefilled value must fit max_length (at most 4000)';
+  }
+  return null;
 }

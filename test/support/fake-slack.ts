@@ -120,6 +120,29 @@ function blockKitError(blocks: unknown): string | null {
 }
 
 /** A multipart body's fields, parsed by the platform's own Response.formData(). */
+export interface FakeSlackView {
+  id: string;
+  triggerId: string;
+  /** The view as the app sent it (type modal, title, blocks, callback_id, private_metadata, ...). */
+  view: any;
+}
+
+/** What Slack refuses about a modal view: Block Kit's limits for modals. */
+function viewProblem(view: any): string | null {
+  if (!view || view.type !== 'modal') return '[ERROR] must be a modal view [json-pointer:/view/type]';
+  const plain = (t: any, max: number) => t && t.type === 'plain_text' && typeof t.text === 'string' && t.text.length >= 1 && t.text.length <= max;
+  if (!plain(view.title, 24)) return '[ERROR] title must be plain_text of at most 24 characters [json-pointer:/view/title]';
+  if (view.submit !== undefined && !plain(view.submit, 24)) return '[ERROR] submit must be plain_text of at most 24 characters [json-pointer:/view/submit]';
+  if (!Array.isArray(view.blocks) || view.blocks.length === 0 || view.blocks.length > 100) return '[ERROR] blocks must be 1-100 blocks [json-pointer:/view/blocks]';
+  if (view.callback_id !== undefined && String(view.callback_id).length > 255) return '[ERROR] callback_id at most 255 characters [json-pointer:/view/callback_id]';
+  if (view.private_metadata !== undefined && String(view.private_metadata).length > 3000) return '[ERROR] private_metadata at most 3000 characters [json-pointer:/view/private_metadata]';
+  for (const b of view.blocks) {
+    if (b.type === 'input' && (!plain(b.label, 2000) || !b.element?.action_id)) return '[ERROR] an input block needs a label and an element with an action_id [json-pointer:/view/blocks]';
+    if (b.element?.type === 'plain_text_input' && b.element.initial_value !== undefined && String(b.element.initial_value).length > 3000) return '[ERROR] initial_value at most 3000 characters';
+  }
+  return null;
+}
+
 async function formEntries(raw: Buffer, contentType: string): Promise<Array<[string, FormDataEntryValue]>> {
   const form = await new Response(new Uint8Array(raw), { headers: { 'content-type': contentType } }).formData();
   const out: Array<[string, FormDataEntryValue]> = [];
@@ -138,6 +161,9 @@ export class FakeSlack {
   readonly uploads: FakeSlackUpload[] = [];
   readonly reactions: Array<{ channel: string; ts: string; name: string; user: string }> = [];
   readonly responseUrls = new Map<string, FakeResponseUrl>();
+  /** Modals opened with views.open, in order. */
+  readonly views: FakeSlackView[] = [];
+  private readonly usedTriggers = new Set<string>();
   /** Channels the bot is not a member of (posts answer not_in_channel). */
   readonly notInChannel = new Set<string>();
   /** Times two posts to one channel came closer than one second (Slack's posting guideline). */
@@ -438,6 +464,21 @@ export class FakeSlack {
         if (p.blocks !== undefined) msg.blocks = this.json(p.blocks);
         msg.edits++;
         return { ok: true, channel: msg.channel, ts: msg.ts, text: msg.text };
+      }
+      case 'views.open': {
+        // A trigger_id is good for one view, within 3 seconds of the interaction that carried it.
+        const trigger = typeof p.trigger_id === 'string' ? p.trigger_id : '';
+        const issuedMs = Number(trigger.split('.')[0]);
+        if (!trigger || !Number.isFinite(issuedMs)) return { ok: false, error: 'invalid_trigger_id' };
+        if (this.usedTriggers.has(trigger)) return { ok: false, error: 'trigger_exchanged' };
+        if (this.now() - issuedMs > 3000) return { ok: false, error: 'expired_trigger_id' };
+        const view = this.json(p.view);
+        const problem = viewProblem(view);
+        if (problem) return { ok: false, error: 'invalid_arguments', response_metadata: { messages: [problem] } };
+        this.usedTriggers.add(trigger);
+        const opened: FakeSlackView = { id: this.nextId('V'), triggerId: trigger, view };
+        this.views.push(opened);
+        return { ok: true, view: { id: opened.id, ...view } };
       }
       case 'chat.postEphemeral': {
         const err = this.channelError(p.channel) ?? this.messageError(p);

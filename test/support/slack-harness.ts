@@ -10,12 +10,12 @@ import { createHttpServer, type HttpServerHandle } from '../../src/http-server.t
 import { createLogger } from '../../src/logger.ts';
 import { tokenCounter } from '../../src/token-counter.ts';
 import { stackView, startE2eStack, type StackView } from './e2e-stack.ts';
-import { FakeSlack, type FakeSlackMessage } from './fake-slack.ts';
-import { pressPayload, reactionPayload, SIGNING_SECRET, slashPayload } from './slack-payloads.ts';
+import { FakeSlack, type FakeSlackMessage, type FakeSlackView } from './fake-slack.ts';
+import { pressPayload, reactionPayload, SIGNING_SECRET, slashPayload, viewSubmissionPayload } from './slack-payloads.ts';
 import { FORM, formBody, interactionBody, JSON_TYPE, postSigned, type SignedPostOptions, type SignedResponse } from './slack-signing.ts';
 
 export { modelEnv } from './e2e-stack.ts';
-export { ALICE, BOB, CHANNEL, pressPayload, reactionPayload, SIGNING_SECRET, slashPayload } from './slack-payloads.ts';
+export { ALICE, BOB, CHANNEL, pressPayload, reactionPayload, SIGNING_SECRET, slashPayload, viewSubmissionPayload } from './slack-payloads.ts';
 
 export interface SlackHarness extends StackView {
   fake: FakeSlack;
@@ -29,6 +29,8 @@ export interface SlackHarness extends StackView {
   slashCommand(text: string, opts?: { user?: string; channel?: string } & SignedPostOptions): Promise<{ res: SignedResponse; responseUrl: string }>;
   press(message: FakeSlackMessage, label: string, opts?: { user?: string } & SignedPostOptions): Promise<{ res: SignedResponse; responseUrl: string }>;
   reaction(message: FakeSlackMessage, reaction: string, opts?: { user?: string; eventId?: string } & SignedPostOptions): Promise<{ res: SignedResponse; eventId: string }>;
+  /** Submit a modal the bot opened, with what was typed (by action_id; the rest keep their initial values). */
+  submitView(view: FakeSlackView, values?: Record<string, string>, opts?: { user?: string } & SignedPostOptions): Promise<SignedResponse>;
   /** Every job BullMQ holds under this harness's queue, any state. */
   jobCount(): Promise<number>;
   close(): Promise<void>;
@@ -87,6 +89,9 @@ export async function startSlackHarness(opts: SlackHarnessOptions = {}): Promise
     async reaction(message, reaction, o = {}) {
       const { body, eventId } = harness.reactionPayload(message, reaction, o);
       return { res: await postSigned(eventsUrl, SIGNING_SECRET, JSON.stringify(body), JSON_TYPE, o), eventId };
+    },
+    async submitView(view, values = {}, o = {}) {
+      return postSigned(eventsUrl, SIGNING_SECRET, interactionBody(viewSubmissionPayload(fake, view, values, o)), FORM, o);
     },
     async jobCount() {
       const c = await queue.queue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');

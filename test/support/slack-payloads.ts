@@ -4,7 +4,7 @@
  * them is slack-signing.ts's job.
  */
 import { randomBytes } from 'node:crypto';
-import type { FakeSlack, FakeSlackMessage } from './fake-slack.ts';
+import type { FakeSlack, FakeSlackMessage, FakeSlackView } from './fake-slack.ts';
 
 export const CHANNEL = 'C0IMAGINE';
 export const ALICE = 'U0ALICE';
@@ -80,4 +80,42 @@ export function reactionPayload(fake: FakeSlack, message: FakeSlackMessage, reac
     is_ext_shared_channel: false,
   };
   return { body, eventId };
+}
+
+/**
+ * A view_submission payload for a modal the app opened (views.open), as Slack sends it when the
+ * person presses the modal's submit button: every input's value, by block and action id. Inputs
+ * keep their initial_value unless `values` (by action_id) says what was typed instead.
+ */
+export function viewSubmissionPayload(fake: FakeSlack, opened: FakeSlackView, values: Record<string, string> = {}, o: { user?: string } = {}): Record<string, unknown> {
+  const user = o.user ?? ALICE;
+  const view = opened.view;
+  const state: Record<string, Record<string, { type: string; value: string | null }>> = {};
+  for (const block of view.blocks.filter((b: any) => b.type === 'input')) {
+    const actionId = block.element.action_id;
+    const value = values[actionId] ?? block.element.initial_value ?? null;
+    state[block.block_id] = { [actionId]: { type: block.element.type, value } };
+  }
+  return {
+    type: 'view_submission',
+    team: { id: fake.teamId, domain: 'fake' },
+    user: { id: user, username: user.toLowerCase(), name: user.toLowerCase(), team_id: fake.teamId },
+    api_app_id: 'A0IMAGINE',
+    token: 'legacy-verification-token',
+    trigger_id: `${Date.now()}.${randomBytes(4).toString('hex')}`,
+    view: {
+      ...view,
+      id: opened.id,
+      team_id: fake.teamId,
+      state: { values: state },
+      hash: `${Math.floor(Date.now() / 1000)}.${randomBytes(4).toString('hex')}`,
+      previous_view_id: null,
+      root_view_id: opened.id,
+      app_id: 'A0IMAGINE',
+      bot_id: fake.botId,
+    },
+    response_urls: [],
+    is_enterprise_install: false,
+    enterprise: null,
+  };
 }

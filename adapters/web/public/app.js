@@ -2,6 +2,8 @@
 // Plain browser JavaScript served as is (no build step); the server does all parsing and
 // validation with the same commands the chat platforms use, so this file only renders.
 
+import { mountEditor } from './editor.js';
+
 const log = document.getElementById('log');
 const form = document.getElementById('composer');
 const input = document.getElementById('prompt');
@@ -73,7 +75,83 @@ function icon(name) {
   return svg;
 }
 
-function renderButtons(container, rows) {
+/**
+ * Remix and Custom Zoom: the form the server described (prefilled), opened under the result's
+ * buttons; its text goes to /api/form with the button's id. Pressing the button again closes it.
+ */
+function toggleForm(container, b) {
+  const open = container.parentElement.querySelector(`form.inline-form[data-form-id="${CSS.escape(b.id)}"]`);
+  for (const other of container.parentElement.querySelectorAll('form.inline-form')) other.remove();
+  if (open) return;
+  const f = b.opens.form;
+  const area = Object.assign(document.createElement('textarea'), { value: f.value, rows: 3, maxLength: 4100, spellcheck: false });
+  area.setAttribute('aria-label', f.label);
+  const error = Object.assign(document.createElement('p'), { className: 'error', role: 'alert' });
+  const submit = Object.assign(document.createElement('button'), { type: 'submit', textContent: f.submit });
+  const cancel = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Cancel' });
+  const buttons = Object.assign(document.createElement('div'), { className: 'buttons' });
+  buttons.append(submit, cancel);
+  const form = Object.assign(document.createElement('form'), { className: 'inline-form' });
+  form.dataset.formId = b.id;
+  form.dataset.action = f.action;
+  form.append(
+    Object.assign(document.createElement('strong'), { textContent: f.title }),
+    area,
+    Object.assign(document.createElement('p'), { className: 'hint muted', textContent: f.hint }),
+    error,
+    buttons,
+  );
+  cancel.addEventListener('click', () => form.remove());
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    submit.disabled = true;
+    try {
+      const reply = await post('/api/form', { id: b.id, text: area.value, requestId: requestId() });
+      if (reply.kind === 'message') error.textContent = reply.message;
+      else {
+        form.remove();
+        handleReply(reply);
+      }
+    } catch (err) {
+      error.textContent = `Could not send that: ${err.message}`;
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  container.after(form);
+  area.focus();
+}
+
+/** Vary (Region): the editor over one image of the result, in a dialog; the job then shows in the log like any other. */
+function openRegionEditor(view, index) {
+  const image = view.images[index];
+  const dialog = Object.assign(document.createElement('dialog'), { className: 'region-dialog' });
+  dialog.dataset.testid = 'region-dialog';
+  const close = Object.assign(document.createElement('button'), { type: 'button', textContent: '✖', title: 'Close' });
+  close.setAttribute('aria-label', 'Close the editor');
+  const header = document.createElement('header');
+  header.append(Object.assign(document.createElement('h2'), { textContent: `Vary (Region) · image ${index + 1}` }), close);
+  dialog.append(header);
+  mountEditor(dialog, {
+    imageUrl: image.url,
+    width: image.width,
+    height: image.height,
+    prompt: view.params.negativePrompt ? `${view.params.prompt} --no ${view.params.negativePrompt}` : view.params.prompt,
+    onSubmit: async ({ prompt, mask }) => {
+      const reply = await post('/api/region', { resultId: view.resultId, index, prompt, mask, requestId: requestId() });
+      if (reply.kind === 'message') throw new Error(reply.message);
+      dialog.close();
+      handleReply(reply);
+      return 'Queued.';
+    },
+  });
+  close.addEventListener('click', () => dialog.close());
+  dialog.addEventListener('close', () => dialog.remove());
+  document.body.append(dialog);
+  dialog.showModal();
+}
+
+function renderButtons(container, rows, view) {
   container.replaceChildren();
   for (const row of rows) {
     const div = document.createElement('div');
@@ -89,7 +167,9 @@ function renderButtons(container, rows) {
       button.title = b.title;
       button.setAttribute('aria-label', b.title);
       button.className = `action ${b.style}`;
-      button.addEventListener('click', () => press(button, b));
+      if (b.opens?.kind === 'form') button.addEventListener('click', () => toggleForm(container, b));
+      else if (b.opens?.kind === 'region' && view) button.addEventListener('click', () => openRegionEditor(view, b.opens.index));
+      else button.addEventListener('click', () => press(button, b));
       div.append(button);
     }
     container.append(div);
@@ -159,13 +239,13 @@ function resultCard(view) {
   article.dataset.jobId = view.jobId;
   article.dataset.kind = view.kind;
   if (view.parentResultId) article.dataset.parentResultId = view.parentResultId;
-  const kind = view.kind === 'upscale' ? 'Upscaled' : view.kind === 'variation' ? 'Variation' : 'Done';
+  const kind = { upscale: 'Upscaled', variation: 'Variation', edit: 'Edited' }[view.kind] ?? 'Done';
   article.querySelector('.summary').textContent = `${kind} · ${view.params.prompt}`;
   renderTiles(article.querySelector('.tiles'), view);
   if (view.flagged && !view.withheld) article.querySelector('.summary').append(' · flagged by the safety checker (click the image to show it)');
   article.querySelector('.seeds').textContent = view.summary;
   article.dataset.seeds = view.images.map((i) => i.seed).join(',');
-  renderButtons(article.querySelector('.actions'), view.rows);
+  renderButtons(article.querySelector('.actions'), view.rows, view);
   const dl = article.querySelector('dl');
   const p = view.params;
   const rows = [
