@@ -54,6 +54,10 @@ class CountingDeliverer implements Deliverer {
   readonly deliveredAt = new Map<string, number>();
   private waiters: Array<{ n: number; resolve: () => void }> = [];
   async progress(): Promise<void> {}
+  /** A bench post never fails; a failure notice means the bench is broken, not worth a retry. */
+  classifyError() {
+    return { verdict: 'permanent' } as const;
+  }
   async failure(ctx: { jobId: string }, notice: { message: string }): Promise<void> {
     throw new Error(`bench job ${ctx.jobId} failed: ${notice.message}`);
   }

@@ -1,6 +1,6 @@
 /**
- * The worker's Discord deliverer: progress edits, the result grid with its buttons, and
- * failure notices, over REST only (@discordjs/rest; a worker never opens a gateway).
+ * The Discord deliverer (bot side): progress edits, the result grid with its buttons, and
+ * failure notices, over REST only (@discordjs/rest; delivery never needs the gateway).
  *
  * Where a message goes:
  *  1. while the job's interaction token is valid: the interaction webhook, editing the
@@ -13,14 +13,14 @@
  */
 import type { REST, RawFile } from '@discordjs/rest';
 import type { Config } from '../../src/config.ts';
-import type { DeliveredMessage, Deliverer, DeliveryContext, DeliveryTarget, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
+import type { DeliveredMessage, Deliverer, DeliveryErrorClass, DeliveryContext, DeliveryTarget, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
 import { deliveryTarget, PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
 import type { JobPayload, JobResult, Origin } from '../../src/jobs.ts';
 import type { KeyValueStore } from '../../src/kv.ts';
 import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
 import { nonceFor } from './nonce.ts';
 import { renderFailure, renderProgress, renderResult, type RenderedMessage } from './render.ts';
-import { createDiscordRest, DEFAULT_BACKOFF, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, withServerRetry, type BackoffPolicy, type DiscordRestLimits } from './rest.ts';
+import { classifyDiscordError, createDiscordRest, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, type DiscordRestLimits } from './rest.ts';
 import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, rememberAttachmentLimit, rememberJobMessage, REPLY_HOLD, type JobMessage } from './state.ts';
 
 export interface DiscordDelivererOptions {
@@ -29,7 +29,6 @@ export interface DiscordDelivererOptions {
   /** Used when a job's origin does not name its application (it always does for interactions). */
   applicationId?: string;
   nsfwMode: Config['NSFW_MODE'];
-  backoff?: BackoffPolicy;
 }
 
 interface OutgoingMessage extends RenderedMessage {
@@ -80,10 +79,12 @@ const MAX_SHRINKS = 3;
 
 export class DiscordDeliverer implements Deliverer {
   readonly platform = 'discord' as const;
-  private readonly backoff: BackoffPolicy;
 
-  constructor(private readonly opts: DiscordDelivererOptions) {
-    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  constructor(private readonly opts: DiscordDelivererOptions) {}
+
+  /** Retries belong to the delivery service; this only says which Discord answers deserve one. */
+  classifyError(err: unknown): DeliveryErrorClass {
+    return classifyDiscordError(err);
   }
 
   async progress(ctx: DeliveryContext, update: ProgressUpdate): Promise<void> {
@@ -149,7 +150,7 @@ export class DiscordDeliverer implements Deliverer {
     if (token && appId && known?.via !== 'channel' && !(await isTokenDead(kv, ctx.jobId))) {
       try {
         const ref = known?.messageId ?? '@original';
-        const shown = (await this.call(() => this.opts.rest.patch(webhookMessage(appId, token, ref), { auth: false, body: this.body(message, origin), files: message.files }))) as APIMessage;
+        const shown = (await this.opts.rest.patch(webhookMessage(appId, token, ref), { auth: false, body: this.body(message, origin), files: message.files })) as APIMessage;
         if (known?.messageId !== shown.id) await rememberJobMessage(kv, ctx.jobId, { channelId: shown.channel_id, messageId: shown.id, via: 'interaction' });
         return { messageId: shown.id, channelId: shown.channel_id };
       } catch (err) {
@@ -167,7 +168,7 @@ export class DiscordDeliverer implements Deliverer {
     if (known) {
       // Interaction replies that are not ephemeral belong to the bot user, so the channel route may edit them.
       try {
-        const sent = (await this.call(() => rest.patch(channelMessage(known.channelId, known.messageId), { body: this.body(message, origin), files: message.files }))) as APIMessage;
+        const sent = (await rest.patch(channelMessage(known.channelId, known.messageId), { body: this.body(message, origin), files: message.files })) as APIMessage;
         return { messageId: sent.id, channelId: sent.channel_id };
       } catch (err) {
         if (!isDiscordCode(err, ...MESSAGE_GONE)) throw this.classify(err, kind);
@@ -175,7 +176,7 @@ export class DiscordDeliverer implements Deliverer {
     }
     const body = { ...this.body(message, origin), nonce: nonceFor(ctx.jobId, kind), enforce_nonce: true };
     try {
-      const sent = (await this.call(() => rest.post(channelMessages(origin.threadId ?? origin.channelId), { body, files: message.files }))) as APIMessage;
+      const sent = (await rest.post(channelMessages(origin.threadId ?? origin.channelId), { body, files: message.files })) as APIMessage;
       await rememberJobMessage(kv, ctx.jobId, { channelId: sent.channel_id, messageId: sent.id, via: 'channel' });
       return { messageId: sent.id, channelId: sent.channel_id };
     } catch (err) {
@@ -193,10 +194,6 @@ export class DiscordDeliverer implements Deliverer {
     };
   }
 
-  private call<T>(fn: () => Promise<T>): Promise<T> {
-    return withServerRetry(fn, this.backoff);
-  }
-
   /** 4xx answers other than the ones handled above will not change on retry. */
   private classify(err: unknown, kind: string): unknown {
     const status = (err as { status?: number }).status;
@@ -210,7 +207,7 @@ export class DiscordDeliverer implements Deliverer {
 
   private async channelIsNsfw(origin: Origin): Promise<boolean> {
     try {
-      const channel = (await this.call(() => this.opts.rest.get(`/channels/${origin.threadId ?? origin.channelId}`))) as { nsfw?: boolean };
+      const channel = (await this.opts.rest.get(`/channels/${origin.threadId ?? origin.channelId}`)) as { nsfw?: boolean };
       return channel.nsfw === true;
     } catch {
       // Unknown means not NSFW: the cautious answer.
@@ -242,4 +239,3 @@ export function createDiscordDeliverer(config: Pick<Config, 'DISCORD_TOKEN' | 'D
   });
 }
 
-export { DEFAULT_BACKOFF };
