@@ -235,6 +235,20 @@ describe('Discord deliverer', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
+  it('sits out at most three rate limits in a row on one route, then hands the rest to the retry layer', async () => {
+    const d = deliverer();
+    const ctx = context(null);
+    const route = new RegExp(`^/channels/${fake.channelId}/messages$`);
+    const before = fake.callsTo('POST', route).length;
+    // discord.js would otherwise re-send for as long as Discord answers 429.
+    for (let i = 0; i < 6; i++) fake.injectRateLimit(route, 0.05, 'POST');
+    const err = await d.result(ctx, resultFor(ctx), await files()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect(fake.callsTo('POST', route).slice(before).map((c) => c.status)).toEqual([429, 429, 429, 429]);
+    expect(d.classifyError(err)).toMatchObject({ verdict: 'retry', status: 429 });
+    fake.faults.length = 0;
+  });
+
   it('retries nothing itself: a 5xx is answered once and read as worth a retry (the delivery service retries)', async () => {
     const d = deliverer();
     const ctx = context(null);
