@@ -75,8 +75,8 @@ export function pipelineLoader(opts: CrashingLoaderOptions = {}) {
       providers: real.providers,
       upscale: (req, o) => real.upscale(req, o),
       dispose: () => real.dispose(),
-      generateEach: (reqs, o) =>
-        real.generateEach(
+      decodeEach: (reqs, o) =>
+        real.decodeEach(
           reqs,
           o.map((each, i) => ({
             ...each,
