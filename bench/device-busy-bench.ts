@@ -13,7 +13,7 @@ import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
 import { tinyModel } from '../test/support/worker-fixtures.ts';
 import type { BenchFigure } from './index.ts';
 import { benchConfig, fill } from './queue-bench.ts';
-import { SimulatedDevice, SleepingPlatform } from './simulated-fleet.ts';
+import { keptAlive, SimulatedDevice, SleepingPlatform } from './simulated-fleet.ts';
 
 const silent = createLogger({ level: 'silent' });
 const CASES = [
@@ -34,12 +34,15 @@ async function busyFraction(redis: TestRedis, deviceMs: number, uploadMs: number
     await platform.done(jobs);
     return device.busyFraction();
   } finally {
-    await worker.close();
-    await queue.close();
+    await Promise.all([worker.close(), queue.close()]);
   }
 }
 
-export async function run(): Promise<BenchFigure[]> {
+export function run(): Promise<BenchFigure[]> {
+  return keptAlive(measure());
+}
+
+async function measure(): Promise<BenchFigure[]> {
   const redis = await startRedis();
   const figures: BenchFigure[] = [];
   try {

@@ -95,3 +95,16 @@ export class SleepingPlatform implements Deliverer {
     return new Promise((resolve) => this.waiters.push({ n, resolve }));
   }
 }
+
+/**
+ * Some waits of a run hold no ref'd handle (QueueConsumer.close's grace timer, the private
+ * redis-server's exit), which lets a bench process end mid-run; hold it open meanwhile.
+ */
+export async function keptAlive<T>(work: Promise<T>): Promise<T> {
+  const timer = setInterval(() => undefined, 1000);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -12,7 +12,7 @@ import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
 import { tinyModel } from '../test/support/worker-fixtures.ts';
 import type { BenchFigure } from './index.ts';
 import { benchConfig, fill } from './queue-bench.ts';
-import { SimulatedDevice, SleepingPlatform } from './simulated-fleet.ts';
+import { keptAlive, SimulatedDevice, SleepingPlatform } from './simulated-fleet.ts';
 
 const silent = createLogger({ level: 'silent' });
 const DEVICE_MS = 200;
@@ -42,12 +42,15 @@ async function throughput(redis: TestRedis, workers: number): Promise<number> {
     const span = Math.max(...holds.map(([, end]) => end)) - Math.min(...holds.map(([start]) => start));
     return jobs / (span / 1000);
   } finally {
-    await Promise.all(handles.map((h) => h.close()));
-    await queue.close();
+    await Promise.all([...handles.map((h) => h.close()), queue.close()]);
   }
 }
 
-export async function run(): Promise<BenchFigure[]> {
+export function run(): Promise<BenchFigure[]> {
+  return keptAlive(measure());
+}
+
+async function measure(): Promise<BenchFigure[]> {
   const redis = await startRedis();
   const figures: BenchFigure[] = [];
   try {
