@@ -11,16 +11,21 @@
  *
  * onnxruntime-node 1.30 runs session.run() synchronously on the main thread (its promise
  * only defers the call with setImmediate), so no main-thread JavaScript overlaps the UNet:
- * everything measured here is on the critical path, step noise included.
+ * everything measured here is on the critical path. The ancestral samplers' step noise is drawn
+ * ahead on a thread (step-noise-prefetch.ts); their rows marked "(noise on main thread)" turn
+ * that off, in the same run, for the before/after.
  */
 import fs from 'node:fs';
 import { loadPipeline, type GenerateRequest, type GenerateResult, type Pipeline } from '../worker/diffusion/index.ts';
 import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/index.ts';
+import { startStepNoiseThread, stepNoiseThreadRunning, useStepNoiseThread } from '../worker/diffusion/step-noise-prefetch.ts';
 import { makeTempDir, writeTinyModel } from '../test/support/tiny-sd-models.ts';
 import type { BenchFigure } from './index.ts';
 import { median } from './stats.ts';
 
 const RUNS = Number(process.env.STEP_JS_RUNS ?? 5);
+/** The samplers that inject step noise. */
+const ANCESTRAL: GenerateRequest['sampler'][] = ['euler_a', 'lcm'];
 const STEPS = 10;
 const SIZES = [512, 1024];
 const BATCHES = [1, 4];
@@ -54,7 +59,11 @@ export async function run(): Promise<BenchFigure[]> {
       { label: 'fp16', dir: writeTinyModel(tmp, { name: 'fp16', float16: true, timestep: 'float16-scalar' }) },
     ];
     const columns: string[] = [];
-    const rows = SCHEDULER_NAMES.map((sampler) => ({ sampler, cells: new Map<string, number>() }));
+    const rows: { sampler: string; name: GenerateRequest['sampler']; thread: boolean; cells: Map<string, number> }[] = SCHEDULER_NAMES.map((name) => ({ sampler: name, name, thread: true, cells: new Map<string, number>() }));
+    for (const name of ANCESTRAL) rows.push({ sampler: `${name} (noise on main thread)`, name, thread: false, cells: new Map() });
+    startStepNoiseThread();
+    // The noise thread takes a moment to start; measure once it runs.
+    while (!stepNoiseThreadRunning()) await new Promise((r) => setTimeout(r, 50));
     for (const dtype of dtypes) {
       const pipeline = await loadPipeline(dtype.dir, { maxBatch: 4, providers: ['cpu'] });
       for (const size of SIZES) {
@@ -62,7 +71,9 @@ export async function run(): Promise<BenchFigure[]> {
           const column = `${size / 8}px ${dtype.label} n=${n}`;
           columns.push(column);
           for (const row of rows) {
-            const us = await measure(pipeline, row.sampler, size, n);
+            useStepNoiseThread(row.thread);
+            const us = await measure(pipeline, row.name, size, n);
+            useStepNoiseThread(true);
             row.cells.set(column, us);
             figures.push({ name: `${row.sampler} 4x${size / 8}x${size / 8} ${dtype.label} n=${n}`, value: us / 1000, unit: 'ms', note: `JS per step, median of ${RUNS}` });
           }

@@ -25,6 +25,7 @@ import { runJobs, usesCfg, type Engine } from './generation.ts';
 import { planModel, type ModelPlan } from './model-plan.ts';
 import { batchKey, validateRequest, type RequestLimits, type GenerateOptions, type GenerateRequest, type GenerateResult, type PendingResult, type UpscaleRequest } from './request.ts';
 import { encodePng, imageSize, loadRgb } from './images.ts';
+import { startStepNoiseThread } from './step-noise-prefetch.ts';
 import { readPngTexts, addPngText } from './png-text.ts';
 
 export type { GenerateRequest, GenerateOptions, GenerateResult, PendingResult, ProgressInfo, UpscaleRequest, GenerateTimings } from './request.ts';
@@ -239,6 +240,8 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
       },
       'diffusion pipeline loaded',
     );
+    // Ancestral samplers' step noise is drawn ahead on a thread that takes a moment to start.
+    startStepNoiseThread();
     return new LoadedPipeline(dir, folder, providers, engine, upscaler, loaded, forget, onlySize);
   } catch (err) {
     await Promise.all(loaded.map((m) => m.release().catch(() => undefined)));
