@@ -9,11 +9,11 @@
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { createLogger } from '../src/logger.ts';
 import { startWorker } from '../worker/main.ts';
-import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
+import type { TestRedis } from '../test/support/redis-server.ts';
 import { tinyModel } from '../test/support/worker-fixtures.ts';
 import type { BenchFigure } from './index.ts';
 import { benchConfig, fill } from './queue-bench.ts';
-import { keptAlive, SimulatedDevice, SleepingPlatform } from './simulated-fleet.ts';
+import { onPrivateRedis, SimulatedDevice, SleepingPlatform } from './simulated-fleet.ts';
 
 const silent = createLogger({ level: 'silent' });
 const CASES = [
@@ -39,21 +39,14 @@ async function busyFraction(redis: TestRedis, deviceMs: number, uploadMs: number
 }
 
 export function run(): Promise<BenchFigure[]> {
-  return keptAlive(measure());
-}
-
-async function measure(): Promise<BenchFigure[]> {
-  const redis = await startRedis();
-  const figures: BenchFigure[] = [];
-  try {
+  return onPrivateRedis(async (redis) => {
+    const figures: BenchFigure[] = [];
     for (const c of CASES) {
       for (const batching of ['off', 'on'] as const) {
         const fraction = await busyFraction(redis, c.deviceMs, c.uploadMs, c.jobs, batching);
         figures.push({ name: `device busy, ${c.deviceMs} ms device / ${c.uploadMs} ms upload, batching ${batching}`, value: fraction * 100, unit: '%', note: `${c.jobs} jobs, target >= 95` });
       }
     }
-  } finally {
-    await redis.stop();
-  }
-  return figures;
+    return figures;
+  });
 }

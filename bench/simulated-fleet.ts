@@ -5,6 +5,7 @@
  * records when it was busy, so a bench can tell how much of the time it waited on anything else.
  */
 import sharp from 'sharp';
+import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
 import type { DeliveredMessage, Deliverer, DeliveryContext } from '../src/delivery.ts';
 import type { GenerateResult } from '../worker/diffusion/index.ts';
 import type { WorkerPipeline } from '../worker/job-runner.ts';
@@ -100,11 +101,23 @@ export class SleepingPlatform implements Deliverer {
  * Some waits of a run hold no ref'd handle (QueueConsumer.close's grace timer, the private
  * redis-server's exit), which lets a bench process end mid-run; hold it open meanwhile.
  */
-export async function keptAlive<T>(work: Promise<T>): Promise<T> {
+async function keptAlive<T>(work: () => Promise<T>): Promise<T> {
   const timer = setInterval(() => undefined, 1000);
   try {
-    return await work;
+    return await work();
   } finally {
     clearInterval(timer);
   }
+}
+
+/** Runs a fleet bench against its own private redis-server, stopped afterwards. */
+export function onPrivateRedis<T>(bench: (redis: TestRedis) => Promise<T>): Promise<T> {
+  return keptAlive(async () => {
+    const redis = await startRedis();
+    try {
+      return await bench(redis);
+    } finally {
+      await redis.stop();
+    }
+  });
 }

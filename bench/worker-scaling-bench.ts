@@ -8,11 +8,11 @@
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { createLogger } from '../src/logger.ts';
 import { startWorker, type WorkerHandle } from '../worker/main.ts';
-import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
+import type { TestRedis } from '../test/support/redis-server.ts';
 import { tinyModel } from '../test/support/worker-fixtures.ts';
 import type { BenchFigure } from './index.ts';
 import { benchConfig, fill } from './queue-bench.ts';
-import { keptAlive, SimulatedDevice, SleepingPlatform } from './simulated-fleet.ts';
+import { onPrivateRedis, SimulatedDevice, SleepingPlatform } from './simulated-fleet.ts';
 
 const silent = createLogger({ level: 'silent' });
 const DEVICE_MS = 200;
@@ -47,13 +47,8 @@ async function throughput(redis: TestRedis, workers: number): Promise<number> {
 }
 
 export function run(): Promise<BenchFigure[]> {
-  return keptAlive(measure());
-}
-
-async function measure(): Promise<BenchFigure[]> {
-  const redis = await startRedis();
-  const figures: BenchFigure[] = [];
-  try {
+  return onPrivateRedis(async (redis) => {
+    const figures: BenchFigure[] = [];
     let one = 0;
     for (const n of COUNTS) {
       const rate = await throughput(redis, n);
@@ -61,8 +56,6 @@ async function measure(): Promise<BenchFigure[]> {
       figures.push({ name: `${n} worker${n === 1 ? '' : 's'}, ${DEVICE_MS} ms simulated device per job`, value: rate, unit: 'jobs/s' });
       if (n > 1) figures.push({ name: `${n} workers vs ${n} x one worker`, value: rate / (n * one), unit: 'ratio', note: 'target >= 0.95' });
     }
-  } finally {
-    await redis.stop();
-  }
-  return figures;
+    return figures;
+  });
 }

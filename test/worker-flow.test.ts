@@ -48,6 +48,14 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+/** An artifact store whose writes take 1.5 s (a slow volume or object store). */
+class SlowStore extends FsArtifactStore {
+  override async put(key: string, bytes: Buffer, contentType: string) {
+    await new Promise((r) => setTimeout(r, 1500));
+    return super.put(key, bytes, contentType);
+  }
+}
+
 interface Rig {
   config: Config;
   queue: BullmqJobQueue;
@@ -531,13 +539,6 @@ describe.skipIf(!haveRedis)('worker flow', () => {
   });
 
   it('the pipeline never waits on storing: with one slot, the next job starts while the last one has its files written, and the one after still waits', async () => {
-    // An artifact store whose writes take 1.5 s (a slow volume or object store).
-    class SlowStore extends FsArtifactStore {
-      override async put(key: string, bytes: Buffer, contentType: string) {
-        await new Promise((r) => setTimeout(r, 1500));
-        return super.put(key, bytes, contentType);
-      }
-    }
     const dir = tempDir('slow-artifacts');
     const r = await rig({ WORKER_CONCURRENCY: '1', WORKER_BATCHING: 'off' }, { artifacts: new SlowStore(dir) });
     // Job 2 is long (hundreds of steps): it is still in the pipeline when it is taken and checked.
@@ -586,12 +587,6 @@ describe('worker flow without Redis (one-process mode)', () => {
   });
 
   it('the pipeline never waits on storing here either: with one slot, the next job starts while the last one has its files written, and the one after still waits', async () => {
-    class SlowStore extends FsArtifactStore {
-      override async put(key: string, bytes: Buffer, contentType: string) {
-        await new Promise((r) => setTimeout(r, 1500));
-        return super.put(key, bytes, contentType);
-      }
-    }
     const artifactDir = tempDir('worker-local-slow');
     const config = loadConfig({ LOG_LEVEL: 'silent', ARTIFACT_DIR: artifactDir, LIMIT_USER_QUEUED: '100', WORKER_CONCURRENCY: '1', WORKER_BATCHING: 'off', ...SLOW_JOB_LIMITS });
     const kv = new MemoryKeyValueStore();
