@@ -235,7 +235,7 @@ describe('Discord deliverer', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  it('sits out at most three rate limits in a row on one route, then hands the rest to the retry layer', async () => {
+  it('sits out at most three rate limits within one call, then hands the rest to the retry layer', async () => {
     const d = deliverer();
     const ctx = context(null);
     const route = new RegExp(`^/channels/${fake.channelId}/messages$`);

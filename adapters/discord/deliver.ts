@@ -20,7 +20,7 @@ import type { KeyValueStore } from '../../src/kv.ts';
 import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
 import { nonceFor } from './nonce.ts';
 import { renderFailure, renderProgress, renderResult, type RenderedMessage } from './render.ts';
-import { classifyDiscordError, createDiscordRest, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, type DiscordRestLimits } from './rest.ts';
+import { classifyDiscordError, createDiscordRest, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, withRateLimitBudget, type DiscordRestLimits } from './rest.ts';
 import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, rememberAttachmentLimit, rememberJobMessage, REPLY_HOLD, type JobMessage } from './state.ts';
 
 export interface DiscordDelivererOptions {
@@ -150,7 +150,7 @@ export class DiscordDeliverer implements Deliverer {
     if (token && appId && known?.via !== 'channel' && !(await isTokenDead(kv, ctx.jobId))) {
       try {
         const ref = known?.messageId ?? '@original';
-        const shown = (await this.opts.rest.patch(webhookMessage(appId, token, ref), { auth: false, body: this.body(message, origin), files: message.files })) as APIMessage;
+        const shown = (await this.call(() => this.opts.rest.patch(webhookMessage(appId, token, ref), { auth: false, body: this.body(message, origin), files: message.files }))) as APIMessage;
         if (known?.messageId !== shown.id) await rememberJobMessage(kv, ctx.jobId, { channelId: shown.channel_id, messageId: shown.id, via: 'interaction' });
         return { messageId: shown.id, channelId: shown.channel_id };
       } catch (err) {
@@ -168,7 +168,7 @@ export class DiscordDeliverer implements Deliverer {
     if (known) {
       // Interaction replies that are not ephemeral belong to the bot user, so the channel route may edit them.
       try {
-        const sent = (await rest.patch(channelMessage(known.channelId, known.messageId), { body: this.body(message, origin), files: message.files })) as APIMessage;
+        const sent = (await this.call(() => rest.patch(channelMessage(known.channelId, known.messageId), { body: this.body(message, origin), files: message.files }))) as APIMessage;
         return { messageId: sent.id, channelId: sent.channel_id };
       } catch (err) {
         if (!isDiscordCode(err, ...MESSAGE_GONE)) throw this.classify(err, kind);
@@ -176,7 +176,7 @@ export class DiscordDeliverer implements Deliverer {
     }
     const body = { ...this.body(message, origin), nonce: nonceFor(ctx.jobId, kind), enforce_nonce: true };
     try {
-      const sent = (await rest.post(channelMessages(origin.threadId ?? origin.channelId), { body, files: message.files })) as APIMessage;
+      const sent = (await this.call(() => rest.post(channelMessages(origin.threadId ?? origin.channelId), { body, files: message.files }))) as APIMessage;
       await rememberJobMessage(kv, ctx.jobId, { channelId: sent.channel_id, messageId: sent.id, via: 'channel' });
       return { messageId: sent.id, channelId: sent.channel_id };
     } catch (err) {
@@ -194,6 +194,11 @@ export class DiscordDeliverer implements Deliverer {
     };
   }
 
+  /** One REST call, with its own bound on the rate-limit waits discord.js sits out (no retries: those are the delivery service's). */
+  private call<T>(fn: () => Promise<T>): Promise<T> {
+    return withRateLimitBudget(fn);
+  }
+
   /** 4xx answers other than the ones handled above will not change on retry. */
   private classify(err: unknown, kind: string): unknown {
     const status = (err as { status?: number }).status;
@@ -207,7 +212,7 @@ export class DiscordDeliverer implements Deliverer {
 
   private async channelIsNsfw(origin: Origin): Promise<boolean> {
     try {
-      const channel = (await this.opts.rest.get(`/channels/${origin.threadId ?? origin.channelId}`)) as { nsfw?: boolean };
+      const channel = (await this.call(() => this.opts.rest.get(`/channels/${origin.threadId ?? origin.channelId}`))) as { nsfw?: boolean };
       return channel.nsfw === true;
     } catch {
       // Unknown means not NSFW: the cautious answer.

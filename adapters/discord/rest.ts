@@ -4,13 +4,14 @@
  *
  * Rate limits: @discordjs/rest is the client's own rate limiter: it queues per bucket and waits
  * out a 429's Retry-After. We keep that, but bound it: a wait longer than `maxRateLimitWaitMs`,
- * or more than `maxRateLimitWaits` waits for one route within a short window, is rejected
+ * or more than `maxRateLimitWaits` waits within one call (withRateLimitBudget), is rejected
  * (RateLimitError) instead of parking a caller for minutes; the delivery service's retry layer
  * then decides (classifyDiscordError hands it the advised wait).
  * Server errors and dropped connections: @discordjs/rest would retry them at once, with no
  * pause; we turn that off (`retries: 0`). The delivery service's retry layer is the only one
  * that retries them, with backoff.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { DiscordAPIError, HTTPError, RateLimitError, REST, type RateLimitData, type RESTOptions } from '@discordjs/rest';
 import { classifyCommonError } from '../../src/delivery-retry.ts';
 import type { DeliveryErrorClass } from '../../src/delivery.ts';
@@ -36,30 +37,31 @@ export interface DiscordRestLimits {
   timeoutMs: number;
   /** Longest Retry-After the client will sit out before giving up on the call. */
   maxRateLimitWaitMs: number;
-  /** Rate-limit waits one route may sit out in a row (within a few windows) before the call gives up. */
+  /** Rate-limit waits one call (withRateLimitBudget) may sit out before it is handed back. */
   maxRateLimitWaits?: number;
 }
 
 export const DEFAULT_REST_LIMITS: DiscordRestLimits = { timeoutMs: 15_000, maxRateLimitWaitMs: 30_000, maxRateLimitWaits: 3 };
 
+/** The rate-limit waits the current call has sat out (withRateLimitBudget). */
+const callWaits = new AsyncLocalStorage<{ waits: number }>();
+
 /**
- * rejectOnRateLimit as a bound: @discordjs/rest re-sends a rate-limited request for as long as
- * Discord keeps answering 429, so we count the waits per method and URL (forgotten once they
- * are older than a few maximal waits) and reject past the bound.
+ * Runs one REST call with its own bound on rate-limit waits: @discordjs/rest re-sends a
+ * rate-limited request for as long as Discord keeps answering 429. The count follows the call
+ * (AsyncLocalStorage), so other calls to a busy channel do not use it up.
  */
+export function withRateLimitBudget<T>(call: () => Promise<T>): Promise<T> {
+  return callWaits.run({ waits: 0 }, call);
+}
+
+/** rejectOnRateLimit: too long a wait, or one too many for the current call, is handed back. */
 function boundedRateLimits(limits: DiscordRestLimits): (data: RateLimitData) => boolean {
   const maxWaits = limits.maxRateLimitWaits ?? 3;
-  const windowMs = limits.maxRateLimitWaitMs * (maxWaits + 1);
-  const waits = new Map<string, number[]>();
   return (data) => {
     if (data.retryAfter > limits.maxRateLimitWaitMs) return true;
-    const now = Date.now();
-    for (const [k, times] of waits) if (times[times.length - 1]! < now - windowMs) waits.delete(k);
-    const key = `${data.method} ${data.url}`;
-    const times = (waits.get(key) ?? []).filter((t) => t >= now - windowMs);
-    times.push(now);
-    waits.set(key, times);
-    return times.length > maxWaits;
+    const budget = callWaits.getStore();
+    return budget !== undefined && ++budget.waits > maxWaits;
   };
 }
 
