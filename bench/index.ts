@@ -27,6 +27,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   scheduler: () => import('./scheduler-bench.ts'),
   sdxl: () => import('./sdxl-bench.ts'),
   'step-js': () => import('./step-js-bench.ts'),
+  'device-busy': () => import('./device-busy-bench.ts'),
+  'worker-scaling': () => import('./worker-scaling-bench.ts'),
 };
 
 function format(value: number): string {

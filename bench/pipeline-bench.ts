@@ -3,7 +3,10 @@
  * session.run() (1.00 = no overhead at all), for n = 1 and n = 4 at 20 steps, on the
  * generated test models and on the embedded model when it is present. Also the
  * denoising loop's own time per step (everything in the loop that is not the UNet
- * run: batching, CFG, scheduler math, noise) and the process's peak RSS.
+ * run: batching, CFG, scheduler math, noise) and the process's peak RSS. And what of the time
+ * outside ORT still holds the device: decodeEach() (the worker's entry, resolving once the
+ * device is done, PNGs and grid encoding afterwards) against generate() (everything inside),
+ * measured in the same run.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -22,7 +25,7 @@ interface Case {
   size: number;
 }
 
-async function measure(c: Case, n: number, sampler: GenerateRequest['sampler']): Promise<{ wall: number; ort: number; ratio: number; stepUs: number; breakdown: string }> {
+async function measure(c: Case, n: number, sampler: GenerateRequest['sampler']): Promise<{ wall: number; ort: number; ratio: number; stepUs: number; breakdown: string; deviceOutsideOrt: number }> {
   const pipeline = await loadPipeline(c.dir, { maxBatch: 4, providers: ['cpu'] });
   const req: GenerateRequest = { prompt: 'a photo of a cat', negativePrompt: 'blurry', seed: 1, steps: STEPS, guidance: 7.5, width: c.size, height: c.size, n, sampler };
   await pipeline.generate(req); // warm-up: first runs allocate ORT arenas and fill caches
@@ -32,6 +35,15 @@ async function measure(c: Case, n: number, sampler: GenerateRequest['sampler']):
     const r = await pipeline.generate({ ...req, seed: 1 + i * 10 });
     samples.push({ wall: performance.now() - start, r });
   }
+  // The device's part only: decodeEach resolves before the files are encoded (awaited after, off the clock).
+  const held: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    const start = performance.now();
+    const [outcome] = await pipeline.decodeEach([{ ...req, seed: 1 + i * 10 }], [{}]);
+    const heldMs = performance.now() - start;
+    if (outcome.status !== 'fulfilled') throw outcome.reason;
+    held.push(heldMs - (await outcome.value.result).timings.ortRunMs);
+  }
   const wall = median(samples.map((s) => s.wall));
   const ort = median(samples.map((s) => s.r.timings.ortRunMs));
   const ratio = median(samples.map((s) => s.wall / s.r.timings.ortRunMs));
@@ -40,7 +52,7 @@ async function measure(c: Case, n: number, sampler: GenerateRequest['sampler']):
   const nonOrt = wall - ort;
   const loopJs = t.unetMs - (t.unetRunMs ?? 0);
   const breakdown = `outside ORT ${nonOrt.toFixed(1)} ms: loop ${loopJs.toFixed(1)}, rest (PNG, grid, pre/post) ${(nonOrt - loopJs).toFixed(1)}`;
-  return { wall, ort, ratio, stepUs, breakdown };
+  return { wall, ort, ratio, stepUs, breakdown, deviceOutsideOrt: median(held) };
 }
 
 export async function run(): Promise<BenchFigure[]> {
@@ -66,6 +78,7 @@ export async function run(): Promise<BenchFigure[]> {
         figures.push({ name: `${c.label} n=${n} overhead (wall / ORT run)`, value: m.ratio, unit: 'x', note: m.breakdown });
         figures.push({ name: `${c.label} n=${n} generate() wall`, value: m.wall, unit: 'ms', note: `ORT run ${m.ort.toFixed(1)} ms, ${STEPS} steps, dpmpp_2m, CFG` });
         figures.push({ name: `${c.label} n=${n} loop overhead per step`, value: m.stepUs, unit: 'us' });
+        figures.push({ name: `${c.label} n=${n} outside ORT while holding the device`, value: m.deviceOutsideOrt, unit: 'ms', note: `decodeEach (worker); generate() holds it ${(m.wall - m.ort).toFixed(1)} ms` });
       }
       // the ancestral sampler draws fresh seeded noise every step for every image
       const a = await measure(c, 4, 'euler_a');

@@ -54,6 +54,10 @@ class CountingDeliverer implements Deliverer {
   readonly deliveredAt = new Map<string, number>();
   private waiters: Array<{ n: number; resolve: () => void }> = [];
   async progress(): Promise<void> {}
+  /** A bench post never fails; a failure notice means the bench is broken, not worth a retry. */
+  classifyError() {
+    return { verdict: 'permanent' } as const;
+  }
   async failure(ctx: { jobId: string }, notice: { message: string }): Promise<void> {
     throw new Error(`bench job ${ctx.jobId} failed: ${notice.message}`);
   }
@@ -77,14 +81,15 @@ async function noopPipeline(delayMs = 0): Promise<WorkerPipeline & { calls: numb
     busyMs: 0,
     providers: ['none'],
     editsOnly: false,
-    async generateEach(reqs: Parameters<WorkerPipeline['generateEach']>[0], opts: Parameters<WorkerPipeline['generateEach']>[1]) {
+    async decodeEach(reqs: Parameters<WorkerPipeline['decodeEach']>[0], opts: Parameters<WorkerPipeline['decodeEach']>[1]) {
       const t0 = performance.now();
       p.calls++;
       if (delayMs > 0) await new Promise((r) => setTimeout(r, delayMs));
       const out = reqs.map((req, i) => {
         opts[i].onProgress?.({ step: 1, total: 1, elapsedMs: 0, stepMs: 0, preview: async () => png });
         const timings = { totalMs: performance.now() - t0, textEncodeMs: 0, unetMs: 0, vaeMs: 0, ortRunMs: 0, steps: 1, batchSize: reqs.length };
-        return { status: 'fulfilled' as const, value: { images: Array.from({ length: req.n }, (_, k) => ({ png, seed: req.seed + k, width: 8, height: 8 })), timings, model: 'noop', sampler: req.sampler, provider: 'none' } };
+        const result = { images: Array.from({ length: req.n }, (_, k) => ({ png, seed: req.seed + k, width: 8, height: 8 })), timings, model: 'noop', sampler: req.sampler, provider: 'none' };
+        return { status: 'fulfilled' as const, value: { result: Promise.resolve(result) } };
       });
       p.busyMs += performance.now() - t0;
       return out;
@@ -96,7 +101,7 @@ async function noopPipeline(delayMs = 0): Promise<WorkerPipeline & { calls: numb
   return p;
 }
 
-function benchConfig(redis: TestRedis, env: Record<string, string> = {}): Config {
+export function benchConfig(redis: Pick<TestRedis, 'url'>, env: Record<string, string> = {}): Config {
   return loadConfig({
     REDIS_URL: redis.url,
     QUEUE_PREFIX: uniquePrefix('bench'),
@@ -110,7 +115,7 @@ function benchConfig(redis: TestRedis, env: Record<string, string> = {}): Config
   });
 }
 
-async function fill(queue: BullmqJobQueue, n: number, params: Parameters<typeof txt2imgPayload>[0] = {}): Promise<string[]> {
+export async function fill(queue: BullmqJobQueue, n: number, params: Parameters<typeof txt2imgPayload>[0] = {}): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
     // Spread over users so the per-user limits (a product rule) do not throttle the bench.

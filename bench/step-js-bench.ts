@@ -11,16 +11,22 @@
  *
  * onnxruntime-node 1.30 runs session.run() synchronously on the main thread (its promise
  * only defers the call with setImmediate), so no main-thread JavaScript overlaps the UNet:
- * everything measured here is on the critical path, step noise included.
+ * everything measured here is on the critical path. The ancestral samplers' step noise is drawn
+ * ahead on a thread (step-noise-prefetch.ts); their rows marked "(noise on main thread)" turn
+ * that off, in the same run, for the before/after.
  */
 import fs from 'node:fs';
 import { loadPipeline, type GenerateRequest, type GenerateResult, type Pipeline } from '../worker/diffusion/index.ts';
 import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/index.ts';
+import { stepGenerator } from '../worker/diffusion/noise.ts';
+import { PrefetchedNoise, startStepNoiseThread, stepNoiseThreadRunning, useStepNoiseThread } from '../worker/diffusion/step-noise-prefetch.ts';
 import { makeTempDir, writeTinyModel } from '../test/support/tiny-sd-models.ts';
 import type { BenchFigure } from './index.ts';
 import { median } from './stats.ts';
 
 const RUNS = Number(process.env.STEP_JS_RUNS ?? 5);
+/** The samplers that inject step noise. */
+const ANCESTRAL: GenerateRequest['sampler'][] = ['euler_a', 'lcm'];
 const STEPS = 10;
 const SIZES = [512, 1024];
 const BATCHES = [1, 4];
@@ -45,6 +51,38 @@ function printTable(rows: { sampler: string; cells: Map<string, number> }[], col
   console.log([line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n'));
 }
 
+/** Holds the main thread the way onnxruntime-node's session.run() does (synchronously). */
+function blockMainThread(ms: number): void {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+}
+
+/**
+ * Step noise alone, on a quiet loop: per image and step, what getting a 4x64x64 draw costs the
+ * main thread between two 10 ms "UNet runs", drawn there or taken from the thread.
+ */
+function noiseOnCriticalPath(images: number, prefetched: boolean): number {
+  const count = 4 * 64 * 64;
+  const local = Array.from({ length: images }, (_, i) => stepGenerator(1 + i));
+  const ahead = prefetched ? Array.from({ length: images }, (_, i) => PrefetchedNoise.open(1 + i, count)!) : [];
+  const samples: number[] = [];
+  for (let step = 0; step < 20; step++) {
+    blockMainThread(10);
+    const t0 = performance.now();
+    let sum = 0;
+    for (let i = 0; i < images; i++) {
+      const noise = prefetched ? ahead[i].next() : local[i].normal(count);
+      sum += noise[0];
+      if (prefetched) ahead[i].release();
+    }
+    samples.push(((performance.now() - t0) * 1000) / images);
+    // Read the draws, so none of the work can be skipped.
+    if (!Number.isFinite(sum)) throw new Error('step noise is not finite');
+  }
+  for (const a of ahead) a.stop();
+  return median(samples.slice(2));
+}
+
 export async function run(): Promise<BenchFigure[]> {
   const figures: BenchFigure[] = [];
   const tmp = makeTempDir('step-js-bench');
@@ -53,8 +91,16 @@ export async function run(): Promise<BenchFigure[]> {
       { label: 'fp32', dir: writeTinyModel(tmp, { name: 'fp32' }) },
       { label: 'fp16', dir: writeTinyModel(tmp, { name: 'fp16', float16: true, timestep: 'float16-scalar' }) },
     ];
+    startStepNoiseThread();
+    while (!stepNoiseThreadRunning()) await new Promise((r) => setTimeout(r, 50));
+    for (const images of [1, 4]) {
+      const main = noiseOnCriticalPath(images, false);
+      const ahead = noiseOnCriticalPath(images, true);
+      figures.push({ name: `step noise per image and step, 4x64x64, n=${images}, drawn ahead on the thread`, value: ahead, unit: 'us', note: `on the main thread: ${main.toFixed(0)} us (same run)` });
+    }
     const columns: string[] = [];
-    const rows = SCHEDULER_NAMES.map((sampler) => ({ sampler, cells: new Map<string, number>() }));
+    const rows: { sampler: string; name: GenerateRequest['sampler']; thread: boolean; cells: Map<string, number> }[] = SCHEDULER_NAMES.map((name) => ({ sampler: name, name, thread: true, cells: new Map<string, number>() }));
+    for (const name of ANCESTRAL) rows.push({ sampler: `${name} (noise on main thread)`, name, thread: false, cells: new Map() });
     for (const dtype of dtypes) {
       const pipeline = await loadPipeline(dtype.dir, { maxBatch: 4, providers: ['cpu'] });
       for (const size of SIZES) {
@@ -62,7 +108,9 @@ export async function run(): Promise<BenchFigure[]> {
           const column = `${size / 8}px ${dtype.label} n=${n}`;
           columns.push(column);
           for (const row of rows) {
-            const us = await measure(pipeline, row.sampler, size, n);
+            useStepNoiseThread(row.thread);
+            const us = await measure(pipeline, row.name, size, n);
+            useStepNoiseThread(true);
             row.cells.set(column, us);
             figures.push({ name: `${row.sampler} 4x${size / 8}x${size / 8} ${dtype.label} n=${n}`, value: us / 1000, unit: 'ms', note: `JS per step, median of ${RUNS}` });
           }

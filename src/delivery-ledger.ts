@@ -4,7 +4,8 @@
  * notice, whichever comes first:
  *
  *   absent ──claim──> posting(owner) ──post ok──> done(messageId)
- *                          └──post failed──> absent (the next attempt posts)
+ *                          ├──post failed, may succeed later──> absent (the next attempt posts)
+ *                          └──retry layer gave up──> failed(reason) (a later attempt may post again)
  *
  * A re-run that finds `done` never posts again (it completes the job with the recorded
  * message). A re-run that finds someone else's `posting` record is the one window we cannot
@@ -16,13 +17,16 @@
  * We choose "maybe twice in that window" over "maybe never": a lost result is worse for a
  * user than a duplicate, and the window is one HTTP round trip wide.
  */
+import { DeliveryGaveUpError } from './delivery-retry.ts';
 import { setMany, type KeyValueStore, type KvWrite } from './kv.ts';
 
 export type DeliveryOutcome = 'result' | 'failure';
 
 export type DeliveryRecord =
   | { state: 'posting'; owner: string; outcome: DeliveryOutcome; at: number }
-  | { state: 'done'; outcome: DeliveryOutcome; messageId?: string; resultId?: string; at: number };
+  | { state: 'done'; outcome: DeliveryOutcome; messageId?: string; resultId?: string; at: number }
+  /** The platform refused the post for good, or the retries ran out: kept so the failure is on record, not only in a log. */
+  | { state: 'failed'; outcome: DeliveryOutcome; reason: string; at: number; notified?: boolean };
 
 export type DoneRecord = Extract<DeliveryRecord, { state: 'done' }>;
 
@@ -81,6 +85,12 @@ export class DeliveryLedger {
     return doneOnly(this.decode(raw));
   }
 
+  /** Notes on a failed record that the requester was told (a notice reached them). */
+  async noteNotified(jobId: string): Promise<void> {
+    const rec = await this.get(jobId);
+    if (rec?.state === 'failed') await this.kv.set(key(jobId), JSON.stringify({ ...rec, notified: true }), this.opts.ttlS);
+  }
+
   /**
    * Run `post` unless this job's outcome was already delivered. Returns whether this call
    * posted, and the `done` record either way.
@@ -103,8 +113,8 @@ export class DeliveryLedger {
     for (let tries = 0; !(await claim(tries)); tries++) {
       const existing = await this.get(jobId);
       if (existing?.state === 'done') return { posted: false, record: existing };
-      if (existing?.state === 'posting') {
-        if (existing.owner !== owner) this.opts.onTakeover?.(jobId, existing);
+      if (existing?.state === 'posting' || existing?.state === 'failed') {
+        if (existing.state === 'posting' && existing.owner !== owner) this.opts.onTakeover?.(jobId, existing);
         await this.kv.set(key(jobId), posting, this.opts.ttlS);
         break;
       }
@@ -116,8 +126,13 @@ export class DeliveryLedger {
     try {
       delivered = await post();
     } catch (err) {
-      // Nothing reached the user (or the deliverer could not tell): let the next attempt post.
-      await this.kv.del(key(jobId)).catch(() => undefined);
+      if (err instanceof DeliveryGaveUpError) {
+        const failed: DeliveryRecord = { state: 'failed', outcome, reason: err.reason, at: this.now() };
+        await this.kv.set(key(jobId), JSON.stringify(failed), this.opts.ttlS).catch(() => undefined);
+      } else {
+        // Nothing reached the user (or the deliverer could not tell): let the next attempt post.
+        await this.kv.del(key(jobId)).catch(() => undefined);
+      }
       throw err;
     }
     const record: DoneRecord = { state: 'done', outcome, messageId: delivered.messageId, resultId: delivered.resultId, at: this.now() };

@@ -4,13 +4,18 @@
  * that retries a platform call (withDeliveryRetry, bounded, with the deliverer's own reading
  * of its errors), and the ledger keeps each job's outcome posted once from the user's view,
  * whichever process or attempt runs the task.
+ *
+ * A post the retry layer gives up on is not only logged: the ledger records it as failed with
+ * its reason, the deliveries metric counts it, and for a result the requester is told where
+ * the platform still lets us (the job's status message or reply): the images were made, could
+ * not be posted, and are kept under their result id.
  */
 import { randomBytes } from 'node:crypto';
 import type { ArtifactStore } from './artifacts.ts';
 import type { DelivererRegistry } from './deliverer-registry.ts';
 import { PermanentDeliveryError, type ResultFiles } from './delivery.ts';
 import { DeliveryLedger } from './delivery-ledger.ts';
-import { DEFAULT_RETRY_POLICY, withDeliveryRetry, type RetryPolicy } from './delivery-retry.ts';
+import { DEFAULT_RETRY_POLICY, DeliveryGaveUpError, withDeliveryRetry, type RetryPolicy } from './delivery-retry.ts';
 import { progressUpdate, type DeliveryTask, type ProgressNotice } from './delivery-tasks.ts';
 import type { JobResult } from './jobs.ts';
 import { getMany, type KeyValueStore } from './kv.ts';
@@ -55,12 +60,22 @@ export class DeliveryService {
     return this.deps.deliverers.platforms();
   }
 
-  /** Runs a task; resolves with whether this call posted. Throws when the post failed for good. */
-  async deliver(task: DeliveryTask): Promise<{ posted: boolean; messageId?: string }> {
+  /**
+   * Runs a task; resolves with whether this call posted, or why it could not (`failed`, also
+   * recorded in the ledger). Throws when the task could not be run at all (its result is gone).
+   */
+  async deliver(task: DeliveryTask): Promise<{ posted: boolean; messageId?: string; failed?: string }> {
     const platform = task.outcome === 'result' ? task.payload.origin.platform : task.origin.platform;
     await this.progressInFlight.get(task.jobId);
     const owner = `${this.owner}:${randomBytes(3).toString('hex')}`;
-    const { posted, record } = task.outcome === 'result' ? await this.postResult(task, owner) : await this.postFailure(task, owner);
+    let outcome: Awaited<ReturnType<DeliveryService['postResult']>>;
+    try {
+      outcome = task.outcome === 'result' ? await this.postResult(task, owner) : await this.postFailure(task, owner);
+    } catch (err) {
+      if (!(err instanceof DeliveryGaveUpError)) throw err;
+      return this.gaveUp(task, platform, err);
+    }
+    const { posted, record } = outcome;
     this.deps.metrics.deliveries.inc({ platform, outcome: !posted ? 'already-delivered' : task.outcome === 'result' ? 'posted' : 'failure-posted' });
     this.deps.logger.info({ jobId: task.jobId, outcome: task.outcome, posted, messageId: record.messageId }, posted ? 'delivered' : 'already delivered; not posting again');
     return { posted, messageId: record.messageId };
@@ -84,6 +99,26 @@ export class DeliveryService {
     return settled;
   }
 
+  /** The post failed for good (already recorded by the ledger): count it and tell the requester what we can. */
+  private async gaveUp(task: DeliveryTask, platform: string, err: DeliveryGaveUpError): Promise<{ posted: false; failed: string }> {
+    this.deps.metrics.deliveries.inc({ platform, outcome: 'failed' });
+    this.deps.logger.error({ jobId: task.jobId, outcome: task.outcome, attempts: err.attempts, reason: err.reason }, 'delivery failed for good');
+    if (task.outcome !== 'result') return { posted: false, failed: err.reason };
+    const deliverer = this.deps.deliverers.get(task.payload.origin.platform);
+    const days = Math.max(1, Math.round(this.deps.ttlS / 86_400));
+    const why = err.verdict.verdict === 'permanent' ? `the platform refused the post (${errorText(err.cause)})` : `posting kept failing (${errorText(err.cause)})`;
+    const notice = { message: `Your images were made, but they could not be posted here: ${why}. They are kept for ${days} day${days === 1 ? '' : 's'} as result ${task.resultId}.`, retry: false };
+    try {
+      const ctx = { jobId: task.jobId, origin: task.payload.origin, payload: task.payload, secret: await loadSecret(this.deps.kv, task.jobId) };
+      await withDeliveryRetry('post undeliverable notice', () => deliverer.failure(ctx, notice), this.retryPolicy, { classify: (e) => deliverer.classifyError(e) });
+      await this.ledger.noteNotified(task.jobId);
+      this.deps.metrics.deliveries.inc({ platform, outcome: 'failure-notice-posted' });
+    } catch (noticeErr) {
+      this.deps.logger.warn({ jobId: task.jobId, err: noticeErr }, 'could not tell the requester that their result could not be posted');
+    }
+    return { posted: false, failed: err.reason };
+  }
+
   private async postResult(task: Extract<DeliveryTask, { outcome: 'result' }>, owner: string) {
     const { results, kv } = this.deps;
     const deliverer = this.deps.deliverers.get(task.payload.origin.platform);
@@ -99,7 +134,7 @@ export class DeliveryService {
         const files = await this.files(result);
         const message = await withDeliveryRetry('post result', () => deliverer.result(ctx, result, files), this.retryPolicy, {
           onRetry: ({ attempt, waitMs, status }) => this.deps.logger.warn({ jobId: task.jobId, attempt, waitMs, status }, 'result delivery failed; retrying'),
-          classify: deliverer.classifyError?.bind(deliverer),
+          classify: (err) => deliverer.classifyError(err),
         });
         return { messageId: message.messageId, resultId: result.resultId };
       },
@@ -112,7 +147,7 @@ export class DeliveryService {
     const deliverer = this.deps.deliverers.get(task.origin.platform);
     const ctx = { jobId: task.jobId, origin: task.origin, payload: task.payload, secret: await loadSecret(this.deps.kv, task.jobId) };
     return this.ledger.once(task.jobId, owner, 'failure', async () => {
-      await withDeliveryRetry('post failure', () => deliverer.failure(ctx, task.notice), this.retryPolicy, { classify: deliverer.classifyError?.bind(deliverer) });
+      await withDeliveryRetry('post failure', () => deliverer.failure(ctx, task.notice), this.retryPolicy, { classify: (err) => deliverer.classifyError(err) });
       return {};
     });
   }
@@ -124,4 +159,9 @@ export class DeliveryService {
     if (images.some((b) => !b) || !grid) throw new PermanentDeliveryError(`the files of result ${result.resultId} are missing from the artifact store`);
     return { grid, images: images as Buffer[] };
   }
+}
+
+function errorText(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }

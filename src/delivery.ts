@@ -78,10 +78,17 @@ export interface Deliverer {
   failure(ctx: FailureContext, notice: FailureNotice): Promise<void>;
   /**
    * This platform's reading of an error its calls threw: retry (with the platform's advised
-   * wait) or give up. Undefined leaves it to the shared rules (HTTP status, network codes).
+   * wait, e.g. a 429's Retry-After) or give up. The delivery service's retry layer is the only
+   * one that retries or backs off; it asks this, so the platform's error codes stay here.
+   * Deliverers may start from classifyCommonError (our own error classes, network failures).
    */
-  classifyError?(err: unknown): { retry: false } | { retry: true; retryAfterMs?: number; status?: number } | undefined;
+  classifyError(err: unknown): DeliveryErrorClass;
 }
+
+/** What a deliverer makes of a failed call. */
+export type DeliveryErrorClass =
+  | { verdict: 'retry'; retryAfterMs?: number; status?: number }
+  | { verdict: 'permanent'; status?: number };
 
 /** Thrown by deliverers for platform answers that must not be retried (e.g. 403, unknown channel). */
 export class PermanentDeliveryError extends Error {

@@ -37,7 +37,6 @@ function deliverer(opts: { nsfwMode?: 'spoiler' | 'withhold'; maxRateLimitWaitMs
     kv,
     applicationId: fake.applicationId,
     nsfwMode: opts.nsfwMode ?? 'spoiler',
-    backoff: { attempts: 3, baseDelayMs: 50, maxDelayMs: 200 },
   });
 }
 
@@ -236,13 +235,29 @@ describe('Discord deliverer', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
   });
 
-  it('retries a 5xx with backoff', async () => {
+  it('sits out at most three rate limits within one call, then hands the rest to the retry layer', async () => {
     const d = deliverer();
     const ctx = context(null);
-    fake.injectFault({ method: 'POST', path: new RegExp(`^/channels/${fake.channelId}/messages$`), status: 502, times: 2 });
-    await d.result(ctx, resultFor(ctx), await files());
-    const posts = fake.callsTo('POST', new RegExp(`^/channels/${fake.channelId}/messages$`)).slice(-3);
-    expect(posts.map((p) => p.status)).toEqual([502, 502, 200]);
+    const route = new RegExp(`^/channels/${fake.channelId}/messages$`);
+    const before = fake.callsTo('POST', route).length;
+    // discord.js would otherwise re-send for as long as Discord answers 429.
+    for (let i = 0; i < 6; i++) fake.injectRateLimit(route, 0.05, 'POST');
+    const err = await d.result(ctx, resultFor(ctx), await files()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RateLimitError);
+    expect(fake.callsTo('POST', route).slice(before).map((c) => c.status)).toEqual([429, 429, 429, 429]);
+    expect(d.classifyError(err)).toMatchObject({ verdict: 'retry', status: 429 });
+    fake.faults.length = 0;
+  });
+
+  it('retries nothing itself: a 5xx is answered once and read as worth a retry (the delivery service retries)', async () => {
+    const d = deliverer();
+    const ctx = context(null);
+    const route = new RegExp(`^/channels/${fake.channelId}/messages$`);
+    const before = fake.callsTo('POST', route).length;
+    fake.injectFault({ method: 'POST', path: route, status: 502, times: 2 });
+    const err = await d.result(ctx, resultFor(ctx), await files()).catch((e: unknown) => e);
+    expect(fake.callsTo('POST', route).slice(before).map((p) => p.status)).toEqual([502]);
+    expect(d.classifyError(err)).toEqual({ verdict: 'retry', status: 502 });
   });
 
   it('re-encodes an image over the guild attachment limit and says so', async () => {
@@ -327,7 +342,7 @@ describe('Discord deliverer', () => {
     const d = deliverer();
     const it = fake.deferredInteraction();
     const ctx = context(it);
-    fake.injectFault({ method: 'PATCH', path: /^\/webhooks\//, status: 503, times: 3 });
+    fake.injectFault({ method: 'PATCH', path: /^\/webhooks\//, status: 503 });
     const err = await d.progress(ctx, { step: 1, total: 4, etaMs: null }).then(() => null, (e: unknown) => e as Error & { url?: string; status?: number });
     expect(err?.status).toBe(503);
     expect(err?.url).toContain('[interaction-token]');
@@ -336,6 +351,7 @@ describe('Discord deliverer', () => {
     fake.injectFault({ method: 'PATCH', path: /^\/webhooks\//, status: 403, body: { message: 'Missing Permissions', code: 50013 } });
     const refused = await d.progress(ctx, { step: 1, total: 4, etaMs: null }).then(() => null, (e: unknown) => e as Error);
     expect(refused).toBeInstanceOf(PermanentDeliveryError);
+    expect(d.classifyError(refused)).toEqual({ verdict: 'permanent', status: 403 });
     expect(refused!.message).toContain('Missing Permissions');
     expect(refused!.message).not.toContain(it.token);
   });

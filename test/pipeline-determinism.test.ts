@@ -134,6 +134,23 @@ describe('generateMany (dynamic batching)', () => {
   });
 });
 
+describe('decodeEach (the worker\'s two-stage entry)', () => {
+  it('hands each outcome over once the device is done, before its grid is encoded, and the files are the bytes generate() gives', async () => {
+    const asked = [req({ n: 2, seed: 31 }), req({ n: 1, seed: 40, prompt: 'a photo of a dog' })];
+    const [first, second] = await pipeline.decodeEach(asked, [{}, {}]);
+    if (first.status !== 'fulfilled' || second.status !== 'fulfilled') throw new Error('a request failed');
+    // Still encoding: the grid is made from the pixels only after the device's part returned.
+    expect(await Promise.race([first.value.result.then(() => 'encoded'), new Promise((r) => setImmediate(() => r('pending')))])).toBe('pending');
+    const staged = await Promise.all([first.value.result, second.value.result]);
+    const whole = await pipeline.generateEach(asked, [{}, {}]);
+    const direct = whole.map((w) => (w.status === 'fulfilled' ? w.value : null));
+    expect(staged.map(pngs)).toEqual(direct.map((d) => pngs(d!)));
+    expect(staged[0].grid!.equals(direct[0]!.grid!)).toBe(true);
+    expect(staged[1].grid).toBeUndefined();
+    expect(staged.map(pngs)).toEqual([pngs(await pipeline.generate(asked[0])), pngs(await pipeline.generate(asked[1]))]);
+  });
+});
+
 describe('pipeline cache', () => {
   it('a second loadPipeline with the same folder and options returns the same instance', async () => {
     const again = await loadPipeline(base, { maxBatch: 3 });

@@ -53,6 +53,14 @@ afterAll(async () => {
   await redis?.stop();
 });
 
+/** An artifact store whose writes take 1.5 s (a slow volume or object store). */
+class SlowStore extends FsArtifactStore {
+  override async put(key: string, bytes: Buffer, contentType: string) {
+    await new Promise((r) => setTimeout(r, 1500));
+    return super.put(key, bytes, contentType);
+  }
+}
+
 interface Rig {
   config: Config;
   queue: BullmqJobQueue;
@@ -536,13 +544,6 @@ describe.skipIf(!haveRedis)('worker flow', () => {
   });
 
   it('the pipeline never waits on storing: with one slot, the next job starts while the last one has its files written, and the one after still waits', async () => {
-    // An artifact store whose writes take 1.5 s (a slow volume or object store).
-    class SlowStore extends FsArtifactStore {
-      override async put(key: string, bytes: Buffer, contentType: string) {
-        await new Promise((r) => setTimeout(r, 1500));
-        return super.put(key, bytes, contentType);
-      }
-    }
     const dir = tempDir('slow-artifacts');
     const r = await rig({ WORKER_CONCURRENCY: '1', WORKER_BATCHING: 'off' }, { artifacts: new SlowStore(dir) });
     // Job 2 is long (hundreds of steps): it is still in the pipeline when it is taken and checked.
@@ -654,4 +655,31 @@ describe('worker flow without Redis (one-process mode)', () => {
     }
   });
 
+  it('the pipeline never waits on storing here either: with one slot, the next job starts while the last one has its files written, and the one after still waits', async () => {
+    const artifactDir = tempDir('worker-local-slow');
+    const config = loadConfig({ LOG_LEVEL: 'silent', ARTIFACT_DIR: artifactDir, LIMIT_USER_QUEUED: '100', WORKER_CONCURRENCY: '1', WORKER_BATCHING: 'off', ...SLOW_JOB_LIMITS });
+    const kv = new MemoryKeyValueStore();
+    const queue = new LocalJobQueue({ config, secrets: kv });
+    const deliverer = new RecordingDeliverer();
+    const worker = await startWorker(config, { deliverers: [deliverer], logger: silent, catalog: model.catalog, loadPipeline: pipelineLoader(), http: false, kv, localQueue: queue, artifacts: new SlowStore(artifactDir) });
+    try {
+      const ids: string[] = [];
+      for (const params of [{ seed: 1 }, { seed: 2, width: 512, height: 512, steps: 300 }, { seed: 3 }]) {
+        const out = await queue.enqueue(txt2imgPayload(params));
+        if (!out.ok) throw new Error(out.message);
+        ids.push(out.jobId);
+      }
+      // While job 1 is being stored, job 2 is taken; job 3 waits (one job in the pipeline, one storing).
+      await waitFor('job 2 active', () => queue.jobState(ids[1])?.state === 'active');
+      expect(queue.jobState(ids[0])?.state).toBe('active');
+      expect(queue.jobState(ids[2])?.state).toBe('waiting');
+      for (const id of ids) await waitFor(`result of ${id}`, () => deliverer.events.find((e) => e.type === 'result' && e.jobId === id));
+      // Job 2 started before job 1 was finished storing.
+      expect(queue.jobState(ids[1])!.processedOn!).toBeLessThan(queue.jobState(ids[0])!.finishedOn!);
+    } finally {
+      await worker.close();
+      await queue.close();
+      await fs.rm(artifactDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

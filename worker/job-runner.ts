@@ -23,14 +23,18 @@ import type { ModelInfo } from '../src/models.ts';
 import type { ActiveJob } from '../src/queue/types.ts';
 import { resultTtlSeconds, type ResultStore } from '../src/results.ts';
 import { Batcher, type BatchEntry } from './batcher.ts';
-import type { GenerateOptions, GenerateResult, Pipeline, ProgressInfo } from './diffusion/index.ts';
+import type { GenerateOptions, GenerateResult, PendingResult, Pipeline, ProgressInfo } from './diffusion/index.ts';
 import { failureNotice } from './errors.ts';
 import { planJob, type JobPlan } from './job-plan.ts';
 import type { ModelResidency } from './model-residency.ts';
 import { ProgressReporter } from './progress-reporter.ts';
 
-/** The slice of a Pipeline the runner uses (tests and the queue bench substitute their own). */
-export type WorkerPipeline = Pick<Pipeline, 'generateEach' | 'upscale' | 'providers' | 'editsOnly'> & { dispose?(): Promise<void> };
+/**
+ * The slice of a Pipeline the runner uses (tests and the benches substitute their own). It
+ * calls decodeEach, not generateEach: a batch's slot is free as soon as the device is done, and
+ * its PNGs and grid encode while the next batch denoises.
+ */
+export type WorkerPipeline = Pick<Pipeline, 'decodeEach' | 'upscale' | 'providers' | 'editsOnly'> & { dispose?(): Promise<void> };
 
 export interface JobRunnerDeps {
   config: Pick<Config, 'PROGRESS_INTERVAL_MS' | 'PROGRESS_PREVIEW' | 'RESULT_TTL_DAYS' | 'QUEUE_PREFIX' | 'QUEUE_NAME'>;
@@ -83,12 +87,12 @@ export function resultIdForJob(jobId: string, queue: string): string {
 }
 
 export class JobRunner {
-  readonly batcher: Batcher<Work, GenerateResult>;
+  readonly batcher: Batcher<Work, PendingResult>;
   private readonly ttlS: number;
 
   constructor(private readonly deps: JobRunnerDeps) {
     this.ttlS = resultTtlSeconds(deps.config);
-    this.batcher = new Batcher<Work, GenerateResult>({
+    this.batcher = new Batcher<Work, PendingResult>({
       slots: deps.slots,
       maxBatch: deps.maxBatch,
       gatherMs: deps.gatherMs ?? (deps.maxBatch > 1 ? 10 : 0),
@@ -180,10 +184,10 @@ export class JobRunner {
       if (p.stepMs > 0) this.deps.metrics.stepSeconds.observe({ model: plan.model }, p.stepMs / 1000);
     };
 
-    let gen: GenerateResult;
+    let pending: PendingResult;
     try {
       const key = plan.kind === 'generate' ? plan.batchKey : null;
-      gen = await this.batcher.submit({ plan, pipeline, onProgress }, key, plan.images, job.signal);
+      pending = await this.batcher.submit({ plan, pipeline, onProgress }, key, plan.images, job.signal);
     } catch (err) {
       // The pipeline reports an abort as its own AbortError; the signal's reason says why (cancel or timeout).
       if (job.signal.aborted) throw job.signal.reason;
@@ -192,7 +196,9 @@ export class JobRunner {
       await reporter.flushChat();
     }
     if (job.signal.aborted) throw job.signal.reason;
+    // The device is done with this job: take the next one while its files encode and are stored.
     finishing();
+    const gen = await pending.result;
 
     const artifacts = this.deps.artifacts;
     const keys = gen.images.map((_, i) => `${resultId}/${i}.png`);
@@ -230,17 +236,17 @@ export class JobRunner {
   }
 
   /** One pipeline call for a batch of compatible work items, each with its own progress and abort signal. */
-  private async runBatch(entries: BatchEntry<Work>[]): Promise<PromiseSettledResult<GenerateResult>[]> {
+  private async runBatch(entries: BatchEntry<Work>[]): Promise<PromiseSettledResult<PendingResult>[]> {
     const first = entries[0].request;
     if (first.plan.kind === 'upscale') {
       const opts: GenerateOptions = { onProgress: first.onProgress, signal: entries[0].signal };
       return [await first.pipeline.upscale(first.plan.request, opts).then(
-        (value) => ({ status: 'fulfilled' as const, value }),
+        (value: GenerateResult) => ({ status: 'fulfilled' as const, value: { result: Promise.resolve(value) } }),
         (reason: unknown) => ({ status: 'rejected' as const, reason }),
       )];
     }
     const requests = entries.map((e) => (e.request.plan as Extract<JobPlan, { kind: 'generate' }>).request);
     const opts = entries.map((e): GenerateOptions => ({ onProgress: e.request.onProgress, signal: e.signal }));
-    return first.pipeline.generateEach(requests, opts);
+    return first.pipeline.decodeEach(requests, opts);
   }
 }

@@ -2,11 +2,14 @@
  * The in-process side of the worker for `npm start` without Redis: takes jobs from the
  * LocalJobQueue and runs each attempt through the same JobAttempts (cancel, timeout, retry and
  * failure-notice rules) and the same JobRunner (generation, artifacts, results, delivery
- * ledger) as the BullMQ consumer. Only where jobs come from differs.
+ * ledger) as the BullMQ consumer. Only where jobs come from differs. Like the BullMQ consumer,
+ * it takes one more job while the last one is being stored (FinishingSlots), never beyond
+ * pipeline capacity plus the jobs being stored.
  */
 import type { Logger } from 'pino';
 import type { Metrics } from '../src/metrics.ts';
 import type { LocalJobQueue, LocalWorker } from '../src/queue/local-queue.ts';
+import { FinishingSlots } from './finishing-slots.ts';
 import { JobAttempts, type AttemptConfig } from './job-attempt.ts';
 import type { JobRunner } from './job-runner.ts';
 
@@ -28,6 +31,7 @@ export class LocalQueueConsumer {
   private unsubscribe: (() => void) | null = null;
   private closing: Promise<void> | null = null;
   private readonly settled = () => this.opts.onSettled?.();
+  private readonly slots: FinishingSlots;
 
   constructor(private readonly opts: LocalConsumerOptions) {
     const queue = opts.queue;
@@ -37,6 +41,9 @@ export class LocalQueueConsumer {
       logger: opts.logger,
       metrics: opts.metrics,
       cancels: { isCancelRequested: (id) => queue.isCancelRequested(id), clearCancel: (id) => queue.clearCancel(id) },
+    });
+    this.slots = new FinishingSlots(opts.concurrency, (n) => {
+      if (this.worker) this.worker.concurrency = n;
     });
   }
 
@@ -51,6 +58,11 @@ export class LocalQueueConsumer {
   /** Jobs this process holds right now. */
   get activeJobIds(): string[] {
     return this.attempts.activeJobIds;
+  }
+
+  /** A job left the pipeline and is being stored: hold one more meanwhile (FinishingSlots). */
+  finishing(): () => void {
+    return this.slots.begin();
   }
 
   /** Stop taking jobs, let the ones held finish and deliver. */

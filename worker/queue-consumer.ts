@@ -20,6 +20,7 @@ import type { Metrics } from '../src/metrics.ts';
 import { clearCancel, isCancelRequested, subscribeCancels, type CancelSubscription } from '../src/queue/cancel-signal.ts';
 import { STALLED_LIMIT_REASONS } from './errors.ts';
 import { JobAttempts, UndecodableJobData, type AttemptConfig } from './job-attempt.ts';
+import { FinishingSlots } from './finishing-slots.ts';
 import type { JobRunner } from './job-runner.ts';
 
 /** What startWorker needs of a consumer, whichever queue it reads. */
@@ -94,7 +95,7 @@ export class QueueConsumer implements Consumer {
   private cancelSub: CancelSubscription | null = null;
   private readonly notices = new Set<Promise<void>>();
   private closing: Promise<void> | null = null;
-  private finishingJobs = 0;
+  private readonly slots: FinishingSlots;
 
   constructor(private readonly opts: QueueConsumerOptions) {
     const { connection, config } = opts;
@@ -118,6 +119,14 @@ export class QueueConsumer implements Consumer {
     });
     this.worker.on('error', (err) => opts.logger.warn({ err: { message: err.message } }, 'queue worker error'));
     this.worker.on('failed', (job, err) => this.onFailed(job, err));
+    this.slots = new FinishingSlots(opts.concurrency, (n) => {
+      const raised = n > this.worker.concurrency;
+      this.worker.concurrency = n;
+      // BullMQ reads a raised concurrency only when its main loop wakes, which it does when a held
+      // job settles. An empty entry wakes it now, the same way an empty fetch does
+      // (bullmq 6 Worker.mainLoop; worker-flow's "never waits on storing" test guards it).
+      if (raised) (this.worker as unknown as { mainLoopQueue?: { add(p: Promise<undefined>): void } }).mainLoopQueue?.add(Promise.resolve(undefined));
+    });
   }
 
   async start(): Promise<void> {
@@ -130,25 +139,9 @@ export class QueueConsumer implements Consumer {
     return this.attempts.activeJobIds;
   }
 
-  /**
-   * Jobs held = what the pipeline can start (concurrency) plus those only being stored: a
-   * slot freed by the pipeline is refilled at once, and the worker never holds a job its
-   * pipeline could not start soon, so an idle worker in the fleet is not starved.
-   */
+  /** A job left the pipeline and is being stored: hold one more meanwhile (FinishingSlots). */
   finishing(): () => void {
-    this.finishingJobs++;
-    this.worker.concurrency = this.opts.concurrency + this.finishingJobs;
-    // BullMQ reads a raised concurrency only when its main loop wakes, which it does when a held
-    // job settles. An empty entry wakes it now, the same way an empty fetch does
-    // (bullmq 6 Worker.mainLoop; worker-flow's "never waits on storing" test guards it).
-    (this.worker as unknown as { mainLoopQueue?: { add(p: Promise<undefined>): void } }).mainLoopQueue?.add(Promise.resolve(undefined));
-    let ended = false;
-    return () => {
-      if (ended) return;
-      ended = true;
-      this.finishingJobs--;
-      this.worker.concurrency = this.opts.concurrency + this.finishingJobs;
-    };
+    return this.slots.begin();
   }
 
   private onFailed(job: Job | undefined, err: Error): void {

@@ -1,6 +1,6 @@
 /**
- * The worker's Discord deliverer: progress edits, the result grid with its buttons, and
- * failure notices, over REST only (@discordjs/rest; a worker never opens a gateway).
+ * The Discord deliverer (bot side): progress edits, the result grid with its buttons, and
+ * failure notices, over REST only (@discordjs/rest; delivery never needs the gateway).
  *
  * Where a message goes:
  *  1. while the job's interaction token is valid: the interaction webhook, editing the
@@ -13,14 +13,14 @@
  */
 import type { REST, RawFile } from '@discordjs/rest';
 import type { Config } from '../../src/config.ts';
-import type { DeliveredMessage, Deliverer, DeliveryContext, DeliveryTarget, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
+import type { DeliveredMessage, Deliverer, DeliveryErrorClass, DeliveryContext, DeliveryTarget, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
 import { deliveryTarget, PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
 import type { JobPayload, JobResult, Origin } from '../../src/jobs.ts';
 import type { KeyValueStore } from '../../src/kv.ts';
 import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
 import { nonceFor } from './nonce.ts';
 import { renderFailure, renderProgress, renderResult, type RenderedMessage } from './render.ts';
-import { createDiscordRest, DEFAULT_BACKOFF, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, withServerRetry, type BackoffPolicy, type DiscordRestLimits } from './rest.ts';
+import { classifyDiscordError, createDiscordRest, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, withRateLimitBudget, type DiscordRestLimits } from './rest.ts';
 import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, rememberAttachmentLimit, rememberJobMessage, REPLY_HOLD, type JobMessage } from './state.ts';
 
 export interface DiscordDelivererOptions {
@@ -31,7 +31,6 @@ export interface DiscordDelivererOptions {
   nsfwMode: Config['NSFW_MODE'];
   /** Results offer Vary (Region): PUBLIC_URL is set, so its editor can be reached. */
   regionEditor?: boolean;
-  backoff?: BackoffPolicy;
 }
 
 interface OutgoingMessage extends RenderedMessage {
@@ -82,10 +81,12 @@ const MAX_SHRINKS = 3;
 
 export class DiscordDeliverer implements Deliverer {
   readonly platform = 'discord' as const;
-  private readonly backoff: BackoffPolicy;
 
-  constructor(private readonly opts: DiscordDelivererOptions) {
-    this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
+  constructor(private readonly opts: DiscordDelivererOptions) {}
+
+  /** Retries belong to the delivery service; this only says which Discord answers deserve one. */
+  classifyError(err: unknown): DeliveryErrorClass {
+    return classifyDiscordError(err);
   }
 
   async progress(ctx: DeliveryContext, update: ProgressUpdate): Promise<void> {
@@ -195,8 +196,9 @@ export class DiscordDeliverer implements Deliverer {
     };
   }
 
+  /** One REST call, with its own bound on the rate-limit waits discord.js sits out (no retries: those are the delivery service's). */
   private call<T>(fn: () => Promise<T>): Promise<T> {
-    return withServerRetry(fn, this.backoff);
+    return withRateLimitBudget(fn);
   }
 
   /** 4xx answers other than the ones handled above will not change on retry. */
@@ -245,4 +247,3 @@ export function createDiscordDeliverer(config: Pick<Config, 'DISCORD_TOKEN' | 'D
   });
 }
 
-export { DEFAULT_BACKOFF };

@@ -1,5 +1,5 @@
 /**
- * The worker's Slack deliverer (Web API only; a worker never opens Socket Mode):
+ * The Slack deliverer (bot side; Web API only, never Socket Mode):
  *  - progress: chat.update of the job's status message in the thread (the bot posted it before
  *    enqueueing), at most once per `minProgressIntervalMs` per job on top of the worker's own
  *    throttle, because chat.update is rate-limited per workspace;
@@ -12,7 +12,7 @@
  * status message that was deleted is replaced by a new one in the thread.
  */
 import type { Config } from '../../src/config.ts';
-import type { DeliveredMessage, Deliverer, DeliveryContext, DeliveryTarget, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
+import type { DeliveredMessage, Deliverer, DeliveryContext, DeliveryErrorClass, DeliveryTarget, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
 import { deliveryTarget, PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
 import type { JobResult } from '../../src/jobs.ts';
 import type { KeyValueStore } from '../../src/kv.ts';
@@ -24,9 +24,9 @@ import type { ReactionMap } from '../../commands/reaction-map.ts';
 import { parseSlackReactions } from './reactions.ts';
 import { renderFailure, renderNotice, renderResult, renderStatus, type StatusState } from './render.ts';
 import { ResponseUrlReplies } from './response-url.ts';
-import { SlackApi, slackErrorCode, type OutgoingMessage } from './slack-api.ts';
+import { classifySlackError, SlackApi, slackErrorCode, type OutgoingMessage } from './slack-api.ts';
 import * as state from './state.ts';
-import { createSlackWebClient, DEFAULT_CLIENT_LIMITS, type SlackClientLimits } from './web-client.ts';
+import { createSlackWebClient, DELIVERY_CLIENT_LIMITS } from './web-client.ts';
 
 export interface SlackDelivererOptions {
   api: SlackApi;
@@ -55,6 +55,11 @@ export class SlackDeliverer implements Deliverer {
   constructor(private readonly opts: SlackDelivererOptions) {
     this.minProgressIntervalMs = opts.minProgressIntervalMs ?? 1000;
     this.logger = opts.logger ?? createLogger({ name: 'slack-deliver' });
+  }
+
+  /** Retries belong to the delivery service; this only says which Slack answers deserve one. */
+  classifyError(err: unknown): DeliveryErrorClass {
+    return classifySlackError(err);
   }
 
   async progress(ctx: DeliveryContext, update: ProgressUpdate): Promise<void> {
@@ -172,13 +177,12 @@ export interface SlackDelivererConfig extends Pick<Config, 'SLACK_BOT_TOKEN' | '
 export function createSlackDeliverer(
   config: SlackDelivererConfig,
   kv: KeyValueStore,
-  opts: { logger?: Logger; limits?: SlackClientLimits; pacer?: ChannelPacer; minProgressIntervalMs?: number } = {},
+  opts: { logger?: Logger; timeoutMs?: number; pacer?: ChannelPacer; minProgressIntervalMs?: number } = {},
 ): SlackDeliverer {
   const logger = opts.logger ?? createLogger({ name: 'slack-deliver' });
-  const client = createSlackWebClient(config, logger, opts.limits ?? DEFAULT_CLIENT_LIMITS);
-  const api = new SlackApi(client, opts.pacer ?? new ChannelPacer(kv), {
-    onRateLimited: ({ call, retryAfterMs }) => logger.info({ call, retryAfterMs }, 'slack rate limit: waiting'),
-  });
+  // The client and the API wrapper retry nothing themselves: the delivery service's retry layer does.
+  const client = createSlackWebClient(config, logger, { ...DELIVERY_CLIENT_LIMITS, timeoutMs: opts.timeoutMs ?? DELIVERY_CLIENT_LIMITS.timeoutMs });
+  const api = new SlackApi(client, opts.pacer ?? new ChannelPacer(kv), { rateLimitRetries: 0 });
   return new SlackDeliverer({
     api,
     kv,

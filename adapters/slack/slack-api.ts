@@ -2,14 +2,16 @@
  * The Slack Web API calls the bot and the deliverer make, with the platform's rules applied
  * in one place:
  *  - posts (chat.postMessage, the file share) take their turn per channel (channel-pacer.ts);
- *  - a 429 is waited out for its Retry-After, a bounded number of times and never longer
- *    than `maxRateLimitWaitMs` (a longer advice becomes a TransientDeliveryError carrying it,
- *    which the worker's retry policy honours);
+ *  - a 429 is waited out for its Retry-After, a bounded number of times (`rateLimitRetries`;
+ *    0 for the deliverer, whose retries belong to the delivery service) and never longer than
+ *    `maxRateLimitWaitMs`; past that it becomes a TransientDeliveryError carrying the advice,
+ *    which the delivery service's retry layer honours;
  *  - files go up with files.uploadV2 (getUploadURLExternal + upload + completeUploadExternal);
  *  - prompts never unfurl links.
  */
 import { ErrorCode, type WebClient } from '@slack/web-api';
-import { TransientDeliveryError } from '../../src/delivery.ts';
+import { TransientDeliveryError, type DeliveryErrorClass } from '../../src/delivery.ts';
+import { classifyCommonError } from '../../src/delivery-retry.ts';
 import type { ChannelPacer } from './channel-pacer.ts';
 
 export interface SlackApiOptions {
@@ -22,6 +24,22 @@ export interface SlackApiOptions {
 export interface OutgoingMessage {
   text: string;
   blocks?: unknown[];
+}
+
+/**
+ * The Slack deliverer's reading of an error (Deliverer.classifyError): a platform error
+ * (channel_not_found, not_in_channel, invalid_blocks...) will not change on retry; a rate limit
+ * carries Slack's advised wait; an HTTP 5xx or a network failure is worth another try.
+ */
+export function classifySlackError(err: unknown): DeliveryErrorClass {
+  const common = classifyCommonError(err);
+  if (common) return common;
+  const e = err as { code?: string; retryAfter?: number; statusCode?: number } | null;
+  if (e?.code === ErrorCode.PlatformError) return { verdict: 'permanent' };
+  if (e?.code === ErrorCode.RateLimitedError) return { verdict: 'retry', status: 429, retryAfterMs: Math.max(0, (e.retryAfter ?? 1) * 1000) };
+  if (e?.code === ErrorCode.HTTPError && typeof e.statusCode === 'number' && e.statusCode < 500 && e.statusCode !== 408) return { verdict: 'permanent', status: e.statusCode };
+  // HTTP 5xx, request errors (the network), and anything unknown: the attempt bound keeps retries finite.
+  return { verdict: 'retry', status: e?.statusCode };
 }
 
 /** The Slack error code of a failed call (`channel_not_found`, `message_not_found`...), if it was a platform error. */

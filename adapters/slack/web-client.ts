@@ -1,9 +1,10 @@
 /**
- * The Slack Web API client both halves use (the bot for replies, the worker for delivery):
- * SLACK_API_URL as its base, a timeout on every request, and a bounded retry for network
- * failures and 5xx. Rate limits are NOT waited out inside the client (its own wait has no
- * upper bound and pauses every other call): they come back as errors and slack-api.ts
- * decides, with a cap, whether to wait.
+ * The Slack Web API clients of the bot role: SLACK_API_URL as their base and a timeout on every
+ * request. The replies' client retries network failures and 5xx a bounded number of times;
+ * the delivery client retries nothing (DELIVERY_CLIENT_LIMITS): the delivery service's retry
+ * layer owns that. Rate limits are NOT waited out inside the client (its own wait has no upper
+ * bound and pauses every other call): they come back as errors and slack-api.ts decides, with
+ * a cap, whether to wait.
  */
 import { LogLevel, WebClient, type Logger as SlackLogger, type RetryOptions } from '@slack/web-api';
 import type { Config } from '../../src/config.ts';
@@ -20,6 +21,9 @@ export const DEFAULT_CLIENT_LIMITS: SlackClientLimits = {
   timeoutMs: 15_000,
   retryConfig: { retries: 3, factor: 2, minTimeout: 400, maxTimeout: 2_000, randomize: true },
 };
+
+/** For deliveries: no retries of its own; the delivery service retries with the deliverer's classifyError. */
+export const DELIVERY_CLIENT_LIMITS: SlackClientLimits = { timeoutMs: 15_000, retryConfig: { retries: 0 } };
 
 const LEVELS: Record<string, LogLevel> = { fatal: LogLevel.ERROR, error: LogLevel.ERROR, warn: LogLevel.WARN, info: LogLevel.INFO, debug: LogLevel.DEBUG, trace: LogLevel.DEBUG };
 

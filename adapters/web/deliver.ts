@@ -6,8 +6,9 @@
  * result names its artifacts, and the page loads them by URL from the process serving it.
  * The "message" that shows a result is the job itself, so its id is the job id.
  */
-import type { DeliveredMessage, Deliverer, DeliveryContext, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
+import type { DeliveredMessage, Deliverer, DeliveryContext, DeliveryErrorClass, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
 import { PermanentDeliveryError } from '../../src/delivery.ts';
+import { classifyCommonError } from '../../src/delivery-retry.ts';
 import type { JobResult, Origin } from '../../src/jobs.ts';
 import type { WebEventHub } from './events.ts';
 
@@ -18,6 +19,11 @@ export class WebDeliverer implements Deliverer {
   readonly platform = 'web' as const;
 
   constructor(private readonly hub: WebEventHub) {}
+
+  /** Publishing goes to Redis or this process's hub: anything but our own refusals is worth another try. */
+  classifyError(err: unknown): DeliveryErrorClass {
+    return classifyCommonError(err) ?? { verdict: 'retry' };
+  }
 
   async progress(ctx: DeliveryContext, update: ProgressUpdate): Promise<void> {
     const preview = update.preview && update.preview.length <= MAX_PREVIEW_BYTES ? `data:image/png;base64,${update.preview.toString('base64')}` : undefined;

@@ -55,6 +55,8 @@ export type LocalProcessor = (job: LocalJob) => Promise<JobResult>;
 export interface LocalWorker {
   /** Jobs being processed now. */
   readonly running: number;
+  /** Jobs it may hold at once; raising it hands out waiting jobs at once (as BullMQ's Worker.concurrency). */
+  concurrency: number;
   /** Stop taking jobs and wait for the ones in hand to settle. */
   close(): Promise<void>;
 }
@@ -260,9 +262,9 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
   }
 
   /** The job's state, its last reported progress and why it failed, or null when unknown. */
-  jobState(jobId: string): { state: LocalJobState; attemptsMade: number; progress: JobProgress | null; failedReason?: string } | null {
+  jobState(jobId: string): { state: LocalJobState; attemptsMade: number; progress: JobProgress | null; failedReason?: string; processedOn?: number; finishedOn?: number } | null {
     const job = this.jobs.get(jobId);
-    return job ? { state: job.state, attemptsMade: job.attemptsMade, progress: job.progress, failedReason: job.failedReason } : null;
+    return job ? { state: job.state, attemptsMade: job.attemptsMade, progress: job.progress, failedReason: job.failedReason, processedOn: job.processedOn, finishedOn: job.finishedOn } : null;
   }
 
   /**
@@ -303,10 +305,19 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     if (!(opts.concurrency >= 1)) throw new RangeError(`concurrency must be at least 1, got ${opts.concurrency}`);
     const state = { run: processor, concurrency: opts.concurrency, settled: new Set<Promise<void>>() };
     this.processor = state;
+    const queue = this;
     queueMicrotask(() => this.pump());
     return {
       get running() {
         return state.settled.size;
+      },
+      get concurrency() {
+        return state.concurrency;
+      },
+      set concurrency(n: number) {
+        if (!(n >= 1)) throw new RangeError(`concurrency must be at least 1, got ${n}`);
+        state.concurrency = n;
+        queueMicrotask(() => queue.pump());
       },
       close: async () => {
         if (this.processor === state) this.processor = null;

@@ -5,8 +5,9 @@
  * platforms do (429 with Retry-After, 5xx) before succeeding.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import type { Deliverer, DeliveredMessage, DeliveryContext, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
-import { TransientDeliveryError } from '../../src/delivery.ts';
+import type { Deliverer, DeliveredMessage, DeliveryContext, DeliveryErrorClass, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
+import { PermanentDeliveryError, TransientDeliveryError } from '../../src/delivery.ts';
+import { classifyCommonError } from '../../src/delivery-retry.ts';
 import type { JobResult, Platform } from '../../src/jobs.ts';
 
 export type DeliveryEvent =
@@ -42,6 +43,11 @@ export class RecordingDeliverer implements Deliverer {
     this.faults = [...(opts.resultFaults ?? [])];
   }
 
+  /** Its scripted faults are our own error classes: 4xx other than 408/429 permanent, the rest transient. */
+  classifyError(err: unknown): DeliveryErrorClass {
+    return classifyCommonError(err) ?? { verdict: 'retry' };
+  }
+
   private record(event: DeliveryEvent): void {
     this.events.push(event);
     if (this.opts.file) appendFileSync(this.opts.file, JSON.stringify(event) + '\n');
@@ -56,7 +62,8 @@ export class RecordingDeliverer implements Deliverer {
     const fault = this.faults.shift();
     if (fault) {
       this.record({ type: 'result-refused', jobId: ctx.jobId, status: fault.status, retryAfterMs: fault.retryAfterMs, at: Date.now(), pid: process.pid });
-      throw new TransientDeliveryError(`HTTP ${fault.status}`, fault.status, fault.retryAfterMs);
+      const permanent = fault.status >= 400 && fault.status < 500 && fault.status !== 408 && fault.status !== 429;
+      throw permanent ? new PermanentDeliveryError(`HTTP ${fault.status}`, fault.status) : new TransientDeliveryError(`HTTP ${fault.status}`, fault.status, fault.retryAfterMs);
     }
     const messageId = `msg-${ctx.jobId}`;
     this.record({

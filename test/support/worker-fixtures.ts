@@ -76,8 +76,8 @@ export function pipelineLoader(opts: CrashingLoaderOptions = {}) {
       editsOnly: real.editsOnly,
       upscale: (req, o) => real.upscale(req, o),
       dispose: () => real.dispose(),
-      generateEach: (reqs, o) =>
-        real.generateEach(
+      decodeEach: (reqs, o) =>
+        real.decodeEach(
           reqs,
           o.map((each, i) => ({
             ...each,

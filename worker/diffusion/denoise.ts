@@ -6,6 +6,7 @@
 import { createScheduler, img2imgTimesteps, type Scheduler } from './schedulers/index.ts';
 import type { SeededRandom } from './random.ts';
 import { imageNoise, stepGenerator } from './noise.ts';
+import { PrefetchedNoise } from './step-noise-prefetch.ts';
 import { latentPreviewPng } from './preview.ts';
 import type { UNet, UNetBatch } from './unet.ts';
 import type { Conditioning, LatentRgb } from './families/types.ts';
@@ -53,8 +54,13 @@ export interface Item {
   /** this image's guided noise prediction, rewritten every step (schedulers keep no reference to it) */
   eps: Float32Array;
   /** masked request, ordinary UNet: the starting noise, which also noises the kept latents each step */
-  noise?: Float32Array;
+  keptNoise?: Float32Array;
+  /** its step noise drawn ahead off the main thread, for samplers that inject noise (else `generator` draws) */
+  noise: PrefetchedNoise | null;
 }
+
+/** Samplers that inject fresh noise on every step (the others never draw from `generator`). */
+const DRAWS_STEP_NOISE = new Set(['euler_a', 'lcm']);
 
 export interface DenoiseContext {
   unet: UNet;
@@ -100,7 +106,8 @@ export function startItem(ctx: DenoiseContext, job: Job, index: number, latentSi
     const sigma = scheduler.initNoiseSigma;
     if (sigma !== 1) for (let i = 0; i < latent.length; i++) latent[i] *= sigma;
   }
-  return { job, index, seed, latent, scheduler, generator: stepGenerator(seed), timesteps, eps: new Float32Array(latentSize), noise: keptNoise };
+  const noiseAhead = DRAWS_STEP_NOISE.has(req.sampler) ? PrefetchedNoise.open(seed, latentSize) : null;
+  return { job, index, seed, latent, scheduler, generator: stepGenerator(seed), timesteps, eps: new Float32Array(latentSize), keptNoise, noise: noiseAhead };
 }
 
 /** The UNet inputs of the active items: [uncond..., cond...] with CFG, [cond...] without. */
@@ -111,6 +118,14 @@ function batchInputs(unet: UNet, active: Item[], cfg: boolean): UNetBatch {
 
 /** The denoising loop over one batch; returns how many steps ran. */
 export async function denoiseBatch(ctx: DenoiseContext, items: Item[], latentH: number, latentW: number): Promise<number> {
+  try {
+    return await denoiseSteps(ctx, items, latentH, latentW);
+  } finally {
+    for (const item of items) item.noise?.stop();
+  }
+}
+
+async function denoiseSteps(ctx: DenoiseContext, items: Item[], latentH: number, latentW: number): Promise<number> {
   const timesteps = items[0].timesteps;
   const cfg = items[0].job.usesCfg;
   let active: Item[] = [];
@@ -132,8 +147,9 @@ export async function denoiseBatch(ctx: DenoiseContext, items: Item[], latentH: 
     for (let i = 0; i < active.length; i++) {
       const it = active[i];
       const eps = preds.eps(i, cfg ? it.job.req.guidance : undefined, it.eps);
-      it.latent = it.scheduler.step(eps, t, it.latent, { generator: it.generator });
-      if (it.noise) keepKnown(it.job.mask!, it.latent, it.scheduler, it.noise, timesteps[k + 1]);
+      it.latent = it.scheduler.step(eps, t, it.latent, it.noise ? { noise: it.noise.next() } : { generator: it.generator });
+      it.noise?.release();
+      if (it.keptNoise) keepKnown(it.job.mask!, it.latent, it.scheduler, it.keptNoise, timesteps[k + 1]);
     }
     steps++;
     reportProgress(ctx, active, stepStart, latentH, latentW);

@@ -1,8 +1,10 @@
 /**
  * Runs a set of batch-compatible requests in three stages: encode (prompts -> the model
  * family's conditioning, init images -> latents), denoise (every active image of a chunk
- * in one UNet batch, see denoise.ts) and decode (latents -> pixels -> PNG), then the
- * safety check and the grids.
+ * in one UNet batch, see denoise.ts) and decode (latents -> pixels), then the safety check.
+ * That is the device's part (runJobs resolves there, so the pipeline can take its next call);
+ * the PNGs (started as each image's pixels exist) and the grids finish afterwards on
+ * libvips' threads, each request's `result` resolving when its files are ready.
  *
  * Each image owns its scheduler and step-noise generator and is computed from its own
  * seed, so its bytes do not depend on what it was batched with: image i of a request
@@ -17,7 +19,7 @@ import type { UNet } from './unet.ts';
 import type { Vae } from './vae.ts';
 import type { SafetyChecker } from './safety-checker.ts';
 import type { RunClock } from './sessions.ts';
-import type { GenerateOptions, GenerateRequest, GenerateResult, GenerateTimings } from './request.ts';
+import type { GenerateOptions, GenerateRequest, GenerateResult, GenerateTimings, PendingResult } from './request.ts';
 
 export { abortError } from './denoise.ts';
 
@@ -89,7 +91,7 @@ async function encodeJob(e: Engine, job: Job, timings: GenerateTimings): Promise
 /**
  * Decode stage, one image: the latent the scheduler hands over -> pixels; resolves once the
  * pixels are there, with the PNG still encoding on libvips' threads (`png`) while the next
- * image decodes.
+ * image decodes (and, after the device's part, while the next call denoises).
  */
 async function decodeItem(e: Engine, item: Item, latentH: number, latentW: number, timings: GenerateTimings): Promise<{ png: Promise<void> }> {
   const t1 = performance.now();
@@ -132,10 +134,12 @@ function makeGrids(e: Engine, jobs: Job[]): Promise<(Buffer | undefined)[]> {
 }
 
 /**
- * Generates every request; one settled result per request, in order. Requests must be
- * batch-compatible (the caller checks `batchKey`).
+ * Generates every request; one settled outcome per request, in order, once the device's part
+ * is over (a cancelled or failed request is rejected there). A fulfilled one's `result`
+ * resolves when its PNGs and grid are encoded. Requests must be batch-compatible (the caller
+ * checks `batchKey`).
  */
-export async function runJobs(e: Engine, reqs: GenerateRequest[], opts: GenerateOptions[]): Promise<PromiseSettledResult<GenerateResult>[]> {
+export async function runJobs(e: Engine, reqs: GenerateRequest[], opts: GenerateOptions[]): Promise<PromiseSettledResult<PendingResult>[]> {
   const started = performance.now();
   const ortStart = e.clock.ms;
   const unetStart = e.unet.model.runMs;
@@ -189,28 +193,32 @@ export async function runJobs(e: Engine, reqs: GenerateRequest[], opts: Generate
       }
     }
   }
-  await Promise.all(encodes);
   await checkSafety(e, jobs);
-  const grids = await makeGrids(e, jobs);
-  timings.totalMs = performance.now() - started;
+  // Read now: once this returns, the pipeline's next call runs ONNX Runtime while these files encode.
   timings.ortRunMs = e.clock.ms - ortStart;
   timings.unetRunMs = e.unet.model.runMs - unetStart;
+  for (const job of jobs) checkAbort(job);
 
-  return jobs.map((job, j): PromiseSettledResult<GenerateResult> => {
-    checkAbort(job);
+  // Off the device's critical path: the PNGs already encoding, then each request's grid.
+  const files = Promise.all(encodes).then(() => makeGrids(e, jobs));
+  return jobs.map((job, j): PromiseSettledResult<PendingResult> => {
     if (job.error) return { status: 'rejected', reason: job.error };
     const { req } = job;
-    const grid = grids[j];
-    return {
-      status: 'fulfilled',
-      value: {
+    const result = files.then((grids): GenerateResult => {
+      // An encoding failure surfaces here, not as a failed device stage.
+      if (job.error) throw job.error;
+      const grid = grids[j];
+      return {
         images: job.pngs.map((png, i) => ({ png, seed: req.seed + i, width: req.width, height: req.height, ...(job.nsfw ? { nsfw: job.nsfw[i] } : {}) })),
         ...(grid ? { grid } : {}),
-        timings: { ...timings },
+        timings: { ...timings, totalMs: performance.now() - started },
         model: req.modelLabel ?? e.name,
         sampler: req.sampler,
         provider: e.provider,
-      },
-    };
+      };
+    });
+    // Whoever holds the outcome awaits `result`; this only keeps an early failure from being reported as unhandled.
+    result.catch(() => undefined);
+    return { status: 'fulfilled', value: { result } };
   });
 }

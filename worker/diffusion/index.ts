@@ -5,7 +5,7 @@ export type { Scheduler, SchedulerName, SchedulerConfig, StepOptions } from './s
 export { createRandom, seededNoise } from './random.ts';
 export type { SeededRandom } from './random.ts';
 export { loadPipeline } from './pipeline.ts';
-export type { Pipeline, GenerateRequest, GenerateResult, GenerateOptions, ProgressInfo } from './pipeline.ts';
+export type { Pipeline, GenerateRequest, GenerateResult, GenerateOptions, PendingResult, ProgressInfo } from './pipeline.ts';
 export type { UpscaleRequest, GenerateTimings, LoadPipelineOptions } from './pipeline.ts';
 export { readPngParameters, makeGrid, formatParameters, parseParameters } from './images.ts';
 export type { ImageParameters } from './images.ts';

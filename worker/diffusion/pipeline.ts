@@ -23,11 +23,12 @@ import { ModelUpscaler, upscalerFile, DEFAULT_UPSCALER_TILING, type UpscalerTili
 import type { Tiling } from './tiling.ts';
 import { runJobs, usesCfg, type Engine } from './generation.ts';
 import { planModel, type ModelPlan } from './model-plan.ts';
-import { batchKey, validateRequest, type RequestLimits, type GenerateOptions, type GenerateRequest, type GenerateResult, type UpscaleRequest } from './request.ts';
+import { batchKey, validateRequest, type RequestLimits, type GenerateOptions, type GenerateRequest, type GenerateResult, type PendingResult, type UpscaleRequest } from './request.ts';
 import { encodePng, imageSize, loadRgb } from './images.ts';
+import { startStepNoiseThread } from './step-noise-prefetch.ts';
 import { readPngTexts, addPngText } from './png-text.ts';
 
-export type { GenerateRequest, GenerateOptions, GenerateResult, ProgressInfo, UpscaleRequest, GenerateTimings } from './request.ts';
+export type { GenerateRequest, GenerateOptions, GenerateResult, PendingResult, ProgressInfo, UpscaleRequest, GenerateTimings } from './request.ts';
 
 export interface LoadPipelineOptions {
   /** execution providers in priority order (default: ORT_PROVIDERS, else cuda when present, else cpu) */
@@ -73,6 +74,14 @@ export interface Pipeline {
   generateMany(reqs: GenerateRequest[], opts: GenerateOptions[]): Promise<GenerateResult[]>;
   /** As generateMany, with one settled outcome per request (a cancelled one does not hide the others' images). */
   generateEach(reqs: GenerateRequest[], opts: GenerateOptions[]): Promise<PromiseSettledResult<GenerateResult>[]>;
+  /**
+   * The lower-level entry the worker uses: generateEach in two stages. Resolves as soon as the
+   * device is done with the batch (denoised, decoded, safety-checked), so the pipeline takes
+   * its next call while each fulfilled request's PNGs and grid still encode (`result`, the
+   * same bytes generateEach gives). generate/generateMany/generateEach keep DESIGN.md's
+   * contract (finished PNGs) by awaiting these.
+   */
+  decodeEach(reqs: GenerateRequest[], opts: GenerateOptions[]): Promise<PromiseSettledResult<PendingResult>[]>;
   upscale(req: UpscaleRequest, opts?: GenerateOptions): Promise<GenerateResult>;
   dispose(): Promise<void>;
 }
@@ -233,6 +242,8 @@ async function createPipeline(dir: string, opts: LoadPipelineOptions, forget: ()
       },
       'diffusion pipeline loaded',
     );
+    // Ancestral samplers' step noise is drawn ahead on a thread that takes a moment to start.
+    startStepNoiseThread();
     return new LoadedPipeline(dir, folder, providers, engine, upscaler, loaded, forget, onlySize);
   } catch (err) {
     await Promise.all(loaded.map((m) => m.release().catch(() => undefined)));
@@ -316,12 +327,27 @@ class LoadedPipeline implements Pipeline {
     return settled.map((s) => (s as PromiseFulfilledResult<GenerateResult>).value);
   }
 
-  generateEach(reqs: GenerateRequest[], opts: GenerateOptions[]): Promise<PromiseSettledResult<GenerateResult>[]> {
+  async generateEach(reqs: GenerateRequest[], opts: GenerateOptions[]): Promise<PromiseSettledResult<GenerateResult>[]> {
+    const decoded = await this.decodeEach(reqs, opts);
+    return Promise.all(
+      decoded.map((d): Promise<PromiseSettledResult<GenerateResult>> =>
+        d.status === 'rejected'
+          ? Promise.resolve(d)
+          : d.value.result.then(
+              (value) => ({ status: 'fulfilled', value }),
+              (reason: unknown) => ({ status: 'rejected', reason }),
+            ),
+      ),
+    );
+  }
+
+  decodeEach(reqs: GenerateRequest[], opts: GenerateOptions[]): Promise<PromiseSettledResult<PendingResult>[]> {
     try {
       this.check(reqs);
     } catch (err) {
       return Promise.reject(err);
     }
+    // The lock covers the device's part only: encoding the files overlaps the next call.
     return this.exclusive(() => runJobs(this.engine, reqs, opts));
   }
 

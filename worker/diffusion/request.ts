@@ -62,6 +62,15 @@ export interface GenerateTimings {
   batchSize: number;
 }
 
+/**
+ * A request whose device work is done (denoised, decoded, safety-checked): its PNGs and grid
+ * are still being encoded on libvips' threads, off the critical path of the next UNet call.
+ * `result` resolves to exactly what generate() returns.
+ */
+export interface PendingResult {
+  result: Promise<GenerateResult>;
+}
+
 export interface GenerateResult {
   /** `nsfw`: the safety checker's verdict, present when the model folder has a checker */
   images: { png: Buffer; seed: number; width: number; height: number; nsfw?: boolean }[];

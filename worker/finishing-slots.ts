@@ -1,0 +1,28 @@
+/**
+ * How many jobs a consumer holds: what the pipeline can start (its base concurrency) plus the
+ * jobs that left the pipeline and are only being stored. A slot freed by the pipeline is
+ * refilled at once, and the worker never holds a job its pipeline could not start soon, so an
+ * idle worker in the fleet is not starved. Shared by the BullMQ and the in-process consumer;
+ * each applies the number to its own queue.
+ */
+export class FinishingSlots {
+  private finishing = 0;
+
+  constructor(
+    private readonly base: number,
+    private readonly apply: (concurrency: number) => void,
+  ) {}
+
+  /** A job started storing; the returned function ends that phase (once, whatever calls it). */
+  begin(): () => void {
+    this.finishing++;
+    this.apply(this.base + this.finishing);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.finishing--;
+      this.apply(this.base + this.finishing);
+    };
+  }
+}
