@@ -316,6 +316,7 @@ describe('Discord deliverer', () => {
       `im1:s:r_${ctxB.jobId}:0`,
       `im1:x:r_${ctxB.jobId}:0`,
       `im1:d:r_${ctxB.jobId}`,
+      ...['rx', 'z2', 'z15', 'zc', 'pl', 'pr', 'pu', 'pd'].map((code) => `im1:${code}:r_${ctxB.jobId}:0`),
     ]);
   });
 
