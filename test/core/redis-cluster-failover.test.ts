@@ -3,7 +3,7 @@
  * the master that holds the queue's slot is promoted (`CLUSTER FAILOVER`, as an operator or a
  * managed service's maintenance does; and, last, by killing that master) while workers take,
  * run and deliver jobs. No job may be lost and none posted twice: posts are counted on the
- * recording deliverer. Also a worker fault scenario of test/worker/worker-faults.test.ts (a worker killed
+ * recording deliverer. Also a worker fault scenario of test/worker/faults.test.ts (a worker killed
  * mid-job), on the cluster, with separate worker and bot processes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
