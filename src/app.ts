@@ -37,7 +37,7 @@ import { MemoryKeyValueStore } from './kv-memory.ts';
 import { RedisKeyValueStore } from './kv-redis.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
-import { loadModelCatalog, type ModelCatalog } from './models.ts';
+import { loadModelCatalog, modelLanes, type ModelCatalog } from './models.ts';
 import { runsAdapters, runsWorker, type Role } from './process-role.ts';
 import { BullmqJobQueue } from './queue/bullmq-queue.ts';
 import { LocalJobQueue } from './queue/local-queue.ts';
@@ -126,7 +126,7 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     cleanups.push(() => hub.close());
 
     // A worker-only process holds the producer side too: /metrics reports queue depth from it.
-    const queue: JobQueue = redis ? new BullmqJobQueue({ config, redis, logger: logger.child({ component: 'queue' }) }) : new LocalJobQueue({ config, secrets: kv });
+    const queue: JobQueue = redis ? new BullmqJobQueue({ config, redis, logger: logger.child({ component: 'queue' }), models: modelLanes(catalog) }) : new LocalJobQueue({ config, secrets: kv });
     cleanups.push(async () => {
       if (queue instanceof LocalJobQueue) {
         const { waiting, delayed } = await queue.counts();

@@ -30,7 +30,7 @@ async function race(config: Config, requests: Request[]): Promise<{ outcomes: En
 /** What Redis holds: every waiting job id with its owner, read from the job hashes. */
 async function waitingJobs(config: Config, q: BullmqJobQueue): Promise<{ id: string; userId: string; prompt: string }[]> {
   const redis = h.connection();
-  const ids = await redis.lrange(q.keys.wait, 0, -1);
+  const ids = await redis.zrange(q.keys.prioritized, 0, -1);
   return Promise.all(
     ids.map(async (id) => {
       const data = JSON.parse((await redis.hget(q.keys.jobPrefix + id, 'data'))!);

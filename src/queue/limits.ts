@@ -31,16 +31,18 @@ const USER_SET_TTL_MS = 7 * 86_400_000;
 const reserveScript = luaScript(
   'reserve',
   `
--- KEYS: 1 pending, 2 dedupe key, 3 wait, 4 paused, 5 delayed, 6 prioritized, then for each limited
---       subject (the user, then the client when there is one) its job set and its rate window
--- ARGV: 1 job id, 2 job key prefix, 3 queued cap, 4 per-minute cap, 5 depth cap, 6 dedupe ttl ms (0 = none),
---       7 pending grace ms, 8 rate window ms, 9 subject set ttl ms, 10.. each subject's name ('user', 'client')
+-- KEYS: 1 pending, 2 dedupe key, then for each lane (model queue) its wait, paused, delayed and prioritized
+--       keys, then for each limited subject (the user, then the client when there is one) its job set and its rate window
+-- ARGV: 1 job id, 2 lane count, 3 queued cap, 4 per-minute cap, 5 depth cap, 6 dedupe ttl ms (0 = none),
+--       7 pending grace ms, 8 rate window ms, 9 subject set ttl ms, then each lane's job key prefix,
+--       then each subject's name ('user', 'client')
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local jobId, jobPrefix = ARGV[1], ARGV[2]
+local jobId, lanes = ARGV[1], tonumber(ARGV[2])
 local dedupeTtl = tonumber(ARGV[6])
 local window = tonumber(ARGV[8])
-local subjects = #ARGV - 9
+local subjects = #ARGV - 9 - lanes
+local firstSubjectKey = 2 + 4 * lanes
 
 if dedupeTtl > 0 then
   local first = redis.call('GET', KEYS[2])
@@ -49,14 +51,23 @@ end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[7]))
 
+-- Whether a job hash exists in any lane (the job was added), and whether it is still unfinished there.
+local function added(id)
+  for l = 1, lanes do
+    local key = ARGV[9 + l] .. id
+    if redis.call('EXISTS', key) == 1 then return true, redis.call('HEXISTS', key, 'finishedOn') == 0 end
+  end
+  return false, false
+end
+
 local function unfinished(id)
   if redis.call('ZSCORE', KEYS[1], id) then return true end
-  local key = jobPrefix .. id
-  return redis.call('EXISTS', key) == 1 and redis.call('HEXISTS', key, 'finishedOn') == 0
+  local _, live = added(id)
+  return live
 end
 
 for s = 1, subjects do
-  local set, rate, name = KEYS[5 + 2 * s], KEYS[6 + 2 * s], ARGV[9 + s]
+  local set, rate, name = KEYS[firstSubjectKey + 2 * s - 1], KEYS[firstSubjectKey + 2 * s], ARGV[9 + lanes + s]
   local live = 0
   for _, id in ipairs(redis.call('ZRANGE', set, 0, -1)) do
     if unfinished(id) then live = live + 1 else redis.call('ZREM', set, id) end
@@ -69,17 +80,20 @@ for s = 1, subjects do
   end
 end
 
-local depth = redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[4]) + redis.call('ZCARD', KEYS[5]) + redis.call('ZCARD', KEYS[6])
+local depth = 0
+for l = 0, lanes - 1 do
+  depth = depth + redis.call('LLEN', KEYS[3 + 4 * l]) + redis.call('LLEN', KEYS[4 + 4 * l]) + redis.call('ZCARD', KEYS[5 + 4 * l]) + redis.call('ZCARD', KEYS[6 + 4 * l])
+end
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if redis.call('EXISTS', jobPrefix .. id) == 0 then depth = depth + 1 end
+  if not added(id) then depth = depth + 1 end
 end
 if depth >= tonumber(ARGV[5]) then return {'queue-full', tostring(depth)} end
 
 for s = 1, subjects do
-  redis.call('ZADD', KEYS[5 + 2 * s], now, jobId)
-  redis.call('PEXPIRE', KEYS[5 + 2 * s], ARGV[9])
-  redis.call('ZADD', KEYS[6 + 2 * s], now, jobId)
-  redis.call('PEXPIRE', KEYS[6 + 2 * s], window)
+  redis.call('ZADD', KEYS[firstSubjectKey + 2 * s - 1], now, jobId)
+  redis.call('PEXPIRE', KEYS[firstSubjectKey + 2 * s - 1], ARGV[9])
+  redis.call('ZADD', KEYS[firstSubjectKey + 2 * s], now, jobId)
+  redis.call('PEXPIRE', KEYS[firstSubjectKey + 2 * s], window)
 end
 redis.call('ZADD', KEYS[1], now, jobId)
 if dedupeTtl > 0 then redis.call('SET', KEYS[2], jobId, 'PX', dedupeTtl) end
@@ -145,10 +159,10 @@ export async function reserveSlot(redis: Redis, keys: QueueKeys, limits: LimitCo
   const reply = (await runLua(
     redis,
     reserveScript,
-    [keys.pending, keys.dedupe(req.dedupeId ?? ''), keys.wait, keys.paused, keys.delayed, keys.prioritized, ...subjectKeys(keys, req)],
+    [keys.pending, keys.dedupe(req.dedupeId ?? ''), ...keys.lanes.flatMap((l) => [l.wait, l.paused, l.delayed, l.prioritized]), ...subjectKeys(keys, req)],
     [
       req.jobId,
-      keys.jobPrefix,
+      keys.lanes.length,
       limits.LIMIT_USER_QUEUED,
       limits.LIMIT_USER_PER_MINUTE,
       limits.LIMIT_QUEUE_DEPTH,
@@ -156,6 +170,7 @@ export async function reserveSlot(redis: Redis, keys: QueueKeys, limits: LimitCo
       PENDING_GRACE_MS,
       RATE_WINDOW_MS,
       USER_SET_TTL_MS,
+      ...keys.lanes.map((l) => l.jobPrefix),
       ...limitSubjects(req).map((s) => s.name),
     ],
   )) as [string, string];
