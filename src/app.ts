@@ -37,7 +37,7 @@ import { MemoryKeyValueStore } from './kv-memory.ts';
 import { RedisKeyValueStore } from './kv-redis.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
-import { loadModelCatalog, modelLanes, type ModelCatalog } from './models.ts';
+import { loadModelCatalog, modelLanes, servedModels, type ModelCatalog } from './models.ts';
 import { runsAdapters, runsWorker, type Role } from './process-role.ts';
 import { BullmqJobQueue } from './queue/bullmq-queue.ts';
 import { LocalJobQueue } from './queue/local-queue.ts';
@@ -98,6 +98,8 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     throw new StartupError(`Invalid configuration: REDIS_URL is required for --role=${role} (the ${role === 'bot' ? 'workers' : 'bots'} are other processes sharing that Redis); run \`npm start\` for everything in one process`);
   }
   const catalog: ModelCatalog = loadModelCatalog(config);
+  // A worker for a model the catalog lacks would wait forever: stop before connecting anything.
+  if (runsWorker(role)) servedModels(catalog, config.WORKER_MODELS);
   const warnings: string[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
   const closeAll = async () => {

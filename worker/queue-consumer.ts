@@ -9,7 +9,10 @@
  *   failed by BullMQ without running; the 'failed' event posts its notice here;
  * - prefetch: with batching on, up to slots x maxBatch jobs are held active at once so
  *   compatible ones can share a pipeline call;
- * - undecodable data: see DecodingWorker.
+ * - undecodable data: see DecodingWorker;
+ * - model routing: one BullMQ Worker per model queue this worker serves, sharing its capacity
+ *   through a LaneGate (lane-gate.ts) that prefers the models it has loaded. A worker with one
+ *   queue (one model, or no model queues) has no gate and reads that queue as BullMQ alone does.
  */
 import { Worker, type Job, type JobJson } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -21,6 +24,7 @@ import { clearCancel, isCancelRequested, subscribeCancels, type CancelSubscripti
 import { STALLED_LIMIT_REASONS } from './errors.ts';
 import { JobAttempts, UndecodableJobData, type AttemptConfig } from './job-attempt.ts';
 import type { JobRunner } from './job-runner.ts';
+import { LaneGate, type LaneState } from './lane-gate.ts';
 
 /** What startWorker needs of a consumer, whichever queue it reads. */
 export interface Consumer {
@@ -50,6 +54,14 @@ export interface QueueConsumerOptions {
   onSettled?(): void;
   /** How long close() lets BullMQ finish once no job of ours runs, before cutting its blocking connection. */
   closeGraceMs?: number;
+  /** The model queues to consume (default: QUEUE_NAME alone) and, with more than one, how to choose between them. */
+  lanes?: {
+    queues: readonly { name: string; model: string }[];
+    holds(model: string): boolean;
+    peek(model: string): Promise<LaneState>;
+    maxWaitMs: number;
+    pollMs?: number;
+  };
 }
 
 /**
@@ -76,6 +88,28 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
  * instead, such a job reaches the processor as UndecodableJobData and fails as invalid, once.
  */
 class DecodingWorker extends Worker {
+  /** Set when this worker's queue is one of several a LaneGate chooses between. */
+  lane: { gate: LaneGate; model: string } | null = null;
+
+  protected override async moveToActive(token: string, name?: string): Promise<Job> {
+    const lane = this.lane;
+    if (!lane) return super.moveToActive(token, name);
+    if (!(await lane.gate.enter(lane.model))) {
+      // Not this queue's turn: look again (the gate paused) without waiting for a new job's marker.
+      (this as unknown as { drained: boolean }).drained = false;
+      return undefined as unknown as Job;
+    }
+    let job: Job | undefined;
+    try {
+      job = await super.moveToActive(token, name);
+    } catch (err) {
+      lane.gate.leave();
+      throw err;
+    }
+    if (!job) lane.gate.leave();
+    return job as Job;
+  }
+
   protected override createJob(json: JobJson, jobId: string): Job {
     try {
       return super.createJob(json, jobId);
@@ -89,7 +123,10 @@ class DecodingWorker extends Worker {
 }
 
 export class QueueConsumer implements Consumer {
+  /** The first model queue's BullMQ Worker (the only one without model routing). */
   readonly worker: Worker;
+  readonly workers: Worker[];
+  private readonly gate: LaneGate | null;
   private readonly attempts: JobAttempts;
   private cancelSub: CancelSubscription | null = null;
   private readonly notices = new Set<Promise<void>>();
@@ -106,24 +143,45 @@ export class QueueConsumer implements Consumer {
       cancels: { isCancelRequested: (id) => isCancelRequested(connection, config, id), clearCancel: (id) => clearCancel(connection, config, id) },
       onAttemptEnd: () => opts.onSettled?.(),
     });
-    this.worker = new DecodingWorker(config.QUEUE_NAME, (job) => this.attempts.process(job), {
-      connection,
-      prefix: config.QUEUE_PREFIX,
-      concurrency: opts.concurrency,
-      autorun: false,
-      lockDuration: opts.lockDurationMs ?? 30_000,
-      stalledInterval: opts.stalledIntervalMs ?? 30_000,
-      maxStalledCount: opts.maxStalledCount ?? 1,
-      name: opts.workerName,
+    const queues = opts.lanes?.queues ?? [{ name: config.QUEUE_NAME, model: '' }];
+    const lanes = opts.lanes;
+    this.gate =
+      lanes && queues.length > 1
+        ? new LaneGate({
+            models: queues.map((q) => q.model),
+            capacity: () => this.opts.concurrency + this.finishingJobs,
+            holds: lanes.holds,
+            peek: lanes.peek,
+            maxWaitMs: lanes.maxWaitMs,
+            pollMs: lanes.pollMs,
+          })
+        : null;
+    const gate = this.gate;
+    this.workers = queues.map((q) => {
+      const worker = new DecodingWorker(q.name, (job) => (gate ? this.attempts.process(job).finally(() => gate.leave()) : this.attempts.process(job)), {
+        connection,
+        prefix: config.QUEUE_PREFIX,
+        concurrency: opts.concurrency,
+        autorun: false,
+        lockDuration: opts.lockDurationMs ?? 30_000,
+        stalledInterval: opts.stalledIntervalMs ?? 30_000,
+        maxStalledCount: opts.maxStalledCount ?? 1,
+        name: opts.workerName,
+      });
+      if (gate) worker.lane = { gate, model: q.model };
+      worker.on('error', (err) => opts.logger.warn({ queue: q.name, err: { message: err.message } }, 'queue worker error'));
+      worker.on('failed', (job, err) => this.onFailed(job, err));
+      return worker;
     });
-    this.worker.on('error', (err) => opts.logger.warn({ err: { message: err.message } }, 'queue worker error'));
-    this.worker.on('failed', (job, err) => this.onFailed(job, err));
+    this.worker = this.workers[0];
   }
 
   async start(): Promise<void> {
     this.cancelSub = await subscribeCancels(this.opts.connection, this.opts.config, (jobId) => this.attempts.cancel(jobId), this.opts.logger);
-    void this.worker.run().catch((err: Error) => this.opts.logger.error({ err }, 'queue worker stopped'));
-    await this.worker.waitUntilReady();
+    for (const worker of this.workers) {
+      void worker.run().catch((err: Error) => this.opts.logger.error({ queue: worker.name, err }, 'queue worker stopped'));
+    }
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
   get activeJobIds(): string[] {
@@ -137,17 +195,20 @@ export class QueueConsumer implements Consumer {
    */
   finishing(): () => void {
     this.finishingJobs++;
-    this.worker.concurrency = this.opts.concurrency + this.finishingJobs;
-    // BullMQ reads a raised concurrency only when its main loop wakes, which it does when a held
-    // job settles. An empty entry wakes it now, the same way an empty fetch does
-    // (bullmq 6 Worker.mainLoop; worker-flow's "never waits on storing" test guards it).
-    (this.worker as unknown as { mainLoopQueue?: { add(p: Promise<undefined>): void } }).mainLoopQueue?.add(Promise.resolve(undefined));
+    for (const worker of this.workers) {
+      worker.concurrency = this.opts.concurrency + this.finishingJobs;
+      // BullMQ reads a raised concurrency only when its main loop wakes, which it does when a held
+      // job settles. An empty entry wakes it now, the same way an empty fetch does
+      // (bullmq 6 Worker.mainLoop; worker-flow's "never waits on storing" test guards it).
+      (worker as unknown as { mainLoopQueue?: { add(p: Promise<undefined>): void } }).mainLoopQueue?.add(Promise.resolve(undefined));
+    }
+    this.gate?.wake();
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
       this.finishingJobs--;
-      this.worker.concurrency = this.opts.concurrency + this.finishingJobs;
+      for (const worker of this.workers) worker.concurrency = this.opts.concurrency + this.finishingJobs;
     };
   }
 
@@ -173,13 +234,14 @@ export class QueueConsumer implements Consumer {
   /** Stop taking jobs, let the ones held finish and deliver, then unsubscribe. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const closed = this.worker.close();
+      this.gate?.close();
+      const closed = Promise.all(this.workers.map((w) => w.close()));
       const timers = new AbortController();
       const graceMs = this.opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
       const stuck = this.attempts.whenIdle().then(() => delay(graceMs, timers.signal)).then(() => 'stuck' as const);
       if ((await Promise.race([closed.then(() => 'closed' as const), stuck])) === 'stuck') {
         this.opts.logger.warn({ graceMs }, 'the queue worker did not close after its last job; cutting its blocking connection');
-        await this.worker.backend.disconnectBlocking(false).catch(() => undefined);
+        await Promise.all(this.workers.map((w) => w.backend.disconnectBlocking(false).catch(() => undefined)));
         await Promise.race([closed, delay(AFTER_CUT_MS, timers.signal)]);
       }
       timers.abort();

@@ -190,17 +190,8 @@ export class BullmqJobQueue implements JobQueue {
   }
 
   /** Summed over every model queue. */
-  async counts(): Promise<QueueCounts> {
-    const total: QueueCounts = { waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0 };
-    for (const queue of this.queues.values()) {
-      const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
-      total.waiting += (c.waiting ?? 0) + (c.prioritized ?? 0);
-      total.active += c.active ?? 0;
-      total.completed += c.completed ?? 0;
-      total.failed += c.failed ?? 0;
-      total.delayed += c.delayed ?? 0;
-    }
-    return total;
+  counts(): Promise<QueueCounts> {
+    return sumJobCounts([...this.queues.values()]);
   }
 
   async close(): Promise<void> {
@@ -221,6 +212,20 @@ export class BullmqJobQueue implements JobQueue {
     }
     return (await this.position(jobId)) ?? 0;
   }
+}
+
+/** Job counts of several BullMQ queues together (prioritized jobs are waiting ones). */
+export async function sumJobCounts(queues: readonly Queue[]): Promise<QueueCounts> {
+  const total: QueueCounts = { waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0 };
+  for (const queue of queues) {
+    const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
+    total.waiting += (c.waiting ?? 0) + (c.prioritized ?? 0);
+    total.active += c.active ?? 0;
+    total.completed += c.completed ?? 0;
+    total.failed += c.failed ?? 0;
+    total.delayed += c.delayed ?? 0;
+  }
+  return total;
 }
 
 function toJobState(state: string): JobState {

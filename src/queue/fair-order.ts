@@ -1,25 +1,25 @@
 /**
- * Fair turns: the order in which a lane's waiting jobs are taken, decided once at enqueue as a
- * BullMQ priority (lower runs first; equal priorities run in arrival order). Open-source BullMQ
- * has no groups, so the round robin is computed into the priority, as in weighted fair queueing:
+ * Fair turns: the order in which a model queue's waiting jobs are taken, decided once at
+ * enqueue as the job's BullMQ priority (lower runs first; equal priorities in arrival order).
+ * Open-source BullMQ has no groups, so the round robin is written into the priority:
  *
- * - Every job gets a tag (virtual finish time). The lane's virtual time V is the tag of the job
- *   at the head of the line (the next to be taken), or the highest tag given when none waits.
- * - A user's next job is tagged max(V, the user's last tag) + n, where n is the number of users
- *   of the job's workspace (Discord server, Slack team; DMs and the web count as one per
- *   platform) with jobs at or after the head, this user included.
+ * - Turns go in rounds. In each round every user with jobs waiting has one job: a user's next
+ *   job goes in the round after their last one; a user with nothing waiting joins the round
+ *   being served now (the round of the job at the head of the line).
+ * - Within a round, workspaces (Discord servers, Slack teams; DMs and the web count as one per
+ *   platform) take turns: the k-th job a workspace places in a round gets slot k, so the round
+ *   runs the first job of every workspace, then the second of every workspace, and so on.
  *
- * So each workspace advances by about one tag per job it is served, whatever its number of users
- * (workspaces take turns), and within a workspace its users take turns. A user with nothing
- * queued enters at V + n: behind about one job per active user, never behind the whole queue.
- * A user's own jobs keep their order (each tag is above the user's last). A job retried after
- * a failure keeps its tag and so its place.
+ * priority = round × SLOTS + slot. A newcomer's first job therefore waits for at most about one
+ * job per active user (what is left of the current round), never for the whole queue, and a
+ * newcomer from a quiet server comes early in that round. A user's own jobs keep their order
+ * (each in a later round). A job retried after a failure keeps its priority and so its turn.
  *
- * Tags only grow while jobs wait; BullMQ caps priorities at 2^21 - 1, and a tag beyond that is
- * clamped, which degrades to arrival order (still correct, no longer fair) after some millions
- * of user-turns without the lane ever emptying.
+ * Rounds only grow while jobs wait; BullMQ caps priorities at 2^21 - 1 (32767 rounds), and a
+ * priority beyond that is clamped, which degrades to arrival order (correct, no longer fair)
+ * only after tens of thousands of rounds without the queue ever emptying.
  *
- * Two implementations with one arithmetic: the Lua script for the Redis queue (atomic beside
+ * Two implementations of one arithmetic: the Lua script for the Redis queue (atomic beside
  * concurrent enqueues) and FairClock for the in-process queue; test/fair-order.test.ts runs
  * both on the same arrivals and expects the same order.
  */
@@ -31,8 +31,12 @@ import { luaScript, runLua } from './lua.ts';
 
 /** BullMQ's prioritized set scores a job priority × 2^32 + an arrival counter. */
 export const PRIORITY_SCORE_UNIT = 0x100000000;
-/** How long a workspace's user tags are kept without an enqueue (they prune themselves as V passes them). */
+/** Slots per round: a workspace's jobs beyond this many in one round share the last slot (arrival order). */
+export const ROUND_SLOTS = 64;
+/** How long a workspace's records are kept without an enqueue (they prune themselves as rounds pass). */
 const WORKSPACE_TTL_MS = 7 * 86_400_000;
+/** A workspace's per-round counts are pruned one round at a time; after a longer gap they are dropped at once. */
+const MAX_PRUNE_ROUNDS = 1000;
 
 /** Who takes turns: the workspace a job counts for, and the user within it. */
 export function fairSubject(origin: Pick<Origin, 'platform' | 'workspaceId' | 'userId'>): { workspace: string; user: string } {
@@ -40,67 +44,85 @@ export function fairSubject(origin: Pick<Origin, 'platform' | 'workspaceId' | 'u
 }
 
 const tagScript = luaScript(
-  'fair-tag',
+  'fair-turn',
   `
--- KEYS: 1 lane prioritized set, 2 lane's highest tag given, 3 the workspace's users (user -> last tag)
--- ARGV: 1 user id, 2 workspace ttl ms, 3 priority limit, 4 priority score unit
+-- KEYS: 1 lane prioritized set, 2 lane's highest round given, 3 the workspace's users (user -> last round),
+--       4 the workspace's jobs per round (round -> count, 'low' -> oldest round kept)
+-- ARGV: 1 user id, 2 workspace ttl ms, 3 priority limit, 4 priority score unit, 5 slots per round, 6 max prune rounds
+local slots = tonumber(ARGV[5])
 local head = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 local v
-if head[2] then v = math.floor(tonumber(head[2]) / tonumber(ARGV[4])) else v = tonumber(redis.call('GET', KEYS[2]) or '0') end
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. v)
-local active = redis.call('ZCOUNT', KEYS[3], v, '+inf')
-local last = redis.call('ZSCORE', KEYS[3], ARGV[1])
-local base = v
-if last then
-  base = math.max(v, tonumber(last))
+if head[2] then
+  v = math.floor(math.floor(tonumber(head[2]) / tonumber(ARGV[4])) / slots)
 else
-  active = active + 1
+  v = tonumber(redis.call('GET', KEYS[2]) or '0')
 end
-local tag = math.min(base + active, tonumber(ARGV[3]))
-redis.call('ZADD', KEYS[3], tag, ARGV[1])
+if v < 1 then v = 1 end
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. v)
+local last = redis.call('ZSCORE', KEYS[3], ARGV[1])
+local round = v
+if last then round = math.max(v, tonumber(last) + 1) end
+local low = tonumber(redis.call('HGET', KEYS[4], 'low') or v)
+if v - low > tonumber(ARGV[6]) then
+  redis.call('DEL', KEYS[4])
+else
+  for r = low, v - 1 do redis.call('HDEL', KEYS[4], r) end
+end
+redis.call('HSET', KEYS[4], 'low', v)
+local slot = redis.call('HINCRBY', KEYS[4], round, 1) - 1
+local priority = math.min(round * slots + math.min(slot, slots - 1), tonumber(ARGV[3]))
+redis.call('ZADD', KEYS[3], round, ARGV[1])
 redis.call('PEXPIRE', KEYS[3], ARGV[2])
-if tag > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], tag) end
-return tag
+redis.call('PEXPIRE', KEYS[4], ARGV[2])
+if round > tonumber(redis.call('GET', KEYS[2]) or '0') then redis.call('SET', KEYS[2], round) end
+return priority
 `,
 );
 
-/** The tag (BullMQ priority) of a job about to be added to a lane. */
+/** The priority (turn) of a job about to be added to a lane. */
 export async function fairPriority(redis: Redis, keys: QueueKeys, lane: LaneKeys, origin: Origin): Promise<number> {
   const { workspace, user } = fairSubject(origin);
   return Number(
-    await runLua(redis, tagScript, [lane.prioritized, keys.fairMax(lane.name), keys.fairWorkspace(lane.name, workspace)], [user, WORKSPACE_TTL_MS, PRIORITY_LIMIT, PRIORITY_SCORE_UNIT]),
+    await runLua(
+      redis,
+      tagScript,
+      [lane.prioritized, keys.fairMax(lane.name), keys.fairWorkspace(lane.name, workspace), keys.fairRounds(lane.name, workspace)],
+      [user, WORKSPACE_TTL_MS, PRIORITY_LIMIT, PRIORITY_SCORE_UNIT, ROUND_SLOTS, MAX_PRUNE_ROUNDS],
+    ),
   );
 }
 
-/** The same arithmetic for the in-process queue, which keeps its own line (headTag = the first waiting job's tag). */
+/** The same arithmetic for the in-process queue, which keeps its own line (headPriority = the first waiting job's). */
 export class FairClock {
-  private readonly workspaces = new Map<string, Map<string, number>>();
-  private max = 0;
+  private readonly workspaces = new Map<string, { users: Map<string, number>; rounds: Map<number, number> }>();
+  private maxRound = 0;
 
-  tag(origin: Origin, headTag: number | undefined): number {
+  priority(origin: Origin, headPriority: number | undefined): number {
     const { workspace, user } = fairSubject(origin);
-    const v = headTag ?? this.max;
+    const v = Math.max(1, headPriority === undefined ? this.maxRound : Math.floor(headPriority / ROUND_SLOTS));
     this.prune(v);
-    const users = this.workspaces.get(workspace) ?? new Map<string, number>();
-    const last = users.get(user);
-    const active = users.size + (last === undefined ? 1 : 0);
-    const tag = Math.min(Math.max(v, last ?? v) + active, PRIORITY_LIMIT);
-    users.set(user, tag);
-    this.workspaces.set(workspace, users);
-    this.max = Math.max(this.max, tag);
-    return tag;
+    const ws = this.workspaces.get(workspace) ?? { users: new Map<string, number>(), rounds: new Map<number, number>() };
+    const last = ws.users.get(user);
+    const round = last === undefined ? v : Math.max(v, last + 1);
+    const slot = ws.rounds.get(round) ?? 0;
+    ws.rounds.set(round, slot + 1);
+    ws.users.set(user, round);
+    this.workspaces.set(workspace, ws);
+    this.maxRound = Math.max(this.maxRound, round);
+    return Math.min(round * ROUND_SLOTS + Math.min(slot, ROUND_SLOTS - 1), PRIORITY_LIMIT);
   }
 
-  /** How many workspaces are remembered (each only while one of its users has a tag at or after the head). */
+  /** How many workspaces are remembered (each only while one of its users has a turn at or after the head). */
   get size(): number {
     return this.workspaces.size;
   }
 
-  /** Workspaces whose users are all behind the head are forgotten, as their Redis sets expire. */
+  /** Users and rounds behind the head are forgotten, as the Redis script prunes them. */
   private prune(v: number): void {
-    for (const [id, users] of this.workspaces) {
-      for (const [user, t] of users) if (t < v) users.delete(user);
-      if (users.size === 0) this.workspaces.delete(id);
+    for (const [id, ws] of this.workspaces) {
+      for (const [user, round] of ws.users) if (round < v) ws.users.delete(user);
+      for (const round of ws.rounds.keys()) if (round < v) ws.rounds.delete(round);
+      if (ws.users.size === 0) this.workspaces.delete(id);
     }
   }
 }

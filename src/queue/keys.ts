@@ -66,9 +66,10 @@ export function queueKeys(config: QueueKeyConfig, models?: ModelLanes) {
     clientRate: (clientKey: string) => `${base}:limits:client-rate:${clientKey}`,
     /** Platform event id -> the job it created. */
     dedupe: (dedupeId: string) => `${base}:limits:dedupe:${dedupeId}`,
-    /** Fair order (fair-order.ts): a lane's last given tag, and per workspace its users' last tags. */
+    /** Fair turns (fair-order.ts): a lane's highest round given; per workspace its users' last rounds and its jobs per round. */
     fairMax: (lane: string) => `${base}:fair:${lane}:max`,
-    fairWorkspace: (lane: string, workspaceId: string) => `${base}:fair:${lane}:ws:${workspaceId}`,
+    fairWorkspace: (lane: string, workspace: string) => `${base}:fair:${lane}:ws:${workspace}`,
+    fairRounds: (lane: string, workspace: string) => `${base}:fair:${lane}:rounds:${workspace}`,
     /** Present while cancellation of a running job is requested. */
     cancelFlag: (jobId: string) => `${base}:cancel:${jobId}`,
     /** Pub/sub channel carrying the ids of jobs whose cancellation was requested. */

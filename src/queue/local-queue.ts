@@ -77,8 +77,8 @@ interface Entry {
   /** The per-subject map keys (user, and client when named) the job counts against. */
   readonly limitKeys: string[];
   readonly timestamp: number;
-  /** Its fair-order tag: the waiting line is kept sorted by it, arrival order among equals. */
-  readonly tag: number;
+  /** Its fair-turn priority (fair-order.ts): the waiting line is kept sorted by it, arrival order among equals. */
+  readonly priority: number;
   state: LocalJobState;
   attemptsMade: number;
   processedOn?: number;
@@ -107,7 +107,7 @@ function retention(option: unknown, fallback: Retention): Retention {
 export class LocalJobQueue extends EventEmitter implements JobQueue {
   readonly backend = 'local' as const;
   private readonly jobs = new Map<string, Entry>();
-  /** In fair order (by tag, then arrival): the front is next to run. */
+  /** In fair order (by priority, then arrival): the front is next to run. */
   private readonly waiting: string[] = [];
   private readonly fair = new FairClock();
   private readonly delayed = new Set<string>();
@@ -206,13 +206,13 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       throw err;
     }
     this.reserved.delete(jobId);
-    const head = this.waiting.length > 0 ? this.jobs.get(this.waiting[0])!.tag : undefined;
+    const head = this.waiting.length > 0 ? this.jobs.get(this.waiting[0])!.priority : undefined;
     const entry: Entry = {
       id: jobId,
       data: queued,
       limitKeys: counted.map(({ key }) => key),
       timestamp: now,
-      tag: this.fair.tag(queued.origin, head),
+      priority: this.fair.priority(queued.origin, head),
       state: 'waiting',
       attemptsMade: 0,
       progress: null,
@@ -407,26 +407,26 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       case 'active':
         return 0;
       case 'delayed':
-        return this.behind(job.tag) + 1;
+        return this.behind(job.priority) + 1;
       default:
         return null;
     }
   }
 
-  /** How many waiting jobs are tagged up to `tag`: where a job with that tag joins (after its equals, as BullMQ's arrival counter puts it). */
-  private behind(tag: number): number {
+  /** How many waiting jobs have a priority up to `priority`: where a job with it joins (after its equals, as BullMQ's arrival counter puts it). */
+  private behind(priority: number): number {
     let lo = 0;
     let hi = this.waiting.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (this.jobs.get(this.waiting[mid])!.tag <= tag) lo = mid + 1;
+      if (this.jobs.get(this.waiting[mid])!.priority <= priority) lo = mid + 1;
       else hi = mid;
     }
     return lo;
   }
 
   private joinLine(job: Entry): void {
-    this.waiting.splice(this.behind(job.tag), 0, job.id);
+    this.waiting.splice(this.behind(job.priority), 0, job.id);
   }
 
   /** A subject's (subjectKey) reserved, waiting, retry-waiting and running jobs, oldest first (finished and removed ones are dropped). */
