@@ -5,9 +5,10 @@
  *
  * - Capacity: all model queues together hold at most what the pipeline can start (the
  *   consumer's concurrency plus the jobs only being stored), as one queue alone would.
- * - Bounded preference: a job for a model this worker holds (loaded or loading) is taken at
- *   once. A job for a model it does not hold is taken only when no job waits for a model it
- *   holds, or once that job (the next in its model's line) has waited WORKER_MODEL_WAIT_S.
+ * - Bounded preference: a job for a model this worker holds (loaded or loading) is taken
+ *   first. A job for a model it does not hold is taken only when no job waits for a model it
+ *   holds, or once that job (the next in its model's line) has waited WORKER_MODEL_WAIT_S;
+ *   then the held models' queues give way to it, or they would always win the freed slot.
  *   So a worker keeps to its loaded model while that model has work, another worker that
  *   holds the other model (or KEDA's next one for it) gets the other model's jobs, and a
  *   model that nobody holds is still served within the bound: no starvation, and a model
@@ -93,12 +94,17 @@ export class LaneGate {
   }
 
   private async allowed(model: string): Promise<boolean> {
-    if (this.opts.holds(model)) return true;
+    const overdue = (s: LaneState) => (s.headWaitedMs ?? 0) >= this.opts.maxWaitMs;
+    if (this.opts.holds(model)) {
+      // Give way to another model's job that has waited past the bound.
+      const notHeld = this.opts.models.filter((m) => m !== model && !this.opts.holds(m));
+      const states = await Promise.all(notHeld.map((m) => this.opts.peek(m)));
+      return !states.some((s) => s.waiting > 0 && overdue(s));
+    }
     const held = this.opts.models.filter((m) => m !== model && this.opts.holds(m));
     if (held.length === 0) return true;
     const [mine, ...theirs] = await Promise.all([model, ...held].map((m) => this.opts.peek(m)));
-    if (theirs.every((s) => s.waiting === 0)) return true;
-    return (mine.headWaitedMs ?? 0) >= this.opts.maxWaitMs;
+    return theirs.every((s) => s.waiting === 0) || overdue(mine);
   }
 
   private changed(timeoutMs?: number): Promise<void> {
