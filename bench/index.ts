@@ -27,6 +27,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   scheduler: () => import('./scheduler-bench.ts'),
   sdxl: () => import('./sdxl-bench.ts'),
   'step-js': () => import('./step-js-bench.ts'),
+  routing: () => import('./routing-bench.ts'),
+  fairness: () => import('./fairness-bench.ts'),
 };
 
 function format(value: number): string {

@@ -10,7 +10,7 @@ import type { JobPayload } from '../src/jobs.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { LocalJobQueue } from '../src/queue/local-queue.ts';
 import type { JobQueue } from '../src/queue/types.ts';
-import { txt2imgPayload } from './support/job-fixtures.ts';
+import { burst, jobBy, USERS } from './support/fair-fixtures.ts';
 import { localGate } from './support/local-gate.ts';
 import { useQueueHarness } from './support/queue-harness.ts';
 import type { DrivenWorker } from './support/queue-fixtures.ts';
@@ -18,27 +18,11 @@ import { waitFor } from './support/worker-fixtures.ts';
 
 const h = useQueueHarness('fair');
 const ENV = { LIMIT_USER_QUEUED: '10', LIMIT_USER_PER_MINUTE: '100', LIMIT_QUEUE_DEPTH: '1000' };
-const USERS = 30;
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c().catch(() => {});
 });
-
-const jobBy = (userId: string, workspaceId: string, label: string): JobPayload =>
-  txt2imgPayload({ origin: { userId, workspaceId }, prompt: label });
-
-/**
- * 100 jobs from 30 users in 2 servers, each user's jobs at once (the case first come, first
- * served handles worst): users 0-9 ask for 4, users 10-29 for 3; user i is in server i % 2.
- */
-function burst(): JobPayload[] {
-  const out: JobPayload[] = [];
-  for (let u = 0; u < USERS; u++) {
-    for (let k = 0; k < (u < 10 ? 4 : 3); k++) out.push(jobBy(`user-${u}`, `guild-${u % 2}`, `user-${u} #${k}`));
-  }
-  return out;
-}
 
 async function enqueueAll(q: JobQueue, payloads: JobPayload[]): Promise<{ id: string; label: string; position: number }[]> {
   const out: { id: string; label: string; position: number }[] = [];

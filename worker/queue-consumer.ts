@@ -110,6 +110,14 @@ class DecodingWorker extends Worker {
     return job as Job;
   }
 
+  /**
+   * BullMQ takes a queue's next job in the same call that finishes one (fetchNext), which would
+   * pass by the gate: a gated queue takes each job through moveToActive instead.
+   */
+  override processJob(job: Job, token: string, fetchNextCallback?: () => boolean): Promise<void | Job> {
+    return super.processJob(job, token, this.lane ? () => false : fetchNextCallback);
+  }
+
   protected override createJob(json: JobJson, jobId: string): Job {
     try {
       return super.createJob(json, jobId);

@@ -1,0 +1,72 @@
+/**
+ * Model-aware routing, measured: 4 real workers on simulated devices (a job holds the device
+ * JOB_MS, a model load LOAD_MS) and a private Redis drain 200 jobs, half for each of 2 models,
+ * enqueued through the real producer. Figures per run: model loads, and throughput from the
+ * workers' start (their first loads included) to the last job.
+ *
+ * - single model: 200 jobs of one model, the reference (target: routed runs >= 0.9x of it);
+ * - before (any worker takes any job): one queue for every model, as before model queues;
+ * - routed, one Deployment per model: 2 workers with WORKER_MODELS=a, 2 with b (target loads:
+ *   at most one per worker per model);
+ * - routed, every worker serves both: each prefers what it has loaded (default model first),
+ *   taking the other model's jobs when its own run out or they wait WORKER_MODEL_WAIT_S.
+ */
+import { createModelCatalog, modelLanes, type ModelInfo } from '../src/models.ts';
+import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
+import { createLogger } from '../src/logger.ts';
+import type { TestRedis } from '../test/support/redis-server.ts';
+import { txt2imgPayload } from '../test/support/worker-fixtures.ts';
+import type { BenchFigure } from './index.ts';
+import { fleetConfig, startSimFleet, withBenchRedis } from './sim-fleet.ts';
+
+const JOBS = 200;
+const WORKERS = 4;
+const DEVICE = { jobMs: 100, loadMs: 1500 };
+const silent = createLogger({ level: 'silent' });
+
+const model = (name: string): ModelInfo => ({ name, dir: `/simulated/${name}`, defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7, baseSize: 512, sizeMultiple: 8, maxTokens: 75 });
+const catalog = createModelCatalog([model('sd15'), model('sdxl')]);
+
+interface Run {
+  loads: number;
+  jobsPerS: number;
+}
+
+async function drain(redis: TestRedis, opts: { models: string[]; routed: boolean; workerModels: string[][]; waitS?: number }): Promise<Run> {
+  const config = fleetConfig(redis, { WORKER_MODEL_WAIT_S: String(opts.waitS ?? 30) });
+  const queue = new BullmqJobQueue({ config, logger: silent, models: opts.routed ? modelLanes(catalog) : undefined });
+  for (let i = 0; i < JOBS; i++) {
+    const o = await queue.enqueue(txt2imgPayload({ seed: i, model: opts.models[i % opts.models.length] }, { userId: `bench-${i % 50}`, workspaceId: `guild-${i % 3}` }));
+    if (!o.ok) throw new Error(o.message);
+  }
+  const fleet = await startSimFleet(config, catalog, DEVICE, opts.workerModels);
+  try {
+    await fleet.completed(JOBS);
+    const last = Math.max(...fleet.workers.flatMap((w) => w.completedAt));
+    return { loads: fleet.loads(), jobsPerS: JOBS / ((last - fleet.t0) / 1000) };
+  } finally {
+    await fleet.close();
+    await queue.close();
+  }
+}
+
+export async function run(): Promise<BenchFigure[]> {
+  return withBenchRedis(async (redis) => {
+    const all = Array.from({ length: WORKERS }, () => [] as string[]);
+    const single = await drain(redis, { models: ['sd15'], routed: true, workerModels: all });
+    const before = await drain(redis, { models: ['sd15', 'sdxl'], routed: false, workerModels: all });
+    const split = await drain(redis, { models: ['sd15', 'sdxl'], routed: true, workerModels: [['sd15'], ['sd15'], ['sdxl'], ['sdxl']] });
+    const shared = await drain(redis, { models: ['sd15', 'sdxl'], routed: true, workerModels: all });
+    const note = `${WORKERS} workers, ${JOBS} jobs, job ${DEVICE.jobMs} ms, load ${DEVICE.loadMs} ms`;
+    return [
+      { name: 'single model: loads', value: single.loads, unit: 'loads', note },
+      { name: 'single model: throughput', value: single.jobsPerS, unit: 'jobs/s', note },
+      { name: '2 models, before (any worker any job): loads', value: before.loads, unit: 'loads', note: 'one queue for every model' },
+      { name: '2 models, before: throughput', value: before.jobsPerS, unit: 'jobs/s', note: `${(before.jobsPerS / single.jobsPerS).toFixed(2)}x single model` },
+      { name: '2 models, routed, WORKER_MODELS 2+2: loads', value: split.loads, unit: 'loads', note: 'target <= 1 per worker per model' },
+      { name: '2 models, routed, WORKER_MODELS 2+2: throughput', value: split.jobsPerS, unit: 'jobs/s', note: `${(split.jobsPerS / single.jobsPerS).toFixed(2)}x single model (target >= 0.9x)` },
+      { name: '2 models, routed, all serve both: loads', value: shared.loads, unit: 'loads', note: 'prefer the loaded model, WORKER_MODEL_WAIT_S 30' },
+      { name: '2 models, routed, all serve both: throughput', value: shared.jobsPerS, unit: 'jobs/s', note: `${(shared.jobsPerS / single.jobsPerS).toFixed(2)}x single model` },
+    ];
+  });
+}

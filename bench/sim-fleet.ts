@@ -1,0 +1,104 @@
+/**
+ * A fleet of real workers (startWorker: BullMQ consumer, job runner, artifacts, results) on
+ * simulated devices (sim-device.ts) and a private Redis, for the routing and fairness benches.
+ * Records when each worker started and finished each job, and the model loads it made.
+ */
+import fs from 'node:fs';
+import type { Job } from 'bullmq';
+import { loadConfig, type Config } from '../src/config.ts';
+import { createLogger } from '../src/logger.ts';
+import type { ModelCatalog } from '../src/models.ts';
+import { startWorker, type WorkerHandle } from '../worker/main.ts';
+import type { QueueConsumer } from '../worker/queue-consumer.ts';
+import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
+import { uniquePrefix } from '../test/support/queue-prefix.ts';
+import { tempDir } from '../test/support/worker-fixtures.ts';
+import { simulatedDevice, type SimulatedDevice } from './sim-device.ts';
+
+const silent = createLogger({ level: 'silent' });
+
+/**
+ * Runs fn against a private Redis. The server is an unref'd child, so while its stop() waits for
+ * it to exit nothing else may keep Node's loop alive: a ref'd timer does, or Node would exit
+ * there, silently, before the figures are printed.
+ */
+export async function withBenchRedis<T>(fn: (redis: TestRedis) => Promise<T>): Promise<T> {
+  const keepAlive = setInterval(() => undefined, 60_000);
+  const redis = await startRedis();
+  try {
+    return await fn(redis);
+  } finally {
+    await redis.stop();
+    clearInterval(keepAlive);
+  }
+}
+
+export function fleetConfig(redis: TestRedis, env: Record<string, string> = {}): Config {
+  return loadConfig({
+    REDIS_URL: redis.url,
+    QUEUE_PREFIX: uniquePrefix('fleet'),
+    LOG_LEVEL: 'silent',
+    ARTIFACT_DIR: tempDir('fleet-artifacts'),
+    LIMIT_USER_QUEUED: '1000',
+    LIMIT_USER_PER_MINUTE: '10000',
+    LIMIT_QUEUE_DEPTH: '100000',
+    WORKER_BATCHING: 'off',
+    ...env,
+  });
+}
+
+export interface SimWorker {
+  handle: WorkerHandle;
+  device: SimulatedDevice;
+  /** Job id -> when this worker took it (ms, performance clock). */
+  startedAt: Map<string, number>;
+  completedAt: number[];
+}
+
+export interface SimFleet {
+  workers: SimWorker[];
+  /** When the workers were asked to start. */
+  t0: number;
+  /** Resolves once the fleet has completed n jobs. */
+  completed(n: number): Promise<void>;
+  loads(): number;
+  close(): Promise<void>;
+}
+
+export async function startSimFleet(
+  config: Config,
+  catalog: ModelCatalog,
+  device: { jobMs: number; loadMs: number },
+  /** Each worker's WORKER_MODELS (its length is the fleet size). */
+  workerModels: string[][],
+): Promise<SimFleet> {
+  const devices = await Promise.all(workerModels.map(() => simulatedDevice(device)));
+  let done = 0;
+  let waiters: { n: number; resolve: () => void }[] = [];
+  const t0 = performance.now();
+  const workers = await Promise.all(
+    workerModels.map(async (models, i): Promise<SimWorker> => {
+      const handle = await startWorker({ ...config, WORKER_MODELS: models }, { logger: silent, catalog, loadPipeline: devices[i].loader, http: false });
+      const w: SimWorker = { handle, device: devices[i], startedAt: new Map(), completedAt: [] };
+      for (const bull of (handle.consumer as QueueConsumer).workers) {
+        bull.on('active', (job: Job) => w.startedAt.set(job.id!, performance.now()));
+        bull.on('completed', () => {
+          w.completedAt.push(performance.now());
+          done++;
+          waiters = waiters.filter((x) => (done >= x.n ? (x.resolve(), false) : true));
+        });
+      }
+      return w;
+    }),
+  );
+  return {
+    workers,
+    t0,
+    completed: (n) => (done >= n ? Promise.resolve() : new Promise((resolve) => waiters.push({ n, resolve }))),
+    loads: () => devices.reduce((sum, d) => sum + [...d.loads.values()].reduce((a, b) => a + b, 0), 0),
+    async close() {
+      await Promise.all(workers.map((w) => w.handle.close()));
+      fs.rmSync(config.ARTIFACT_DIR, { recursive: true, force: true });
+    },
+  };
+}
