@@ -112,11 +112,6 @@ export class FairClock {
     return Math.min(round * ROUND_SLOTS + Math.min(slot, ROUND_SLOTS - 1), PRIORITY_LIMIT);
   }
 
-  /** How many workspaces are remembered (each only while one of its users has a turn at or after the head). */
-  get size(): number {
-    return this.workspaces.size;
-  }
-
   /** Users and rounds behind the head are forgotten, as the Redis script prunes them. */
   private prune(v: number): void {
     for (const [id, ws] of this.workspaces) {
