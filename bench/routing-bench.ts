@@ -2,7 +2,8 @@
  * Model-aware routing, measured: 4 real workers on simulated devices (a job holds the device
  * JOB_MS, a model load LOAD_MS) and a private Redis drain 200 jobs, half for each of 2 models,
  * enqueued through the real producer. Figures per run: model loads, and throughput from the
- * workers' start (their first loads included) to the last job.
+ * workers' start (their first loads included) to the last job; medians of ROUNDS rounds, each
+ * round running every configuration once, in the order below.
  *
  * - single model: 200 jobs of one model, the reference (target: routed runs >= 0.9x of it);
  * - before (any worker takes any job): one queue for every model, as before model queues;
@@ -18,9 +19,11 @@ import type { TestRedis } from '../test/support/redis-server.ts';
 import { txt2imgPayload } from '../test/support/worker-fixtures.ts';
 import type { BenchFigure } from './index.ts';
 import { fleetConfig, startSimFleet, withBenchRedis } from './sim-fleet.ts';
+import { median } from './stats.ts';
 
 const JOBS = 200;
 const WORKERS = 4;
+const ROUNDS = 3;
 const DEVICE = { jobMs: 100, loadMs: 1500 };
 const silent = createLogger({ level: 'silent' });
 
@@ -32,8 +35,8 @@ interface Run {
   jobsPerS: number;
 }
 
-async function drain(redis: TestRedis, opts: { models: string[]; routed: boolean; workerModels: string[][]; waitS?: number }): Promise<Run> {
-  const config = fleetConfig(redis, { WORKER_MODEL_WAIT_S: String(opts.waitS ?? 30) });
+async function drain(redis: TestRedis, opts: { models: string[]; routed: boolean; workerModels: string[][] }): Promise<Run> {
+  const config = fleetConfig(redis, { WORKER_MODEL_WAIT_S: '30' });
   const queue = new BullmqJobQueue({ config, logger: silent, models: opts.routed ? modelLanes(catalog) : undefined });
   for (let i = 0; i < JOBS; i++) {
     const o = await queue.enqueue(txt2imgPayload({ seed: i, model: opts.models[i % opts.models.length] }, { userId: `bench-${i % 50}`, workspaceId: `guild-${i % 3}` }));
@@ -53,11 +56,21 @@ async function drain(redis: TestRedis, opts: { models: string[]; routed: boolean
 export async function run(): Promise<BenchFigure[]> {
   return withBenchRedis(async (redis) => {
     const all = Array.from({ length: WORKERS }, () => [] as string[]);
-    const single = await drain(redis, { models: ['sd15'], routed: true, workerModels: all });
-    const before = await drain(redis, { models: ['sd15', 'sdxl'], routed: false, workerModels: all });
-    const split = await drain(redis, { models: ['sd15', 'sdxl'], routed: true, workerModels: [['sd15'], ['sd15'], ['sdxl'], ['sdxl']] });
-    const shared = await drain(redis, { models: ['sd15', 'sdxl'], routed: true, workerModels: all });
-    const note = `${WORKERS} workers, ${JOBS} jobs, job ${DEVICE.jobMs} ms, load ${DEVICE.loadMs} ms`;
+    const configs = {
+      single: { models: ['sd15'], routed: true, workerModels: all },
+      before: { models: ['sd15', 'sdxl'], routed: false, workerModels: all },
+      split: { models: ['sd15', 'sdxl'], routed: true, workerModels: [['sd15'], ['sd15'], ['sdxl'], ['sdxl']] },
+      shared: { models: ['sd15', 'sdxl'], routed: true, workerModels: all },
+    };
+    const runs: Record<keyof typeof configs, Run[]> = { single: [], before: [], split: [], shared: [] };
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const name of Object.keys(configs) as (keyof typeof configs)[]) runs[name].push(await drain(redis, configs[name]));
+    }
+    const [single, before, split, shared] = (['single', 'before', 'split', 'shared'] as const).map((name) => ({
+      loads: median(runs[name].map((x) => x.loads)),
+      jobsPerS: median(runs[name].map((x) => x.jobsPerS)),
+    }));
+    const note = `${WORKERS} workers, ${JOBS} jobs, job ${DEVICE.jobMs} ms, load ${DEVICE.loadMs} ms, median of ${ROUNDS}`;
     return [
       { name: 'single model: loads', value: single.loads, unit: 'loads', note },
       { name: 'single model: throughput', value: single.jobsPerS, unit: 'jobs/s', note },
