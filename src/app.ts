@@ -37,7 +37,7 @@ import { MemoryKeyValueStore } from './kv-memory.ts';
 import { RedisKeyValueStore } from './kv-redis.ts';
 import type { Logger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
-import { loadModelCatalog, modelLanes, servedModels, type ModelCatalog } from './models.ts';
+import { loadModelCatalog, modelLanes, primaryModel, servedModels, type ModelCatalog } from './models.ts';
 import { runsAdapters, runsWorker, type Role } from './process-role.ts';
 import { BullmqJobQueue } from './queue/bullmq-queue.ts';
 import { LocalJobQueue } from './queue/local-queue.ts';
@@ -99,7 +99,7 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
   }
   const catalog: ModelCatalog = loadModelCatalog(config);
   // A worker for a model the catalog lacks would wait forever: stop before connecting anything.
-  if (runsWorker(role)) servedModels(catalog, config.WORKER_MODELS);
+  const served = runsWorker(role) ? servedModels(catalog, config.WORKER_MODELS) : [];
   const warnings: string[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
   const closeAll = async () => {
@@ -205,11 +205,12 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
 
     let providerInUse: string | null = null;
     if (worker && opts.waitForModel) {
+      const primary = primaryModel(catalog, served);
       try {
-        const pipeline = await worker.residency.get(catalog.defaultModel.name);
+        const pipeline = await worker.residency.get(primary);
         providerInUse = pipeline.providers?.[0] ?? null;
       } catch (err) {
-        const message = `model ${catalog.defaultModel.name} failed to load: ${(err as Error).message}`;
+        const message = `model ${primary} failed to load: ${(err as Error).message}`;
         warnings.push(message);
       }
     }

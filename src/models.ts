@@ -236,3 +236,8 @@ export function servedModels(catalog: ModelCatalog, requested: readonly string[]
   const wanted = new Set(requested.map((name) => catalog.get(name)!.name));
   return catalog.models.filter((m) => wanted.has(m.name));
 }
+
+/** The model a worker loads at start and reports ready on: the catalog's default when it serves it, else its first. */
+export function primaryModel(catalog: ModelCatalog, served: readonly ModelInfo[]): string {
+  return served.some((m) => m.name === catalog.defaultModel.name) ? catalog.defaultModel.name : served[0].name;
+}

@@ -28,7 +28,7 @@ import type { KeyValueStore } from '../src/kv.ts';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
-import { loadModelCatalog, modelLanes, servedModels, type ModelCatalog, type ModelInfo } from '../src/models.ts';
+import { loadModelCatalog, modelLanes, primaryModel, servedModels, type ModelCatalog, type ModelInfo } from '../src/models.ts';
 import { sumJobCounts } from '../src/queue/bullmq-queue.ts';
 import { queueKeys } from '../src/queue/keys.ts';
 import { closeRedis, redisFromConfig } from '../src/redis.ts';
@@ -240,7 +240,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
       });
 
   // The model loaded at start and checked by readiness: the default one when this worker serves it.
-  const defaultModel = served.some((m) => m.name === catalog.defaultModel.name) ? catalog.defaultModel.name : served[0].name;
+  const defaultModel = primaryModel(catalog, served);
   let http: HttpServerHandle | null = null;
   const readiness: Record<string, ReadinessCheck> = {
     model: () => (residency.isLoaded(defaultModel) ? true : loadErrors.has(defaultModel) ? `model ${defaultModel} failed to load` : `model ${defaultModel} is loading`),
