@@ -23,7 +23,7 @@ import { LocalQueueConsumer } from '../worker/local-consumer.ts';
 import { ModelResidency } from '../worker/model-residency.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 import { localGate } from './support/local-gate.ts';
-import { enqueueOk, enqueueThreeInOrder, numberedUser, payloadBy, prepareStory, userQueuedLimitStory } from './support/queue-fixtures.ts';
+import { enqueueOk, enqueueThreeInOrder, numberedUser, payloadBy, prepareStory, runningPositionsStory, userQueuedLimitStory } from './support/queue-fixtures.ts';
 import { RecordingDeliverer, type DeliveryEvent } from './support/recording-deliverer.ts';
 import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload as workerPayload, waitFor } from './support/worker-fixtures.ts';
 
@@ -64,19 +64,7 @@ describe('enqueue and position', () => {
 
   it('reports 0 for the running job, moves the others up, and null once finished', async () => {
     const q = queue();
-    const ids = [];
-    for (let i = 1; i <= 3; i++) {
-      const o = await q.enqueue(txt2imgPayload(numberedUser(i)));
-      if (o.ok) ids.push(o.jobId);
-    }
-    const worker = gate(q);
-    await worker.waitStarted(1);
-    expect(worker.started[0]).toBe(ids[0]);
-    expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([0, 1, 2]);
-    await worker.complete(ids[0]);
-    await worker.waitStarted(2);
-    expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([null, 0, 1]);
-    expect(await q.counts()).toMatchObject({ waiting: 1, active: 1, completed: 1 });
+    await runningPositionsStory(q, () => gate(q));
   });
 
   it('progress reported by the processor is kept on the job', async () => {

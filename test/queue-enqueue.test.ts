@@ -6,7 +6,7 @@ import { defaultJobOptions } from '../src/queue/bullmq-queue.ts';
 import { waitListKey } from '../src/queue/keys.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 import { keysUnder, useQueueHarness } from './support/queue-harness.ts';
-import { enqueueThreeInOrder, numberedUser } from './support/queue-fixtures.ts';
+import { enqueueThreeInOrder, numberedUser, runningPositionsStory } from './support/queue-fixtures.ts';
 
 const h = useQueueHarness('queue');
 
@@ -33,21 +33,7 @@ describe.skipIf(!h.available)('enqueue and position', () => {
 
   it('reports 0 for the running job, moves the others up, and null once finished', async () => {
     const config = h.config();
-    const q = h.queue(config);
-    const ids: string[] = [];
-    for (let i = 1; i <= 3; i++) {
-      const o = await q.enqueue(txt2imgPayload(numberedUser(i)));
-      if (o.ok) ids.push(o.jobId);
-    }
-    const worker = await h.worker(config);
-    await worker.waitStarted(1);
-    expect(worker.started[0]).toBe(ids[0]);
-    expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([0, 1, 2]);
-    await worker.complete(ids[0]);
-    await worker.waitStarted(2);
-    expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([null, 0, 1]);
-    const counts = await q.counts();
-    expect(counts).toMatchObject({ waiting: 1, active: 1, completed: 1 });
+    await runningPositionsStory(h.queue(config), () => h.worker(config));
   });
 
   it('waitListKey is the set BullMQ adds prioritized jobs to, under the hash-tagged prefix, one per model queue', () => {

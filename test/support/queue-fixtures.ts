@@ -68,6 +68,23 @@ export async function userQueuedLimitStory(q: JobQueue, startWorker: () => Drive
   expect(await q.enqueue(payloadBy('alice'))).toMatchObject({ ok: false, reason: 'user-queued-limit' });
 }
 
+/** Three users' jobs and a worker: 0 for the running job, the others move up, null once finished (both backends). */
+export async function runningPositionsStory(q: JobQueue, startWorker: () => DrivenWorker | Promise<DrivenWorker>): Promise<void> {
+  const ids: string[] = [];
+  for (let i = 1; i <= 3; i++) {
+    const o = await q.enqueue(txt2imgPayload(numberedUser(i)));
+    if (o.ok) ids.push(o.jobId);
+  }
+  const worker = await startWorker();
+  await worker.waitStarted(1);
+  expect(worker.started[0]).toBe(ids[0]);
+  expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([0, 1, 2]);
+  await worker.complete(ids[0]);
+  await worker.waitStarted(2);
+  expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([null, 0, 1]);
+  expect(await q.counts()).toMatchObject({ waiting: 1, active: 1, completed: 1 });
+}
+
 /** Enqueues three jobs for users 1-3: positions 1, 2, 3, none a duplicate, three distinct ids. */
 export async function enqueueThreeInOrder(q: Pick<JobQueue, 'enqueue'>): Promise<string[]> {
   const outcomes = [];
