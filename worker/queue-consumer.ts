@@ -111,11 +111,19 @@ class DecodingWorker extends Worker {
   }
 
   /**
-   * BullMQ takes a queue's next job in the same call that finishes one (fetchNext), which would
-   * pass by the gate: a gated queue takes each job through moveToActive instead.
+   * A gated queue's job holds its place in the gate until BullMQ is done with it, whether the
+   * processor ran or BullMQ failed the job without running it. And BullMQ would take the queue's
+   * next job in the same call that finishes one (fetchNext), passing by the gate: a gated queue
+   * takes each job through moveToActive instead.
    */
-  override processJob(job: Job, token: string, fetchNextCallback?: () => boolean): Promise<void | Job> {
-    return super.processJob(job, token, this.lane ? () => false : fetchNextCallback);
+  override async processJob(job: Job, token: string, fetchNextCallback?: () => boolean): Promise<void | Job> {
+    const lane = this.lane;
+    if (!lane) return super.processJob(job, token, fetchNextCallback);
+    try {
+      return await super.processJob(job, token, () => false);
+    } finally {
+      lane.gate.leave();
+    }
   }
 
   protected override createJob(json: JobJson, jobId: string): Job {
@@ -166,7 +174,7 @@ export class QueueConsumer implements Consumer {
         : null;
     const gate = this.gate;
     this.workers = queues.map((q) => {
-      const worker = new DecodingWorker(q.name, (job) => (gate ? this.attempts.process(job).finally(() => gate.leave()) : this.attempts.process(job)), {
+      const worker = new DecodingWorker(q.name, (job) => this.attempts.process(job), {
         connection,
         prefix: config.QUEUE_PREFIX,
         concurrency: opts.concurrency,
