@@ -51,10 +51,13 @@ function fleet(env: Record<string, string> = {}) {
   });
   /** Jobs each worker completed, by its label, in completion order. */
   const completed: Record<string, string[]> = {};
+  /** The most jobs each worker held (active in BullMQ) at once, over all its model queues. */
+  const mostHeld: Record<string, number> = {};
   return {
     config,
     queue,
     completed,
+    mostHeld,
     async worker(label: string, workerEnv: Record<string, string> = {}): Promise<WorkerHandle> {
       const w = await startWorker({ ...config, WORKER_MODELS: loadConfig(workerEnv).WORKER_MODELS }, {
         deliverers: [new RecordingDeliverer()],
@@ -65,7 +68,16 @@ function fleet(env: Record<string, string> = {}) {
       });
       cleanups.push(() => w.close());
       completed[label] = [];
-      for (const bull of (w.consumer as QueueConsumer).workers) bull.on('completed', (job: Job) => completed[label].push(job.data.params.prompt));
+      mostHeld[label] = 0;
+      let held = 0;
+      for (const bull of (w.consumer as QueueConsumer).workers) {
+        bull.on('active', () => (mostHeld[label] = Math.max(mostHeld[label], ++held)));
+        bull.on('completed', (job: Job) => {
+          held--;
+          completed[label].push(job.data.params.prompt);
+        });
+        bull.on('failed', () => held--);
+      }
       return w;
     },
     async enqueue(model: string, prompt: string, params: Partial<JobPayload['params']> = {}): Promise<string> {
@@ -111,14 +123,18 @@ describe.skipIf(!haveRedis)('routing jobs to workers by model', () => {
     expect(b.residency.loadedNames()).toEqual(['tiny-b']);
   });
 
-  it("a worker holding one model takes another model's jobs when only those wait", async () => {
-    const f = fleet({ WORKER_MODEL_WAIT_S: '3600' });
+  it("a worker holding one model takes another model's jobs once only those wait, one job at a time over both queues", async () => {
+    const f = fleet({ WORKER_MODEL_WAIT_S: '3600', WORKER_BATCHING: 'off' });
     const w = await f.worker('w');
     await waitFor('the default model loaded', () => w.residency.isLoaded('tiny'));
+    for (let i = 0; i < 3; i++) await f.enqueue('tiny', `a${i}`);
     for (let i = 0; i < 3; i++) await f.enqueue('tiny-b', `b${i}`);
-    await waitFor('the three jobs', () => f.completed.w.length === 3, 60_000);
-    expect(f.completed.w).toEqual(['b0', 'b1', 'b2']);
+    await waitFor('the six jobs', () => f.completed.w.length === 6, 60_000);
+    expect(f.completed.w).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
     expect(w.residency.loadedNames().sort()).toEqual(['tiny', 'tiny-b']);
+    // Two model queues share the worker's capacity (WORKER_CONCURRENCY 1, no batching): one job in
+    // the pipeline, and one more only while the last is being stored (worker/queue-consumer.ts).
+    expect(f.mostHeld.w).toBeLessThanOrEqual(2);
   });
 
   it('a worker keeps to its loaded model while that model has work, and gives way to a job of another model that waited WORKER_MODEL_WAIT_S', async () => {
