@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { derivedJobText, formatEta, parameterLine, progressText, queuedEtaMs, queuedText, resultParameterLine } from '../../commands/job-text.ts';
 import { describeQueue } from '../../commands/queue-report.ts';
 import { jobPayloadSchema, JOB_VERSION, type JobPayload } from '../../src/jobs.ts';
-import { testResult, txt2imgPayload } from '../support/job-fixtures.ts';
+import { testResult, txt2imgPayload } from '../../kit/job-fixtures.ts';
 
 const base = txt2imgPayload();
 const derived = (extra: Record<string, unknown>): JobPayload =>

@@ -15,7 +15,7 @@ import { LocalJobQueue } from '../../src/queue/local-queue.ts';
 import type { JobQueue } from '../../src/queue/types.ts';
 import { ResultStore } from '../../src/results.ts';
 import { context, origin, storedResult, TINY, wordTokenCounter } from '../support/command-context.ts';
-import { txt2imgPayload } from '../support/job-fixtures.ts';
+import { txt2imgPayload } from '../../kit/job-fixtures.ts';
 
 describe('commandContext', () => {
   const env = { limits: context().limits, models: createModelCatalog([TINY], 'tiny'), countTokens: wordTokenCounter };

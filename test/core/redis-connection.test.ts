@@ -5,7 +5,7 @@ import { createLogger } from '../../src/logger.ts';
 import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
 import { loadConfig } from '../../src/config.ts';
 import { closeRedis, clusterOptions, createRedis, describeRedisTarget, isCluster, reconnectDelayMs, redactRedisUrl, redisFromConfig, redisOptions, usesRedis } from '../../src/redis.ts';
-import { txt2imgPayload } from '../support/job-fixtures.ts';
+import { txt2imgPayload } from '../../kit/job-fixtures.ts';
 import { testConfig } from '../../kit/queue-prefix.ts';
 import { freePort, redisServerAvailable, startRedis } from '../../kit/redis-server.ts';
 

@@ -4,7 +4,7 @@ import type { KeyValueStore } from '../../src/kv.ts';
 import { MemoryKeyValueStore } from '../../src/kv-memory.ts';
 import { RedisKeyValueStore } from '../../src/kv-redis.ts';
 import { ResultStore, resultTtlSeconds } from '../../src/results.ts';
-import { testResult } from '../support/job-fixtures.ts';
+import { testResult } from '../../kit/job-fixtures.ts';
 import { uniquePrefix } from '../../kit/queue-prefix.ts';
 import { useFileRedis } from '../support/redis-client.ts';
 

@@ -8,7 +8,7 @@ import type { RedisClient } from '../../src/redis.ts';
 import { describe, expect, it } from 'vitest';
 import { RedisKeyValueStore } from '../../src/kv-redis.ts';
 import { DISCORD_TOKEN_TTL_S, SLACK_RESPONSE_URL_TTL_S, loadSecret } from '../../src/platform-secrets.ts';
-import { txt2imgPayload } from '../support/job-fixtures.ts';
+import { txt2imgPayload } from '../../kit/job-fixtures.ts';
 import { useQueueHarness } from '../support/queue-harness.ts';
 
 const h = useQueueHarness('secrets');

@@ -9,7 +9,7 @@ import { MAX_CONTENT, quotePrompt, renderProgress, renderQueued, renderResult } 
 import { aspectChoices, buildSlashCommands, modelChoices } from '../../../adapters/discord/slash-commands.ts';
 import { ConfigError } from '../../../src/config.ts';
 import { JOB_VERSION, type JobPayload } from '../../../src/jobs.ts';
-import { testResult } from '../../support/job-fixtures.ts';
+import { testResult } from '../../../kit/job-fixtures.ts';
 
 const payload = (prompt: string): JobPayload => ({
   v: JOB_VERSION,

@@ -1,5 +1,5 @@
 /** Valid job payloads and results for tests, built through the real schemas (so they cannot go stale silently). */
-import { JOB_VERSION, jobPayloadSchema, parseJobResult, type JobPayload, type JobResult, type Origin } from '../../src/jobs.ts';
+import { JOB_VERSION, jobPayloadSchema, parseJobResult, type JobPayload, type JobResult, type Origin } from '../src/jobs.ts';
 
 export function testOrigin(overrides: Partial<Origin> = {}): Origin {
   return { platform: 'discord', workspaceId: '100000000000000001', channelId: '200000000000000002', userId: '300000000000000003', ...overrides };
