@@ -38,6 +38,9 @@ export function context(overrides: { env?: Record<string, string>; limits?: Part
   };
 }
 
+/** The parameters storedResult() was asked with, written out: what commands acting on it must carry over. */
+export const SOURCE_PARAMS = { prompt: 'a lighthouse at dusk', negativePrompt: 'fog', seed: 100, steps: 30, guidance: 6.5, width: 512, height: 512, n: 4, sampler: 'euler_a', model: 'sd15' };
+
 /** A stored 4-image SD 1.5 result asked for by user u1 in guild g1 (seeds 100..103). */
 export function storedResult(overrides: Partial<JobResult> & { imageCount?: number } = {}): JobResult {
   const { imageCount = 4, ...rest } = overrides;
