@@ -8,11 +8,11 @@
  * WORKER_MAX_RSS_MB) exits 0 the same way, for its supervisor to start a fresh one.
  */
 import { startApp, StartupError, type App } from './app.ts';
-import { ConfigError, loadConfig, type Config } from './config.ts';
-import { createLogger } from './logger.ts';
-import { ModelCatalogError } from './models.ts';
-import { parseRole, RoleError, type Role } from './process-role.ts';
-import { EvictionPolicyError } from './redis-eviction.ts';
+import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { createLogger } from '../logger.ts';
+import { ModelCatalogError } from '../models.ts';
+import { parseRole, RoleError, type Role } from '../process-role.ts';
+import { EvictionPolicyError } from '../redis-eviction.ts';
 import { summaryLines } from './startup-summary.ts';
 
 /** Errors that are the operator's to fix: one line, no stack. */
