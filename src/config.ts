@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/table.ts';
+import { SAMPLERS } from './samplers.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const EMBEDDED_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny');
@@ -52,9 +52,6 @@ const url = (what: string) =>
   z.url({ error: `${what} (a URL such as ${what.includes('Slack') ? 'https://slack.com/api/' : 'https://discord.com/api'})` });
 
 const snowflake = z.string().regex(/^\d{5,25}$/, { error: 'a numeric Discord id (snowflake)' });
-
-/** The sampler names, from the worker's one sampler table (names, labels, constructors). */
-export const SAMPLERS = SCHEDULER_NAMES;
 
 export const envSchema = z
   .object({

@@ -7,7 +7,7 @@
  * (see platform-secrets.ts).
  */
 import { z } from 'zod';
-import { SAMPLERS } from './config.ts';
+import { SAMPLERS } from './samplers.ts';
 
 export const JOB_VERSION = 1 as const;
 
