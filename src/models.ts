@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { EMBEDDED_MODEL_DIR, EMBEDDED_XL_MODEL_DIR, type Config } from './config.ts';
+import { STEPS_CEILING } from './jobs.ts';
 import { SAMPLERS } from './samplers.ts';
 import { detectFamilyIdentity, SD_FAMILY, type FamilySettings } from './model-families.ts';
 import type { ModelLanes } from './queue/keys.ts';
@@ -37,7 +38,7 @@ const modelName = z
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { error: 'a model name: lower-case letters, digits, ".", "_" or "-", at most 64 characters' });
 
 const defaultsShape = {
-  defaultSteps: z.number().int().min(1).max(500),
+  defaultSteps: z.number().int().min(1).max(STEPS_CEILING),
   defaultSampler: z.enum(SAMPLERS),
   defaultGuidance: z.number().min(0).max(30),
   /** Side of the square pixel budget (SD 1.5: 512, SD 2.1: 768). */
