@@ -22,7 +22,7 @@ import { uniquePrefix } from '../test/support/queue-prefix.ts';
 import { startRedis } from '../test/support/redis-server.ts';
 import { slashPayload } from '../test/support/slack-payloads.ts';
 import { FORM, formBody, postSigned } from '../test/support/slack-signing.ts';
-import type { BenchFigure } from './index.ts';
+import type { BenchFigure } from './figure.ts';
 
 const CONCURRENT = 200;
 const SIGNING_SECRET = 'bench-signing-secret-0123456789';

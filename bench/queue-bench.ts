@@ -33,7 +33,7 @@ import { loadPipeline } from '../worker/diffusion/index.ts';
 import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
 import { uniquePrefix } from '../test/support/queue-prefix.ts';
 import { tempDir, tinyModel, txt2imgPayload } from '../test/support/worker-fixtures.ts';
-import type { BenchFigure } from './index.ts';
+import type { BenchFigure } from './figure.ts';
 
 const THROUGHPUT_JOBS = 1000;
 const THROUGHPUT_ROUNDS = 3;
