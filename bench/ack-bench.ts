@@ -1,6 +1,6 @@
 /**
  * Ack latency: how long a user waits for the first answer to /imagine when 200 arrive at once.
- * A bot process (`src/main.ts --role=bot`, as deployed) runs against a private Redis and a
+ * A bot process (`src/root/main.ts --role=bot`, as deployed) runs against a private Redis and a
  * loopback fake of the Slack Web API; this process fires 200 concurrent commands and times
  * each from sending to the complete HTTP response:
  *
@@ -22,7 +22,7 @@ import { uniquePrefix } from '../kit/queue-prefix.ts';
 import { startRedis } from '../kit/redis-server.ts';
 import { slashPayload } from '../kit/slack-payloads.ts';
 import { FORM, formBody, postSigned } from '../kit/slack-signing.ts';
-import type { BenchFigure } from './index.ts';
+import type { BenchFigure } from './figure.ts';
 
 const CONCURRENT = 200;
 const SIGNING_SECRET = 'bench-signing-secret-0123456789';

@@ -11,7 +11,7 @@ import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { createLogger } from '../src/logger.ts';
 import { burst, jobBy } from '../kit/fair-fixtures.ts';
 import type { TestRedis } from '../kit/redis-server.ts';
-import type { BenchFigure } from './index.ts';
+import type { BenchFigure } from './figure.ts';
 import { fleetConfig, startSimFleet } from './sim-fleet.ts';
 import { onPrivateRedis } from './simulated-fleet.ts';
 import { median } from './stats.ts';

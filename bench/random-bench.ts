@@ -6,7 +6,7 @@
  */
 import { createRandom, type SeededRandom } from '../worker/diffusion/random.ts';
 import { createBigIntRandom } from '../kit/pcg32-bigint.ts';
-import type { BenchFigure } from './index.ts';
+import type { BenchFigure } from './figure.ts';
 
 const LATENT = 4 * 64 * 64;
 const ROUNDS = 41;

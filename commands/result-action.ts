@@ -1,7 +1,7 @@
 /**
  * What a pressed button (or a mapped reaction) asks for, decided by the commands. Everything
  * it needs is named by the action id and kept in the stores (the result, the presser's jobs, a
- * failed job's payload), which the caller looks up first (src/bot-services.ts `lookUpAction`),
+ * failed job's payload), which the caller looks up first (commands/bot-services.ts `lookUpAction`),
  * so buttons keep working after any restart of any process.
  *
  * A chat button's id can be copied onto any message (a forged custom_id, or a stale one), so

@@ -1,5 +1,5 @@
 /**
- * The real process entry (`src/main.ts`) as a child process, the way a user starts it:
+ * The real process entry (`src/root/main.ts`) as a child process, the way a user starts it:
  * environment only, output captured. PORT defaults to 0 so the OS picks a free port, which
  * the start-up lines then report.
  */
@@ -30,7 +30,7 @@ export interface AppProcess {
 
 export function spawnApp(env: Record<string, string>, args: string[] = []): Omit<AppProcess, 'url' | 'port'> {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !PRODUCT_ENV.test(k)));
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/root/main.ts', ...args], {
     cwd: REPO_ROOT,
     env: { ...clean, PORT: '0', LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,7 +5,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/table.ts';
+import { STEPS_CEILING } from './jobs.ts';
+import { SAMPLERS } from './samplers.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const EMBEDDED_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny');
@@ -52,9 +53,6 @@ const url = (what: string) =>
   z.url({ error: `${what} (a URL such as ${what.includes('Slack') ? 'https://slack.com/api/' : 'https://discord.com/api'})` });
 
 const snowflake = z.string().regex(/^\d{5,25}$/, { error: 'a numeric Discord id (snowflake)' });
-
-/** The sampler names, from the worker's one sampler table (names, labels, constructors). */
-export const SAMPLERS = SCHEDULER_NAMES;
 
 export const envSchema = z
   .object({
@@ -121,7 +119,7 @@ export const envSchema = z
     LIMIT_USER_QUEUED: int(1, 1000, 3),
     LIMIT_USER_PER_MINUTE: int(1, 10_000, 10),
     LIMIT_QUEUE_DEPTH: int(1, 1_000_000, 500),
-    MAX_STEPS: int(1, 500, 50),
+    MAX_STEPS: int(1, STEPS_CEILING, 50),
     MAX_N: int(1, 4, 4),
     ALLOWED_SAMPLERS: commaList.pipe(z.array(z.enum(SAMPLERS, { error: `a comma list of ${SAMPLERS.join(', ')}` }))),
     PRESS_POLICY: z
@@ -172,12 +170,4 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const issue = parsed.error.issues[0];
   const variable = String(issue.path[0] ?? 'environment');
   throw new ConfigError(variable, issue.message);
-}
-
-/** A copy safe to print or log: secrets replaced by whether they are set. */
-export function redactedConfig(config: Config): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...config };
-  for (const name of SECRET_ENV_NAMES) out[name] = config[name] ? '[set]' : undefined;
-  if (config.REDIS_URL) out.REDIS_URL = config.REDIS_URL.replace(/\/\/[^@/]*@/, '//[credentials]@');
-  return out;
 }

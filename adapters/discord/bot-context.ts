@@ -2,7 +2,7 @@
 import type { CommandLimits } from '../../commands/context.ts';
 import type { ReactionMap } from '../../commands/reaction-map.ts';
 import type { ArtifactStore } from '../../src/artifacts.ts';
-import type { BotServices } from '../../src/bot-services.ts';
+import type { BotServices } from '../../commands/bot-services.ts';
 import type { Config } from '../../src/config.ts';
 import type { EditLinks } from '../../src/edit-links.ts';
 

@@ -9,7 +9,7 @@ import { MessageFlags, type ButtonInteraction } from 'discord.js';
 import { commandContext } from '../../commands/context.ts';
 import { decideAction } from '../../commands/result-action.ts';
 import { decodeAction } from '../../src/actions.ts';
-import { lookUpAction } from '../../src/bot-services.ts';
+import { lookUpAction } from '../../commands/bot-services.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { handleEditPress } from './edit-press.ts';
 import { startPressedJob } from './enqueue-job.ts';

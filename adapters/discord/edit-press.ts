@@ -12,7 +12,7 @@ import { ActionRowBuilder, ButtonBuilder, ButtonStyle, MessageFlags, ModalBuilde
 import { commandContext } from '../../commands/context.ts';
 import { decodeFormId, MAX_FORM_TEXT, pressStep, PROMPT_FIELD, submitForm, type EditForm } from '../../commands/edit-forms.ts';
 import type { ActionRef } from '../../src/actions.ts';
-import { lookUpAction } from '../../src/bot-services.ts';
+import { lookUpAction } from '../../commands/bot-services.ts';
 import { editLinkUrl, LINK_TTL_S } from '../../src/edit-links.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { startPressedJob } from './enqueue-job.ts';

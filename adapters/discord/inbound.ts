@@ -6,7 +6,7 @@
  */
 import { Client, Events, GatewayIntentBits, MessageFlags, Partials, type Interaction } from 'discord.js';
 import { limitsFromConfig } from '../../commands/context.ts';
-import { jobPayloadLookup } from '../../src/bot-services.ts';
+import { jobPayloadLookup } from '../../commands/bot-services.ts';
 import { ConfigError } from '../../src/config.ts';
 import { EditLinks } from '../../src/edit-links.ts';
 import type { BotRuntime, DiscordBotDeps } from './bot-context.ts';

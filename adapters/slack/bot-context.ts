@@ -1,7 +1,7 @@
 /** What the Slack bot needs from the process, and what it derives from it once at start. */
 import type { CommandLimits } from '../../commands/context.ts';
 import type { ReactionMap } from '../../commands/reaction-map.ts';
-import type { BotServices } from '../../src/bot-services.ts';
+import type { BotServices } from '../../commands/bot-services.ts';
 import type { Config } from '../../src/config.ts';
 import type { EditLinks } from '../../src/edit-links.ts';
 import type { ResponseUrlReplies } from './response-url.ts';

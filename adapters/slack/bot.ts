@@ -12,7 +12,7 @@
 import { App, HTTPReceiver, ErrorCode as BoltErrorCode, type Receiver } from '@slack/bolt';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { limitsFromConfig } from '../../commands/context.ts';
-import { jobPayloadLookup } from '../../src/bot-services.ts';
+import { jobPayloadLookup } from '../../commands/bot-services.ts';
 import { ConfigError } from '../../src/config.ts';
 import { EditLinks } from '../../src/edit-links.ts';
 import type { HttpRoute, HttpServerHandle } from '../../src/http-server.ts';

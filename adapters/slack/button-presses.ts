@@ -10,7 +10,7 @@ import { commandContext } from '../../commands/context.ts';
 import { pressStep } from '../../commands/edit-forms.ts';
 import { decideAction } from '../../commands/result-action.ts';
 import { decodeAction } from '../../src/actions.ts';
-import { lookUpAction } from '../../src/bot-services.ts';
+import { lookUpAction } from '../../commands/bot-services.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { SlackRuntime } from './bot-context.ts';
 import { answerEditPress, pressPlace } from './edit-forms.ts';

@@ -12,7 +12,7 @@
 import type { App, BlockAction, ButtonAction, ViewSubmitAction } from '@slack/bolt';
 import { commandContext } from '../../commands/context.ts';
 import { decodeFormId, PROMPT_FIELD, submitForm, type EditForm, type PressStep } from '../../commands/edit-forms.ts';
-import { lookUpAction } from '../../src/bot-services.ts';
+import { lookUpAction } from '../../commands/bot-services.ts';
 import { editLinkUrl, LINK_TTL_S } from '../../src/edit-links.ts';
 import type { Origin } from '../../src/jobs.ts';
 import type { SlackRuntime } from './bot-context.ts';

@@ -16,7 +16,7 @@ import { checkResultAccess } from '../../commands/result-access.ts';
 import { varyRegion } from '../../commands/vary-region.ts';
 import { decodeAction } from '../../src/actions.ts';
 import type { ArtifactStore } from '../../src/artifacts.ts';
-import { lookUpAction, type BotServices } from '../../src/bot-services.ts';
+import { lookUpAction, type BotServices } from '../../commands/bot-services.ts';
 import type { Config } from '../../src/config.ts';
 import type { EditLink } from '../../src/edit-links.ts';
 import { InvalidJobError, type JobResult, type Origin } from '../../src/jobs.ts';

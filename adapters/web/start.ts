@@ -6,7 +6,7 @@
 import { limitsFromConfig } from '../../commands/context.ts';
 import { averageJobMs } from '../../src/job-durations.ts';
 import type { ArtifactStore } from '../../src/artifacts.ts';
-import type { BotServices } from '../../src/bot-services.ts';
+import type { BotServices } from '../../commands/bot-services.ts';
 import type { Config } from '../../src/config.ts';
 import type { HttpServerHandle } from '../../src/http-server.ts';
 import { resultTtlSeconds } from '../../src/results.ts';

@@ -1,12 +1,12 @@
 /**
  * What every chat adapter shares: the per-event command context, the store lookups in
- * src/bot-services.ts, and deciding a pressed button from what they found.
+ * commands/bot-services.ts, and deciding a pressed button from what they found.
  */
 import { describe, expect, it } from 'vitest';
 import { commandContext } from '../../commands/context.ts';
 import { decideAction } from '../../commands/result-action.ts';
 import type { ActionRef } from '../../src/actions.ts';
-import { jobPayloadLookup, lookUpAction } from '../../src/bot-services.ts';
+import { jobPayloadLookup, lookUpAction } from '../../commands/bot-services.ts';
 import { loadConfig } from '../../src/config.ts';
 import { MAX_SEED } from '../../src/jobs.ts';
 import { MemoryKeyValueStore } from '../../src/kv-memory.ts';

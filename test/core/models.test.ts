@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FAMILY_IDENTITIES } from '../../src/model-families.ts';
 import { createModelCatalog, loadModelCatalog, ModelCatalogError, readModelFolderDefaults } from '../../src/models.ts';
+import { detectFamily, MODEL_FAMILIES } from '../../worker/diffusion/families/index.ts';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'imagine-models-'));
 const write = (rel: string, value: unknown) => {
@@ -48,6 +50,21 @@ describe('model folder defaults', () => {
     expect(readModelFolderDefaults(path.join(root, 'sdxl-base'))).toEqual(sdxl);
     expect(readModelFolderDefaults(path.join(root, 'sdxl-unnamed'))).toEqual(sdxl);
     expect(readModelFolderDefaults(path.join(root, 'sdxl-turbo'))).toEqual({ ...sdxl, baseSize: 512, defaultSteps: 1, defaultSampler: 'euler_a', defaultGuidance: 0 });
+  });
+
+  it("the catalog's families are the pipeline's, in the same order, with the same recognition and settings", () => {
+    expect(MODEL_FAMILIES.map((f) => f.name)).toEqual(FAMILY_IDENTITIES.map((f) => f.name));
+    for (const [i, family] of MODEL_FAMILIES.entries()) {
+      const identity = FAMILY_IDENTITIES[i];
+      expect(family.classNames).toEqual(identity.classNames);
+      expect(family.folderMarkers).toEqual(identity.folderMarkers);
+      expect(family.defaults).toMatchObject(identity.defaults);
+    }
+    // the pipeline recognizes each folder as the catalog does
+    expect(detectFamily(path.join(root, 'sdxl-unnamed'), {})).toEqual({ family: MODEL_FAMILIES[0], reason: 'the folder has text_encoder_2/' });
+    expect(detectFamily(path.join(root, 'plain'), { _class_name: 'StableDiffusionPipeline' }).family.name).toBe('SD');
+    expect(detectFamily(path.join(root, 'sdxl-base'), { _class_name: 'ORTStableDiffusionXLPipeline' }).reason).toBe('model_index.json _class_name "ORTStableDiffusionXLPipeline"');
+    expect(detectFamily(path.join(root, 'empty'), {}).reason).toBe('no other family matched (Stable Diffusion layout)');
   });
 
   it('names the file in every error', () => {

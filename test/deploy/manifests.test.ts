@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envSchema, loadConfig } from '../../src/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../../src/http-server.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { PLATFORM_VARIABLES } from '../../src/platform-deliverers.ts';
+import { PLATFORM_VARIABLES } from '../../src/root/platform-deliverers.ts';
 import { parseRole } from '../../src/process-role.ts';
 import { waitListKey } from '../../src/queue/keys.ts';
 import { REPO_ROOT } from '../../kit/app-process.ts';
@@ -83,10 +83,10 @@ describe('environment names', () => {
 });
 
 describe('entry point and roles', () => {
-  it('each image runs src/main.ts, with a default role matching its name', () => {
+  it('each image runs src/root/main.ts, with a default role matching its name', () => {
     expect(dockerfiles.map((d) => d.tag).sort()).toEqual(['imagine-bot', 'imagine-worker']);
     for (const d of dockerfiles) {
-      expect(d.entrypoint.slice(-1), d.file).toEqual(['src/main.ts']);
+      expect(d.entrypoint.slice(-1), d.file).toEqual(['src/root/main.ts']);
       expect(parseRole(d.cmd), d.file).toBe(d.tag === 'imagine-bot' ? 'bot' : 'worker');
     }
   });

@@ -8,7 +8,7 @@
  * exactly (float32 ones after Math.fround); betas and alphas_cumprod bit-exactly.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { SAMPLERS } from '../../src/config.ts';
+import { SAMPLERS } from '../../src/samplers.ts';
 import { createRandom } from '../../worker/diffusion/random.ts';
 import { makeAlphasCumprod, makeBetas } from '../../worker/diffusion/schedulers/betas.ts';
 import {

@@ -1,5 +1,5 @@
 /**
- * `src/main.ts` as users and operators start it (a child process, environment only):
+ * `src/root/main.ts` as users and operators start it (a child process, environment only):
  * bad configuration stops it with one line and exit code 1; secrets never reach its output;
  * the bot refuses a Redis that evicts keys (unless told it may); and the fleet halves
  * (`--role=bot` and `--role=worker` on one Redis) serve the playground together.

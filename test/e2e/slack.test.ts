@@ -1,6 +1,6 @@
 /**
  * Slack end to end, bot and worker as separate processes: signed requests to the real Bolt
- * HTTP receiver, a real Redis, a worker child process (`src/main.ts --role=worker`) running the model and
+ * HTTP receiver, a real Redis, a worker child process (`src/root/main.ts --role=worker`) running the model and
  * delivering through the real Slack deliverer to the loopback fake Web API.
  */
 import sharp from 'sharp';

@@ -7,7 +7,7 @@
 import { pino } from 'pino';
 import { startDiscordBot, type DiscordBot } from '../../adapters/discord/inbound.ts';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
-import { tokenCounter } from '../../src/token-counter.ts';
+import { tokenCounter } from '../../src/root/token-counter.ts';
 import { stackView, startE2eStack, type StackView } from './e2e-stack.ts';
 import { FakeDiscord, type FakeMessage } from './fake-discord.ts';
 

@@ -17,7 +17,7 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import { startDeliverySide, type DeliverySide } from '../../src/delivery-side.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { PLATFORM_VARIABLES, platformDeliverers } from '../../src/platform-deliverers.ts';
+import { PLATFORM_VARIABLES, platformDeliverers } from '../../src/root/platform-deliverers.ts';
 import { RedisKeyValueStore } from '../../src/kv-redis.ts';
 import type { Logger } from '../../src/logger.ts';
 import { loadModelCatalog, type ModelCatalog } from '../../src/models.ts';
@@ -56,7 +56,7 @@ export function workerEnvironment(env: Record<string, string | undefined>): Reco
  * info so its start-up line says when it consumes.
  */
 export function spawnWorker(env: Record<string, string>, log: string[]): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/main.ts'), '--role=worker'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(REPO_ROOT, 'src/root/main.ts'), '--role=worker'], {
     cwd: REPO_ROOT,
     env: workerEnvironment({ ...process.env, ...env, LOG_LEVEL: process.env.E2E_LOG ?? 'info' }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -10,7 +10,7 @@ import { startWebAdapter, type WebAdapter } from '../../adapters/web/start.ts';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
 import { createHttpServer, type HttpServerHandle } from '../../src/http-server.ts';
 import { createLogger } from '../../src/logger.ts';
-import { tokenCounter } from '../../src/token-counter.ts';
+import { tokenCounter } from '../../src/root/token-counter.ts';
 import type { StackView } from './e2e-stack.ts';
 
 export interface EditorServer {

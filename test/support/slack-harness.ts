@@ -8,7 +8,7 @@ import { createSlackBot, SLACK_EVENTS_PATH, type SlackBot } from '../../adapters
 import { ChannelPacer } from '../../adapters/slack/channel-pacer.ts';
 import { createHttpServer, type HttpServerHandle } from '../../src/http-server.ts';
 import { createLogger } from '../../src/logger.ts';
-import { tokenCounter } from '../../src/token-counter.ts';
+import { tokenCounter } from '../../src/root/token-counter.ts';
 import { stackView, startE2eStack, type StackView } from './e2e-stack.ts';
 import { FakeSlack, type FakeSlackMessage, type FakeSlackView } from '../../kit/fake-slack.ts';
 import { pressPayload, reactionPayload, SIGNING_SECRET, slashPayload, viewSubmissionPayload } from '../../kit/slack-payloads.ts';

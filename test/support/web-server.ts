@@ -1,6 +1,6 @@
 /**
  * The web playground on a real HTTP server (loopback, a free port) over whichever queue and
- * key-value store a test gives it, the way src/app.ts wires it; and a browser-like client that
+ * key-value store a test gives it, the way src/root/app.ts wires it; and a browser-like client that
  * keeps one session cookie.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { MemoryWebEventHub } from '../../adapters/web/events.ts';
 import { startWebAdapter, type WebAdapter } from '../../adapters/web/start.ts';
-import { jobPayloadLookup } from '../../src/bot-services.ts';
+import { jobPayloadLookup } from '../../commands/bot-services.ts';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../../src/http-server.ts';

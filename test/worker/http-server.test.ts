@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../../src/http-server.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { summaryLines } from '../../src/startup-summary.ts';
+import { summaryLines } from '../../src/root/startup-summary.ts';
 import { MemoryKeyValueStore } from '../../src/kv-memory.ts';
 import { createLogger } from '../../src/logger.ts';
 import { LocalJobQueue } from '../../src/queue/local-queue.ts';

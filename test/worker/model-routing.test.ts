@@ -65,7 +65,10 @@ function fleet(env: Record<string, string> = {}) {
     mostInPipeline,
     async worker(label: string, workerEnv: Record<string, string> = {}): Promise<WorkerHandle> {
       mostInPipeline[label] = 0;
-      let inPipeline = 0;
+      // Held by BullMQ (active) and, of those, out of the pipeline and only being stored.
+      let held = 0;
+      let storing = 0;
+      const note = () => (mostInPipeline[label] = Math.max(mostInPipeline[label], held - storing));
       const load = pipelineLoader();
       const countingLoader = async (model: ModelInfo): Promise<WorkerPipeline> => {
         const real = await load(model);
@@ -75,12 +78,9 @@ function fleet(env: Record<string, string> = {}) {
           upscale: (req, o) => real.upscale(req, o),
           dispose: () => real.dispose?.() ?? Promise.resolve(),
           decodeEach: async (reqs, o) => {
-            mostInPipeline[label] = Math.max(mostInPipeline[label], (inPipeline += reqs.length));
-            try {
-              return await real.decodeEach(reqs, o);
-            } finally {
-              inPipeline -= reqs.length;
-            }
+            const settled = await real.decodeEach(reqs, o);
+            storing += settled.filter((r) => r.status === 'fulfilled').length;
+            return settled;
           },
         };
       };
@@ -94,7 +94,15 @@ function fleet(env: Record<string, string> = {}) {
       cleanups.push(() => w.close());
       completed[label] = [];
       for (const bull of (w.consumer as QueueConsumer).workers) {
-        bull.on('completed', (job: Job) => completed[label].push(job.data.params.prompt));
+        bull.on('active', () => {
+          held++;
+          note();
+        });
+        bull.on('completed', (job: Job) => {
+          held--;
+          storing--;
+          completed[label].push(job.data.params.prompt);
+        });
       }
       return w;
     },

@@ -1,6 +1,6 @@
 /**
  * /imagine on Slack works the same however the product is run, through the real process
- * entry (src/main.ts) as users start it:
+ * entry (src/root/main.ts) as users start it:
  *   - one process, no Redis (`npm start`: in-process queue, worker and bot together);
  *   - separate processes on a shared Redis (`npm run bot` + `npm run worker`).
  * The same signed requests go to each one's /slack/events and the same things must happen.
@@ -29,17 +29,17 @@ interface RunningProcess {
 }
 
 /**
- * `node --import tsx src/main.ts [--role=...]`, resolved once it prints its health URL. A
+ * `node --import tsx src/root/main.ts [--role=...]`, resolved once it prints its health URL. A
  * worker gets no platform variable at all (workerEnvironment): the bot posts what it stores.
  */
 function startProcess(args: string[], env: Record<string, string>): Promise<RunningProcess> {
   const merged = { ...process.env, ...env };
   const childEnv = args.includes('--role=worker') ? workerEnvironment(merged) : merged;
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/main.ts'), ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/root/main.ts'), ...args], { cwd: ROOT, env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const log: string[] = [];
   return new Promise((resolve, reject) => {
     let out = '';
-    const timer = setTimeout(() => reject(new Error(`src/main.ts ${args.join(' ')} did not start:\n${log.join('').slice(-3000)}`)), 90_000);
+    const timer = setTimeout(() => reject(new Error(`src/root/main.ts ${args.join(' ')} did not start:\n${log.join('').slice(-3000)}`)), 90_000);
     child.stdout!.on('data', (d: Buffer) => {
       log.push(d.toString());
       out += d.toString();
@@ -52,7 +52,7 @@ function startProcess(args: string[], env: Record<string, string>): Promise<Runn
     child.stderr!.on('data', (d: Buffer) => log.push(d.toString()));
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`src/main.ts ${args.join(' ')} exited (${code}):\n${log.join('').slice(-3000)}`));
+      reject(new Error(`src/root/main.ts ${args.join(' ')} exited (${code}):\n${log.join('').slice(-3000)}`));
     });
   });
 }

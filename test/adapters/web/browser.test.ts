@@ -1,5 +1,5 @@
 /**
- * The web playground in a real browser against the real process: `src/main.ts` with nothing
+ * The web playground in a real browser against the real process: `src/root/main.ts` with nothing
  * configured (no Redis, no tokens) serves the page; Chromium (Debian's, driven by
  * playwright-core) types an /imagine, waits for the numbered tiles, reads the pixels the browser
  * drew, presses V1, 🔄 and U1, cancels a queued job, sends an empty /imagine, then opens the

@@ -1,6 +1,6 @@
 /**
  * The region editor and the inline Remix / Custom Zoom forms in a real browser against the real
- * one-process app (`src/main.ts`, nothing configured, the embedded model): Chromium (Debian's,
+ * one-process app (`src/root/main.ts`, nothing configured, the embedded model): Chromium (Debian's,
  * driven by playwright-core) makes a single image, opens Vary (Region), draws a rectangle and a
  * freehand stroke with the mouse, changes the prompt and sends; the mask the server stored has
  * exactly those pixels white, and the edited result appears like any other, its pixels outside

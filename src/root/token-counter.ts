@@ -5,8 +5,8 @@
  * that model: the warning is a courtesy, never a reason to refuse a job.
  */
 import path from 'node:path';
-import type { TokenCounter } from '../commands/context.ts';
-import { ClipTokenizer } from '../worker/diffusion/index.ts';
+import type { TokenCounter } from '../../commands/context.ts';
+import { ClipTokenizer } from '../../worker/diffusion/index.ts';
 
 export function tokenCounter(onUnavailable?: (modelName: string, err: unknown) => void): TokenCounter {
   const tokenizers = new Map<string, ClipTokenizer | null>();

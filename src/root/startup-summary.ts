@@ -5,9 +5,9 @@
  */
 import path from 'node:path';
 import type { AppSummary } from './app.ts';
-import { REPO_ROOT } from './config.ts';
-import { hostForUrl, isWildcardAddress } from './http-server.ts';
-import { safetyCheckerFile } from '../worker/diffusion/model-folder.ts';
+import { REPO_ROOT } from '../config.ts';
+import { hostForUrl, isWildcardAddress } from '../http-server.ts';
+import { safetyCheckerFile } from '../../worker/diffusion/model-folder.ts';
 
 function shortDir(dir: string): string {
   const rel = path.relative(REPO_ROOT, dir);

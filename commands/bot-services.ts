@@ -3,17 +3,17 @@
  * process: the queue, the stores and the model catalog; and the store lookups they all make.
  * Adapters add only their platform's parts (configuration, API clients).
  */
-import type { TokenCounter } from '../commands/context.ts';
-import type { ActionFacts } from '../commands/result-action.ts';
-import type { ActionRef } from './actions.ts';
-import { jobPayloadSchema, type JobPayload } from './jobs.ts';
-import type { KeyValueStore } from './kv.ts';
-import type { Logger } from './logger.ts';
-import type { ModelCatalog } from './models.ts';
-import { BullmqJobQueue } from './queue/bullmq-queue.ts';
-import { LocalJobQueue } from './queue/local-queue.ts';
-import type { JobQueue } from './queue/types.ts';
-import type { ResultStore } from './results.ts';
+import type { TokenCounter } from './context.ts';
+import type { ActionFacts } from './result-action.ts';
+import type { ActionRef } from '../src/actions.ts';
+import { jobPayloadSchema, type JobPayload } from '../src/jobs.ts';
+import type { KeyValueStore } from '../src/kv.ts';
+import type { Logger } from '../src/logger.ts';
+import type { ModelCatalog } from '../src/models.ts';
+import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
+import { LocalJobQueue } from '../src/queue/local-queue.ts';
+import type { JobQueue } from '../src/queue/types.ts';
+import type { ResultStore } from '../src/results.ts';
 
 export type JobPayloadLookup = (jobId: string) => Promise<JobPayload | null>;
 

@@ -18,32 +18,32 @@
  * finishes and stores the jobs in hand, the delivery side posts what it holds, then queue,
  * hub, server and connections close.
  */
-import type { DiscordBot } from '../adapters/discord/inbound.ts';
-import type { SlackBot } from '../adapters/slack/bot.ts';
-import { WebDeliverer } from '../adapters/web/deliver.ts';
-import { MemoryWebEventHub, RedisWebEventHub, type WebEventHub } from '../adapters/web/events.ts';
-import { playgroundEnabled, startWebAdapter, type WebAdapter } from '../adapters/web/start.ts';
-import { resolveProviders } from '../worker/diffusion/providers.ts';
-import { startWorker, type WorkerExit, type WorkerHandle } from '../worker/main.ts';
-import { startDeliverySide } from './delivery-side.ts';
+import type { DiscordBot } from '../../adapters/discord/inbound.ts';
+import type { SlackBot } from '../../adapters/slack/bot.ts';
+import { WebDeliverer } from '../../adapters/web/deliver.ts';
+import { MemoryWebEventHub, RedisWebEventHub, type WebEventHub } from '../../adapters/web/events.ts';
+import { playgroundEnabled, startWebAdapter, type WebAdapter } from '../../adapters/web/start.ts';
+import { resolveProviders } from '../../worker/diffusion/providers.ts';
+import { startWorker, type WorkerExit, type WorkerHandle } from '../../worker/main.ts';
+import { startDeliverySide } from '../delivery-side.ts';
 import { platformDeliverers, platformVariablesSet } from './platform-deliverers.ts';
-import { FsArtifactStore } from './artifacts-fs.ts';
-import { jobPayloadLookup } from './bot-services.ts';
-import type { Config } from './config.ts';
-import { createHttpServer, type HttpServerHandle, type ReadinessCheck } from './http-server.ts';
-import type { KeyValueStore } from './kv.ts';
-import { MemoryKeyValueStore } from './kv-memory.ts';
-import { RedisKeyValueStore } from './kv-redis.ts';
-import type { Logger } from './logger.ts';
-import { createMetrics } from './metrics.ts';
-import { loadModelCatalog, modelLanes, primaryModel, servedModels, type ModelCatalog } from './models.ts';
-import { runsAdapters, runsWorker, type Role } from './process-role.ts';
-import { BullmqJobQueue } from './queue/bullmq-queue.ts';
-import { LocalJobQueue } from './queue/local-queue.ts';
-import type { JobQueue } from './queue/types.ts';
-import { checkEvictionPolicy } from './redis-eviction.ts';
-import { closeRedis, describeRedisTarget, redisFromConfig, usesRedis, type RedisClient } from './redis.ts';
-import { ResultStore } from './results.ts';
+import { FsArtifactStore } from '../artifacts-fs.ts';
+import { jobPayloadLookup } from '../../commands/bot-services.ts';
+import type { Config } from '../config.ts';
+import { createHttpServer, type HttpServerHandle, type ReadinessCheck } from '../http-server.ts';
+import type { KeyValueStore } from '../kv.ts';
+import { MemoryKeyValueStore } from '../kv-memory.ts';
+import { RedisKeyValueStore } from '../kv-redis.ts';
+import type { Logger } from '../logger.ts';
+import { createMetrics } from '../metrics.ts';
+import { loadModelCatalog, modelLanes, primaryModel, servedModels, type ModelCatalog } from '../models.ts';
+import { runsAdapters, runsWorker, type Role } from '../process-role.ts';
+import { BullmqJobQueue } from '../queue/bullmq-queue.ts';
+import { LocalJobQueue } from '../queue/local-queue.ts';
+import type { JobQueue } from '../queue/types.ts';
+import { checkEvictionPolicy } from '../redis-eviction.ts';
+import { closeRedis, describeRedisTarget, redisFromConfig, usesRedis, type RedisClient } from '../redis.ts';
+import { ResultStore } from '../results.ts';
 import { tokenCounter } from './token-counter.ts';
 
 export class StartupError extends Error {
@@ -193,14 +193,14 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
       }
 
       if (config.SLACK_BOT_TOKEN) {
-        const { createSlackBot } = await import('../adapters/slack/bot.ts');
+        const { createSlackBot } = await import('../../adapters/slack/bot.ts');
         const slack: SlackBot = createSlackBot({ ...common, config }, { http });
         await slack.start();
         cleanups.push(() => slack.stop());
         adapters.push(slack.mode === 'http' ? 'slack (HTTP, /slack/events)' : 'slack (Socket Mode)');
       }
       if (config.DISCORD_TOKEN) {
-        const { startDiscordBot } = await import('../adapters/discord/inbound.ts');
+        const { startDiscordBot } = await import('../../adapters/discord/inbound.ts');
         const discord: DiscordBot = await startDiscordBot({ ...common, config, artifacts });
         cleanups.push(() => discord.stop());
         adapters.push('discord');
