@@ -24,10 +24,12 @@ const MAY_IMPORT: Record<Exclude<Layer, 'test' | 'bench' | 'other'>, readonly La
   src: [],
 };
 
-const SOURCE_FOLDERS = ['src', 'commands', 'adapters', 'worker', 'bench', 'test'];
+const SOURCE_FOLDERS = ['src', 'commands', 'adapters', 'worker', 'bench', 'test', 'kit'];
 
 function layerOf(rel: string): Layer {
   if (rel.startsWith('src/root/')) return 'root';
+  // kit/ holds the fixtures tests and benchmarks share: test code, which the product never imports
+  if (rel.startsWith('kit/')) return 'test';
   const top = rel.split('/')[0];
   return (['src', 'commands', 'adapters', 'worker', 'test', 'bench'] as const).find((l) => l === top) ?? 'other';
 }
@@ -181,6 +183,9 @@ describe('the import graph', () => {
     // a static import, a type-only import, a dynamic import() and a test's import
     expect(has('src/root/app.ts', 'worker/main.ts')).toBe(true);
     expect(has('test/deploy/import-flow.test.ts', 'src/config.ts')).toBe(true);
+    // the kit the tests and benchmarks share is read as test code
+    expect(has('kit/app-process.ts', 'kit/tiny-sd-models.ts')).toBe(true);
+    expect(layerOf('kit/app-process.ts')).toBe('test');
     // a platform's Bolt or discord.js side is loaded only when the platform is configured
     expect(edges.some((e) => e.dynamic && e.to === 'adapters/slack/bot.ts')).toBe(true);
     expect(edges.filter((e) => e.from === 'worker/diffusion/families/types.ts' && e.to === 'worker/diffusion/model-folder.ts').map((e) => e.typeOnly)).toEqual([true]);
