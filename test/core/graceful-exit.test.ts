@@ -1,7 +1,7 @@
 /**
  * src/graceful-exit.ts, the one way every process ends, driven by real signal events on this
  * process (process.emit, so no signal reaches the test runner) with the exit recorded instead
- * of taken. The processes themselves are stopped for real in worker-faults and main-startup.
+ * of taken. The processes themselves are stopped for real in test/worker/faults.test.ts and test/e2e/main-startup.test.ts.
  */
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';

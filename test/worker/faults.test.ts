@@ -15,7 +15,7 @@ import { txt2imgPayload, waitFor } from '../../kit/worker-fixtures.ts';
 import { inProcessWorker, progressStep, scenario as scenarioOn, slowJob, state, type ChildWorker } from '../support/worker-scenario.ts';
 
 const haveRedis = redisServerAvailable();
-if (!haveRedis) console.warn('worker-faults tests SKIPPED: no redis-server on PATH and no REDIS_URL');
+if (!haveRedis) console.warn('worker/faults tests SKIPPED: no redis-server on PATH and no REDIS_URL');
 
 let redis: TestRedis;
 const cleanups: Array<() => Promise<void> | void> = [];

@@ -40,7 +40,7 @@ import type { ActionRef } from '../../src/actions.ts';
 import { readPngParameters } from '../../worker/diffusion/images.ts';
 
 const haveRedis = redisServerAvailable();
-if (!haveRedis) console.warn('worker-flow tests SKIPPED: no redis-server on PATH and no REDIS_URL');
+if (!haveRedis) console.warn('worker/flow tests SKIPPED: no redis-server on PATH and no REDIS_URL');
 
 let redis: TestRedis;
 const model = tinyModel();
