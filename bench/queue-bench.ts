@@ -30,9 +30,9 @@ import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { startWorker, type WorkerHandle } from '../worker/main.ts';
 import type { WorkerPipeline } from '../worker/job-runner.ts';
 import { loadPipeline } from '../worker/diffusion/index.ts';
-import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
-import { uniquePrefix } from '../test/support/queue-prefix.ts';
-import { tempDir, tinyModel, txt2imgPayload } from '../test/support/worker-fixtures.ts';
+import { startRedis, type TestRedis } from '../kit/redis-server.ts';
+import { uniquePrefix } from '../kit/queue-prefix.ts';
+import { tempDir, tinyModel, txt2imgPayload } from '../kit/worker-fixtures.ts';
 import type { BenchFigure } from './figure.ts';
 
 const THROUGHPUT_JOBS = 1000;

@@ -5,7 +5,7 @@
  * records when it was busy, so a bench can tell how much of the time it waited on anything else.
  */
 import sharp from 'sharp';
-import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
+import { startRedis, type TestRedis } from '../kit/redis-server.ts';
 import type { DeliveredMessage, Deliverer, DeliveryContext } from '../src/delivery.ts';
 import { imageSeed } from '../src/image-seed.ts';
 import type { GenerateResult } from '../worker/diffusion/index.ts';

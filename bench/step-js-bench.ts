@@ -20,7 +20,7 @@ import { loadPipeline, type GenerateRequest, type GenerateResult, type Pipeline 
 import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/index.ts';
 import { stepGenerator } from '../worker/diffusion/noise.ts';
 import { PrefetchedNoise, startStepNoiseThread, stepNoiseThreadRunning, useStepNoiseThread } from '../worker/diffusion/step-noise-prefetch.ts';
-import { makeTempDir, writeTinyModel } from '../test/support/tiny-sd-models.ts';
+import { makeTempDir, writeTinyModel } from '../kit/tiny-sd-models.ts';
 import type { BenchFigure } from './figure.ts';
 import { median } from './stats.ts';
 

@@ -15,7 +15,7 @@ import { createLogger } from '../../src/logger.ts';
 import { createModelCatalog } from '../../src/models.ts';
 import { startWorker } from '../../worker/main.ts';
 import { RecordingDeliverer } from './recording-deliverer.ts';
-import { pipelineLoader, tinyModelInfo } from './worker-fixtures.ts';
+import { pipelineLoader, tinyModelInfo } from '../../kit/worker-fixtures.ts';
 
 const env = process.env;
 const num = (name: string) => (env[name] ? Number(env[name]) : undefined);
