@@ -53,6 +53,11 @@ function fleet(env: Record<string, string> = {}) {
   /** Jobs each worker completed, by its label, in completion order. */
   const completed: Record<string, string[]> = {};
   /**
+   * Jobs each worker took, in the order it took them: what routing decides. Completion order can
+   * differ, as a job taken while the last one is being stored may be stored first.
+   */
+  const taken: Record<string, string[]> = {};
+  /**
    * The most jobs each worker had in or waiting for its pipeline at once, over all its model
    * queues (jobs that left the pipeline and are only being stored do not count: a worker takes
    * one more job meanwhile, by design).
@@ -66,6 +71,7 @@ function fleet(env: Record<string, string> = {}) {
     config,
     queue,
     completed,
+    taken,
     mostInPipeline,
     storing,
     async worker(label: string, workerEnv: Record<string, string> = {}): Promise<WorkerHandle> {
@@ -101,8 +107,10 @@ function fleet(env: Record<string, string> = {}) {
       });
       cleanups.push(() => w.close());
       completed[label] = [];
+      taken[label] = [];
       for (const bull of (w.consumer as QueueConsumer).workers) {
-        bull.on('active', () => {
+        bull.on('active', (job: Job) => {
+          taken[label].push(job.data.params.prompt);
           held++;
           note();
         });
@@ -170,7 +178,8 @@ describe.skipIf(!haveRedis)('routing jobs to workers by model', () => {
     for (let i = 0; i < 3; i++) await f.enqueue('tiny', `a${i}`);
     for (let i = 0; i < 3; i++) await f.enqueue('tiny-b', `b${i}`);
     await waitFor('the six jobs', () => f.completed.w.length === 6, 60_000);
-    expect(f.completed.w).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
+    expect(f.taken.w).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
+    expect(f.completed.w.sort()).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
     expect(w.residency.loadedNames().sort()).toEqual(['tiny', 'tiny-b']);
     // Two model queues share the worker's capacity (WORKER_CONCURRENCY 1, no batching): one job in
     // (or waiting for) the pipeline at a time; more are held only while earlier ones are stored.
@@ -220,7 +229,8 @@ describe.skipIf(!haveRedis)('routing jobs to workers by model', () => {
       await sleep(1500);
       expect(await f.queue.cancel(slow, TEST_USER)).toEqual({ ok: true, state: 'cancelling' });
       await waitFor('four jobs', () => f.completed.w.length === 4, 90_000);
-      expect(f.completed.w, `WORKER_MODEL_WAIT_S=${waitS}`).toEqual(expected);
+      expect(f.taken.w, `WORKER_MODEL_WAIT_S=${waitS}`).toEqual(['slow', ...expected]);
+      expect(f.completed.w.sort()).toEqual(['a1', 'a2', 'a3', 'b']);
       await w.close();
     }
   });
