@@ -91,11 +91,18 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
 class DecodingWorker extends Worker {
   /** Set when this worker's queue is one of several a LaneGate chooses between. */
   lane: { gate: LaneGate; model: string } | null = null;
+  /** Jobs this queue took through the gate that BullMQ has not started processing yet. */
+  private unstarted = 0;
 
   protected override async moveToActive(token: string, name?: string): Promise<Job> {
     const lane = this.lane;
     if (!lane) return super.moveToActive(token, name);
-    if (!(await lane.gate.enter(lane.model))) {
+    // BullMQ's main loop fetches up to its concurrency in sequence before it starts the jobs it
+    // fetched, and that concurrency is above one with batching or while a job is stored. A fetch
+    // that waited in the gate here would keep this queue's own fetched job from starting; when
+    // that job holds the gate's last slot, nothing ever leaves and the worker hangs. So while a
+    // job of ours waits to start, take none: the empty answer sends BullMQ to start it.
+    if (this.unstarted > 0 || !(await lane.gate.enter(lane.model))) {
       // Not this queue's turn: look again (the gate paused) without waiting for a new job's marker.
       (this as unknown as { drained: boolean }).drained = false;
       return undefined as unknown as Job;
@@ -107,7 +114,8 @@ class DecodingWorker extends Worker {
       lane.gate.leave();
       throw err;
     }
-    if (!job) lane.gate.leave();
+    if (job) this.unstarted++;
+    else lane.gate.leave();
     return job as Job;
   }
 
@@ -120,6 +128,7 @@ class DecodingWorker extends Worker {
   override async processJob(job: Job, token: string, fetchNextCallback?: () => boolean): Promise<void | Job> {
     const lane = this.lane;
     if (!lane) return super.processJob(job, token, fetchNextCallback);
+    this.unstarted = Math.max(0, this.unstarted - 1);
     try {
       return await super.processJob(job, token, () => false);
     } finally {

@@ -53,22 +53,33 @@ function fleet(env: Record<string, string> = {}) {
   /** Jobs each worker completed, by its label, in completion order. */
   const completed: Record<string, string[]> = {};
   /**
+   * Jobs each worker took, in the order it took them: what routing decides. Completion order can
+   * differ, as a job taken while the last one is being stored may be stored first.
+   */
+  const taken: Record<string, string[]> = {};
+  /**
    * The most jobs each worker had in or waiting for its pipeline at once, over all its model
    * queues (jobs that left the pipeline and are only being stored do not count: a worker takes
    * one more job meanwhile, by design).
    */
   const mostInPipeline: Record<string, number> = {};
+  /** Jobs each worker has out of the pipeline and not yet completed (being stored). */
+  const storing: Record<string, number> = {};
+  /** Prompts whose jobs, once out of the pipeline, are not stored until the test lets them go. */
+  const holds = new Map<string, Promise<void>>();
   return {
     config,
     queue,
     completed,
+    taken,
     mostInPipeline,
+    storing,
     async worker(label: string, workerEnv: Record<string, string> = {}): Promise<WorkerHandle> {
       mostInPipeline[label] = 0;
       // Held by BullMQ (active) and, of those, out of the pipeline and only being stored.
       let held = 0;
-      let storing = 0;
-      const note = () => (mostInPipeline[label] = Math.max(mostInPipeline[label], held - storing));
+      storing[label] = 0;
+      const note = () => (mostInPipeline[label] = Math.max(mostInPipeline[label], held - storing[label]));
       const load = pipelineLoader();
       const countingLoader = async (model: ModelInfo): Promise<WorkerPipeline> => {
         const real = await load(model);
@@ -79,8 +90,11 @@ function fleet(env: Record<string, string> = {}) {
           dispose: () => real.dispose?.() ?? Promise.resolve(),
           decodeEach: async (reqs, o) => {
             const settled = await real.decodeEach(reqs, o);
-            storing += settled.filter((r) => r.status === 'fulfilled').length;
-            return settled;
+            storing[label] += settled.filter((r) => r.status === 'fulfilled').length;
+            return settled.map((r, i) => {
+              const hold = holds.get(reqs[i].prompt);
+              return r.status === 'fulfilled' && hold ? { status: r.status, value: { ...r.value, result: hold.then(() => r.value.result) } } : r;
+            });
           },
         };
       };
@@ -93,18 +107,26 @@ function fleet(env: Record<string, string> = {}) {
       });
       cleanups.push(() => w.close());
       completed[label] = [];
+      taken[label] = [];
       for (const bull of (w.consumer as QueueConsumer).workers) {
-        bull.on('active', () => {
+        bull.on('active', (job: Job) => {
+          taken[label].push(job.data.params.prompt);
           held++;
           note();
         });
         bull.on('completed', (job: Job) => {
           held--;
-          storing--;
+          storing[label]--;
           completed[label].push(job.data.params.prompt);
         });
       }
       return w;
+    },
+    /** Holds the jobs of this prompt in their storing phase; the returned call lets them go on. */
+    hold(prompt: string): () => void {
+      let release!: () => void;
+      holds.set(prompt, new Promise<void>((r) => (release = r)));
+      return release;
     },
     async enqueue(model: string, prompt: string, params: Partial<JobPayload['params']> = {}): Promise<string> {
       const o = await queue.enqueue(txt2imgPayload({ model, prompt, ...params }));
@@ -156,11 +178,39 @@ describe.skipIf(!haveRedis)('routing jobs to workers by model', () => {
     for (let i = 0; i < 3; i++) await f.enqueue('tiny', `a${i}`);
     for (let i = 0; i < 3; i++) await f.enqueue('tiny-b', `b${i}`);
     await waitFor('the six jobs', () => f.completed.w.length === 6, 60_000);
-    expect(f.completed.w).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
+    expect(f.taken.w).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
+    expect(f.completed.w.sort()).toEqual(['a0', 'a1', 'a2', 'b0', 'b1', 'b2']);
     expect(w.residency.loadedNames().sort()).toEqual(['tiny', 'tiny-b']);
     // Two model queues share the worker's capacity (WORKER_CONCURRENCY 1, no batching): one job in
     // (or waiting for) the pipeline at a time; more are held only while earlier ones are stored.
     expect(f.mostInPipeline.w).toBe(1);
+  });
+
+  it("a job taken while another is being stored starts at once, though it holds the worker's last slot", async () => {
+    const f = fleet({ WORKER_MODEL_WAIT_S: '3600', WORKER_BATCHING: 'off' });
+    const w = await f.worker('w');
+    const consumer = w.consumer as QueueConsumer;
+    await waitFor('the default model loaded', () => w.residency.isLoaded('tiny'));
+    const letGo = f.hold('first');
+    try {
+      await f.enqueue('tiny', 'first');
+      // Out of the pipeline and being stored: the worker holds one more job meanwhile, and every
+      // model queue's BullMQ Worker has a concurrency of two. tiny-b's queue takes b, the last
+      // slot, and (with room for one more) fetches again before it starts b.
+      await waitFor('the first job being stored', () => f.storing.w === 1);
+      // tiny-b's BullMQ Worker woke to the raised concurrency and is back in one blocking fetch.
+      const queueB = consumer.workers[1];
+      const loopB = (queueB as unknown as { mainLoopQueue: { numTotal(): number; numQueued(): number } }).mainLoopQueue;
+      await waitFor("tiny-b's queue fetching with room for two", () => queueB.concurrency === 2 && loopB.numTotal() === 1 && loopB.numQueued() === 0);
+      await f.enqueue('tiny-b', 'b');
+      await waitFor('b completed while the first job is still being stored', () => f.completed.w.includes('b'), 30_000);
+      expect(consumer.activeJobIds).toHaveLength(1);
+    } finally {
+      letGo();
+    }
+    await waitFor('the first job completed', () => f.completed.w.length === 2);
+    expect(f.completed.w).toEqual(['b', 'first']);
+    expect(w.residency.loadedNames().sort()).toEqual(['tiny', 'tiny-b']);
   });
 
   it('a worker keeps to its loaded model while that model has work, and gives way to a job of another model that waited WORKER_MODEL_WAIT_S', async () => {
@@ -179,7 +229,8 @@ describe.skipIf(!haveRedis)('routing jobs to workers by model', () => {
       await sleep(1500);
       expect(await f.queue.cancel(slow, TEST_USER)).toEqual({ ok: true, state: 'cancelling' });
       await waitFor('four jobs', () => f.completed.w.length === 4, 90_000);
-      expect(f.completed.w, `WORKER_MODEL_WAIT_S=${waitS}`).toEqual(expected);
+      expect(f.taken.w, `WORKER_MODEL_WAIT_S=${waitS}`).toEqual(['slow', ...expected]);
+      expect(f.completed.w.sort()).toEqual(['a1', 'a2', 'a3', 'b']);
       await w.close();
     }
   });
