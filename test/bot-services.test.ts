@@ -7,18 +7,19 @@ import { commandContext } from '../commands/context.ts';
 import { decideAction } from '../commands/result-action.ts';
 import type { ActionRef } from '../src/actions.ts';
 import { jobPayloadLookup, lookUpAction } from '../commands/bot-services.ts';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/root/config.ts';
 import { MAX_SEED } from '../src/jobs.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { createModelCatalog } from '../src/models.ts';
 import { LocalJobQueue } from '../src/queue/local-queue.ts';
 import type { JobQueue } from '../src/queue/types.ts';
 import { ResultStore } from '../src/results.ts';
+import { discordCommandRules } from '../adapters/discord/command-rules.ts';
 import { context, origin, storedResult, TINY, wordTokenCounter } from './support/command-context.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 
 describe('commandContext', () => {
-  const env = { limits: context().limits, models: createModelCatalog([TINY], 'tiny'), countTokens: wordTokenCounter };
+  const env = { limits: context().limits, platformRules: discordCommandRules, models: createModelCatalog([TINY], 'tiny'), countTokens: wordTokenCounter };
 
   it('carries the environment and the origin, with the time of the event', () => {
     const before = Date.now();

@@ -116,8 +116,8 @@ describe('checks every result button shares', () => {
 
   it.each(Object.entries(buttons))('%s: a role holder under a roles policy', (_, press) => {
     const env = { PRESS_POLICY: 'roles:900,901' };
-    expect(press(stored, 0, context({ env, origin: { userId: 'u2', roleIds: ['5', '901'] } })).kind).toBe('job');
-    expect(press(stored, 0, context({ env, origin: { userId: 'u2', roleIds: ['5'] } }))).toMatchObject({ code: 'not-allowed', message: expect.stringContaining('allowed role') });
+    expect(press(stored, 0, context({ env, origin: { userId: 'u2', platformData: { roleIds: ['5', '901'] } } })).kind).toBe('job');
+    expect(press(stored, 0, context({ env, origin: { userId: 'u2', platformData: { roleIds: ['5'] } } }))).toMatchObject({ code: 'not-allowed', message: expect.stringContaining('allowed role') });
   });
 
   it.each(Object.entries(buttons))('%s: a model that is no longer configured', (_, press) => {
@@ -194,7 +194,7 @@ describe('delete (✖ on a result)', () => {
       code: 'not-allowed',
       message: 'Only the person who asked for this image can remove it.',
     });
-    expect(deleteResult({ result: stored }, context({ env: { PRESS_POLICY: 'roles:77' }, origin: { userId: 'mod', roleIds: ['77'] } })).kind).toBe('delete');
+    expect(deleteResult({ result: stored }, context({ env: { PRESS_POLICY: 'roles:77' }, origin: { userId: 'mod', platformData: { roleIds: ['77'] } } })).kind).toBe('delete');
   });
 
   it('says when the result has expired', () => {

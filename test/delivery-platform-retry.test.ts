@@ -12,7 +12,7 @@ import { createDiscordRest } from '../adapters/discord/rest.ts';
 import { ChannelPacer } from '../adapters/slack/channel-pacer.ts';
 import { createSlackDeliverer } from '../adapters/slack/deliver.ts';
 import { FsArtifactStore } from '../src/artifacts-fs.ts';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/root/config.ts';
 import { DelivererRegistry } from '../src/deliverer-registry.ts';
 import type { RetryPolicy } from '../src/delivery-retry.ts';
 import { DeliveryService } from '../src/delivery-service.ts';
@@ -21,6 +21,7 @@ import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 import { createLogger } from '../src/logger.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
 import { storeSecret } from '../src/platform-secrets.ts';
+import { interactionTokenGrant } from '../adapters/discord/secret.ts';
 import { ResultStore } from '../src/results.ts';
 import { FakeDiscord } from './support/fake-discord.ts';
 import { FakeSlack } from './support/fake-slack.ts';
@@ -103,7 +104,7 @@ const discordOrigin = (extra: Partial<Origin> = {}): Origin => ({
   workspaceId: discord.guildId,
   channelId: discord.channelId,
   userId: '2000000000000000001',
-  applicationId: discord.applicationId,
+  platformData: { applicationId: discord.applicationId },
   ...extra,
 });
 
@@ -166,7 +167,7 @@ describe('Discord through the delivery service', () => {
     const r = rig();
     const interaction = discord.deferredInteraction();
     const task = await storedJob(r, discordOrigin({ eventId: interaction.id }));
-    await storeSecret(r.kv, task.jobId, { platform: 'discord', interactionToken: interaction.token });
+    await storeSecret(r.kv, task.jobId, interactionTokenGrant(interaction.token));
     const original = new RegExp(`/${interaction.token}/messages/@original$`);
     discord.injectFault({ method: 'PATCH', path: original, status: 400, body: { message: 'Invalid Form Body', code: 50035 }, when: (c) => c.files.length > 0 });
     const out = await r.service.deliver(task);

@@ -13,7 +13,8 @@ import { SLACK_EVENTS_PATH, slackMode } from '../adapters/slack/bot.ts';
 import { DEFAULT_SLACK_REACTIONS, describeSlackReactions, parseSlackReactions } from '../adapters/slack/reactions.ts';
 import { BLOCK_KIT_LIMITS, blockKitProblems, renderFailure, renderParent, renderResult, renderStatus, statusLine } from '../adapters/slack/render.ts';
 import { escapeMrkdwn, fromSlackText, mention, Mrkdwn, mrkdwn, quotePrompt, toMrkdwn } from '../adapters/slack/slack-text.ts';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { ConfigError } from '../src/config.ts';
+import { loadConfig } from '../src/root/config.ts';
 import { JOB_VERSION, jobPayloadSchema, parseJobResult, type JobPayload } from '../src/jobs.ts';
 import { MemoryKeyValueStore } from '../src/kv-memory.ts';
 

@@ -4,7 +4,7 @@
  * with no Redis). Same payload schemas, limits, progress, cancel and delivery paths.
  */
 import type { JobPayload, JobResult } from '../jobs.ts';
-import type { PlatformSecret } from '../platform-secrets.ts';
+import type { SecretGrant } from '../platform-secrets.ts';
 
 /** What the per-user caps are counted for: the requesting user, and (web playground) the client address behind it. */
 export type LimitSubject = 'user' | 'client';
@@ -29,8 +29,8 @@ export interface EnqueueOptions {
    * sending none. Not stored in the job.
    */
   clientKey?: string;
-  /** Kept under its own expiring key, never in the job data. */
-  secret?: PlatformSecret;
+  /** Kept under its own key for the lifetime its platform grants, never in the job data. */
+  secret?: SecretGrant;
   /**
    * Work that only an admitted job may cost (fetching and storing an attached start image):
    * runs once the job's slot is reserved, before the job is added; what it returns is the
