@@ -29,6 +29,12 @@ describe('commandContext', () => {
     expect(ctx.models).toBe(env.models);
     expect(ctx.countTokens).toBe(wordTokenCounter);
     expect(ctx.randomSeed()).toBe(7);
+    // The platform's rules: Discord's help command, and the roles its origin data names.
+    expect(ctx.helpCommand).toBe('/help');
+    expect(ctx.roles).toEqual([]);
+    expect(commandContext(env, origin({ platformData: { applicationId: '9', roleIds: ['5', '901'] } })).roles).toEqual(['5', '901']);
+    // Another platform's origin carries no Discord roles, whatever its data says.
+    expect(commandContext(env, origin({ platform: 'slack', platformData: { roleIds: ['5'] } })).roles).toEqual([]);
     expect(ctx.now).toBeGreaterThanOrEqual(before);
     expect(ctx.now).toBeLessThanOrEqual(Date.now());
   });

@@ -5,8 +5,8 @@
  *               metrics, artifact store, key-value store, result store, web event hub
  *   queue       REDIS_URL or REDIS_CLUSTER_NODES set: BullMQ on Redis or a Redis Cluster (after
  *               checking Redis will not evict keys); unset: the in-process queue, which the worker half consumes directly
- *   adapters    each platform module (platforms.ts) its configuration turns on, in the list's
- *               order: the web playground unless a chat platform is configured (WEB_PLAYGROUND
+ *   adapters    each platform module (platforms.ts) its configuration turns on, last listed
+ *               first: the web playground unless a chat platform is configured (WEB_PLAYGROUND
  *               decides); Slack when SLACK_BOT_TOKEN is set (HTTP receiver on /slack/events, or
  *               Socket Mode); Discord when DISCORD_TOKEN is set
  *   worker      startWorker: stores results and hands delivery tasks to the delivery queue;

@@ -2,7 +2,9 @@
  * The platforms this product serves. Adding one is a folder adapters/<platform>/ with its
  * module.ts and one line here; everything else (the environment schema, log redaction, what a
  * worker ignores, which adapters start and which deliverers post) is read from this list.
- * The order is the order they start in (and are named in the start-up lines).
+ * The list's order is the order a worker names their ignored credentials in; they start in the
+ * reverse order (the web first, whose page the chat platforms' routes sit beside; then Slack,
+ * then Discord), which is also how the start-up lines name them.
  */
 import { discordPlatform } from '../../adapters/discord/module.ts';
 import { slackPlatform } from '../../adapters/slack/module.ts';
@@ -10,7 +12,7 @@ import { webPlatform } from '../../adapters/web/module.ts';
 import type { Deliverer } from '../delivery.ts';
 import type { PlatformModule, StartedPlatform } from '../platform.ts';
 
-export const PLATFORMS = [webPlatform, slackPlatform, discordPlatform] as const;
+export const PLATFORMS = [discordPlatform, slackPlatform, webPlatform] as const;
 
 type Each = (typeof PLATFORMS)[number];
 type Intersection<U> = (U extends unknown ? (u: U) => void : never) extends (i: infer I) => void ? I : never;
@@ -38,9 +40,9 @@ export async function platformDeliverers(deps: PlatformDelivererDeps): Promise<D
   return out;
 }
 
-/** Starts the inbound side of each platform this configuration turns on, in the list's order. */
+/** Starts the inbound side of each platform this configuration turns on, last listed first. */
 export async function startPlatforms(deps: PlatformDeps, started: (platform: StartedPlatform) => void): Promise<void> {
-  for (const p of configuredPlatforms(deps.config)) {
+  for (const p of configuredPlatforms(deps.config).reverse()) {
     const s = await p.start(deps);
     if (s) started(s);
   }
