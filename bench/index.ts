@@ -29,6 +29,8 @@ const BENCHES: Record<string, () => Promise<BenchModule>> = {
   'step-js': () => import('./step-js-bench.ts'),
   'device-busy': () => import('./device-busy-bench.ts'),
   'worker-scaling': () => import('./worker-scaling-bench.ts'),
+  routing: () => import('./routing-bench.ts'),
+  fairness: () => import('./fairness-bench.ts'),
 };
 
 function format(value: number): string {

@@ -30,6 +30,13 @@ export class SimulatedDevice implements WorkerPipeline {
     return new SimulatedDevice(msPerImage, png);
   }
 
+  /** Holds the device for `ms` after whatever holds it now (a model load does). */
+  hold(ms: number): Promise<void> {
+    const turn = this.free.then(() => sleep(ms));
+    this.free = turn;
+    return turn;
+  }
+
   /** One call at a time holds the device, as a real pipeline's lock does. */
   async decodeEach(reqs: Parameters<WorkerPipeline['decodeEach']>[0], opts: Parameters<WorkerPipeline['decodeEach']>[1]) {
     const turn = this.free.then(async () => {

@@ -39,7 +39,7 @@ export function jobPayloadLookup(queue: JobQueue): JobPayloadLookup | undefined 
   if (queue instanceof LocalJobQueue) return (jobId) => queue.jobPayload(jobId);
   if (!(queue instanceof BullmqJobQueue)) return undefined;
   return async (jobId) => {
-    const job = await queue.queue.getJob(jobId);
+    const job = await queue.getJob(jobId);
     const parsed = jobPayloadSchema.safeParse(job?.data);
     return parsed.success ? parsed.data : null;
   };

@@ -87,6 +87,10 @@ const coreEnvSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { error: 'one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
     QUEUE_PREFIX: z.string().regex(/^\{[\w-]+\}$|^[\w-]+$/, { error: 'a key prefix such as {imagine}' }).default('{imagine}'),
     QUEUE_NAME: z.string().regex(/^[\w-]+$/, { error: 'letters, digits, - and _' }).default('imagine'),
+    /** The models this worker serves (names from the model catalog); empty = all. */
+    WORKER_MODELS: commaList.pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/i, { error: 'a comma list of model names from the model catalog' }))),
+    /** How long the next job of a model this worker has not loaded may wait before the worker takes it anyway. */
+    WORKER_MODEL_WAIT_S: int(0, 86_400, 30),
     WORKER_CONCURRENCY: int(1, 64, 1),
     WORKER_BATCHING: z.enum(['auto', 'on', 'off'], { error: 'auto, on or off' }).default('auto'),
     WORKER_MAX_BATCH: int(1, 64, 4),

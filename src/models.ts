@@ -18,6 +18,7 @@ import { EMBEDDED_MODEL_DIR, EMBEDDED_XL_MODEL_DIR, SAMPLERS, type Config } from
 import { detectFamily } from '../worker/diffusion/families/index.ts';
 import { sdFamily } from '../worker/diffusion/families/sd.ts';
 import type { FamilyDefaults } from '../worker/diffusion/families/types.ts';
+import type { ModelLanes } from './queue/keys.ts';
 
 /** CLIP reads 77 positions: BOS, 75 prompt tokens, EOS. */
 export const PROMPT_TOKEN_LIMIT = 75;
@@ -215,4 +216,28 @@ export function loadModelCatalog(
   const dirs = [embeddedDir, ...optionalEmbeddedDirs.filter((d) => fs.existsSync(path.join(d, 'model_index.json')))].map((d) => path.resolve(d));
   const models = dirs.map((dir) => modelFromFolder(dir, {}, path.join(dir, 'model_index.json')));
   return createModelCatalog(models, undefined, dirs[0]);
+}
+
+/** The catalog's names as the queue routes them: one BullMQ queue per model, the default model's being the plain one. */
+export function modelLanes(catalog: ModelCatalog): ModelLanes {
+  return { defaultModel: catalog.defaultModel.name, models: catalog.names() };
+}
+
+/**
+ * The models a worker serves (WORKER_MODELS; empty = every model of the catalog), in catalog
+ * order. A name the catalog does not know stops start-up: such a worker would wait forever.
+ */
+export function servedModels(catalog: ModelCatalog, requested: readonly string[]): ModelInfo[] {
+  if (requested.length === 0) return [...catalog.models];
+  const unknown = requested.filter((name) => !catalog.get(name));
+  if (unknown.length > 0) {
+    throw new ModelCatalogError('WORKER_MODELS', `${unknown.map((n) => JSON.stringify(n)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in the model catalog (${catalog.names().join(', ')})`);
+  }
+  const wanted = new Set(requested.map((name) => catalog.get(name)!.name));
+  return catalog.models.filter((m) => wanted.has(m.name));
+}
+
+/** The model a worker loads at start and reports ready on: the catalog's default when it serves it, else its first. */
+export function primaryModel(catalog: ModelCatalog, served: readonly ModelInfo[]): string {
+  return served.some((m) => m.name === catalog.defaultModel.name) ? catalog.defaultModel.name : served[0].name;
 }

@@ -168,13 +168,15 @@ describe('ports and probes', () => {
 });
 
 describe('queue scaling and Redis', () => {
-  it("KEDA watches the queue's real wait list, on the Redis Service the workers use, and scales the worker Deployment", () => {
+  it("KEDA watches the model queue's real waiting set, on the Redis Service the workers use, and scales the worker Deployment", () => {
     const scaled = named('ScaledObject', 'imagine-worker');
     const worker = containerOf('imagine-worker');
     const config = loadConfig({ ...dockerfileForImage(worker.image).env, ...envOf(worker) });
     const trigger = scaled.spec.triggers.find((t: Obj) => t.type === 'redis');
+    // The worker serves the catalog's one model (WORKER_MODELS unset): the default model's queue.
+    expect(config.WORKER_MODELS).toEqual([]);
     expect(trigger.metadata.listName).toBe(waitListKey(config));
-    expect(trigger.metadata.listName).toBe('{imagine}:imagine:wait');
+    expect(trigger.metadata.listName).toBe('{imagine}:imagine:prioritized');
     expect(scaled.spec.scaleTargetRef.name).toBe('imagine-worker');
     const redisUrl = new URL(config.REDIS_URL!);
     // KEDA dials from its own namespace: the address is the Service's cluster-wide name.
@@ -182,6 +184,18 @@ describe('queue scaling and Redis', () => {
     const redisService = named('Service', redisUrl.hostname);
     expect(redisService.spec.ports.map((p: Obj) => p.port)).toContain(Number(redisUrl.port));
     expect(envOf(containerOf('imagine-bot')).REDIS_URL).toBe(config.REDIS_URL);
+  });
+
+  it('one ScaledObject per model queue: each scales its own worker Deployment on its own set', () => {
+    const scaledObjects = byKind('ScaledObject');
+    const lists = scaledObjects.map((s) => s.spec.triggers.find((t: Obj) => t.type === 'redis').metadata.listName);
+    expect(new Set(lists).size).toBe(scaledObjects.length);
+    const targets = scaledObjects.map((s) => s.spec.scaleTargetRef.name);
+    expect(new Set(targets).size).toBe(scaledObjects.length);
+    for (const target of targets) expect(named('Deployment', target), target).toBeDefined();
+    // The per-model name the README and the manifest comment give for a second model.
+    expect(waitListKey({ QUEUE_PREFIX: '{imagine}', QUEUE_NAME: 'imagine' }, 'sdxl', { defaultModel: 'sd15', models: ['sd15', 'sdxl'] })).toBe('{imagine}:imagine-m-sdxl:prioritized');
+    expect(readFileSync(path.join(DEPLOY, 'kubernetes', 'keda', 'scaled-object.yaml'), 'utf8')).toContain('{imagine}:imagine-m-<model>:prioritized');
   });
 
   it('Redis runs with noeviction and AOF in both the cluster and compose', () => {

@@ -73,6 +73,13 @@ describe('refusing bad configuration', () => {
     expect(code).toBe(1);
     expect(stderr).toBe(`${path.join(temp, 'no-such-model', 'model_index.json')}: file not found\n`);
   });
+
+  it('WORKER_MODELS naming a model the catalog lacks stops start-up in one line naming it and the catalog', async () => {
+    const { code, stdout, stderr } = await runToExit({ WORKER_MODELS: 'tiny,sdxl-base' });
+    expect(code).toBe(1);
+    expect(stderr).toBe('WORKER_MODELS: "sdxl-base" is not in the model catalog (tiny, tiny-xl)\n');
+    expect(stdout).toBe('');
+  });
 });
 
 describe('secrets stay out of the output', () => {

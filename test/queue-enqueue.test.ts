@@ -26,7 +26,7 @@ describe.skipIf(!h.available)('enqueue and position', () => {
     expect(job!.opts.removeOnComplete).toEqual(defaultJobOptions(config).removeOnComplete);
     expect(job!.opts.removeOnFail).toEqual(defaultJobOptions(config).removeOnFail);
 
-    expect(await h.connection().llen(waitListKey(config))).toBe(3);
+    expect(await h.connection().zcard(waitListKey(config))).toBe(3);
     expect(await q.position(ids[2])).toBe(3);
     expect(await q.position('no-such-job')).toBeNull();
     expect(await q.counts()).toEqual({ waiting: 3, active: 0, completed: 0, failed: 0, delayed: 0 });
@@ -34,14 +34,15 @@ describe.skipIf(!h.available)('enqueue and position', () => {
 
   it('reports 0 for the running job, moves the others up, and null once finished', async () => {
     const config = h.config();
-    const q = h.queue(config);
-    await positionsStory(q, () => h.worker(config));
-    const counts = await q.counts();
-    expect(counts).toMatchObject({ waiting: 1, active: 1, completed: 1 });
+    await positionsStory(h.queue(config), () => h.worker(config));
   });
 
-  it('waitListKey is the list BullMQ pushes to, under the hash-tagged prefix', () => {
-    expect(waitListKey({ QUEUE_PREFIX: '{imagine}', QUEUE_NAME: 'imagine' })).toBe('{imagine}:imagine:wait');
+  it('waitListKey is the set BullMQ adds prioritized jobs to, under the hash-tagged prefix, one per model queue', () => {
+    const config = { QUEUE_PREFIX: '{imagine}', QUEUE_NAME: 'imagine' };
+    const lanes = { defaultModel: 'sd15', models: ['sd15', 'sdxl'] };
+    expect(waitListKey(config)).toBe('{imagine}:imagine:prioritized');
+    expect(waitListKey(config, 'sd15', lanes)).toBe('{imagine}:imagine:prioritized');
+    expect(waitListKey(config, 'sdxl', lanes)).toBe('{imagine}:imagine-m-sdxl:prioritized');
   });
 });
 
@@ -135,7 +136,7 @@ describe.skipIf(!h.available)('deduplication', () => {
     expect(ids.size).toBe(1);
     expect(outcomes.filter((o) => o.ok && !o.duplicate)).toHaveLength(1);
     expect(outcomes.every((o) => o.ok && o.position === 1)).toBe(true);
-    expect(await h.connection().llen(waitListKey(config))).toBe(1);
+    expect(await h.connection().zcard(waitListKey(config))).toBe(1);
   });
 });
 

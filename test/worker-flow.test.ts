@@ -556,7 +556,7 @@ describe.skipIf(!haveRedis)('worker flow', () => {
     // While job 1 is being stored, job 2 is taken; job 3 waits (one job in the pipeline, one storing).
     await waitFor('job 2 active', async () => (await r.queue.queue.getJob(ids[1]))?.processedOn !== undefined);
     expect(await (await r.queue.queue.getJob(ids[0]))!.getState()).toBe('active');
-    expect(await (await r.queue.queue.getJob(ids[2]))!.getState()).toBe('waiting');
+    expect(await (await r.queue.queue.getJob(ids[2]))!.getState()).toBe('prioritized'); // waiting for its fair turn
     for (const id of ids) await delivered(r, id);
     const jobs = await Promise.all(ids.map((id) => r.queue.queue.getJob(id)));
     // Job 2 started before job 1 was finished storing.

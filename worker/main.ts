@@ -27,7 +27,9 @@ import type { KeyValueStore } from '../src/kv.ts';
 import { RedisKeyValueStore } from '../src/kv-redis.ts';
 import { createLogger, type Logger } from '../src/logger.ts';
 import { createMetrics, type Metrics } from '../src/metrics.ts';
-import { loadModelCatalog, type ModelCatalog, type ModelInfo } from '../src/models.ts';
+import { loadModelCatalog, modelLanes, primaryModel, servedModels, type ModelCatalog, type ModelInfo } from '../src/models.ts';
+import { sumJobCounts } from '../src/queue/bullmq-queue.ts';
+import { queueKeys } from '../src/queue/keys.ts';
 import { closeRedis, redisFromConfig, type RedisClient } from '../src/redis.ts';
 import type { LocalJobQueue } from '../src/queue/local-queue.ts';
 import { ResultStore } from '../src/results.ts';
@@ -39,6 +41,7 @@ import { JobRunner, type WorkerPipeline } from './job-runner.ts';
 import { ModelResidency, type PipelineLoader } from './model-residency.ts';
 import { LocalQueueConsumer } from './local-consumer.ts';
 import { QueueConsumer, type Consumer } from './queue-consumer.ts';
+import { peekLane } from './lane-gate.ts';
 import { RecyclePolicy, type RecycleReason } from './recycle-policy.ts';
 
 export interface WorkerDeps {
@@ -118,22 +121,26 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
   const artifacts = deps.artifacts ?? new FsArtifactStore(config.ARTIFACT_DIR);
   const results = new ResultStore(kv);
   const catalog = deps.catalog ?? loadModelCatalog(config);
+  // The models this worker serves, and their queues (one per model: src/queue/keys.ts).
+  const served = servedModels(catalog, config.WORKER_MODELS);
+  const lanes = queueKeys(config, modelLanes(catalog)).lanes.filter((l) => served.some((m) => m.name === l.model));
+  if (local && config.WORKER_MODELS.length > 0) logger.warn({ WORKER_MODELS: config.WORKER_MODELS }, 'WORKER_MODELS applies to workers on Redis; the in-process queue is served for every model');
   if (local && !deps.deliverers) throw new Error('startWorker: a local queue needs the deliverers that post its results in this process (deps.deliverers)');
 
   const batching = batchingEnabled(config);
   const maxBatch = batching ? config.WORKER_MAX_BATCH : 1;
   const slots = config.WORKER_CONCURRENCY;
 
-  let countsQueue: Queue | null = null;
+  let countsQueues: Queue[] | null = null;
   const metrics =
     deps.metrics ??
     createMetrics({
       defaultMetrics: true,
+      // The queues this worker serves, summed.
       queueCounts: async () => {
         if (local) return local.counts();
-        countsQueue ??= new Queue(config.QUEUE_NAME, { connection: redis!, prefix: config.QUEUE_PREFIX });
-        const c = await countsQueue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
-        return { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, completed: c.completed ?? 0, failed: c.failed ?? 0, delayed: c.delayed ?? 0 };
+        countsQueues ??= lanes.map((l) => new Queue(l.name, { connection: redis!, prefix: config.QUEUE_PREFIX }));
+        return sumJobCounts(countsQueues);
       },
     });
 
@@ -223,9 +230,16 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
         closeGraceMs: deps.closeGraceMs,
         workerName: id,
         onSettled,
+        lanes: {
+          queues: lanes.map((l) => ({ name: l.name, model: l.model! })),
+          holds: (model) => residency.holds(model),
+          peek: (model) => peekLane(redis!, lanes.find((l) => l.model === model)!),
+          maxWaitMs: config.WORKER_MODEL_WAIT_S * 1000,
+        },
       });
 
-  const defaultModel = catalog.defaultModel.name;
+  // The model loaded at start and checked by readiness: the default one when this worker serves it.
+  const defaultModel = primaryModel(catalog, served);
   let http: HttpServerHandle | null = null;
   const readiness: Record<string, ReadinessCheck> = {
     model: () => (residency.isLoaded(defaultModel) ? true : loadErrors.has(defaultModel) ? `model ${defaultModel} failed to load` : `model ${defaultModel} is loading`),
@@ -252,7 +266,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
     residency.get(defaultModel).catch(() => undefined); // failures are reported through readiness and each job
   }
   await consumer.start();
-  logger.info({ queue: local ? 'local' : `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, slots, batching, maxBatch, models: catalog.names(), delivers: delivery?.service.platforms() ?? [], port: http?.port }, 'worker started');
+  logger.info({ queue: local ? 'local' : lanes.map((l) => `${config.QUEUE_PREFIX}:${l.name}`), slots, batching, maxBatch, models: served.map((m) => m.name), delivers: delivery?.service.platforms() ?? [], port: http?.port }, 'worker started');
 
   const handle: WorkerHandle = {
     id,
@@ -274,7 +288,7 @@ export async function startWorker(config: Config, deps: WorkerDeps): Promise<Wor
         await residency.close();
         if (deps.http === undefined) await http?.close();
         else if (http) for (const name of Object.keys(readiness)) http.removeReadinessCheck(name);
-        await countsQueue?.close().catch(() => undefined);
+        await Promise.all((countsQueues ?? []).map((q) => q.close().catch(() => undefined)));
         if (ownsRedis && redis) await closeRedis(redis);
         logger.info({ exit: exit.reason, jobs: recycle.jobsDone }, 'worker stopped');
         resolveDone(exit);

@@ -77,6 +77,12 @@ export class ModelResidency<P extends ResidentPipeline> {
     return !!model && this.ready.has(model.name);
   }
 
+  /** Loaded or loading: what model routing prefers this worker's jobs for. */
+  holds(name: string): boolean {
+    const model = this.catalog.get(name);
+    return !!model && (this.ready.has(model.name) || this.loading.has(model.name));
+  }
+
   loadedNames(): string[] {
     return [...this.ready.keys()];
   }

@@ -9,7 +9,10 @@
  *   failed by BullMQ without running; the 'failed' event posts its notice here;
  * - prefetch: with batching on, up to slots x maxBatch jobs are held active at once so
  *   compatible ones can share a pipeline call;
- * - undecodable data: see DecodingWorker.
+ * - undecodable data: see DecodingWorker;
+ * - model routing: one BullMQ Worker per model queue this worker serves, sharing its capacity
+ *   through a LaneGate (lane-gate.ts) that prefers the models it has loaded. A worker with one
+ *   queue (one model, or no model queues) has no gate and reads that queue as BullMQ alone does.
  */
 import { Worker, type Job, type JobJson } from 'bullmq';
 import type { RedisClient } from '../src/redis.ts';
@@ -22,6 +25,7 @@ import { STALLED_LIMIT_REASONS } from './errors.ts';
 import { JobAttempts, UndecodableJobData, type AttemptConfig } from './job-attempt.ts';
 import { FinishingSlots } from './finishing-slots.ts';
 import type { JobRunner } from './job-runner.ts';
+import { LaneGate, type LaneState } from './lane-gate.ts';
 
 /** What startWorker needs of a consumer, whichever queue it reads. */
 export interface Consumer {
@@ -51,6 +55,14 @@ export interface QueueConsumerOptions {
   onSettled?(): void;
   /** How long close() lets BullMQ finish once no job of ours runs, before cutting its blocking connection. */
   closeGraceMs?: number;
+  /** The model queues to consume (default: QUEUE_NAME alone) and, with more than one, how to choose between them. */
+  lanes?: {
+    queues: readonly { name: string; model: string }[];
+    holds(model: string): boolean;
+    peek(model: string): Promise<LaneState>;
+    maxWaitMs: number;
+    pollMs?: number;
+  };
 }
 
 /**
@@ -77,6 +89,44 @@ function delay(ms: number, signal: AbortSignal): Promise<void> {
  * instead, such a job reaches the processor as UndecodableJobData and fails as invalid, once.
  */
 class DecodingWorker extends Worker {
+  /** Set when this worker's queue is one of several a LaneGate chooses between. */
+  lane: { gate: LaneGate; model: string } | null = null;
+
+  protected override async moveToActive(token: string, name?: string): Promise<Job> {
+    const lane = this.lane;
+    if (!lane) return super.moveToActive(token, name);
+    if (!(await lane.gate.enter(lane.model))) {
+      // Not this queue's turn: look again (the gate paused) without waiting for a new job's marker.
+      (this as unknown as { drained: boolean }).drained = false;
+      return undefined as unknown as Job;
+    }
+    let job: Job | undefined;
+    try {
+      job = await super.moveToActive(token, name);
+    } catch (err) {
+      lane.gate.leave();
+      throw err;
+    }
+    if (!job) lane.gate.leave();
+    return job as Job;
+  }
+
+  /**
+   * A gated queue's job holds its place in the gate until BullMQ is done with it, whether the
+   * processor ran or BullMQ failed the job without running it. And BullMQ would take the queue's
+   * next job in the same call that finishes one (fetchNext), passing by the gate: a gated queue
+   * takes each job through moveToActive instead.
+   */
+  override async processJob(job: Job, token: string, fetchNextCallback?: () => boolean): Promise<void | Job> {
+    const lane = this.lane;
+    if (!lane) return super.processJob(job, token, fetchNextCallback);
+    try {
+      return await super.processJob(job, token, () => false);
+    } finally {
+      lane.gate.leave();
+    }
+  }
+
   protected override createJob(json: JobJson, jobId: string): Job {
     try {
       return super.createJob(json, jobId);
@@ -90,12 +140,17 @@ class DecodingWorker extends Worker {
 }
 
 export class QueueConsumer implements Consumer {
+  /** The first model queue's BullMQ Worker (the only one without model routing). */
   readonly worker: Worker;
+  readonly workers: Worker[];
+  private readonly gate: LaneGate | null;
   private readonly attempts: JobAttempts;
   private cancelSub: CancelSubscription | null = null;
   private readonly notices = new Set<Promise<void>>();
   private closing: Promise<void> | null = null;
   private readonly slots: FinishingSlots;
+  /** Jobs this worker may hold now, across its model queues: base concurrency + jobs being stored. */
+  private holding: number;
 
   constructor(private readonly opts: QueueConsumerOptions) {
     const { connection, config } = opts;
@@ -107,32 +162,58 @@ export class QueueConsumer implements Consumer {
       cancels: { isCancelRequested: (id) => isCancelRequested(connection, config, id), clearCancel: (id) => clearCancel(connection, config, id) },
       onAttemptEnd: () => opts.onSettled?.(),
     });
-    this.worker = new DecodingWorker(config.QUEUE_NAME, (job) => this.attempts.process(job), {
-      connection,
-      prefix: config.QUEUE_PREFIX,
-      concurrency: opts.concurrency,
-      autorun: false,
-      lockDuration: opts.lockDurationMs ?? 30_000,
-      stalledInterval: opts.stalledIntervalMs ?? 30_000,
-      maxStalledCount: opts.maxStalledCount ?? 1,
-      name: opts.workerName,
+    const queues = opts.lanes?.queues ?? [{ name: config.QUEUE_NAME, model: '' }];
+    const lanes = opts.lanes;
+    this.gate =
+      lanes && queues.length > 1
+        ? new LaneGate({
+            models: queues.map((q) => q.model),
+            capacity: () => this.holding,
+            holds: lanes.holds,
+            peek: lanes.peek,
+            maxWaitMs: lanes.maxWaitMs,
+            pollMs: lanes.pollMs,
+          })
+        : null;
+    const gate = this.gate;
+    this.workers = queues.map((q) => {
+      const worker = new DecodingWorker(q.name, (job) => this.attempts.process(job), {
+        connection,
+        prefix: config.QUEUE_PREFIX,
+        concurrency: opts.concurrency,
+        autorun: false,
+        lockDuration: opts.lockDurationMs ?? 30_000,
+        stalledInterval: opts.stalledIntervalMs ?? 30_000,
+        maxStalledCount: opts.maxStalledCount ?? 1,
+        name: opts.workerName,
+      });
+      if (gate) worker.lane = { gate, model: q.model };
+      worker.on('error', (err) => opts.logger.warn({ queue: q.name, err: { message: err.message } }, 'queue worker error'));
+      worker.on('failed', (job, err) => this.onFailed(job, err));
+      return worker;
     });
-    this.worker.on('error', (err) => opts.logger.warn({ err: { message: err.message } }, 'queue worker error'));
-    this.worker.on('failed', (job, err) => this.onFailed(job, err));
+    this.worker = this.workers[0];
+    this.holding = opts.concurrency;
     this.slots = new FinishingSlots(opts.concurrency, (n) => {
-      const raised = n > this.worker.concurrency;
-      this.worker.concurrency = n;
-      // BullMQ reads a raised concurrency only when its main loop wakes, which it does when a held
-      // job settles. An empty entry wakes it now, the same way an empty fetch does
-      // (bullmq 6 Worker.mainLoop; worker-flow's "never waits on storing" test guards it).
-      if (raised) (this.worker as unknown as { mainLoopQueue?: { add(p: Promise<undefined>): void } }).mainLoopQueue?.add(Promise.resolve(undefined));
+      const raised = n > this.holding;
+      this.holding = n;
+      for (const worker of this.workers) {
+        worker.concurrency = n;
+        // BullMQ reads a raised concurrency only when its main loop wakes, which it does when a held
+        // job settles. An empty entry wakes it now, the same way an empty fetch does
+        // (bullmq 6 Worker.mainLoop; worker-flow's "never waits on storing" test guards it).
+        if (raised) (worker as unknown as { mainLoopQueue?: { add(p: Promise<undefined>): void } }).mainLoopQueue?.add(Promise.resolve(undefined));
+      }
+      if (raised) this.gate?.wake();
     });
   }
 
   async start(): Promise<void> {
     this.cancelSub = await subscribeCancels(this.opts.connection, this.opts.config, (jobId) => this.attempts.cancel(jobId), this.opts.logger);
-    void this.worker.run().catch((err: Error) => this.opts.logger.error({ err }, 'queue worker stopped'));
-    await this.worker.waitUntilReady();
+    for (const worker of this.workers) {
+      void worker.run().catch((err: Error) => this.opts.logger.error({ queue: worker.name, err }, 'queue worker stopped'));
+    }
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
   }
 
   get activeJobIds(): string[] {
@@ -166,13 +247,14 @@ export class QueueConsumer implements Consumer {
   /** Stop taking jobs, let the ones held finish and deliver, then unsubscribe. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      const closed = this.worker.close();
+      this.gate?.close();
+      const closed = Promise.all(this.workers.map((w) => w.close()));
       const timers = new AbortController();
       const graceMs = this.opts.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
       const stuck = this.attempts.whenIdle().then(() => delay(graceMs, timers.signal)).then(() => 'stuck' as const);
       if ((await Promise.race([closed.then(() => 'closed' as const), stuck])) === 'stuck') {
         this.opts.logger.warn({ graceMs }, 'the queue worker did not close after its last job; cutting its blocking connection');
-        await this.worker.backend.disconnectBlocking(false).catch(() => undefined);
+        await Promise.all(this.workers.map((w) => w.backend.disconnectBlocking(false).catch(() => undefined)));
         await Promise.race([closed, delay(AFTER_CUT_MS, timers.signal)]);
       }
       timers.abort();

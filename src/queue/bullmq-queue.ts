@@ -14,7 +14,7 @@
  * without retry (BullMQ UnrecoverableError).
  */
 import { randomUUID } from 'node:crypto';
-import { Queue, type DefaultJobOptions } from 'bullmq';
+import { Queue, type DefaultJobOptions, type Job } from 'bullmq';
 import type { Config } from '../config.ts';
 import { jobPayloadSchema, type JobPayload } from '../jobs.ts';
 import type { KeyValueStore } from '../kv.ts';
@@ -26,7 +26,8 @@ import { closeRedis, redisFromConfig, type RedisClient as Redis } from '../redis
 import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
 import { isCancelRequested, requestCancel } from './cancel-signal.ts';
 import { validateEnqueue, validatePrepared } from './enqueue-validation.ts';
-import { queueKeys, type QueueKeys } from './keys.ts';
+import { fairPriority } from './fair-order.ts';
+import { queueKeys, type LaneKeys, type ModelLanes, type QueueKeys } from './keys.ts';
 import { commitSlot, forgetUserJob, releaseSlot, reserveSlot, userJobIds, type ReserveRequest } from './limits.ts';
 import { jobPosition } from './position.ts';
 import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobQueue, JobState, JobSummary, QueueCounts } from './types.ts';
@@ -56,12 +57,19 @@ export interface BullmqJobQueueOptions {
   /** Where platform secrets go; defaults to the Redis store under the queue prefix (where workers look). */
   secrets?: KeyValueStore;
   logger?: Logger;
+  /**
+   * The model catalog's names: each model's jobs go to its own BullMQ queue (keys.ts
+   * ModelLanes), which only workers serving it consume. Absent: one queue for every job.
+   */
+  models?: ModelLanes;
 }
 
 export class BullmqJobQueue implements JobQueue {
   readonly backend = 'redis' as const;
-  /** The underlying BullMQ queue (metrics, admin). */
+  /** The underlying BullMQ queue of the default model (or of every job without model lanes). */
   readonly queue: Queue;
+  /** Every model's BullMQ queue by queue name, the default one first. */
+  readonly queues: Map<string, Queue>;
   readonly keys: QueueKeys;
   readonly redis: Redis;
   private readonly secrets: KeyValueStore;
@@ -74,14 +82,31 @@ export class BullmqJobQueue implements JobQueue {
     this.logger = opts.logger ?? createLogger({ name: 'queue' });
     this.ownsRedis = !opts.redis;
     this.redis = opts.redis ?? redisFromConfig(opts.config, { role: 'client', name: 'queue', logger: this.logger });
-    this.keys = queueKeys(opts.config);
+    this.keys = queueKeys(opts.config, opts.models);
     this.secrets = opts.secrets ?? RedisKeyValueStore.fromConfig(this.redis, opts.config);
-    this.queue = new Queue(opts.config.QUEUE_NAME, {
-      connection: this.redis,
-      prefix: opts.config.QUEUE_PREFIX,
-      defaultJobOptions: defaultJobOptions(opts.config),
-    });
-    this.queue.on('error', (err: Error) => this.logger.warn({ queue: this.keys.base, err: { message: err.message } }, 'queue error'));
+    this.queues = new Map(
+      this.keys.lanes.map((lane) => {
+        const queue = new Queue(lane.name, { connection: this.redis, prefix: opts.config.QUEUE_PREFIX, defaultJobOptions: defaultJobOptions(opts.config) });
+        queue.on('error', (err: Error) => this.logger.warn({ queue: lane.name, err: { message: err.message } }, 'queue error'));
+        return [lane.name, queue] as const;
+      }),
+    );
+    this.queue = this.queues.get(opts.config.QUEUE_NAME)!;
+  }
+
+  /** The lane (model queue) a job goes to: its model's, or the main one for a model without its own. */
+  laneFor(payload: JobPayload): LaneKeys {
+    const model = payload.params.model.toLowerCase();
+    return this.keys.lanes.find((l) => l.model === model) ?? this.keys.lanes[0];
+  }
+
+  /** A job by id, in whichever model queue holds it. */
+  async getJob(jobId: string): Promise<Job | undefined> {
+    for (const queue of this.queues.values()) {
+      const job = await queue.getJob(jobId);
+      if (job) return job;
+    }
+    return undefined;
   }
 
   async enqueue(input: JobPayload, opts: EnqueueOptions = {}): Promise<EnqueueOutcome> {
@@ -107,7 +132,10 @@ export class BullmqJobQueue implements JobQueue {
     try {
       // Stored before the add so a worker that picks the job at once finds it.
       if (secret) await storeSecret(this.secrets, req.jobId, secret);
-      await this.queue.add(queued.kind, data, { jobId: req.jobId });
+      const lane = this.laneFor(queued);
+      // Its turn in the model's line (fair-order.ts): round robin over workspaces and their users.
+      const priority = await fairPriority(this.redis, this.keys, lane, queued.origin);
+      await this.queues.get(lane.name)!.add(queued.kind, data, { jobId: req.jobId, priority });
     } catch (err) {
       await Promise.allSettled([releaseSlot(this.redis, this.keys, req), this.secrets.del(`secret:${req.jobId}`)]);
       throw new Error(`enqueue of a ${queued.kind} job failed: ${(err as Error).message}`, { cause: err });
@@ -126,14 +154,14 @@ export class BullmqJobQueue implements JobQueue {
   }
 
   async cancel(jobId: string, byUserId: string): Promise<CancelOutcome> {
-    const job = await this.queue.getJob(jobId);
+    const job = await this.getJob(jobId);
     if (!job) return CANCEL_REFUSALS['not-found'];
     const owner = (job.data as { origin?: { userId?: unknown } } | undefined)?.origin?.userId;
     if (owner !== byUserId) return CANCEL_REFUSALS['not-owner'];
 
     const state = await job.getState();
     if (state === 'completed' || state === 'failed') return CANCEL_REFUSALS.finished;
-    if (state !== 'active' && (await this.queue.remove(jobId)) === 1) {
+    if (state !== 'active' && (await this.queues.get(job.queueName)!.remove(jobId)) === 1) {
       await Promise.all([forgetUserJob(this.redis, this.keys, byUserId, jobId), this.secrets.del(`secret:${jobId}`)]);
       return { ok: true, state: 'removed' };
     }
@@ -150,7 +178,7 @@ export class BullmqJobQueue implements JobQueue {
   async userJobs(userId: string): Promise<JobSummary[]> {
     const out: JobSummary[] = [];
     for (const jobId of await userJobIds(this.redis, this.keys, userId)) {
-      const job = await this.queue.getJob(jobId);
+      const job = await this.getJob(jobId);
       if (!job) continue;
       const state = toJobState(await job.getState());
       if (state !== 'waiting' && state !== 'active') continue;
@@ -161,19 +189,13 @@ export class BullmqJobQueue implements JobQueue {
     return out;
   }
 
-  async counts(): Promise<QueueCounts> {
-    const c = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
-    return {
-      waiting: (c.waiting ?? 0) + (c.prioritized ?? 0),
-      active: c.active ?? 0,
-      completed: c.completed ?? 0,
-      failed: c.failed ?? 0,
-      delayed: c.delayed ?? 0,
-    };
+  /** Summed over every model queue. */
+  counts(): Promise<QueueCounts> {
+    return sumJobCounts([...this.queues.values()]);
   }
 
   async close(): Promise<void> {
-    await this.queue.close();
+    await Promise.all([...this.queues.values()].map((q) => q.close()));
     if (this.ownsRedis) await closeRedis(this.redis);
   }
 
@@ -185,11 +207,25 @@ export class BullmqJobQueue implements JobQueue {
   private async settledPosition(jobId: string): Promise<number> {
     for (let i = 0; i < 40; i++) {
       if ((await this.redis.zscore(this.keys.pending, jobId)) === null) break;
-      if (await this.redis.exists(this.keys.jobPrefix + jobId)) break;
+      if (await this.redis.exists(...this.keys.lanes.map((l) => l.jobPrefix + jobId))) break;
       await new Promise((r) => setTimeout(r, 50));
     }
     return (await this.position(jobId)) ?? 0;
   }
+}
+
+/** Job counts of several BullMQ queues together (prioritized jobs are waiting ones). */
+export async function sumJobCounts(queues: readonly Queue[]): Promise<QueueCounts> {
+  const total: QueueCounts = { waiting: 0, active: 0, completed: 0, failed: 0, delayed: 0 };
+  for (const queue of queues) {
+    const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed', 'delayed');
+    total.waiting += (c.waiting ?? 0) + (c.prioritized ?? 0);
+    total.active += c.active ?? 0;
+    total.completed += c.completed ?? 0;
+    total.failed += c.failed ?? 0;
+    total.delayed += c.delayed ?? 0;
+  }
+  return total;
 }
 
 function toJobState(state: string): JobState {

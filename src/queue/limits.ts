@@ -5,8 +5,9 @@
  * checked and the slot reserved in a single step, so 200 producers racing cannot overshoot a limit.
  *
  * Per-user counts are derived from BullMQ's own state, not kept as counters: a user's set
- * holds job ids, and the script counts an id only while it is still reserved (pending) or its
- * job hash exists without `finishedOn`. A completed, finally failed, removed or evicted job
+ * holds job ids, and the script counts an id only while it is still reserved (pending) or it
+ * is waiting, delayed or active in one of the model queues (every key the script reads is
+ * declared, so it runs on a Redis Cluster as is). A completed, finally failed, removed or evicted job
  * therefore frees its slot by itself; no consumer has to remember to decrement anything,
  * and a crashed worker or producer cannot leak a slot.
  *
@@ -32,16 +33,18 @@ const USER_SET_TTL_MS = 7 * 86_400_000;
 const reserveScript = luaScript(
   'reserve',
   `
--- KEYS: 1 pending, 2 dedupe key, 3 wait, 4 paused, 5 delayed, 6 prioritized, then for each limited
---       subject (the user, then the client when there is one) its job set and its rate window
--- ARGV: 1 job id, 2 job key prefix, 3 queued cap, 4 per-minute cap, 5 depth cap, 6 dedupe ttl ms (0 = none),
---       7 pending grace ms, 8 rate window ms, 9 subject set ttl ms, 10.. each subject's name ('user', 'client')
+-- KEYS: 1 pending, 2 dedupe key, then for each lane (model queue) its wait, paused, active, delayed and
+--       prioritized keys, then for each limited subject (the user, then the client when there is one) its
+--       job set and its rate window
+-- ARGV: 1 job id, 2 lane count, 3 queued cap, 4 per-minute cap, 5 depth cap, 6 dedupe ttl ms (0 = none),
+--       7 pending grace ms, 8 rate window ms, 9 subject set ttl ms, then each subject's name ('user', 'client')
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local jobId, jobPrefix = ARGV[1], ARGV[2]
+local jobId, lanes = ARGV[1], tonumber(ARGV[2])
 local dedupeTtl = tonumber(ARGV[6])
 local window = tonumber(ARGV[8])
 local subjects = #ARGV - 9
+local firstSubjectKey = 2 + 5 * lanes
 
 if dedupeTtl > 0 then
   local first = redis.call('GET', KEYS[2])
@@ -50,14 +53,24 @@ end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[7]))
 
+-- Whether the job waits, is delayed for a retry or runs in one of the lanes.
+local function queued(id)
+  for l = 0, lanes - 1 do
+    local k = 3 + 5 * l
+    if redis.call('ZSCORE', KEYS[k + 4], id) or redis.call('ZSCORE', KEYS[k + 3], id)
+       or redis.call('LPOS', KEYS[k], id) or redis.call('LPOS', KEYS[k + 1], id) or redis.call('LPOS', KEYS[k + 2], id) then
+      return true
+    end
+  end
+  return false
+end
+
 local function unfinished(id)
-  if redis.call('ZSCORE', KEYS[1], id) then return true end
-  local key = jobPrefix .. id
-  return redis.call('EXISTS', key) == 1 and redis.call('HEXISTS', key, 'finishedOn') == 0
+  return redis.call('ZSCORE', KEYS[1], id) ~= false or queued(id)
 end
 
 for s = 1, subjects do
-  local set, rate, name = KEYS[5 + 2 * s], KEYS[6 + 2 * s], ARGV[9 + s]
+  local set, rate, name = KEYS[firstSubjectKey + 2 * s - 1], KEYS[firstSubjectKey + 2 * s], ARGV[9 + s]
   local live = 0
   for _, id in ipairs(redis.call('ZRANGE', set, 0, -1)) do
     if unfinished(id) then live = live + 1 else redis.call('ZREM', set, id) end
@@ -70,17 +83,22 @@ for s = 1, subjects do
   end
 end
 
-local depth = redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[4]) + redis.call('ZCARD', KEYS[5]) + redis.call('ZCARD', KEYS[6])
+local depth = 0
+for l = 0, lanes - 1 do
+  local k = 3 + 5 * l
+  depth = depth + redis.call('LLEN', KEYS[k]) + redis.call('LLEN', KEYS[k + 1]) + redis.call('ZCARD', KEYS[k + 3]) + redis.call('ZCARD', KEYS[k + 4])
+end
+-- Reservations whose job is in no lane yet (not added, or finished before its commit: a moment).
 for _, id in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if redis.call('EXISTS', jobPrefix .. id) == 0 then depth = depth + 1 end
+  if not queued(id) then depth = depth + 1 end
 end
 if depth >= tonumber(ARGV[5]) then return {'queue-full', tostring(depth)} end
 
 for s = 1, subjects do
-  redis.call('ZADD', KEYS[5 + 2 * s], now, jobId)
-  redis.call('PEXPIRE', KEYS[5 + 2 * s], ARGV[9])
-  redis.call('ZADD', KEYS[6 + 2 * s], now, jobId)
-  redis.call('PEXPIRE', KEYS[6 + 2 * s], window)
+  redis.call('ZADD', KEYS[firstSubjectKey + 2 * s - 1], now, jobId)
+  redis.call('PEXPIRE', KEYS[firstSubjectKey + 2 * s - 1], ARGV[9])
+  redis.call('ZADD', KEYS[firstSubjectKey + 2 * s], now, jobId)
+  redis.call('PEXPIRE', KEYS[firstSubjectKey + 2 * s], window)
 end
 redis.call('ZADD', KEYS[1], now, jobId)
 if dedupeTtl > 0 then redis.call('SET', KEYS[2], jobId, 'PX', dedupeTtl) end
@@ -146,10 +164,10 @@ export async function reserveSlot(redis: Redis, keys: QueueKeys, limits: LimitCo
   const reply = (await runLua(
     redis,
     reserveScript,
-    [keys.pending, keys.dedupe(req.dedupeId ?? ''), keys.wait, keys.paused, keys.delayed, keys.prioritized, ...subjectKeys(keys, req)],
+    [keys.pending, keys.dedupe(req.dedupeId ?? ''), ...keys.lanes.flatMap((l) => [l.wait, l.paused, l.active, l.delayed, l.prioritized]), ...subjectKeys(keys, req)],
     [
       req.jobId,
-      keys.jobPrefix,
+      keys.lanes.length,
       limits.LIMIT_USER_QUEUED,
       limits.LIMIT_USER_PER_MINUTE,
       limits.LIMIT_QUEUE_DEPTH,

@@ -9,8 +9,9 @@
  *   queued/running cap and per-minute rate, then the same two for the client when the adapter
  *   names one (EnqueueOptions.clientKey), then the global depth cap; the slot is reserved
  *   before the caller's prepare step runs and released if it fails;
- * - positions are 1-based among waiting jobs, 0 while running, and a job waiting for a retry
- *   rejoins at the back of the line; null once finished;
+ * - jobs are taken in the same fair order (fair-order.ts: round robin over workspaces and their
+ *   users, a user's own jobs in order); positions are 1-based in that order, 0 while running, and
+ *   a job waiting for a retry rejoins at its own turn; null once finished;
  * - cancel removes a waiting (or retry-waiting) job and only flags a running one: the
  *   consumer hears the request and stops the job at its next step;
  * - attempts and exponential backoff come from the same job options as BullMQ's
@@ -31,6 +32,7 @@ import { storeSecret } from '../platform-secrets.ts';
 import { defaultJobOptions, type QueuedJobData } from './bullmq-queue.ts';
 import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
 import { validateEnqueue, validatePrepared } from './enqueue-validation.ts';
+import { FairClock } from './fair-order.ts';
 import { DEDUPE_TTL_MS, limitSubjects, RATE_WINDOW_MS, refusalMessage } from './limits.ts';
 import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, EnqueueRefusal, JobProgress, JobQueue, JobSummary, LimitSubject, QueueCounts } from './types.ts';
 
@@ -77,6 +79,8 @@ interface Entry {
   /** The per-subject map keys (user, and client when named) the job counts against. */
   readonly limitKeys: string[];
   readonly timestamp: number;
+  /** Its fair-turn priority (fair-order.ts): the waiting line is kept sorted by it, arrival order among equals. */
+  readonly priority: number;
   state: LocalJobState;
   attemptsMade: number;
   processedOn?: number;
@@ -105,8 +109,9 @@ function retention(option: unknown, fallback: Retention): Retention {
 export class LocalJobQueue extends EventEmitter implements JobQueue {
   readonly backend = 'local' as const;
   private readonly jobs = new Map<string, Entry>();
-  /** Oldest first: the front is next to run. */
+  /** In fair order (by priority, then arrival): the front is next to run. */
   private readonly waiting: string[] = [];
+  private readonly fair = new FairClock();
   private readonly delayed = new Set<string>();
   private readonly active = new Set<string>();
   /** Finished ids in finishing order, for retention. */
@@ -203,16 +208,19 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       throw err;
     }
     this.reserved.delete(jobId);
-    this.jobs.set(jobId, {
+    const head = this.waiting.length > 0 ? this.jobs.get(this.waiting[0])!.priority : undefined;
+    const entry: Entry = {
       id: jobId,
       data: queued,
       limitKeys: counted.map(({ key }) => key),
       timestamp: now,
+      priority: this.fair.priority(queued.origin, head),
       state: 'waiting',
       attemptsMade: 0,
       progress: null,
-    });
-    this.waiting.push(jobId);
+    };
+    this.jobs.set(jobId, entry);
+    this.joinLine(entry);
     const position = this.positionOf(jobId) ?? 0;
     this.pump();
     return { ok: true, jobId, position, duplicate: false };
@@ -393,7 +401,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       job.retryTimer = setTimeout(() => {
         if (!this.delayed.delete(job.id)) return;
         job.state = 'waiting';
-        this.waiting.push(job.id);
+        this.joinLine(job);
         this.pump();
       }, this.backoffDelayMs * 2 ** (job.attemptsMade - 1));
       job.retryTimer.unref();
@@ -410,10 +418,26 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
       case 'active':
         return 0;
       case 'delayed':
-        return this.waiting.length + 1;
+        return this.behind(job.priority) + 1;
       default:
         return null;
     }
+  }
+
+  /** How many waiting jobs have a priority up to `priority`: where a job with it joins (after its equals, as BullMQ's arrival counter puts it). */
+  private behind(priority: number): number {
+    let lo = 0;
+    let hi = this.waiting.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.jobs.get(this.waiting[mid])!.priority <= priority) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private joinLine(job: Entry): void {
+    this.waiting.splice(this.behind(job.priority), 0, job.id);
   }
 
   /** A subject's (subjectKey) reserved, waiting, retry-waiting and running jobs, oldest first (finished and removed ones are dropped). */

@@ -32,7 +32,7 @@ import { MemoryKeyValueStore } from '../kv-memory.ts';
 import { RedisKeyValueStore } from '../kv-redis.ts';
 import type { Logger } from '../logger.ts';
 import { createMetrics } from '../metrics.ts';
-import { loadModelCatalog, type ModelCatalog } from '../models.ts';
+import { loadModelCatalog, modelLanes, primaryModel, servedModels, type ModelCatalog } from '../models.ts';
 import { runsAdapters, runsWorker, type Role } from '../process-role.ts';
 import { BullmqJobQueue } from '../queue/bullmq-queue.ts';
 import { LocalJobQueue } from '../queue/local-queue.ts';
@@ -93,6 +93,8 @@ export async function startApp(config: AppConfig, role: Role, opts: AppOptions):
     throw new StartupError(`Invalid configuration: REDIS_URL (or REDIS_CLUSTER_NODES) is required for --role=${role} (the ${role === 'bot' ? 'workers' : 'bots'} are other processes sharing that Redis); run \`npm start\` for everything in one process`);
   }
   const catalog: ModelCatalog = loadModelCatalog(config);
+  // A worker for a model the catalog lacks would wait forever: stop before connecting anything.
+  const served = runsWorker(role) ? servedModels(catalog, config.WORKER_MODELS) : [];
   const warnings: string[] = [];
   const cleanups: (() => Promise<unknown>)[] = [];
   const closeAll = async () => {
@@ -121,7 +123,7 @@ export async function startApp(config: AppConfig, role: Role, opts: AppOptions):
     cleanups.push(() => hub.close());
 
     // A worker-only process holds the producer side too: /metrics reports queue depth from it.
-    const queue: JobQueue = redis ? new BullmqJobQueue({ config, redis, logger: logger.child({ component: 'queue' }) }) : new LocalJobQueue({ config, secrets: kv });
+    const queue: JobQueue = redis ? new BullmqJobQueue({ config, redis, logger: logger.child({ component: 'queue' }), models: modelLanes(catalog) }) : new LocalJobQueue({ config, secrets: kv });
     cleanups.push(async () => {
       if (queue instanceof LocalJobQueue) {
         const { waiting, delayed } = await queue.counts();
@@ -183,11 +185,12 @@ export async function startApp(config: AppConfig, role: Role, opts: AppOptions):
 
     let providerInUse: string | null = null;
     if (worker && opts.waitForModel) {
+      const primary = primaryModel(catalog, served);
       try {
-        const pipeline = await worker.residency.get(catalog.defaultModel.name);
+        const pipeline = await worker.residency.get(primary);
         providerInUse = pipeline.providers?.[0] ?? null;
       } catch (err) {
-        const message = `model ${catalog.defaultModel.name} failed to load: ${(err as Error).message}`;
+        const message = `model ${primary} failed to load: ${(err as Error).message}`;
         warnings.push(message);
       }
     }

@@ -44,7 +44,7 @@ export async function userQueuedLimitStory(q: JobQueue, startWorker: () => Drive
   const accepted = async () => (await q.enqueue(payloadBy('alice'))).ok;
   const ids = await enqueueOk(q, 'alice', 3);
   expect(await q.enqueue(payloadBy('alice'))).toEqual({ ok: false, reason: 'user-queued-limit', message: USER_QUEUED_REFUSAL });
-  expect((await q.enqueue(payloadBy('bob'))).ok).toBe(true);
+  const [bobs] = await enqueueOk(q, 'bob', 1);
 
   expect(await q.cancel(ids[2], 'alice')).toEqual({ ok: true, state: 'removed' });
   expect([await accepted(), await accepted()]).toEqual([true, false]);
@@ -56,8 +56,12 @@ export async function userQueuedLimitStory(q: JobQueue, startWorker: () => Drive
   await worker.complete(ids[0]);
   expect([await accepted(), await accepted()]).toEqual([true, false]);
 
+  // Bob's first job has its turn before alice's second (fair turns: src/queue/fair-order.ts).
   await worker.waitStarted(2);
-  expect(worker.started[1]).toBe(ids[1]);
+  expect(worker.started[1]).toBe(bobs);
+  await worker.complete(bobs);
+  await worker.waitStarted(3);
+  expect(worker.started[2]).toBe(ids[1]);
   await worker.fail(ids[1]);
   await afterFail(ids[1]);
   expect(await accepted()).toBe(true);
@@ -67,7 +71,7 @@ export async function userQueuedLimitStory(q: JobQueue, startWorker: () => Drive
 /**
  * Positions as a worker takes the line, told the same way for both backends: three jobs from
  * users 1-3; 0 for the running one and 1, 2 behind it; once the first is done, null for it and
- * the others moved up. Returns the ids; the worker holds the second job.
+ * the others moved up (and the counts say so). Returns the ids; the worker holds the second job.
  */
 export async function positionsStory(q: JobQueue, startWorker: () => DrivenWorker | Promise<DrivenWorker>): Promise<string[]> {
   const ids = await enqueueThreeInOrder(q);
@@ -78,6 +82,7 @@ export async function positionsStory(q: JobQueue, startWorker: () => DrivenWorke
   await worker.complete(ids[0]);
   await worker.waitStarted(2);
   expect(await Promise.all(ids.map((id) => q.position(id)))).toEqual([null, 0, 1]);
+  expect(await q.counts()).toMatchObject({ waiting: 1, active: 1, completed: 1 });
   return ids;
 }
 
