@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidJobError } from '../src/jobs.ts';
 import { subscribeCancels } from '../src/queue/cancel-signal.ts';
-import { defaultJobOptions } from '../src/queue/bullmq-queue.ts';
+import { defaultJobOptions } from '../src/queue/job-options.ts';
 import { waitListKey } from '../src/queue/keys.ts';
 import { txt2imgPayload } from './support/job-fixtures.ts';
 import { keysUnder, useQueueHarness } from './support/queue-harness.ts';

@@ -125,7 +125,7 @@ export async function startApp(config: AppConfig, role: Role, opts: AppOptions):
     // A worker-only process holds the producer side too: /metrics reports queue depth from it.
     const queue: JobQueue = redis ? new BullmqJobQueue({ config, redis, logger: logger.child({ component: 'queue' }), models: modelLanes(catalog) }) : new LocalJobQueue({ config, secrets: kv });
     cleanups.push(async () => {
-      if (queue instanceof LocalJobQueue) {
+      if (queue.inProcess) {
         const { waiting, delayed } = await queue.counts();
         if (waiting + delayed > 0) logger.warn({ dropped: waiting + delayed }, 'jobs still waiting in the in-process queue are dropped with it (set REDIS_URL to keep jobs across restarts)');
       }
@@ -165,7 +165,7 @@ export async function startApp(config: AppConfig, role: Role, opts: AppOptions):
         artifacts,
         http,
         metrics,
-        ...(queue instanceof LocalJobQueue ? { localQueue: queue } : {}),
+        ...(queue.inProcess ? { localQueue: queue.inProcess } : {}),
       });
       const w = worker;
       workerDone = w.done;
