@@ -16,13 +16,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { modelEnv, startApp } from '../test/support/app-process.ts';
-import { FakeSlack } from '../test/support/fake-slack.ts';
-import { uniquePrefix } from '../test/support/queue-prefix.ts';
-import { startRedis } from '../test/support/redis-server.ts';
-import { slashPayload } from '../test/support/slack-payloads.ts';
-import { FORM, formBody, postSigned } from '../test/support/slack-signing.ts';
-import type { BenchFigure } from './index.ts';
+import { modelEnv, startApp } from '../kit/app-process.ts';
+import { FakeSlack } from '../kit/fake-slack.ts';
+import { uniquePrefix } from '../kit/queue-prefix.ts';
+import { startRedis } from '../kit/redis-server.ts';
+import { slashPayload } from '../kit/slack-payloads.ts';
+import { FORM, formBody, postSigned } from '../kit/slack-signing.ts';
+import type { BenchFigure } from './figure.ts';
 
 const CONCURRENT = 200;
 const SIGNING_SECRET = 'bench-signing-secret-0123456789';

@@ -1,6 +1,6 @@
 /**
  * Fair turns, measured: 100 jobs from 30 users in 2 servers wait (each user's jobs asked for at
- * once, test/support/fair-fixtures.ts), then a new user asks for one image; 4 real workers on
+ * once, kit/fair-fixtures.ts), then a new user asks for one image; 4 real workers on
  * simulated devices (JOB_MS a job) and a private Redis drain the queue. Figures: the newcomer's
  * position when queued and its time to start (from the workers' start), first come first served
  * (jobs added to BullMQ without a priority, as before fair turns) against fair turns (the real
@@ -9,9 +9,9 @@
 import { createModelCatalog, modelLanes } from '../src/models.ts';
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { createLogger } from '../src/logger.ts';
-import { burst, jobBy } from '../test/support/fair-fixtures.ts';
-import type { TestRedis } from '../test/support/redis-server.ts';
-import type { BenchFigure } from './index.ts';
+import { burst, jobBy } from '../kit/fair-fixtures.ts';
+import type { TestRedis } from '../kit/redis-server.ts';
+import type { BenchFigure } from './figure.ts';
 import { fleetConfig, startSimFleet } from './sim-fleet.ts';
 import { onPrivateRedis } from './simulated-fleet.ts';
 import { median } from './stats.ts';

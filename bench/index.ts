@@ -2,20 +2,14 @@
  * `npm run bench`: runs every registered bench module, prints one table of figures and
  * writes them as JSON to bench/results/latest.json. Benches print; they assert nothing.
  *
- * To add one: create bench/<topic>-bench.ts exporting `run(): Promise<BenchFigure[]>`
+ * To add one: create bench/<topic>-bench.ts exporting `run(): Promise<BenchFigure[]>` (bench/figure.ts)
  * and add it to BENCHES below. `npm run bench -- <topic>` runs only the named ones.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-
-export interface BenchFigure {
-  name: string;
-  value: number;
-  unit: string;
-  note?: string;
-}
+import type { BenchFigure } from './figure.ts';
 
 type BenchModule = { run(): Promise<BenchFigure[]> };
 

@@ -12,8 +12,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPipeline, type GenerateRequest, type GenerateResult } from '../worker/diffusion/index.ts';
-import { makeTempDir, writeTinyModel } from '../test/support/tiny-sd-models.ts';
-import type { BenchFigure } from './index.ts';
+import { makeTempDir, writeTinyModel } from '../kit/tiny-sd-models.ts';
+import type { BenchFigure } from './figure.ts';
 import { median } from './stats.ts';
 
 const RUNS = 5;

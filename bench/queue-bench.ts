@@ -22,6 +22,7 @@ import sharp from 'sharp';
 import { EMBEDDED_MODEL_DIR, loadConfig, type Config } from '../src/config.ts';
 import type { ArtifactStore } from '../src/artifacts.ts';
 import type { Deliverer } from '../src/delivery.ts';
+import { imageSeed } from '../src/image-seed.ts';
 import type { ArtifactRef } from '../src/jobs.ts';
 import { createLogger } from '../src/logger.ts';
 import { createModelCatalog, readModelFolderDefaults, type ModelCatalog, type ModelInfo } from '../src/models.ts';
@@ -29,10 +30,10 @@ import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { startWorker, type WorkerHandle } from '../worker/main.ts';
 import type { WorkerPipeline } from '../worker/job-runner.ts';
 import { loadPipeline } from '../worker/diffusion/index.ts';
-import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
-import { uniquePrefix } from '../test/support/queue-prefix.ts';
-import { tempDir, tinyModel, txt2imgPayload } from '../test/support/worker-fixtures.ts';
-import type { BenchFigure } from './index.ts';
+import { startRedis, type TestRedis } from '../kit/redis-server.ts';
+import { uniquePrefix } from '../kit/queue-prefix.ts';
+import { tempDir, tinyModel, txt2imgPayload } from '../kit/worker-fixtures.ts';
+import type { BenchFigure } from './figure.ts';
 
 const THROUGHPUT_JOBS = 1000;
 const THROUGHPUT_ROUNDS = 3;
@@ -88,7 +89,7 @@ async function noopPipeline(delayMs = 0): Promise<WorkerPipeline & { calls: numb
       const out = reqs.map((req, i) => {
         opts[i].onProgress?.({ step: 1, total: 1, elapsedMs: 0, stepMs: 0, preview: async () => png });
         const timings = { totalMs: performance.now() - t0, textEncodeMs: 0, unetMs: 0, vaeMs: 0, ortRunMs: 0, steps: 1, batchSize: reqs.length };
-        const result = { images: Array.from({ length: req.n }, (_, k) => ({ png, seed: req.seed + k, width: 8, height: 8 })), timings, model: 'noop', sampler: req.sampler, provider: 'none' };
+        const result = { images: Array.from({ length: req.n }, (_, k) => ({ png, seed: imageSeed(req.seed, k), width: 8, height: 8 })), timings, model: 'noop', sampler: req.sampler, provider: 'none' };
         return { status: 'fulfilled' as const, value: { result: Promise.resolve(result) } };
       });
       p.busyMs += performance.now() - t0;

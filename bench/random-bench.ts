@@ -1,12 +1,12 @@
 /**
  * The seeded generator's cost: one 512 px latent's worth of normals (4 x 64 x 64 = 16,384,
  * what euler_a draws per image per step) from worker/diffusion/random.ts (64-bit state in
- * 32-bit halves) and from the BigInt reference it replaced (test/support/pcg32-bigint.ts),
+ * 32-bit halves) and from the BigInt reference it replaced (kit/pcg32-bigint.ts),
  * timed alternately in the same run; medians of many draws.
  */
 import { createRandom, type SeededRandom } from '../worker/diffusion/random.ts';
-import { createBigIntRandom } from '../test/support/pcg32-bigint.ts';
-import type { BenchFigure } from './index.ts';
+import { createBigIntRandom } from '../kit/pcg32-bigint.ts';
+import type { BenchFigure } from './figure.ts';
 
 const LATENT = 4 * 64 * 64;
 const ROUNDS = 41;

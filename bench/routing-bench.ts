@@ -15,9 +15,9 @@
 import { createModelCatalog, modelLanes, type ModelInfo } from '../src/models.ts';
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { createLogger } from '../src/logger.ts';
-import type { TestRedis } from '../test/support/redis-server.ts';
-import { txt2imgPayload } from '../test/support/worker-fixtures.ts';
-import type { BenchFigure } from './index.ts';
+import type { TestRedis } from '../kit/redis-server.ts';
+import { txt2imgPayload } from '../kit/worker-fixtures.ts';
+import type { BenchFigure } from './figure.ts';
 import { fleetConfig, startSimFleet } from './sim-fleet.ts';
 import { onPrivateRedis } from './simulated-fleet.ts';
 import { median } from './stats.ts';

@@ -6,7 +6,7 @@
  */
 import { createRandom } from '../worker/diffusion/random.ts';
 import { createScheduler, SCHEDULER_NAMES, type SchedulerName } from '../worker/diffusion/schedulers/index.ts';
-import type { BenchFigure } from './index.ts';
+import type { BenchFigure } from './figure.ts';
 
 const LATENT = 4 * 64 * 64;
 const STEPS = 20;

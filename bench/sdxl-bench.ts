@@ -8,9 +8,9 @@
  */
 import fs from 'node:fs';
 import { loadPipeline, type GenerateRequest, type GenerateResult } from '../worker/diffusion/index.ts';
-import { makeTempDir } from '../test/support/tiny-sd-models.ts';
-import { writeTinyXlModel } from '../test/support/tiny-sdxl-models.ts';
-import type { BenchFigure } from './index.ts';
+import { makeTempDir } from '../kit/tiny-sd-models.ts';
+import { writeTinyXlModel } from '../kit/tiny-sdxl-models.ts';
+import type { BenchFigure } from './figure.ts';
 import { median } from './stats.ts';
 
 const RUNS = 3;

@@ -10,9 +10,9 @@ import { createLogger } from '../src/logger.ts';
 import type { ModelCatalog } from '../src/models.ts';
 import { startWorker, type WorkerHandle } from '../worker/main.ts';
 import type { QueueConsumer } from '../worker/queue-consumer.ts';
-import type { TestRedis } from '../test/support/redis-server.ts';
-import { uniquePrefix } from '../test/support/queue-prefix.ts';
-import { tempDir } from '../test/support/worker-fixtures.ts';
+import type { TestRedis } from '../kit/redis-server.ts';
+import { uniquePrefix } from '../kit/queue-prefix.ts';
+import { tempDir } from '../kit/worker-fixtures.ts';
 import { simulatedDevice, type LoadingDevice } from './sim-device.ts';
 
 const silent = createLogger({ level: 'silent' });

@@ -5,8 +5,9 @@
  * records when it was busy, so a bench can tell how much of the time it waited on anything else.
  */
 import sharp from 'sharp';
-import { startRedis, type TestRedis } from '../test/support/redis-server.ts';
+import { startRedis, type TestRedis } from '../kit/redis-server.ts';
 import type { DeliveredMessage, Deliverer, DeliveryContext } from '../src/delivery.ts';
+import { imageSeed } from '../src/image-seed.ts';
 import type { GenerateResult } from '../worker/diffusion/index.ts';
 import type { WorkerPipeline } from '../worker/job-runner.ts';
 
@@ -49,7 +50,7 @@ export class SimulatedDevice implements WorkerPipeline {
       this.busy.push([start, performance.now()]);
       return reqs.map((req) => {
         const result: GenerateResult = {
-          images: Array.from({ length: req.n }, (_, k) => ({ png: this.png, seed: req.seed + k, width: 8, height: 8 })),
+          images: Array.from({ length: req.n }, (_, k) => ({ png: this.png, seed: imageSeed(req.seed, k), width: 8, height: 8 })),
           timings: { totalMs: this.msPerImage * images, textEncodeMs: 0, unetMs: 0, vaeMs: 0, ortRunMs: 0, steps: 2, batchSize: reqs.length },
           model: 'simulated',
           sampler: req.sampler,

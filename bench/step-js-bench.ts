@@ -20,8 +20,8 @@ import { loadPipeline, type GenerateRequest, type GenerateResult, type Pipeline 
 import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/index.ts';
 import { stepGenerator } from '../worker/diffusion/noise.ts';
 import { PrefetchedNoise, startStepNoiseThread, stepNoiseThreadRunning, useStepNoiseThread } from '../worker/diffusion/step-noise-prefetch.ts';
-import { makeTempDir, writeTinyModel } from '../test/support/tiny-sd-models.ts';
-import type { BenchFigure } from './index.ts';
+import { makeTempDir, writeTinyModel } from '../kit/tiny-sd-models.ts';
+import type { BenchFigure } from './figure.ts';
 import { median } from './stats.ts';
 
 const RUNS = Number(process.env.STEP_JS_RUNS ?? 5);

@@ -8,9 +8,9 @@
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { createLogger } from '../src/logger.ts';
 import { startWorker, type WorkerHandle } from '../worker/main.ts';
-import type { TestRedis } from '../test/support/redis-server.ts';
-import { tinyModel } from '../test/support/worker-fixtures.ts';
-import type { BenchFigure } from './index.ts';
+import type { TestRedis } from '../kit/redis-server.ts';
+import { tinyModel } from '../kit/worker-fixtures.ts';
+import type { BenchFigure } from './figure.ts';
 import { benchConfig, fill } from './queue-bench.ts';
 import { onPrivateRedis, SimulatedDevice, SleepingPlatform } from './simulated-fleet.ts';
 

@@ -4,7 +4,7 @@
  * "1e3", "0x10", "7,5") is refused rather than guessed at.
  */
 import { z } from 'zod';
-import { SAMPLERS } from '../src/config.ts';
+import { SAMPLERS } from '../src/samplers.ts';
 import type { CommandErrorCode } from './context.ts';
 import { quoteForMessage } from './prompt-lexer.ts';
 import { MAX_PROMPT_CHARS, NUMERIC_OPTIONS, type ImagineOptionsSchema, type OptionName } from './options-schema.ts';

@@ -1,6 +1,6 @@
 /**
  * The README's "Commands and options" reference, generated from the option schema and the
- * command list (`npm run docs:commands` writes it; test/readme-commands.test.ts checks it).
+ * command list (`npm run docs:commands` writes it; test/deploy/readme-commands.test.ts checks it).
  * Limits shown are the configuration defaults; the environment variable that changes each
  * one is named beside it.
  */

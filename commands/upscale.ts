@@ -6,8 +6,6 @@ import { refuse } from './context.ts';
 import { jobOutcome } from './job-outcome.ts';
 import { checkResultAccess, currentParams } from './result-access.ts';
 
-export const UPSCALE_FACTORS = [2, 4] as const;
-
 export interface UpscaleInput {
   result: JobResult | null;
   /** 0-based image index (U1 is 0). */

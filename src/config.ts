@@ -7,7 +7,8 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { SCHEDULER_NAMES } from '../worker/diffusion/schedulers/table.ts';
+import { STEPS_CEILING } from './jobs.ts';
+import { SAMPLERS } from './samplers.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const EMBEDDED_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny');
@@ -49,9 +50,6 @@ const seedNodes = commaList.pipe(
 
 /** A URL variable; `example` is shown in the error message. */
 export const url = (what: string, example: string) => z.url({ error: `${what} (a URL such as ${example})` });
-
-/** The sampler names, from the worker's one sampler table (names, labels, constructors). */
-export const SAMPLERS = SCHEDULER_NAMES;
 
 const coreEnvSchema = z
   .object({
@@ -104,7 +102,7 @@ const coreEnvSchema = z
     LIMIT_USER_QUEUED: int(1, 1000, 3),
     LIMIT_USER_PER_MINUTE: int(1, 10_000, 10),
     LIMIT_QUEUE_DEPTH: int(1, 1_000_000, 500),
-    MAX_STEPS: int(1, 500, 50),
+    MAX_STEPS: int(1, STEPS_CEILING, 50),
     MAX_N: int(1, 4, 4),
     ALLOWED_SAMPLERS: commaList.pipe(z.array(z.enum(SAMPLERS, { error: `a comma list of ${SAMPLERS.join(', ')}` }))),
     PRESS_POLICY: z

@@ -4,6 +4,7 @@
  * is the deliverer's call (Deliverer.classifyError): this file knows no platform's error codes,
  * only our own error classes and network failures, which every deliverer shares.
  */
+import { backoffCeilingMs } from './backoff.ts';
 import { PermanentDeliveryError, TransientDeliveryError, type DeliveryErrorClass } from './delivery.ts';
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH']);
@@ -99,7 +100,7 @@ export async function withDeliveryRetry<T>(what: string, fn: () => Promise<T>, p
         // A little extra so the retry lands after the window, not on its edge.
         waitMs = cls.retryAfterMs + 50;
       } else {
-        const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** (attempt - 1));
+        const ceiling = backoffCeilingMs(attempt, policy.baseDelayMs, policy.maxDelayMs);
         waitMs = Math.round(ceiling / 2 + (random() * ceiling) / 2);
       }
       hooks.onRetry?.({ attempt, waitMs, error: err, status: cls.status });

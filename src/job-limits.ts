@@ -8,7 +8,8 @@
  * The job schema (jobs.ts) only bounds what any worker could attempt; a payload written by
  * another producer (or straight into Redis) must also pass this before the pipeline runs.
  */
-import { SAMPLERS, type Config } from './config.ts';
+import type { Config } from './config.ts';
+import { SAMPLERS } from './samplers.ts';
 import type { JobPayload } from './jobs.ts';
 import type { ModelInfo } from './models.ts';
 

@@ -7,7 +7,7 @@
  * (see platform-secrets.ts).
  */
 import { z } from 'zod';
-import { SAMPLERS } from './config.ts';
+import { SAMPLERS } from './samplers.ts';
 
 export const JOB_VERSION = 1 as const;
 
@@ -45,12 +45,15 @@ export type Origin = z.infer<typeof originSchema>;
 
 export const MAX_SEED = 4294967295;
 
+/** The most denoising steps any job carries; the MAX_STEPS setting may lower it, never raise it. */
+export const STEPS_CEILING = 500;
+
 /** Fully resolved generation parameters: what the pipeline runs and what a result records. */
 export const generationParamsSchema = z.object({
   prompt: z.string().min(1).max(4000),
   negativePrompt: z.string().max(4000).default(''),
   seed: z.number().int().min(0).max(MAX_SEED),
-  steps: z.number().int().min(1).max(500),
+  steps: z.number().int().min(1).max(STEPS_CEILING),
   guidance: z.number().min(0).max(30),
   width: z.number().int().min(32).max(4096).multipleOf(8),
   height: z.number().int().min(32).max(4096).multipleOf(8),
@@ -139,12 +142,7 @@ export const editJobSchema = z.object({
 });
 
 export const jobPayloadSchema = z.discriminatedUnion('kind', [txt2imgJobSchema, variationJobSchema, upscaleJobSchema, editJobSchema]);
-export type Txt2ImgJob = z.infer<typeof txt2imgJobSchema>;
-export type EditJob = z.infer<typeof editJobSchema>;
-export type VariationJob = z.infer<typeof variationJobSchema>;
-export type UpscaleJob = z.infer<typeof upscaleJobSchema>;
 export type JobPayload = z.infer<typeof jobPayloadSchema>;
-export type JobKind = JobPayload['kind'];
 
 export const artifactRefSchema = z.object({ key: z.string().min(1).max(200), bytes: z.number().int().min(0), contentType: z.string() });
 export type ArtifactRef = z.infer<typeof artifactRefSchema>;

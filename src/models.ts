@@ -14,10 +14,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { EMBEDDED_MODEL_DIR, EMBEDDED_XL_MODEL_DIR, SAMPLERS, type Config } from './config.ts';
-import { detectFamily } from '../worker/diffusion/families/index.ts';
-import { sdFamily } from '../worker/diffusion/families/sd.ts';
-import type { FamilyDefaults } from '../worker/diffusion/families/types.ts';
+import { EMBEDDED_MODEL_DIR, EMBEDDED_XL_MODEL_DIR, type Config } from './config.ts';
+import { STEPS_CEILING } from './jobs.ts';
+import { SAMPLERS } from './samplers.ts';
+import { detectFamilyIdentity, SD_FAMILY, type FamilySettings } from './model-families.ts';
 import type { ModelLanes } from './queue/keys.ts';
 
 /** CLIP reads 77 positions: BOS, 75 prompt tokens, EOS. */
@@ -26,19 +26,19 @@ export const PROMPT_TOKEN_LIMIT = 75;
 type CatalogDefaults = Omit<ModelInfo, 'name' | 'dir' | 'maxTokens'>;
 
 /** A model family's defaults in the catalog's terms. */
-function catalogDefaults(d: FamilyDefaults): CatalogDefaults {
+function catalogDefaults(d: FamilySettings): CatalogDefaults {
   return { defaultSteps: d.steps, defaultSampler: d.sampler, defaultGuidance: d.guidance, baseSize: d.baseSize, sizeMultiple: d.sizeMultiple };
 }
 
 /** Stable Diffusion 1.x's (the SD family's): what a bare SD folder gets. */
-export const SD_DEFAULTS: CatalogDefaults = catalogDefaults(sdFamily.defaults);
+export const SD_DEFAULTS: CatalogDefaults = catalogDefaults(SD_FAMILY.defaults);
 
 const modelName = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, { error: 'a model name: lower-case letters, digits, ".", "_" or "-", at most 64 characters' });
 
 const defaultsShape = {
-  defaultSteps: z.number().int().min(1).max(500),
+  defaultSteps: z.number().int().min(1).max(STEPS_CEILING),
   defaultSampler: z.enum(SAMPLERS),
   defaultGuidance: z.number().min(0).max(30),
   /** Side of the square pixel budget (SD 1.5: 512, SD 2.1: 768). */
@@ -131,7 +131,7 @@ export function readModelFolderDefaults(dir: string): FolderDefaults {
   const parsed = folderDefaultsSchema.safeParse(own ?? {});
   if (!parsed.success) throw new ModelCatalogError(indexFile, `"imagine".${zodDetail(parsed.error)}`);
   const declared = parsed.data;
-  const family = catalogDefaults(detectFamily(dir, index as Record<string, unknown>).family.defaults);
+  const family = catalogDefaults(detectFamilyIdentity(dir, index as Record<string, unknown>).family.defaults);
 
   let baseSize: number | undefined = declared.base_size;
   const unetConfigFile = path.join(dir, 'unet', 'config.json');

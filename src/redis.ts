@@ -9,6 +9,7 @@
  * a user hears "try again" instead of waiting on a dead Redis.
  */
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis';
+import { backoffCeilingMs } from './backoff.ts';
 import type { Config } from './config.ts';
 import { createLogger, type Logger } from './logger.ts';
 
@@ -38,7 +39,7 @@ export function redactRedisUrl(url: string): string {
 
 /** Exponential backoff with jitter, capped: 100 ms, 200 ms, ... 5 s. Retries never stop; the process decides when to give up. */
 export function reconnectDelayMs(attempt: number): number {
-  const base = Math.min(100 * 2 ** Math.max(0, attempt - 1), 5_000);
+  const base = backoffCeilingMs(attempt, 100, 5_000);
   return Math.round(base * (0.8 + Math.random() * 0.4));
 }
 

@@ -1,6 +1,6 @@
 // Draws the README's before / after pairs of Zoom Out, Pan and Vary (Region) with the embedded
 // model (models/tiny), the worker's edit layout and the product's diffusion pipeline, the same
-// requests as test/pipeline-masked.test.ts, which measures eight seeds of each (here zoom seed 7,
+// requests as test/diffusion/masked.test.ts, which measures eight seeds of each (here zoom seed 7,
 // pan seed 2, region seed 8: ones without a second shape in the new area). The 64x64 pictures are saved
 // enlarged 3x (nearest neighbour) so their pixels show:
 //   npx tsx docs/images/edit-examples.ts

@@ -20,7 +20,7 @@
  * only after tens of thousands of rounds without the queue ever emptying.
  *
  * Two implementations of one arithmetic: the Lua script for the Redis queue (atomic beside
- * concurrent enqueues) and FairClock for the in-process queue; test/fair-order.test.ts runs
+ * concurrent enqueues) and FairClock for the in-process queue; test/queue/fair-order.test.ts runs
  * both on the same arrivals and expects the same order.
  */
 // A connection to one Redis or to a Redis Cluster (src/redis.ts).

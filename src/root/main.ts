@@ -2,13 +2,14 @@
  * The process entry: `npm start` (role all), `npm run bot`, `npm run worker`.
  *
  * Bad configuration ends start-up with exit code 1 and one line on stderr that names the
- * variable and never echoes a value. SIGTERM and SIGINT stop gracefully: adapters stop
- * taking requests, the jobs in hand finish and are delivered, then the process exits 0;
- * a second signal exits at once. A worker that retires itself (WORKER_MAX_JOBS,
+ * variable and never echoes a value. SIGTERM and SIGINT stop gracefully (src/graceful-exit.ts):
+ * adapters stop taking requests, the jobs in hand finish and are delivered, then the process
+ * exits 0; a second signal exits at once. A worker that retires itself (WORKER_MAX_JOBS,
  * WORKER_MAX_RSS_MB) exits 0 the same way, for its supervisor to start a fresh one.
  */
 import { startApp, StartupError, type App } from './app.ts';
 import { ConfigError } from '../config.ts';
+import { exitGracefully } from '../graceful-exit.ts';
 import { loadConfig, type AppConfig } from './config.ts';
 import { PLATFORMS } from './platforms.ts';
 import { createLogger } from '../logger.ts';
@@ -47,28 +48,7 @@ async function main(): Promise<void> {
   }
   process.stdout.write(summaryLines(app.summary).join('\n') + '\n');
 
-  let signals = 0;
-  const stop = async (code: number) => {
-    await app.close();
-    logger.flush();
-    process.exit(code);
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal while stopping: exiting now');
-      process.exit(1);
-    }
-    logger.info({ signal, active: app.worker?.consumer.activeJobIds ?? [] }, 'stopping: finishing the jobs in hand first');
-    void stop(0);
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  void app.workerDone.then((exit) => {
-    if (exit.reason === 'recycle' && signals === 0) {
-      logger.info({ detail: exit.detail }, 'worker retired; exiting for the supervisor to start a fresh process');
-      void stop(0);
-    }
-  });
+  exitGracefully({ close: () => app.close(), done: app.workerDone, activeJobIds: () => app.worker?.consumer.activeJobIds ?? [] }, logger);
 }
 
 void main();

@@ -10,7 +10,7 @@ import { MemoryKeyValueStore } from '../../src/kv-memory.ts';
 import { LocalJobQueue } from '../../src/queue/local-queue.ts';
 import type { JobQueue } from '../../src/queue/types.ts';
 import { loadConfig } from '../../src/root/config.ts';
-import { txt2imgPayload } from '../support/job-fixtures.ts';
+import { txt2imgPayload } from '../../kit/job-fixtures.ts';
 import { localGate } from '../support/local-gate.ts';
 import { useQueueHarness } from '../support/queue-harness.ts';
 import { enqueueOk, enqueueThreeInOrder, payloadBy, positionsStory, userQueuedLimitStory, type DrivenWorker } from '../support/queue-fixtures.ts';

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { TINY_MODEL_DIR } from './tiny-model-check.ts';
-import { SD15_PREPROCESSOR_CONFIG, writeTinySafetyChecker } from './tiny-sd-models.ts';
+import { SD15_PREPROCESSOR_CONFIG, writeTinySafetyChecker } from '../../kit/tiny-sd-models.ts';
 
 export function embeddedModelWithChecker(): { dir: string; remove(): void } {
   const root = mkdtempSync(path.join(os.tmpdir(), 'checked-model-'));

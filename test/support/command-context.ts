@@ -1,7 +1,8 @@
 /** A command context over a two-model catalog (SD 1.5-like and the tiny model), with a fixed clock and seed source. */
 import { envSchema } from '../../src/config.ts';
-import { resultSchema, type JobResult, type Origin } from '../../src/jobs.ts';
+import { resultSchema, type JobPayload, type JobResult, type Origin } from '../../src/jobs.ts';
 import { createModelCatalog, SD_DEFAULTS, type ModelInfo } from '../../src/models.ts';
+import { imagine } from '../../commands/imagine.ts';
 import { limitsFromConfig, type CommandContext, type CommandLimits, type TokenCounter } from '../../commands/context.ts';
 import type { PlatformCommandRules } from '../../src/platform.ts';
 import { PLATFORMS } from '../../src/root/platforms.ts';
@@ -54,6 +55,9 @@ export function context(overrides: { env?: Record<string, string>; limits?: Part
   };
 }
 
+/** The parameters storedResult() was asked with, written out: what commands acting on it must carry over. */
+export const SOURCE_PARAMS = { prompt: 'a lighthouse at dusk', negativePrompt: 'fog', seed: 100, steps: 30, guidance: 6.5, width: 512, height: 512, n: 4, sampler: 'euler_a', model: 'sd15' };
+
 /** A stored 4-image SD 1.5 result asked for by user u1 in guild g1 (seeds 100..103). */
 export function storedResult(overrides: Partial<JobResult> & { imageCount?: number } = {}): JobResult {
   const { imageCount = 4, ...rest } = overrides;
@@ -74,4 +78,11 @@ export function storedResult(overrides: Partial<JobResult> & { imageCount?: numb
     messageId: 'msg-0',
     ...rest,
   });
+}
+
+/** A job's payload as /imagine made it five seconds ago: what Retry and Cancel act on. */
+export function failedPayload(userId = 'u1'): JobPayload {
+  const out = imagine({ text: 'a red fox --seed 11 --n 2' }, context({ origin: { userId, eventId: 'evt-0', messageId: 'msg-0' } }));
+  if (out.kind !== 'job') throw new Error(out.kind);
+  return { ...out.payload, createdAt: NOW - 5000 };
 }

@@ -6,7 +6,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { REPO_ROOT } from './app-process.ts';
+import { REPO_ROOT } from '../../kit/app-process.ts';
 
 export const DEPLOY = path.join(REPO_ROOT, 'deploy');
 export const K8S = path.join(DEPLOY, 'kubernetes');

@@ -26,11 +26,11 @@ import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
 import { closeRedis, createRedis } from '../../src/redis.ts';
 import { ResultStore } from '../../src/results.ts';
 import type { JobResult, Platform } from '../../src/jobs.ts';
-import { REPO_ROOT } from './app-process.ts';
-import { uniquePrefix } from './queue-prefix.ts';
-import { startRedis, type TestRedis } from './redis-server.ts';
+import { REPO_ROOT } from '../../kit/app-process.ts';
+import { uniquePrefix } from '../../kit/queue-prefix.ts';
+import { startRedis, type TestRedis } from '../../kit/redis-server.ts';
 import { TINY_MODEL_DIR } from './tiny-model-check.ts';
-import { writeTinyModel } from './tiny-sd-models.ts';
+import { writeTinyModel } from '../../kit/tiny-sd-models.ts';
 
 /** The embedded model when it is complete; otherwise a tiny random-weight model in the same layout. */
 export function modelEnv(dir: string, label = 'e2e'): { env: Record<string, string>; embedded: boolean } {

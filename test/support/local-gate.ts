@@ -1,7 +1,7 @@
 /** The in-process queue's test worker, shared by the queue tests of that backend. */
 import type { JobResult } from '../../src/jobs.ts';
 import type { LocalJob, LocalJobQueue } from '../../src/queue/local-queue.ts';
-import { waitFor } from './worker-fixtures.ts';
+import { waitFor } from '../../kit/worker-fixtures.ts';
 
 /** A processor whose jobs finish only when the test says so (the local twin of the Redis harness's gate). */
 export function localGate(q: LocalJobQueue, cleanups: (() => Promise<void>)[], concurrency = 1) {

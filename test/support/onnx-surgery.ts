@@ -6,7 +6,7 @@
  * the product notices: the edited model keeps every input and output name, dtype and shape.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { ModelProto } from './onnx-builder.ts';
+import { ModelProto } from '../../kit/onnx-builder.ts';
 
 interface NodeMsg {
   input: string[];

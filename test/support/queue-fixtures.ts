@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import type { JobPayload } from '../../src/jobs.ts';
 import type { JobQueue } from '../../src/queue/types.ts';
-import { txt2imgPayload } from './job-fixtures.ts';
+import { txt2imgPayload } from '../../kit/job-fixtures.ts';
 
 /** The origin override for `user-<n>`. */
 export const numberedUser = (n: number) => ({ origin: { userId: `user-${n}` } });

@@ -11,9 +11,9 @@ import type { Config } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
 import { closeRedis, isCluster, redisFromConfig, type RedisClient } from '../../src/redis.ts';
-import { testConfig } from './queue-prefix.ts';
+import { testConfig } from '../../kit/queue-prefix.ts';
 import { startRedisCluster, type TestRedisCluster } from './redis-cluster.ts';
-import { redisServerAvailable, startRedis, type TestRedis } from './redis-server.ts';
+import { redisServerAvailable, startRedis, type TestRedis } from '../../kit/redis-server.ts';
 
 export const silentLogger = createLogger({ level: 'silent' });
 

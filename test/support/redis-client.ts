@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { redisServerAvailable, startRedis, type TestRedis } from './redis-server.ts';
+import { redisServerAvailable, startRedis, type TestRedis } from '../../kit/redis-server.ts';
 
 export interface FileRedis {
   /** False when the file's Redis tests must be skipped (say so with describe.skipIf). */

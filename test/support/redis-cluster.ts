@@ -9,7 +9,7 @@
  */
 import { spawn } from 'node:child_process';
 import { Redis } from 'ioredis';
-import { freePort, startRedis, type TestRedis } from './redis-server.ts';
+import { freePort, startRedis, type TestRedis } from '../../kit/redis-server.ts';
 
 export interface ClusterNodeInfo {
   id: string;

@@ -10,12 +10,12 @@ import { createHttpServer, type HttpServerHandle } from '../../src/http-server.t
 import { createLogger } from '../../src/logger.ts';
 import { tokenCounter } from '../../src/root/token-counter.ts';
 import { stackView, startE2eStack, type StackView } from './e2e-stack.ts';
-import { FakeSlack, type FakeSlackMessage, type FakeSlackView } from './fake-slack.ts';
-import { pressPayload, reactionPayload, SIGNING_SECRET, slashPayload, viewSubmissionPayload } from './slack-payloads.ts';
-import { FORM, formBody, interactionBody, JSON_TYPE, postSigned, type SignedPostOptions, type SignedResponse } from './slack-signing.ts';
+import { FakeSlack, type FakeSlackMessage, type FakeSlackView } from '../../kit/fake-slack.ts';
+import { pressPayload, reactionPayload, SIGNING_SECRET, slashPayload, viewSubmissionPayload } from '../../kit/slack-payloads.ts';
+import { FORM, formBody, interactionBody, JSON_TYPE, postSigned, type SignedPostOptions, type SignedResponse } from '../../kit/slack-signing.ts';
 
 export { modelEnv } from './e2e-stack.ts';
-export { ALICE, BOB, CHANNEL, pressPayload, reactionPayload, SIGNING_SECRET, slashPayload, viewSubmissionPayload } from './slack-payloads.ts';
+export { ALICE, BOB, CHANNEL, pressPayload, reactionPayload, SIGNING_SECRET, slashPayload, viewSubmissionPayload } from '../../kit/slack-payloads.ts';
 
 export interface SlackHarness extends StackView {
   fake: FakeSlack;

@@ -10,12 +10,12 @@
  */
 import { loadConfig } from '../../src/root/config.ts';
 import type { DeliveryOutbox } from '../../src/delivery-tasks.ts';
+import { exitGracefully } from '../../src/graceful-exit.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createModelCatalog } from '../../src/models.ts';
 import { startWorker } from '../../worker/main.ts';
-import { superviseWorker } from '../../worker/process-lifecycle.ts';
 import { RecordingDeliverer } from './recording-deliverer.ts';
-import { pipelineLoader, tinyModelInfo } from './worker-fixtures.ts';
+import { pipelineLoader, tinyModelInfo } from '../../kit/worker-fixtures.ts';
 
 const env = process.env;
 const num = (name: string) => (env[name] ? Number(env[name]) : undefined);
@@ -49,4 +49,4 @@ const handle = await startWorker(config, {
 });
 await handle.residency.get('tiny').catch(() => undefined);
 process.stdout.write(JSON.stringify({ ready: true, port: handle.http?.port ?? null, pid: process.pid }) + '\n');
-await superviseWorker(handle, logger);
+exitGracefully({ close: () => handle.close(), done: handle.done, activeJobIds: () => handle.consumer.activeJobIds }, logger);

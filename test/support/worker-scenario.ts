@@ -15,9 +15,9 @@ import type { JobPayload } from '../../src/jobs.ts';
 import { createLogger } from '../../src/logger.ts';
 import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
 import { startWorker, type WorkerHandle } from '../../worker/main.ts';
-import { testConfig } from './queue-prefix.ts';
+import { testConfig } from '../../kit/queue-prefix.ts';
 import { readDeliveries, type DeliveryEvent } from './recording-deliverer.ts';
-import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from './worker-fixtures.ts';
+import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload, waitFor } from '../../kit/worker-fixtures.ts';
 
 const CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'worker-child.ts');
 const DELIVERY_CHILD = path.join(path.dirname(fileURLToPath(import.meta.url)), 'delivery-child.ts');

@@ -3,6 +3,7 @@
  * every active image of a batch through one UNet call per step (uncond + cond halves for
  * classifier-free guidance, one half when guidance is off), and the progress reports.
  */
+import { imageSeed } from '../../src/image-seed.ts';
 import { createScheduler, img2imgTimesteps, type Scheduler } from './schedulers/index.ts';
 import type { SeededRandom } from './random.ts';
 import { imageNoise, stepGenerator } from './noise.ts';
@@ -93,9 +94,9 @@ export function scheduleFor(ctx: DenoiseContext, req: GenerateRequest): Schedule
 /** Image `index` of `job`: seeded noise, or its init latent noised to the first timestep (img2img). */
 export function startItem(ctx: DenoiseContext, job: Job, index: number, latentSize: number): Item {
   const { req } = job;
-  const seed = req.seed + index;
+  const seed = imageSeed(req.seed, index);
   const { scheduler, timesteps, latentTimestep } = scheduleFor(ctx, req);
-  const blend = req.noiseBlend ? { seed: req.noiseBlend.seed + index, amount: req.noiseBlend.amount } : undefined;
+  const blend = req.noiseBlend ? { seed: imageSeed(req.noiseBlend.seed, index), amount: req.noiseBlend.amount } : undefined;
   const noise = imageNoise(seed, latentSize, blend);
   const keptNoise = job.mask && !ctx.unet.isInpainting ? Float32Array.from(noise) : undefined;
   let latent: Float32Array;

@@ -10,6 +10,7 @@
  * seed, so its bytes do not depend on what it was batched with: image i of a request
  * equals the same request with n = 1 and seed + i.
  */
+import { imageSeed } from '../../src/image-seed.ts';
 import { guidanceEmbedding } from './guidance-embedding.ts';
 import { chwToRgb, encodePng, formatParameters, loadRgb, makeGridRgb, rgbToChw, type ImageParameters } from './images.ts';
 import { checkAbort, denoiseBatch, scheduleFor, startItem, type DenoiseContext, type Item, type Job } from './denoise.ts';
@@ -46,7 +47,7 @@ function imageParameters(e: Engine, req: GenerateRequest, index: number): ImageP
     steps: req.steps,
     sampler: req.sampler,
     cfgScale: req.guidance,
-    seed: req.seed + index,
+    seed: imageSeed(req.seed, index),
     width: req.width,
     height: req.height,
     model: req.modelLabel ?? e.name,
@@ -56,7 +57,7 @@ function imageParameters(e: Engine, req: GenerateRequest, index: number): ImageP
   if (req.inpaint?.label) p.edit = req.inpaint.label;
   if (req.inpaint?.strength !== undefined && req.inpaint.strength < 1) p.denoisingStrength = req.inpaint.strength;
   if (req.noiseBlend) {
-    p.variationSeed = req.noiseBlend.seed + index;
+    p.variationSeed = imageSeed(req.noiseBlend.seed, index);
     p.variationStrength = req.noiseBlend.amount;
   }
   return p;
@@ -209,7 +210,7 @@ export async function runJobs(e: Engine, reqs: GenerateRequest[], opts: Generate
       if (job.error) throw job.error;
       const grid = grids[j];
       return {
-        images: job.pngs.map((png, i) => ({ png, seed: req.seed + i, width: req.width, height: req.height, ...(job.nsfw ? { nsfw: job.nsfw[i] } : {}) })),
+        images: job.pngs.map((png, i) => ({ png, seed: imageSeed(req.seed, i), width: req.width, height: req.height, ...(job.nsfw ? { nsfw: job.nsfw[i] } : {}) })),
         ...(grid ? { grid } : {}),
         timings: { ...timings, totalMs: performance.now() - started },
         model: req.modelLabel ?? e.name,

@@ -1,4 +1,4 @@
-// Public API of the diffusion module (see DESIGN.md "Diffusion module").
+// Public API of the diffusion module (see ARCHITECTURE.md, "worker/diffusion/").
 export { ClipTokenizer } from './tokenizer/clip-tokenizer.ts';
 export { createScheduler, SCHEDULER_NAMES, img2imgTimesteps } from './schedulers/index.ts';
 export type { Scheduler, SchedulerName, SchedulerConfig, StepOptions } from './schedulers/index.ts';

@@ -2,6 +2,8 @@
  * Generation requests: their types, the checks that run before any work, and which
  * requests can share one UNet batch.
  */
+import { imageSeed } from '../../src/image-seed.ts';
+import { STEPS_CEILING } from '../../src/jobs.ts';
 import { isSchedulerName, type SchedulerName } from './schedulers/index.ts';
 import { checkSeed } from './noise.ts';
 
@@ -13,7 +15,7 @@ export interface GenerateRequest {
   guidance: number;
   width: number;
   height: number;
-  /** images; image i uses seed + i */
+  /** images; image i uses seed + i (src/image-seed.ts) */
   n: number;
   sampler: SchedulerName;
   /** img2img: the image is resized (centre-cropped) to width x height */
@@ -96,7 +98,6 @@ export interface UpscaleRequest {
   modelLabel?: string;
 }
 
-export const MAX_STEPS = 500;
 export const MAX_IMAGES = 16;
 export const MAX_SIDE = 4096;
 
@@ -115,7 +116,7 @@ export function validateRequest(req: GenerateRequest, limits: RequestLimits): vo
   if (typeof req.prompt !== 'string') throw new Error('prompt must be a string');
   if (req.negativePrompt !== undefined && typeof req.negativePrompt !== 'string') throw new Error('negativePrompt must be a string');
   if (!isSchedulerName(req.sampler)) throw new Error(`unknown sampler ${JSON.stringify(req.sampler)}`);
-  if (!Number.isInteger(req.steps) || req.steps < 1 || req.steps > MAX_STEPS) throw new Error(`steps must be an integer in 1..${MAX_STEPS}, got ${req.steps}`);
+  if (!Number.isInteger(req.steps) || req.steps < 1 || req.steps > STEPS_CEILING) throw new Error(`steps must be an integer in 1..${STEPS_CEILING}, got ${req.steps}`);
   if (!Number.isFinite(req.guidance) || req.guidance < 0) throw new Error(`guidance must be a finite number >= 0, got ${req.guidance}`);
   if (!Number.isInteger(req.n) || req.n < 1 || req.n > MAX_IMAGES) throw new Error(`n must be an integer in 1..${MAX_IMAGES}, got ${req.n}`);
   for (const [name, v] of [
@@ -131,7 +132,7 @@ export function validateRequest(req: GenerateRequest, limits: RequestLimits): vo
     throw new Error(`size ${req.width}x${req.height} is not available: ${only.why} generates ${only.width}x${only.height} only`);
   }
   checkSeed(req.seed);
-  checkSeed(req.seed + req.n - 1, 'seed + n - 1');
+  checkSeed(imageSeed(req.seed, req.n - 1), 'seed + n - 1');
   if (req.init) {
     if (!limits.canEncode) throw new Error('img2img needs vae_encoder/model.onnx, which this model folder lacks');
     if (!Buffer.isBuffer(req.init.image) || req.init.image.length === 0) throw new Error('init.image must be a non-empty image Buffer');
@@ -154,7 +155,7 @@ export function validateRequest(req: GenerateRequest, limits: RequestLimits): vo
   }
   if (req.noiseBlend) {
     checkSeed(req.noiseBlend.seed, 'noiseBlend.seed');
-    checkSeed(req.noiseBlend.seed + req.n - 1, 'noiseBlend.seed + n - 1');
+    checkSeed(imageSeed(req.noiseBlend.seed, req.n - 1), 'noiseBlend.seed + n - 1');
     if (!(req.noiseBlend.amount >= 0 && req.noiseBlend.amount <= 1)) throw new Error(`noiseBlend.amount must be in [0, 1], got ${req.noiseBlend.amount}`);
   }
 }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { discordOriginData } from '../../../adapters/discord/origin-data.ts';
 import { parseJobPayload } from '../../../src/jobs.ts';
-import { txt2imgPayload } from '../../support/job-fixtures.ts';
+import { txt2imgPayload } from '../../../kit/job-fixtures.ts';
 
 describe("Discord's origin data", () => {
   it('reads the application id and roles a Discord origin carries, and nothing from another platform', () => {

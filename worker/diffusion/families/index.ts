@@ -1,17 +1,16 @@
 /**
- * The model families the pipeline can run, one row each, and how a folder's family is
- * found: model_index.json `_class_name` first, then the folder's contents (a
- * `text_encoder_2/` says SDXL), else Stable Diffusion, the layout every older export has.
+ * The model families the pipeline can run, one row each. How a folder's family is
+ * recognized is the catalog's half of each family (src/model-families.ts); this finds the
+ * pipeline's half of the family recognized.
  */
-import fs from 'node:fs';
-import path from 'node:path';
+import { detectFamilyIdentity } from '../../../src/model-families.ts';
 import { sdFamily } from './sd.ts';
 import { sdxlFamily } from './sdxl.ts';
 import type { ModelFamily } from './types.ts';
 
 export type { ModelFamily, Conditioning, Conditioner, FamilyDefaults, LatentRgb } from './types.ts';
 
-/** Folder markers are tried in this order: a more specific family before the one it extends. */
+/** In the order of src/model-families.ts FAMILY_IDENTITIES (a test checks). */
 export const MODEL_FAMILIES: readonly ModelFamily[] = [sdxlFamily, sdFamily];
 
 export interface DetectedFamily {
@@ -21,14 +20,8 @@ export interface DetectedFamily {
 }
 
 export function detectFamily(dir: string, modelIndex: Readonly<Record<string, unknown>>): DetectedFamily {
-  const className = modelIndex._class_name;
-  if (typeof className === 'string') {
-    const named = MODEL_FAMILIES.find((f) => f.classNames.includes(className));
-    if (named) return { family: named, reason: `model_index.json _class_name "${className}"` };
-  }
-  for (const family of MODEL_FAMILIES) {
-    const marker = family.folderMarkers.find((m) => fs.existsSync(path.join(dir, m)));
-    if (marker) return { family, reason: `the folder has ${marker}/` };
-  }
-  return { family: sdFamily, reason: 'no other family matched (Stable Diffusion layout)' };
+  const { family: identity, reason } = detectFamilyIdentity(dir, modelIndex);
+  const family = MODEL_FAMILIES.find((f) => f.name === identity.name);
+  if (!family) throw new Error(`model family ${identity.name} has no pipeline in worker/diffusion/families/`);
+  return { family, reason };
 }

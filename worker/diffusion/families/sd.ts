@@ -4,6 +4,7 @@
  * 0.18215. The contract of diffusers' StableDiffusionPipeline / OnnxStableDiffusionPipeline.
  */
 import path from 'node:path';
+import { SD_FAMILY } from '../../../src/model-families.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { checkTextEncoder, knownDims } from '../model-contract.ts';
 import { TextEncoder } from '../text-encoder.ts';
@@ -13,21 +14,13 @@ import { configInteger, fixedDim } from './dims.ts';
 import type { Conditioning, ModelFamily, TextPlan, TextPlanContext } from './types.ts';
 
 export const sdFamily: ModelFamily = {
-  name: 'SD',
-  classNames: [
-    'OnnxStableDiffusionPipeline',
-    'ORTStableDiffusionPipeline',
-    'StableDiffusionPipeline',
-    'ORTLatentConsistencyModelPipeline',
-    'LatentConsistencyModelPipeline',
-  ],
-  folderMarkers: [],
+  ...SD_FAMILY,
   files: [
     { key: 'textEncoder', rel: 'text_encoder/model.onnx', what: 'the CLIP text encoder exported to ONNX' },
     { key: 'vocab', rel: 'tokenizer/vocab.json', what: 'the CLIP tokenizer vocabulary' },
     { key: 'merges', rel: 'tokenizer/merges.txt', what: 'the CLIP tokenizer BPE merges' },
   ],
-  defaults: { scalingFactor: 0.18215, forceUpcast: false, baseSize: 512, sizeMultiple: 64, steps: 25, sampler: 'dpmpp_2m', guidance: 7, vaeTiling: DEFAULT_VAE_TILING },
+  defaults: { ...SD_FAMILY.defaults, scalingFactor: 0.18215, forceUpcast: false, vaeTiling: DEFAULT_VAE_TILING },
   unetInputs: [],
   // the well-known SD 1.x approximation (A1111's and ComfyUI's previews)
   latentRgb: {

@@ -23,6 +23,7 @@
  * - Optimum never upcasts the VAE; diffusers honours force_upcast (see vae.ts).
  */
 import path from 'node:path';
+import { SDXL_FAMILY } from '../../../src/model-families.ts';
 import { ClipTokenizer } from '../tokenizer/clip-tokenizer.ts';
 import { checkLayeredTextEncoder, knownDims, type TextEncoderIO } from '../model-contract.ts';
 import { TextEncoder } from '../text-encoder.ts';
@@ -34,9 +35,7 @@ const TEXT_EMBEDS = 'text_embeds';
 const TIME_IDS = 'time_ids';
 
 export const sdxlFamily: ModelFamily = {
-  name: 'SDXL',
-  classNames: ['StableDiffusionXLPipeline', 'ORTStableDiffusionXLPipeline'],
-  folderMarkers: ['text_encoder_2', 'tokenizer_2'],
+  ...SDXL_FAMILY,
   files: [
     { key: 'textEncoder', rel: 'text_encoder/model.onnx', what: 'the first CLIP text encoder exported to ONNX' },
     { key: 'vocab', rel: 'tokenizer/vocab.json', what: "the first tokenizer's vocabulary" },
@@ -45,16 +44,11 @@ export const sdxlFamily: ModelFamily = {
     { key: 'vocab2', rel: 'tokenizer_2/vocab.json', what: "the second tokenizer's vocabulary" },
     { key: 'merges2', rel: 'tokenizer_2/merges.txt', what: "the second tokenizer's BPE merges" },
   ],
-  // diffusers' SDXL default guidance is 5; ~1 MP in multiples of 64 are SDXL's training buckets;
   // its VAE was trained at 1024 px (128 latent px), so a 1024 image decodes whole, larger ones in tiles
   defaults: {
+    ...SDXL_FAMILY.defaults,
     scalingFactor: 0.13025,
     forceUpcast: true,
-    baseSize: 1024,
-    sizeMultiple: 64,
-    steps: 30,
-    sampler: 'dpmpp_2m',
-    guidance: 5,
     vaeTiling: { tile: 128, overlap: 32 },
   },
   unetInputs: [

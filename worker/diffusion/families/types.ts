@@ -4,29 +4,23 @@
  * latent scale, its default sizes and sampling settings, and how a latent previews. The
  * rest of the pipeline (sessions, schedulers, batching, VAE, images) is shared. A new
  * family (SD3, an inpainting UNet) is one file implementing ModelFamily plus a row in
- * families/index.ts.
+ * families/index.ts, on top of its catalog row in src/model-families.ts (how its folder is
+ * recognized, its default size and sampling settings).
  */
+import type { FamilyIdentity, FamilySettings } from '../../../src/model-families.ts';
 import type { OnnxModel } from '../sessions.ts';
 import type { ModelInterface, UNetIO, UNetInputRule } from '../model-contract.ts';
-import type { SchedulerName } from '../schedulers/table.ts';
 import type { ModelFolder } from '../model-folder.ts';
 import type { Tiling } from '../tiling.ts';
 
 /** One image's UNet inputs besides `sample` and `timestep`, by input name, without the batch axis. */
 export type Conditioning = Readonly<Record<string, Float32Array>>;
 
-export interface FamilyDefaults {
+export interface FamilyDefaults extends FamilySettings {
   /** latent scaling factor when the VAE config names none */
   scalingFactor: number;
   /** run the VAE in float32 (diffusers' `force_upcast`) when the VAE config does not say */
   forceUpcast: boolean;
-  /** side of the square pixel budget the model was trained at */
-  baseSize: number;
-  /** width and height are multiples of this */
-  sizeMultiple: number;
-  steps: number;
-  sampler: SchedulerName;
-  guidance: number;
   /** VAE tiles in latent pixels: the size the VAE was trained at, a quarter overlapping (diffusers' tiled VAE) */
   vaeTiling: Tiling;
 }
@@ -85,13 +79,7 @@ export interface Conditioner {
   image(size: { width: number; height: number }): Conditioning;
 }
 
-export interface ModelFamily {
-  /** short name for logs and messages, e.g. `SDXL` */
-  readonly name: string;
-  /** model_index.json `_class_name` values that name this family */
-  readonly classNames: readonly string[];
-  /** folder entries that show this family when `_class_name` names none of the families */
-  readonly folderMarkers: readonly string[];
+export interface ModelFamily extends FamilyIdentity {
   /** the text side's files (tokenizers, encoders); the UNet, VAE and scheduler are every family's */
   readonly files: readonly FamilyFile[];
   readonly defaults: FamilyDefaults;

@@ -2,9 +2,11 @@
  * Every sampler the product offers, in one table: its name (what users type and jobs
  * carry), the label other SD tools write in a PNG's parameters (A1111's spelling), the
  * diffusers class whose constructor defaults fill what a scheduler_config.json leaves
- * out, and how to build it. Adding a sampler is one scheduler file plus one row here;
- * config validation, the job schema, `--sampler` and the PNG labels all read this table.
+ * out, and how to build it. Adding a sampler is one scheduler file, one row here and its
+ * name in src/samplers.ts (which config validation, the job schema and `--sampler` read);
+ * the table is typed over those names, so a name without a row does not compile.
  */
+import type { SamplerName } from '../../../src/samplers.ts';
 import type { ResolvedConfig } from './config.ts';
 import { DdimScheduler } from './ddim.ts';
 import { DpmSolverMultistepScheduler } from './dpm-solver-multistep.ts';
@@ -70,7 +72,7 @@ export const SAMPLER_TABLE = {
     classDefaults: { beta_start: 0.00085, beta_end: 0.012, beta_schedule: 'scaled_linear', set_alpha_to_one: true, timestep_spacing: 'leading' },
     create: (cfg) => new LcmScheduler(cfg),
   },
-} as const satisfies Record<string, SamplerRow>;
+} as const satisfies Record<SamplerName, SamplerRow>;
 
 export type SchedulerName = keyof typeof SAMPLER_TABLE;
 
