@@ -6,12 +6,10 @@
 import type { TokenCounter } from './context.ts';
 import type { ActionFacts } from './result-action.ts';
 import type { ActionRef } from '../src/actions.ts';
-import { jobPayloadSchema, type JobPayload } from '../src/jobs.ts';
+import type { JobPayload } from '../src/jobs.ts';
 import type { KeyValueStore } from '../src/kv.ts';
 import type { Logger } from '../src/logger.ts';
 import type { ModelCatalog } from '../src/models.ts';
-import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
-import { LocalJobQueue } from '../src/queue/local-queue.ts';
 import type { JobQueue } from '../src/queue/types.ts';
 import type { ResultStore } from '../src/results.ts';
 
@@ -32,17 +30,11 @@ export interface BotServices {
 }
 
 /**
- * Retry needs a failed job's payload: the in-process queue keeps it, and BullMQ keeps failed
- * jobs (removeOnFail by age). Undefined for a queue that keeps neither.
+ * Retry needs a failed job's payload: every queue keeps it while it keeps the job (the
+ * in-process queue in memory, BullMQ's failed jobs by age), and answers JobQueue.jobPayload.
  */
-export function jobPayloadLookup(queue: JobQueue): JobPayloadLookup | undefined {
-  if (queue instanceof LocalJobQueue) return (jobId) => queue.jobPayload(jobId);
-  if (!(queue instanceof BullmqJobQueue)) return undefined;
-  return async (jobId) => {
-    const job = await queue.getJob(jobId);
-    const parsed = jobPayloadSchema.safeParse(job?.data);
-    return parsed.success ? parsed.data : null;
-  };
+export function jobPayloadLookup(queue: JobQueue): JobPayloadLookup {
+  return (jobId) => queue.jobPayload(jobId);
 }
 
 /** Which platform message shows a job (its status message), from the adapter's own records and the job's origin. */

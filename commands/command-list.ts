@@ -1,23 +1,10 @@
 /** The user-facing commands and buttons, as help and the README describe them. */
-import type { Platform } from '../src/jobs.ts';
-
 export const COMMANDS = [
   { usage: '/imagine <prompt> [flags]', description: 'Make images from a prompt; the flags are below.' },
   { usage: '/cancel [job]', description: 'Cancel one of your queued or running jobs, or all of them.' },
   { usage: '/queue', description: 'Where your jobs are in the queue, and how busy it is.' },
   { usage: '/help', description: 'Show this reference.' },
 ] as const;
-
-/**
- * How help is reached on each platform, for messages that point to it. Discord registers /help
- * as its own command (there, `/imagine help` would draw "help"); Slack gives the app one slash
- * command, so help is a word after it; the playground's box takes /help.
- */
-export const HELP_COMMAND: Record<Platform, string> = {
-  discord: '/help',
-  slack: '/imagine help',
-  web: '/help',
-};
 
 export const BUTTONS = [
   { label: 'U1–U4', description: 'Upscale that image ×2.' },

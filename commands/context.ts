@@ -7,6 +7,7 @@ import type { Config } from '../src/config.ts';
 import type { JobPayload, Origin } from '../src/jobs.ts';
 import { jobLimitsFromConfig, type JobLimits } from '../src/job-limits.ts';
 import type { ModelCatalog, ModelInfo } from '../src/models.ts';
+import type { PlatformCommandRules } from '../src/platform.ts';
 import { systemRandomSeed } from './random-seed.ts';
 
 export type { Sampler } from '../src/job-limits.ts';
@@ -37,6 +38,10 @@ export interface CommandContext {
   models: ModelCatalog;
   /** Who is asking, and where the answer goes. Its eventId becomes the dedupe id. */
   origin: Origin;
+  /** How help is reached on the asker's platform, for messages that point to it. */
+  helpCommand: string;
+  /** The roles the asker holds on their platform (none where it has no roles), for PRESS_POLICY. */
+  roles: readonly string[];
   /** Milliseconds since the epoch (injected so results are reproducible). */
   now: number;
   /** A uniformly random integer in 0..4294967295 (injected so tests are deterministic). */
@@ -47,6 +52,8 @@ export interface CommandContext {
 /** What a process wires once; every platform event gets its own context from it. */
 export interface CommandEnvironment {
   limits: CommandLimits;
+  /** The rules of the platform the adapter serves (its module's). */
+  platformRules: PlatformCommandRules;
   models: ModelCatalog;
   countTokens: TokenCounter;
   /** Tests inject a fixed source; otherwise seeds come from the system's CSPRNG. */
@@ -59,6 +66,8 @@ export function commandContext(env: CommandEnvironment, origin: Origin): Command
     limits: env.limits,
     models: env.models,
     origin,
+    helpCommand: env.platformRules.helpCommand,
+    roles: env.platformRules.pressRoles?.(origin) ?? [],
     now: Date.now(),
     randomSeed: env.randomSeed ?? systemRandomSeed,
     countTokens: env.countTokens,

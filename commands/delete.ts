@@ -15,6 +15,6 @@ export function deleteResult(input: DeleteInput, ctx: CommandContext): CommandOu
   if (!input.result) return refuse('expired', 'This result has expired, so it can no longer be removed with a button.');
   const configured = parsePressPolicy(ctx.limits.pressPolicy);
   const policy = configured.kind === 'anyone' ? ({ kind: 'requester' } as const) : configured;
-  if (!mayPress(policy, input.result.origin, ctx.origin)) return refuse('not-allowed', notAllowedMessage(policy).replace('use these buttons', 'remove it'));
+  if (!mayPress(policy, input.result.origin, ctx.origin, ctx.roles)) return refuse('not-allowed', notAllowedMessage(policy).replace('use these buttons', 'remove it'));
   return { kind: 'delete', resultId: input.result.resultId, messageId: input.result.messageId, summary: 'Removed.' };
 }

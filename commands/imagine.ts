@@ -2,7 +2,6 @@
 import { JOB_VERSION, txt2imgJobSchema, type GenerationParams } from '../src/jobs.ts';
 import type { CommandContext, CommandOutcome, CommandWarning } from './context.ts';
 import { refuse } from './context.ts';
-import { HELP_COMMAND } from './command-list.ts';
 import { DEFAULT_STRENGTH, type StructuredOptions } from './options-schema.ts';
 import { parseImagine } from './prompt-language.ts';
 import { snapSize } from './aspect.ts';
@@ -20,7 +19,7 @@ export interface ImagineInput {
 }
 
 export function imagine(input: ImagineInput, ctx: CommandContext): CommandOutcome {
-  const parsed = parseImagine(input.text, input.options, ctx.limits, ctx.models, HELP_COMMAND[ctx.origin.platform]);
+  const parsed = parseImagine(input.text, input.options, ctx.limits, ctx.models, ctx.helpCommand);
   if (!parsed.ok) return refuse(parsed.code, parsed.message);
   const { options, aspect } = parsed.value;
   const warnings: CommandWarning[] = [...parsed.value.warnings];

@@ -3,8 +3,9 @@
  *   requester        only the person who asked for it (the default)
  *   anyone           everyone who can see the message
  *   roles:<id>,<id>  the requester, plus holders of any of these Discord roles
- * The requester may always press their own buttons. Slack has no roles, so on Slack a
- * roles policy means the requester only.
+ * The requester may always press their own buttons. Roles are the platform's (its module's
+ * pressRoles: Discord's member roles); on a platform without roles (Slack, the web) a roles
+ * policy means the requester only.
  */
 import type { Origin } from '../src/jobs.ts';
 
@@ -22,13 +23,13 @@ export function parsePressPolicy(text: string): PressPolicy {
 
 const samePerson = (a: Origin, b: Origin) => a.platform === b.platform && a.userId === b.userId;
 
-/** May `presser` act on a result (or failed job) that `requester` asked for? */
-export function mayPress(policy: PressPolicy, requester: Origin, presser: Origin): boolean {
+/** May `presser` (holding `presserRoles` on their platform) act on a result (or failed job) that `requester` asked for? */
+export function mayPress(policy: PressPolicy, requester: Origin, presser: Origin, presserRoles: readonly string[]): boolean {
   if (samePerson(requester, presser)) return true;
   // Other people's results are only reachable from the same platform and workspace.
   if (requester.platform !== presser.platform || (requester.workspaceId ?? '') !== (presser.workspaceId ?? '')) return false;
   if (policy.kind === 'anyone') return true;
-  if (policy.kind === 'roles') return presser.platform === 'discord' && (presser.roleIds ?? []).some((r) => policy.roleIds.includes(r));
+  if (policy.kind === 'roles') return presserRoles.some((r) => policy.roleIds.includes(r));
   return false;
 }
 

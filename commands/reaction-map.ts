@@ -51,7 +51,8 @@ export interface ReactionMap {
 }
 
 export interface ReactionSyntax {
-  variable: 'DISCORD_REACTIONS' | 'SLACK_REACTIONS';
+  /** The platform's variable that holds its map (e.g. DISCORD_REACTIONS), for the error message. */
+  variable: string;
   /** How emoji are written in the variable, for the error message. */
   emojiHelp: string;
   /** The key of an emoji as configured, or null when it is not an emoji of the platform. */

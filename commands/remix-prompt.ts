@@ -4,7 +4,6 @@
  * carry over: the size, seed and settings come from the image being remixed.
  */
 import type { GenerationParams } from '../src/jobs.ts';
-import { HELP_COMMAND } from './command-list.ts';
 import type { CommandContext, CommandWarning, MessageOutcome } from './context.ts';
 import { refuse } from './context.ts';
 import { parseImagine } from './prompt-language.ts';
@@ -15,7 +14,7 @@ export type RemixOutcome = { ok: true; params: GenerationParams } | { ok: false;
 /** `params` with the remixed prompt applied (unchanged when `prompt` is undefined); warnings are added to `warnings`. */
 export function applyRemix(params: GenerationParams, prompt: string | undefined, ctx: CommandContext, warnings: CommandWarning[]): RemixOutcome {
   if (prompt === undefined) return { ok: true, params };
-  const parsed = parseImagine(prompt, undefined, ctx.limits, ctx.models, HELP_COMMAND[ctx.origin.platform]);
+  const parsed = parseImagine(prompt, undefined, ctx.limits, ctx.models, ctx.helpCommand);
   if (!parsed.ok) return { ok: false, refusal: refuse(parsed.code, parsed.message) };
   const { options } = parsed.value;
   warnings.push(...parsed.value.warnings);

@@ -10,7 +10,7 @@ import { mayPress, notAllowedMessage, parsePressPolicy } from './press-policy.ts
 export function checkResultAccess(result: JobResult | null, index: number | undefined, ctx: CommandContext): MessageOutcome | null {
   if (!result) return refuse('expired', 'This result has expired; run /imagine again to make new images.');
   const policy = parsePressPolicy(ctx.limits.pressPolicy);
-  if (!mayPress(policy, result.origin, ctx.origin)) return refuse('not-allowed', notAllowedMessage(policy));
+  if (!mayPress(policy, result.origin, ctx.origin, ctx.roles)) return refuse('not-allowed', notAllowedMessage(policy));
   if (index !== undefined && !(Number.isInteger(index) && index >= 0 && index < result.images.length)) {
     const count = result.images.length;
     return refuse('index-out-of-range', `There is no image ${Number.isInteger(index) ? index + 1 : String(index)} here; this result has ${count === 1 ? '1 image' : `images 1 to ${count}`}.`);

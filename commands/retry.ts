@@ -17,7 +17,7 @@ export interface RetryInput {
 export function retry(input: RetryInput, ctx: CommandContext): CommandOutcome {
   if (!input.failed) return refuse('expired', 'That request is no longer stored; run /imagine again.');
   const policy = parsePressPolicy(ctx.limits.pressPolicy);
-  if (!mayPress(policy, input.failed.origin, ctx.origin)) return refuse('not-allowed', notAllowedMessage(policy));
+  if (!mayPress(policy, input.failed.origin, ctx.origin, ctx.roles)) return refuse('not-allowed', notAllowedMessage(policy));
   if (!ctx.models.get(input.failed.params.model)) {
     return refuse('unknown-model', `The model ${input.failed.params.model} is no longer available here.`);
   }

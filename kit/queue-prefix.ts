@@ -3,7 +3,7 @@
  * they share one Redis (REDIS_URL) or run one after another on the same server.
  */
 import { randomBytes } from 'node:crypto';
-import { loadConfig, type Config } from '../src/config.ts';
+import { loadConfig, type AppConfig } from '../src/root/config.ts';
 
 let counter = 0;
 
@@ -14,7 +14,7 @@ export function uniquePrefix(label = 'q'): string {
   return `{t-${safe}-${counter}-${randomBytes(4).toString('hex')}}`;
 }
 
-/** A validated Config for a test: REDIS_URL, a fresh QUEUE_PREFIX, plus any env overrides. */
-export function testConfig(redisUrl: string, env: Record<string, string> = {}, label?: string): Config {
+/** A validated configuration for a test: REDIS_URL, a fresh QUEUE_PREFIX, plus any env overrides. */
+export function testConfig(redisUrl: string, env: Record<string, string> = {}, label?: string): AppConfig {
   return loadConfig({ REDIS_URL: redisUrl, QUEUE_PREFIX: uniquePrefix(label), LOG_LEVEL: 'silent', ...env });
 }

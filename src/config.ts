@@ -1,6 +1,8 @@
 /**
- * The one schema over the environment. Every variable the product reads is declared here;
- * a bad value (or a value another one needs) stops start-up with one line naming the variable.
+ * The schema over the environment: the variables every process shares are declared here, and
+ * each platform module (adapters/<platform>/module.ts) declares its own part; the composition
+ * root joins them into the one schema the process reads (src/root/config.ts). A bad value (or a
+ * value another one needs) stops start-up with one line naming the variable.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,16 +15,13 @@ export const EMBEDDED_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny');
 /** The embedded SDXL-format demo model; offered beside models/tiny only when the folder is there. */
 export const EMBEDDED_XL_MODEL_DIR = path.join(REPO_ROOT, 'models', 'tiny-xl');
 
-/** Variables whose values must never be printed or logged. */
-export const SECRET_ENV_NAMES = ['DISCORD_TOKEN', 'SLACK_BOT_TOKEN', 'SLACK_SIGNING_SECRET', 'SLACK_APP_TOKEN', 'WEB_ACCESS_KEY'] as const;
-
-const optionalString = z
+export const optionalString = z
   .string()
   .transform((s) => s.trim())
   .optional()
   .transform((s) => (s === '' ? undefined : s));
 
-const int = (min: number, max: number, fallback: number) =>
+export const int = (min: number, max: number, fallback: number) =>
   z.coerce
     .number({ error: `a whole number from ${min} to ${max}` })
     .int({ error: `a whole number from ${min} to ${max}` })
@@ -30,7 +29,7 @@ const int = (min: number, max: number, fallback: number) =>
     .max(max, { error: `a whole number from ${min} to ${max}` })
     .default(fallback);
 
-const commaList = z
+export const commaList = z
   .string()
   .optional()
   .transform((s) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean));
@@ -49,12 +48,10 @@ const seedNodes = commaList.pipe(
   ),
 );
 
-const url = (what: string) =>
-  z.url({ error: `${what} (a URL such as ${what.includes('Slack') ? 'https://slack.com/api/' : 'https://discord.com/api'})` });
+/** A URL variable; `example` is shown in the error message. */
+export const url = (what: string, example: string) => z.url({ error: `${what} (a URL such as ${example})` });
 
-const snowflake = z.string().regex(/^\d{5,25}$/, { error: 'a numeric Discord id (snowflake)' });
-
-export const envSchema = z
+const coreEnvSchema = z
   .object({
     REDIS_URL: z
       .string()
@@ -65,17 +62,6 @@ export const envSchema = z
     MODEL_DIR: optionalString,
     MODELS_CONFIG: optionalString,
     UPSCALER_DIR: optionalString,
-    DISCORD_TOKEN: optionalString,
-    DISCORD_APP_ID: snowflake.optional(),
-    DISCORD_API_URL: url('the Discord REST base without version').default('https://discord.com/api'),
-    DISCORD_GUILD_IDS: commaList.pipe(z.array(snowflake)),
-    /** Reaction emoji -> action on result messages (grammar in adapters/discord/reactions.ts); unset = the default map. */
-    DISCORD_REACTIONS: optionalString,
-    SLACK_BOT_TOKEN: z.string().regex(/^xoxb-\S+$/, { error: 'a Slack bot token starting with xoxb-' }).optional(),
-    SLACK_SIGNING_SECRET: z.string().regex(/^\S{8,}$/, { error: 'the Slack app signing secret' }).optional(),
-    SLACK_APP_TOKEN: z.string().regex(/^xapp-\S+$/, { error: 'a Slack app-level token starting with xapp-' }).optional(),
-    SLACK_API_URL: url('the Slack Web API base').default('https://slack.com/api/'),
-    SLACK_REACTIONS: optionalString,
     PORT: int(0, 65535, 3000),
     /** Loopback by default: nothing outside this machine reaches the server until the operator opens it. */
     HOST: z
@@ -84,8 +70,6 @@ export const envSchema = z
       .default('127.0.0.1'),
     /** How many reverse proxies stand in front of the server; only then is X-Forwarded-For believed. */
     TRUST_PROXY: int(0, 10, 0),
-    /** auto = on unless Discord or Slack is configured (then the playground is opt-in, not a side door). */
-    WEB_PLAYGROUND: z.enum(['auto', 'on', 'off'], { error: 'auto, on or off' }).default('auto'),
     /**
      * The playground's address as people outside reach it (scheme, host, optional path), for
      * links sent from chat (Vary (Region)); unset = no such links, and the button is hidden.
@@ -95,7 +79,6 @@ export const envSchema = z
       .regex(/^https?:\/\/[^\s?#]+$/, { error: 'an http:// or https:// address without query, e.g. https://imagine.example.com' })
       .transform((v) => v.replace(/\/+$/, ''))
       .optional(),
-    WEB_ACCESS_KEY: z.string().regex(/^\S{16,200}$/, { error: 'at least 16 characters without spaces (e.g. from `openssl rand -hex 16`)' }).optional(),
     ORT_PROVIDERS: commaList.pipe(z.array(z.enum(['cuda', 'cpu', 'tensorrt', 'dml', 'coreml'], { error: 'a comma list of cuda, cpu, tensorrt, dml, coreml' }))),
     ORT_THREADS: int(0, 256, 0),
     ARTIFACT_DIR: z.string().default(path.join(REPO_ROOT, 'artifacts')),
@@ -128,31 +111,55 @@ export const envSchema = z
       .default('requester'),
     NSFW_MODE: z.enum(['spoiler', 'withhold'], { error: 'spoiler or withhold' }).default('spoiler'),
     REDIS_ALLOW_EVICTION: z.enum(['0', '1', 'true', 'false'], { error: '0/1 or true/false' }).default('0').transform((v) => v === '1' || v === 'true'),
-  })
-  .superRefine((env, ctx) => {
-    const need = (cond: boolean, name: string, message: string) => {
-      if (cond) ctx.addIssue({ code: 'custom', path: [name], message });
-    };
-    need(
-      env.REDIS_CLUSTER_NODES.length > 0 && !/^\{[\w-]+\}$/.test(env.QUEUE_PREFIX),
-      'QUEUE_PREFIX',
-      'a hash-tagged prefix such as {imagine} with REDIS_CLUSTER_NODES (the braces keep every queue key in one cluster slot, which the queue scripts need)',
-    );
-    need(!!env.DISCORD_TOKEN && !env.DISCORD_APP_ID, 'DISCORD_APP_ID', 'required when DISCORD_TOKEN is set (the application id from the Discord developer portal)');
-    need(!!env.DISCORD_APP_ID && !env.DISCORD_TOKEN, 'DISCORD_TOKEN', 'required when DISCORD_APP_ID is set (the bot token)');
-    need(
-      !!env.SLACK_BOT_TOKEN && !env.SLACK_SIGNING_SECRET && !env.SLACK_APP_TOKEN,
-      'SLACK_SIGNING_SECRET',
-      'required when SLACK_BOT_TOKEN is set (or set SLACK_APP_TOKEN for Socket Mode)',
-    );
-    need(
-      !env.SLACK_BOT_TOKEN && (!!env.SLACK_SIGNING_SECRET || !!env.SLACK_APP_TOKEN),
-      'SLACK_BOT_TOKEN',
-      'required when SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set (the xoxb- bot token)',
-    );
   });
 
-export type Config = z.output<typeof envSchema>;
+/** Adds an issue for `name` when `cond` holds: how a schema says that one variable needs another. */
+export type NeedCheck = (cond: boolean, name: string, message: string) => void;
+
+/** What a platform module adds to the environment schema. */
+export interface PlatformEnvPart<Shape extends z.ZodRawShape = z.ZodRawShape> {
+  shape: Shape;
+  /** Variables whose values must never be printed or logged (their exact values are scrubbed from logs). */
+  secretNames: readonly (keyof Shape & string)[];
+  /** The platform's credentials: a worker that is given them warns that it ignores them. */
+  credentialNames: readonly (keyof Shape & string)[];
+  /** Rules between the platform's variables (one needs another). */
+  check?(env: z.output<z.ZodObject<Shape>>, need: NeedCheck): void;
+}
+
+function coreChecks(env: z.output<typeof coreEnvSchema>, need: NeedCheck): void {
+  need(
+    env.REDIS_CLUSTER_NODES.length > 0 && !/^\{[\w-]+\}$/.test(env.QUEUE_PREFIX),
+    'QUEUE_PREFIX',
+    'a hash-tagged prefix such as {imagine} with REDIS_CLUSTER_NODES (the braces keep every queue key in one cluster slot, which the queue scripts need)',
+  );
+}
+
+/** The variables every process shares, checked as the process reads them (platform parts joined in by composeEnvSchema). */
+export function composeEnvSchema(parts: readonly PlatformEnvPart[]): z.ZodObject<z.ZodRawShape> {
+  const shape: z.ZodRawShape = { ...coreEnvSchema.shape };
+  for (const part of parts) {
+    for (const name of Object.keys(part.shape)) if (name in shape) throw new Error(`${name} is declared twice in the environment schema`);
+    Object.assign(shape, part.shape);
+  }
+  return z.object(shape).superRefine((env, ctx) => {
+    const need = needIn(ctx);
+    coreChecks(env as z.output<typeof coreEnvSchema>, need);
+    for (const part of parts) part.check?.(env as never, need);
+  });
+}
+
+function needIn(ctx: z.RefinementCtx): NeedCheck {
+  return (cond, name, message) => {
+    if (cond) ctx.addIssue({ code: 'custom', path: [name], message });
+  };
+}
+
+/** The shared variables alone (no platform's): what core code, commands and workers read. */
+export const envSchema = coreEnvSchema.superRefine((env, ctx) => coreChecks(env, needIn(ctx)));
+
+/** The shared configuration; a platform's code reads `Config & <its part>`. */
+export type Config = z.output<typeof coreEnvSchema>;
 
 export class ConfigError extends Error {
   constructor(readonly variable: string, readonly expected: string) {
@@ -161,13 +168,18 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parse the environment; throws a ConfigError for the first bad variable (never echoing its value). */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** Parse the environment against a schema; throws a ConfigError for the first bad variable (never echoing its value). */
+export function parseEnv<T>(schema: z.ZodObject<z.ZodRawShape>, env: NodeJS.ProcessEnv): T {
   // An empty value means unset: a Secret or .env file lists every token with only some filled in.
-  const known = Object.fromEntries(Object.keys(envSchema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
-  const parsed = envSchema.safeParse(known);
-  if (parsed.success) return parsed.data;
+  const known = Object.fromEntries(Object.keys(schema.shape).map((k) => [k, env[k] === '' ? undefined : env[k]]));
+  const parsed = schema.safeParse(known);
+  if (parsed.success) return parsed.data as T;
   const issue = parsed.error.issues[0];
   const variable = String(issue.path[0] ?? 'environment');
   throw new ConfigError(variable, issue.message);
+}
+
+/** The shared variables only (no platform); the process reads the whole schema through src/root/config.ts. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  return parseEnv<Config>(envSchema, env);
 }

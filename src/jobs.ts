@@ -11,8 +11,18 @@ import { SAMPLERS } from './samplers.ts';
 
 export const JOB_VERSION = 1 as const;
 
-export const platformSchema = z.enum(['discord', 'slack', 'web']);
+/** A platform module's name (adapters/<platform>/module.ts); which ones exist is the composition root's list. */
+export const platformSchema = z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: 'a platform name' });
 export type Platform = z.infer<typeof platformSchema>;
+
+/**
+ * Data only the origin's platform reads (Discord: its application id and the member's roles),
+ * checked by that platform's own schema where it is read. Bounded here so a job stays small.
+ */
+export const platformDataSchema = z.record(
+  z.string().max(64),
+  z.union([z.string().max(256), z.number(), z.boolean(), z.array(z.string().max(64)).max(250)]),
+);
 
 /** Where a job came from and where its messages go. */
 export const originSchema = z.object({
@@ -28,10 +38,8 @@ export const originSchema = z.object({
   messageId: z.string().max(64).optional(),
   /** The platform event that caused the job (interaction id, command trigger, event id): the dedupe key. */
   eventId: z.string().max(128).optional(),
-  /** Discord application id, needed for interaction webhook routes. */
-  applicationId: z.string().max(32).optional(),
-  /** Discord: user's role ids, for role-based press policies. */
-  roleIds: z.array(z.string().max(32)).max(250).optional(),
+  /** What the platform keeps for itself (its module's schema says what). */
+  platformData: platformDataSchema.optional(),
 });
 export type Origin = z.infer<typeof originSchema>;
 

@@ -3,36 +3,27 @@
  * misses cases: pino's path redaction removes known secret fields wherever they sit in a log
  * object, and a last pass over each serialized line scrubs anything that merely looks like a
  * token (an error message quoting a webhook URL, a header dumped by a client library) as well
- * as the exact values of the secret variables this process was configured with.
+ * as the exact values of the secret variables this process was configured with. Each platform
+ * module names its own fields, token shapes and secret variables (PlatformModule.redaction and
+ * env.secretNames); the composition root hands the list to every logger it makes.
  */
 import { pino, type DestinationStream, type Logger } from 'pino';
-import { SECRET_ENV_NAMES } from './config.ts';
+import type { PlatformModule } from './platform.ts';
 
 export type { Logger } from 'pino';
 
 export const REDACTED = '[redacted]';
 
-/** Field names that hold credentials whatever object they appear in. */
-const SECRET_FIELDS = [
-  ...SECRET_ENV_NAMES,
-  'token',
-  'interactionToken',
-  'responseUrl',
-  'response_url',
-  'botToken',
-  'appToken',
-  'signingSecret',
-  'password',
-  'authorization',
-  'Authorization',
-  'cookie',
-  'secret',
-  'clientSecret',
-];
+/** Field names that hold credentials whatever object they appear in, on any platform. */
+const SECRET_FIELDS = ['token', 'password', 'authorization', 'Authorization', 'cookie', 'secret', 'clientSecret'];
 
-function redactPaths(): string[] {
+/** What a logger learns from each platform module: its secret variables, fields and token shapes. */
+export type LoggedPlatform = Pick<PlatformModule, 'redaction'> & { env: Pick<PlatformModule['env'], 'secretNames'> };
+
+function redactPaths(platforms: readonly LoggedPlatform[]): string[] {
   const paths: string[] = [];
-  for (const field of SECRET_FIELDS) {
+  const fields = new Set([...SECRET_FIELDS, ...platforms.flatMap((p) => [...p.env.secretNames, ...p.redaction.fields])]);
+  for (const field of fields) {
     paths.push(field, `*.${field}`, `*.*.${field}`);
   }
   // Request/response objects logged by HTTP clients put credentials in headers.
@@ -40,16 +31,8 @@ function redactPaths(): string[] {
   return paths;
 }
 
-/** Shapes of credentials: Slack tokens, Discord bot tokens, webhook URLs that embed a token, bearer headers. */
-const TOKEN_PATTERNS: RegExp[] = [
-  /xox[abposr]-[A-Za-z0-9-]+/g,
-  /xapp-[A-Za-z0-9-]+/g,
-  /[MNO][A-Za-z\d_-]{23,27}\.[A-Za-z\d_-]{6}\.[A-Za-z\d_-]{27,}/g,
-  /(\/webhooks\/\d+\/)[A-Za-z0-9_.-]{20,}/g,
-  /(\/interactions\/\d+\/)[A-Za-z0-9_.-]{20,}/g,
-  /https:\/\/hooks\.slack\.com\/[^\s"'\\]+/g,
-  /(Bearer |Bot )[A-Za-z0-9._~+/=-]{8,}/g,
-];
+/** Shapes of credentials on any platform: authorization headers. Platforms add their tokens' shapes. */
+const TOKEN_PATTERNS: readonly RegExp[] = [/(Bearer |Bot )[A-Za-z0-9._~+/=-]{8,}/g];
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -59,14 +42,16 @@ function escapeRegExp(s: string): string {
  * Builds the line scrubber. `secretValues` are the configured secrets themselves (e.g. a
  * signing secret has no recognisable shape, so only its exact value can be caught).
  */
-export function createScrubber(secretValues: Iterable<string | undefined>): (line: string) => string {
+export function createScrubber(secretValues: Iterable<string | undefined>, platforms: readonly LoggedPlatform[] = []): (line: string) => string {
   const exact = [...secretValues]
     .filter((v): v is string => typeof v === 'string' && v.length >= 6)
     .map((v) => new RegExp(escapeRegExp(v) + '|' + escapeRegExp(JSON.stringify(v).slice(1, -1)), 'g'));
+  // Platform token shapes first, as before the generic header one: a header's value may be a platform token.
+  const patterns = [...platforms.flatMap((p) => p.redaction.patterns), ...TOKEN_PATTERNS];
   return (line: string) => {
     let out = line;
     for (const re of exact) out = out.replace(re, REDACTED);
-    for (const re of TOKEN_PATTERNS) {
+    for (const re of patterns) {
       out = out.replace(re, (_match, keep?: string) => (typeof keep === 'string' && /^(\/|Bearer |Bot )/.test(keep) ? keep + REDACTED : REDACTED));
     }
     return out;
@@ -82,16 +67,20 @@ export interface LoggerOptions {
   /** Extra exact values to scrub. */
   secrets?: string[];
   name?: string;
+  /** The platform modules whose credentials are redacted (the composition root passes its list). */
+  platforms?: readonly LoggedPlatform[];
 }
 
 export function createLogger(opts: LoggerOptions = {}): Logger {
   const env = opts.env ?? process.env;
-  const scrub = createScrubber([...SECRET_ENV_NAMES.map((n) => env[n]), ...(opts.secrets ?? [])]);
+  const platforms = opts.platforms ?? [];
+  const secretNames = platforms.flatMap((p) => p.env.secretNames);
+  const scrub = createScrubber([...secretNames.map((n) => env[n]), ...(opts.secrets ?? [])], platforms);
   return pino(
     {
       name: opts.name,
       level: opts.level ?? env.LOG_LEVEL ?? 'info',
-      redact: { paths: redactPaths(), censor: REDACTED },
+      redact: { paths: redactPaths(platforms), censor: REDACTED },
       serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },
       hooks: { streamWrite: scrub },
     },

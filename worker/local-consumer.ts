@@ -8,14 +8,14 @@
  */
 import type { Logger } from 'pino';
 import type { Metrics } from '../src/metrics.ts';
-import type { LocalJobQueue, LocalWorker } from '../src/queue/local-queue.ts';
+import type { InProcessJobs, LocalWorker } from '../src/queue/types.ts';
 import { FinishingSlots } from './finishing-slots.ts';
 import { JobAttempts, type AttemptConfig } from './job-attempt.ts';
 import type { JobRunner } from './job-runner.ts';
 
 export interface LocalConsumerOptions {
   config: AttemptConfig;
-  queue: LocalJobQueue;
+  queue: InProcessJobs;
   runner: JobRunner;
   logger: Logger;
   metrics: Metrics;

@@ -31,7 +31,7 @@ import { loadModelCatalog, modelLanes, primaryModel, servedModels, type ModelCat
 import { sumJobCounts } from '../src/queue/bullmq-queue.ts';
 import { queueKeys } from '../src/queue/keys.ts';
 import { closeRedis, redisFromConfig, type RedisClient } from '../src/redis.ts';
-import type { LocalJobQueue } from '../src/queue/local-queue.ts';
+import type { InProcessJobs } from '../src/queue/types.ts';
 import { ResultStore } from '../src/results.ts';
 import type { DelivererRegistry } from '../src/deliverer-registry.ts';
 import type { RetryPolicy } from '../src/delivery-retry.ts';
@@ -60,7 +60,7 @@ export interface WorkerDeps {
    * One-process mode (`npm start` without Redis): take jobs from this in-process queue instead
    * of BullMQ. Then `kv` is required and must be the store the queue keeps secrets in.
    */
-  localQueue?: LocalJobQueue;
+  localQueue?: InProcessJobs;
   artifacts?: ArtifactStore;
   /** Secrets, results and delivery records; default: RedisClient under the queue prefix. */
   kv?: KeyValueStore;

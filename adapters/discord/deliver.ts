@@ -12,13 +12,15 @@
  * An expired token is never a failure; it only changes the route.
  */
 import type { REST, RawFile } from '@discordjs/rest';
-import type { Config } from '../../src/config.ts';
+import type { DiscordConfig } from './env.ts';
 import type { DeliveredMessage, Deliverer, DeliveryErrorClass, DeliveryContext, DeliveryTarget, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
 import { deliveryTarget, PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
 import type { JobPayload, JobResult, Origin } from '../../src/jobs.ts';
 import type { KeyValueStore } from '../../src/kv.ts';
 import { describeFit, fitImage, type FittedImage } from './fit-attachment.ts';
 import { nonceFor } from './nonce.ts';
+import { discordOriginData } from './origin-data.ts';
+import { interactionTokenOf } from './secret.ts';
 import { renderFailure, renderProgress, renderResult, type RenderedMessage } from './render.ts';
 import { classifyDiscordError, createDiscordRest, DEFAULT_REST_LIMITS, DiscordCode, isDiscordCode, withRateLimitBudget, type DiscordRestLimits } from './rest.ts';
 import { attachmentLimitFor, isTokenDead, jobMessage, markTokenDead, rememberAttachmentLimit, rememberJobMessage, REPLY_HOLD, type JobMessage } from './state.ts';
@@ -28,7 +30,7 @@ export interface DiscordDelivererOptions {
   kv: KeyValueStore;
   /** Used when a job's origin does not name its application (it always does for interactions). */
   applicationId?: string;
-  nsfwMode: Config['NSFW_MODE'];
+  nsfwMode: DiscordConfig['NSFW_MODE'];
   /** Results offer Vary (Region): PUBLIC_URL is set, so its editor can be reached. */
   regionEditor?: boolean;
 }
@@ -141,8 +143,8 @@ export class DiscordDeliverer implements Deliverer {
   private async show(ctx: DeliveryTarget, message: OutgoingMessage, kind: MessageKind): Promise<{ messageId: string; channelId: string }> {
     const { kv } = this.opts;
     const origin = ctx.origin;
-    const appId = origin.applicationId ?? this.opts.applicationId;
-    const token = ctx.secret?.platform === 'discord' ? ctx.secret.interactionToken : null;
+    const appId = discordOriginData(origin).applicationId ?? this.opts.applicationId;
+    const token = interactionTokenOf(ctx.secret);
     if (origin.eventId) await REPLY_HOLD.waitForRelease(kv, origin.eventId);
     // The message that shows the job: remembered from an earlier delivery or the bot's reply, else
     // the one the bot created before enqueueing (button follow-ups, reaction posts).
@@ -236,7 +238,7 @@ function redactToken(err: unknown, token: string): unknown {
   return err;
 }
 
-export function createDiscordDeliverer(config: Pick<Config, 'DISCORD_TOKEN' | 'DISCORD_APP_ID' | 'DISCORD_API_URL' | 'NSFW_MODE' | 'PUBLIC_URL'>, kv: KeyValueStore, limits: DiscordRestLimits = DEFAULT_REST_LIMITS): DiscordDeliverer {
+export function createDiscordDeliverer(config: Pick<DiscordConfig, 'DISCORD_TOKEN' | 'DISCORD_APP_ID' | 'DISCORD_API_URL' | 'NSFW_MODE' | 'PUBLIC_URL'>, kv: KeyValueStore, limits: DiscordRestLimits = DEFAULT_REST_LIMITS): DiscordDeliverer {
   if (!config.DISCORD_TOKEN) throw new Error('DISCORD_TOKEN is required to deliver to Discord');
   return new DiscordDeliverer({
     rest: createDiscordRest(config.DISCORD_TOKEN, config.DISCORD_API_URL, limits),

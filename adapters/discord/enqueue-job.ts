@@ -7,7 +7,8 @@ import type { ButtonInteraction, ChatInputCommandInteraction, ModalSubmitInterac
 import type { CommandOutcome, CommandWarning } from '../../commands/context.ts';
 import { averageJobMs } from '../../src/job-durations.ts';
 import { InvalidJobError, type JobPayload } from '../../src/jobs.ts';
-import type { PlatformSecret } from '../../src/platform-secrets.ts';
+import type { SecretGrant } from '../../src/platform-secrets.ts';
+import { interactionTokenGrant } from './secret.ts';
 import type { EnqueueOptions, EnqueueOutcome } from '../../src/queue/types.ts';
 import type { BotRuntime } from './bot-context.ts';
 import { quotePrompt, renderQueued, type RenderedMessage } from './render.ts';
@@ -18,7 +19,7 @@ export interface EnqueueFlow {
   payload: JobPayload;
   dedupeId?: string;
   warnings: CommandWarning[];
-  secret?: PlatformSecret;
+  secret?: SecretGrant;
   /** Work only an admitted job may cost (EnqueueOptions.prepare); an InvalidJobError from it refuses the job. */
   prepare?: EnqueueOptions['prepare'];
   /** Edit (or create) the job's status message; returns the message that now shows the job. */
@@ -93,7 +94,7 @@ export async function enqueueFromInteraction(
   return enqueueAndShow(rt, {
     ...job,
     prepare: opts.prepare,
-    secret: { platform: 'discord', interactionToken: interaction.token },
+    secret: interactionTokenGrant(interaction.token),
     showQueued: async (message) => {
       const shown = await interaction.editReply({
         ...(opts.statusMessageId ? { message: opts.statusMessageId } : {}),

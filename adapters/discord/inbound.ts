@@ -20,6 +20,7 @@ import { parseDiscordReactions } from './reactions.ts';
 import { replaceWithEphemeral } from './replies.ts';
 import { discordRestOptions, DEFAULT_REST_LIMITS, type DiscordRestLimits } from './rest.ts';
 import { aspectChoices, buildSlashCommands, modelChoices, registerSlashCommands } from './slash-commands.ts';
+import { discordCommandRules } from './command-rules.ts';
 
 export const BOT_INTENTS = [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.GuildMessageReactions] as const;
 export const BOT_PARTIALS = [Partials.Message, Partials.Reaction, Partials.Channel, Partials.User, Partials.GuildMember] as const;
@@ -79,6 +80,7 @@ export async function startDiscordBot(deps: DiscordBotDeps, opts: DiscordBotOpti
     ...deps,
     jobPayload: deps.jobPayload ?? jobPayloadLookup(deps.queue),
     limits: limitsFromConfig(config),
+    platformRules: discordCommandRules,
     reactions: parseDiscordReactions(config.DISCORD_REACTIONS ?? undefined),
     editLinks: config.PUBLIC_URL ? await EditLinks.load(deps.kv) : null,
   };

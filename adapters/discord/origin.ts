@@ -1,6 +1,7 @@
 /** Who asked and where the answer goes, from a Discord interaction or reaction. */
 import type { BaseInteraction, GuildMember, MessageReaction, PartialMessageReaction, PartialUser, User } from 'discord.js';
 import type { Origin } from '../../src/jobs.ts';
+import type { DiscordOriginData } from './origin-data.ts';
 
 /** Role ids of a member, whether discord.js gave a full GuildMember or the raw API member. */
 function roleIdsOf(member: BaseInteraction['member'] | GuildMember | null | undefined): string[] | undefined {
@@ -9,6 +10,11 @@ function roleIdsOf(member: BaseInteraction['member'] | GuildMember | null | unde
   if (roles && 'cache' in roles) return [...roles.cache.keys()].filter((id) => id !== (member as GuildMember).guild?.id);
   if (Array.isArray(roles)) return roles as string[];
   return undefined;
+}
+
+function originData(applicationId: string, member: BaseInteraction['member'] | GuildMember | null | undefined): DiscordOriginData {
+  const roleIds = roleIdsOf(member);
+  return { applicationId, ...(roleIds ? { roleIds: roleIds.slice(0, 250) } : {}) };
 }
 
 export function originFromInteraction(interaction: BaseInteraction): Origin {
@@ -23,8 +29,7 @@ export function originFromInteraction(interaction: BaseInteraction): Origin {
     userId: interaction.user.id,
     userName: (interaction.user.globalName ?? interaction.user.username).slice(0, 100),
     eventId: interaction.id,
-    applicationId: interaction.applicationId,
-    ...(roleIdsOf(interaction.member) ? { roleIds: roleIdsOf(interaction.member)!.slice(0, 250) } : {}),
+    platformData: originData(interaction.applicationId, interaction.member),
   };
 }
 
@@ -51,7 +56,6 @@ export function originFromReaction(
     userId: user.id,
     ...(user.username ? { userName: (user.globalName ?? user.username).slice(0, 100) } : {}),
     eventId: `reaction:${message.id}:${user.id}:${emoji.slice(0, 32)}:${dedupeBucket}`,
-    applicationId,
-    ...(roleIdsOf(member) ? { roleIds: roleIdsOf(member)!.slice(0, 250) } : {}),
+    platformData: originData(applicationId, member),
   };
 }

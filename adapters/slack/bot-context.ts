@@ -2,13 +2,13 @@
 import type { CommandLimits } from '../../commands/context.ts';
 import type { ReactionMap } from '../../commands/reaction-map.ts';
 import type { BotServices } from '../../commands/bot-services.ts';
-import type { Config } from '../../src/config.ts';
+import type { SlackConfig } from './env.ts';
 import type { EditLinks } from '../../src/edit-links.ts';
+import type { PlatformCommandRules } from '../../src/platform.ts';
 import type { ResponseUrlReplies } from './response-url.ts';
 import type { SlackApi } from './slack-api.ts';
 
-export type SlackBotConfig = Pick<
-  Config,
+export type SlackBotConfig = Pick<SlackConfig,
   'SLACK_BOT_TOKEN' | 'SLACK_SIGNING_SECRET' | 'SLACK_APP_TOKEN' | 'SLACK_API_URL' | 'SLACK_REACTIONS' | 'PUBLIC_URL' | 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY'
 >;
 
@@ -19,6 +19,7 @@ export interface SlackBotDeps extends BotServices {
 
 export interface SlackRuntime extends SlackBotDeps {
   limits: CommandLimits;
+  platformRules: PlatformCommandRules;
   reactions: ReactionMap;
   api: SlackApi;
   responses: ResponseUrlReplies;

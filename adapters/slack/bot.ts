@@ -27,6 +27,7 @@ import { ResponseUrlReplies } from './response-url.ts';
 import { SlackApi } from './slack-api.ts';
 import { registerImagineCommand } from './slash-command.ts';
 import { createSlackWebClient, DEFAULT_CLIENT_LIMITS, slackClientOptions, slackLogger, type SlackClientLimits } from './web-client.ts';
+import { slackCommandRules } from './command-rules.ts';
 
 export const SLACK_EVENTS_PATH = '/slack/events';
 
@@ -66,6 +67,7 @@ export function createSlackBot(deps: SlackBotDeps, opts: SlackBotOptions = {}): 
     logger: log,
     jobPayload: deps.jobPayload ?? jobPayloadLookup(deps.queue),
     limits: limitsFromConfig(config),
+    platformRules: slackCommandRules,
     reactions: parseSlackReactions(config.SLACK_REACTIONS ?? undefined),
     api: new SlackApi(client, opts.pacer ?? new ChannelPacer(deps.kv), {
       onRateLimited: ({ call, retryAfterMs }) => log.info({ call, retryAfterMs }, 'slack rate limit: waiting'),

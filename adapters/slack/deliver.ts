@@ -11,7 +11,7 @@
  * A retried delivery repeats no step that already happened (state.ts records them), and a
  * status message that was deleted is replaced by a new one in the thread.
  */
-import type { Config } from '../../src/config.ts';
+import type { SlackConfig } from './env.ts';
 import type { DeliveredMessage, Deliverer, DeliveryContext, DeliveryErrorClass, DeliveryTarget, FailureContext, FailureNotice, ProgressUpdate, ResultFiles } from '../../src/delivery.ts';
 import { deliveryTarget, PermanentDeliveryError, showsFlaggedImage } from '../../src/delivery.ts';
 import type { JobResult } from '../../src/jobs.ts';
@@ -25,6 +25,7 @@ import { parseSlackReactions } from './reactions.ts';
 import { renderFailure, renderNotice, renderResult, renderStatus, type StatusState } from './render.ts';
 import { ResponseUrlReplies } from './response-url.ts';
 import { classifySlackError, SlackApi, slackErrorCode, type OutgoingMessage } from './slack-api.ts';
+import { responseUrlOf } from './secret.ts';
 import * as state from './state.ts';
 import { createSlackWebClient, DELIVERY_CLIENT_LIMITS } from './web-client.ts';
 
@@ -139,8 +140,8 @@ export class SlackDeliverer implements Deliverer {
 
   /** Replace the requester's "queued" ephemeral (slash commands only carry a response_url secret). */
   private async tellRequester(ctx: Pick<DeliveryTarget, 'secret'>, text: string): Promise<void> {
-    if (ctx.secret?.platform !== 'slack') return;
-    const url = ctx.secret.responseUrl;
+    const url = responseUrlOf(ctx.secret);
+    if (!url) return;
     await this.bestEffort('answer through the response_url', () => this.opts.responses.send(url, { ...renderNotice(text), ephemeral: true, replaceOriginal: true }));
   }
 
@@ -172,7 +173,7 @@ function oneLine(text: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 
-export interface SlackDelivererConfig extends Pick<Config, 'SLACK_BOT_TOKEN' | 'SLACK_API_URL' | 'SLACK_REACTIONS' | 'RESULT_TTL_DAYS' | 'PUBLIC_URL'> {}
+export interface SlackDelivererConfig extends Pick<SlackConfig, 'SLACK_BOT_TOKEN' | 'SLACK_API_URL' | 'SLACK_REACTIONS' | 'RESULT_TTL_DAYS' | 'PUBLIC_URL'> {}
 
 export function createSlackDeliverer(
   config: SlackDelivererConfig,

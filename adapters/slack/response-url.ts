@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KeyValueStore } from '../../src/kv.ts';
-import { SLACK_RESPONSE_URL_TTL_S } from '../../src/platform-secrets.ts';
+import { SLACK_RESPONSE_URL_TTL_S } from './secret.ts';
 
 export const RESPONSE_URL_MAX_USES = 5;
 

@@ -7,7 +7,7 @@
  * `/imagine queue` are acknowledged the same way and answered once Redis has (subcommands.ts).
  */
 import type { App, SlashCommand } from '@slack/bolt';
-import { HELP_COMMAND } from '../../commands/command-list.ts';
+import { slackCommandRules } from './command-rules.ts';
 import { commandContext } from '../../commands/context.ts';
 import { imagine } from '../../commands/imagine.ts';
 import type { Origin } from '../../src/jobs.ts';
@@ -55,7 +55,7 @@ export function registerImagineCommand(app: App, rt: SlackRuntime): void {
       return;
     }
     if (outcome.kind !== 'job') {
-      await ack(ephemeral(`That did not make a job; try ${HELP_COMMAND.slack}.`));
+      await ack(ephemeral(`That did not make a job; try ${slackCommandRules.helpCommand}.`));
       return;
     }
     await ack(ephemeral(`⏳ Queuing: ${outcome.summary}`));

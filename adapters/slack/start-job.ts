@@ -16,6 +16,7 @@ import type { EnqueueOutcome } from '../../src/queue/types.ts';
 import type { SlackRuntime } from './bot-context.ts';
 import { replyEphemeral, type ReplyTarget } from './replies.ts';
 import { renderParent, renderStatus, statusLine } from './render.ts';
+import { responseUrlGrant } from './secret.ts';
 import { slackErrorCode } from './slack-api.ts';
 import { STATUS_HOLD } from './state.ts';
 
@@ -83,7 +84,7 @@ export async function startJob(rt: SlackRuntime, req: StartJobRequest): Promise<
     try {
       outcome = await rt.queue.enqueue(payload, {
         dedupeId: req.outcome.dedupeId,
-        ...(req.commandResponseUrl ? { secret: { platform: 'slack' as const, responseUrl: req.commandResponseUrl } } : {}),
+        ...(req.commandResponseUrl ? { secret: responseUrlGrant(req.commandResponseUrl) } : {}),
       });
     } catch (err) {
       await undo();

@@ -5,7 +5,8 @@
  * need Redis, so they are acknowledged first and answered through the response_url.
  */
 import { cancel } from '../../commands/cancel.ts';
-import { COMMANDS, HELP_COMMAND } from '../../commands/command-list.ts';
+import { COMMANDS } from '../../commands/command-list.ts';
+import { slackCommandRules } from './command-rules.ts';
 import { commandContext } from '../../commands/context.ts';
 import { helpText } from '../../commands/help.ts';
 import { describeQueue as queueReport } from '../../commands/queue-report.ts';
@@ -31,7 +32,7 @@ const SLACK_USAGE: Record<(typeof COMMANDS)[number]['usage'], string> = {
   '/imagine <prompt> [flags]': '/imagine <prompt> [flags]',
   '/cancel [job]': '/imagine cancel',
   '/queue': '/imagine queue',
-  '/help': HELP_COMMAND.slack,
+  '/help': slackCommandRules.helpCommand,
 };
 
 export function slackHelp(rt: SlackRuntime): string {

@@ -7,7 +7,7 @@
  * a cap, whether to wait.
  */
 import { LogLevel, WebClient, type Logger as SlackLogger, type RetryOptions } from '@slack/web-api';
-import type { Config } from '../../src/config.ts';
+import type { SlackConfig } from './env.ts';
 import type { Logger } from '../../src/logger.ts';
 
 export interface SlackClientLimits {
@@ -44,7 +44,7 @@ export function slackLogger(logger: Logger): SlackLogger {
   };
 }
 
-export function slackClientOptions(config: Pick<Config, 'SLACK_API_URL'>, logger: Logger, limits: SlackClientLimits = DEFAULT_CLIENT_LIMITS) {
+export function slackClientOptions(config: Pick<SlackConfig, 'SLACK_API_URL'>, logger: Logger, limits: SlackClientLimits = DEFAULT_CLIENT_LIMITS) {
   return {
     slackApiUrl: config.SLACK_API_URL,
     timeout: limits.timeoutMs,
@@ -54,7 +54,7 @@ export function slackClientOptions(config: Pick<Config, 'SLACK_API_URL'>, logger
   };
 }
 
-export function createSlackWebClient(config: Pick<Config, 'SLACK_BOT_TOKEN' | 'SLACK_API_URL'>, logger: Logger, limits: SlackClientLimits = DEFAULT_CLIENT_LIMITS): WebClient {
+export function createSlackWebClient(config: Pick<SlackConfig, 'SLACK_BOT_TOKEN' | 'SLACK_API_URL'>, logger: Logger, limits: SlackClientLimits = DEFAULT_CLIENT_LIMITS): WebClient {
   if (!config.SLACK_BOT_TOKEN) throw new Error('SLACK_BOT_TOKEN is required to talk to Slack');
   return new WebClient(config.SLACK_BOT_TOKEN, slackClientOptions(config, logger, limits));
 }

@@ -24,6 +24,7 @@ import { parseWebCommand } from './command-text.ts';
 import { MaskError, storeMask } from './region-mask.ts';
 import type { Gallery } from './gallery.ts';
 import { cancelButtons, type ButtonView } from './view.ts';
+import { webCommandRules } from './command-rules.ts';
 
 /** The playground keeps no platform state of its own in the key-value store; its gallery does. */
 export interface WebInboundDeps extends Omit<BotServices, 'kv'> {
@@ -63,7 +64,7 @@ export class WebInbound {
   private readonly env: CommandEnvironment;
 
   constructor(private readonly deps: WebInboundDeps) {
-    this.env = { ...deps, limits: limitsFromConfig(deps.config) };
+    this.env = { ...deps, limits: limitsFromConfig(deps.config), platformRules: webCommandRules };
   }
 
   /**

@@ -7,7 +7,7 @@ import { limitsFromConfig } from '../../commands/context.ts';
 import { averageJobMs } from '../../src/job-durations.ts';
 import type { ArtifactStore } from '../../src/artifacts.ts';
 import type { BotServices } from '../../commands/bot-services.ts';
-import type { Config } from '../../src/config.ts';
+import type { WebConfig } from './env.ts';
 import type { HttpServerHandle } from '../../src/http-server.ts';
 import { resultTtlSeconds } from '../../src/results.ts';
 import type { WebEventHub } from './events.ts';
@@ -21,7 +21,7 @@ import { LiveUpdates } from './live.ts';
 import { webRoutes } from './routes.ts';
 
 export interface WebAdapterDeps extends BotServices {
-  config: Pick<Config, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY' | 'RESULT_TTL_DAYS' | 'NSFW_MODE' | 'TRUST_PROXY' | 'WEB_ACCESS_KEY' | 'PUBLIC_URL'>;
+  config: Pick<WebConfig, 'MAX_STEPS' | 'MAX_N' | 'ALLOWED_SAMPLERS' | 'PRESS_POLICY' | 'RESULT_TTL_DAYS' | 'NSFW_MODE' | 'TRUST_PROXY' | 'WEB_ACCESS_KEY' | 'PUBLIC_URL'>;
   /**
    * Serve the playground (default). Off, only the region editor reached through links from chat
    * is served (with PUBLIC_URL set): a chat deployment gets the editor without the playground.
@@ -42,13 +42,13 @@ export interface WebAdapter {
 }
 
 /**
- * Whether this process serves the playground (WEB_PLAYGROUND). auto: only when neither Discord
- * nor Slack is configured, so a chat deployment does not grow an unauthenticated side door on
- * the port that carries /slack/events; the operator turns it on knowingly.
+ * Whether this process serves the playground (WEB_PLAYGROUND). auto: only when no chat platform
+ * (Discord, Slack) is configured, so a chat deployment does not grow an unauthenticated side door
+ * on the port that carries /slack/events; the operator turns it on knowingly.
  */
-export function playgroundEnabled(config: Pick<Config, 'WEB_PLAYGROUND' | 'DISCORD_TOKEN' | 'SLACK_BOT_TOKEN'>): boolean {
+export function playgroundEnabled(config: Pick<WebConfig, 'WEB_PLAYGROUND'>, chatConfigured: boolean): boolean {
   if (config.WEB_PLAYGROUND !== 'auto') return config.WEB_PLAYGROUND === 'on';
-  return !config.DISCORD_TOKEN && !config.SLACK_BOT_TOKEN;
+  return !chatConfigured;
 }
 
 export async function startWebAdapter(deps: WebAdapterDeps): Promise<WebAdapter> {

@@ -14,7 +14,7 @@
  * without retry (BullMQ UnrecoverableError).
  */
 import { randomUUID } from 'node:crypto';
-import { Queue, type DefaultJobOptions, type Job } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import type { Config } from '../config.ts';
 import { jobPayloadSchema, type JobPayload } from '../jobs.ts';
 import type { KeyValueStore } from '../kv.ts';
@@ -30,25 +30,13 @@ import { fairPriority } from './fair-order.ts';
 import { queueKeys, type LaneKeys, type ModelLanes, type QueueKeys } from './keys.ts';
 import { commitSlot, forgetUserJob, releaseSlot, reserveSlot, userJobIds, type ReserveRequest } from './limits.ts';
 import { jobPosition } from './position.ts';
-import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobQueue, JobState, JobSummary, QueueCounts } from './types.ts';
-
-/** What BullMQ stores as job data. */
-export type QueuedJobData = JobPayload;
+import { defaultJobOptions } from './job-options.ts';
+import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, JobQueue, JobState, JobSummary, QueueCounts, QueuedJobData } from './types.ts';
 
 export type BullmqQueueConfig = Pick<
   Config,
   'REDIS_URL' | 'REDIS_CLUSTER_NODES' | 'QUEUE_PREFIX' | 'QUEUE_NAME' | 'JOB_ATTEMPTS' | 'JOB_TIMEOUT_S' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'
 >;
-
-export function defaultJobOptions(config: Pick<Config, 'JOB_ATTEMPTS'>): DefaultJobOptions {
-  return {
-    attempts: config.JOB_ATTEMPTS,
-    backoff: { type: 'exponential', delay: 5_000 },
-    // Finished jobs stay a while for `counts()`, dashboards and late duplicate deliveries, bounded both ways.
-    removeOnComplete: { age: 24 * 3600, count: 1_000 },
-    removeOnFail: { age: 7 * 24 * 3600, count: 5_000 },
-  };
-}
 
 export interface BullmqJobQueueOptions {
   config: BullmqQueueConfig;
@@ -66,6 +54,8 @@ export interface BullmqJobQueueOptions {
 
 export class BullmqJobQueue implements JobQueue {
   readonly backend = 'redis' as const;
+  /** Workers take the jobs from Redis, in whichever process they run. */
+  readonly inProcess = null;
   /** The underlying BullMQ queue of the default model (or of every job without model lanes). */
   readonly queue: Queue;
   /** Every model's BullMQ queue by queue name, the default one first. */
@@ -107,6 +97,12 @@ export class BullmqJobQueue implements JobQueue {
       if (job) return job;
     }
     return undefined;
+  }
+
+  /** BullMQ keeps failed jobs (removeOnFail by age and count): their payloads are what Retry runs again. */
+  async jobPayload(jobId: string): Promise<JobPayload | null> {
+    const parsed = jobPayloadSchema.safeParse((await this.getJob(jobId))?.data);
+    return parsed.success ? parsed.data : null;
   }
 
   async enqueue(input: JobPayload, opts: EnqueueOptions = {}): Promise<EnqueueOutcome> {

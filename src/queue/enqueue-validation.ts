@@ -5,21 +5,22 @@
  * same words.
  */
 import { InvalidJobError, parseJobPayload, type JobPayload } from '../jobs.ts';
-import { platformSecretSchema, type PlatformSecret } from '../platform-secrets.ts';
+import { platformSecretSchema, type SecretGrant } from '../platform-secrets.ts';
 
 const NOT_QUEUED = 'This request could not be queued. Please send it again.';
 
-export function validSecret(secret: PlatformSecret, payload: JobPayload): PlatformSecret {
-  const parsed = platformSecretSchema.safeParse(secret);
+export function validSecret(secret: SecretGrant, payload: JobPayload): SecretGrant {
+  const parsed = platformSecretSchema.safeParse(secret.value);
   if (!parsed.success) throw new InvalidJobError(NOT_QUEUED, `secret: ${parsed.error.issues[0].message}`);
+  if (!(Number.isInteger(secret.ttlS) && secret.ttlS > 0)) throw new InvalidJobError(NOT_QUEUED, `secret lifetime ${secret.ttlS} is not a whole number of seconds`);
   if (parsed.data.platform !== payload.origin.platform) {
     throw new InvalidJobError(NOT_QUEUED, `secret is for ${parsed.data.platform} but the job comes from ${payload.origin.platform}`);
   }
-  return parsed.data;
+  return { value: parsed.data, ttlS: secret.ttlS };
 }
 
 /** The payload as the worker will see it, and its secret; throws InvalidJobError before anything is stored. */
-export function validateEnqueue(input: JobPayload, secret?: PlatformSecret): { payload: JobPayload; secret?: PlatformSecret } {
+export function validateEnqueue(input: JobPayload, secret?: SecretGrant): { payload: JobPayload; secret?: SecretGrant } {
   const payload = parseJobPayload(input);
   return secret ? { payload, secret: validSecret(secret, payload) } : { payload };
 }

@@ -25,11 +25,16 @@
  */
 // A connection to one Redis or to a Redis Cluster (src/redis.ts).
 import type { RedisClient as Redis } from '../redis.ts';
-import { PRIORITY_LIMIT } from 'bullmq';
 import type { Origin } from '../jobs.ts';
 import type { LaneKeys, QueueKeys } from './keys.ts';
 import { luaScript, runLua } from './lua.ts';
 
+/**
+ * BullMQ's highest job priority (its PRIORITY_LIMIT), written here so the in-process queue,
+ * which uses this file, does not load BullMQ; test/queue/in-process-without-bullmq.test.ts
+ * checks the two agree.
+ */
+export const PRIORITY_LIMIT = 2 ** 21 - 1;
 /** BullMQ's prioritized set scores a job priority × 2^32 + an arrival counter. */
 export const PRIORITY_SCORE_UNIT = 0x100000000;
 /** Slots per round: a workspace's jobs beyond this many in one round share the last slot (arrival order). */

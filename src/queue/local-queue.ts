@@ -15,8 +15,9 @@
  * - cancel removes a waiting (or retry-waiting) job and only flags a running one: the
  *   consumer hears the request and stops the job at its next step;
  * - attempts and exponential backoff come from the same job options as BullMQ's
- *   (defaultJobOptions), an UnrecoverableError fails a job without retry, and finished jobs
- *   are kept for the same ages and counts.
+ *   (job-options.ts), an UnrecoverableError fails a job without retry (recognised by name, as
+ *   BullMQ does, so this file needs no BullMQ), and finished jobs are kept for the same ages
+ *   and counts.
  *
  * The consumer side is the subset of a BullMQ Worker the worker uses: process(processor) hands
  * out LocalJobs shaped like BullMQ Jobs (id, data, attemptsMade, opts.attempts, timestamps,
@@ -24,44 +25,22 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { UnrecoverableError } from 'bullmq';
 import type { Config } from '../config.ts';
 import type { JobPayload, JobResult } from '../jobs.ts';
 import type { KeyValueStore } from '../kv.ts';
 import { storeSecret } from '../platform-secrets.ts';
-import { defaultJobOptions, type QueuedJobData } from './bullmq-queue.ts';
+import { defaultJobOptions, isUnrecoverable } from './job-options.ts';
 import { CANCEL_REFUSALS } from './cancel-outcomes.ts';
 import { validateEnqueue, validatePrepared } from './enqueue-validation.ts';
 import { FairClock } from './fair-order.ts';
 import { DEDUPE_TTL_MS, limitSubjects, RATE_WINDOW_MS, refusalMessage } from './limits.ts';
-import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, EnqueueRefusal, JobProgress, JobQueue, JobSummary, LimitSubject, QueueCounts } from './types.ts';
+import type { CancelOutcome, EnqueueOptions, EnqueueOutcome, EnqueueRefusal, InProcessJobs, JobProgress, JobQueue, JobSummary, LimitSubject, LocalJob, LocalProcessor, LocalWorker, QueueCounts, QueuedJobData } from './types.ts';
+
+export type { LocalJob, LocalProcessor, LocalWorker } from './types.ts';
 
 export type LocalQueueConfig = Pick<Config, 'JOB_ATTEMPTS' | 'LIMIT_USER_QUEUED' | 'LIMIT_USER_PER_MINUTE' | 'LIMIT_QUEUE_DEPTH'>;
 
 export type LocalJobState = 'waiting' | 'delayed' | 'active' | 'completed' | 'failed';
-
-/** What a processor is handed: the fields of a BullMQ Job the worker reads. */
-export interface LocalJob {
-  readonly id: string;
-  readonly name: string;
-  readonly data: QueuedJobData;
-  readonly attemptsMade: number;
-  readonly opts: { readonly attempts: number };
-  readonly timestamp: number;
-  readonly processedOn?: number;
-  updateProgress(progress: JobProgress): Promise<void>;
-}
-
-export type LocalProcessor = (job: LocalJob) => Promise<JobResult>;
-
-export interface LocalWorker {
-  /** Jobs being processed now. */
-  readonly running: number;
-  /** Jobs it may hold at once; raising it hands out waiting jobs at once (as BullMQ's Worker.concurrency). */
-  concurrency: number;
-  /** Stop taking jobs and wait for the ones in hand to settle. */
-  close(): Promise<void>;
-}
 
 export interface LocalJobQueueOptions {
   config: LocalQueueConfig;
@@ -106,8 +85,10 @@ function retention(option: unknown, fallback: Retention): Retention {
   return fallback;
 }
 
-export class LocalJobQueue extends EventEmitter implements JobQueue {
+export class LocalJobQueue extends EventEmitter implements JobQueue, InProcessJobs {
   readonly backend = 'local' as const;
+  /** Jobs run in this process: the worker half takes them from this queue itself. */
+  readonly inProcess: InProcessJobs = this;
   private readonly jobs = new Map<string, Entry>();
   /** In fair order (by priority, then arrival): the front is next to run. */
   private readonly waiting: string[] = [];
@@ -386,7 +367,7 @@ export class LocalJobQueue extends EventEmitter implements JobQueue {
     this.active.delete(job.id);
     job.attemptsMade++;
     job.failedReason = (err as Error)?.message ?? String(err);
-    const final = err instanceof UnrecoverableError || job.attemptsMade >= this.attempts || this.closed;
+    const final = isUnrecoverable(err) || job.attemptsMade >= this.attempts || this.closed;
     if (final) {
       this.cancelRequested.delete(job.id);
       job.state = 'failed';

@@ -1,10 +1,15 @@
 /**
  * The queue interface every part codes against. Two implementations: BullMQ on Redis
  * (bullmq-queue.ts, for fleets) and the in-process runner (local-queue.ts, for `npm start`
- * with no Redis). Same payload schemas, limits, progress, cancel and delivery paths.
+ * with no Redis). Same payload schemas, limits, progress, cancel and delivery paths; one
+ * conformance suite (test/queue/conformance.test.ts) holds both to this interface, so no caller
+ * needs to know which one it has.
  */
 import type { JobPayload, JobResult } from '../jobs.ts';
-import type { PlatformSecret } from '../platform-secrets.ts';
+import type { SecretGrant } from '../platform-secrets.ts';
+
+/** What a queue stores as a job's data: the validated payload and nothing else. */
+export type QueuedJobData = JobPayload;
 
 /** What the per-user caps are counted for: the requesting user, and (web playground) the client address behind it. */
 export type LimitSubject = 'user' | 'client';
@@ -29,8 +34,8 @@ export interface EnqueueOptions {
    * sending none. Not stored in the job.
    */
   clientKey?: string;
-  /** Kept under its own expiring key, never in the job data. */
-  secret?: PlatformSecret;
+  /** Kept under its own key for the lifetime its platform grants, never in the job data. */
+  secret?: SecretGrant;
   /**
    * Work that only an admitted job may cost (fetching and storing an attached start image):
    * runs once the job's slot is reserved, before the job is added; what it returns is the
@@ -73,6 +78,17 @@ export interface JobQueue {
   /** A user's waiting and active jobs, oldest first. */
   userJobs(userId: string): Promise<JobSummary[]>;
   counts(): Promise<QueueCounts>;
+  /**
+   * A job's payload while the queue keeps it (waiting, running, or finished within retention):
+   * what Retry runs again. Null once it is gone, or when what is stored is no valid payload.
+   */
+  jobPayload(jobId: string): Promise<JobPayload | null>;
+  /**
+   * The consumer side when this queue's jobs run in this process (the in-process queue: the
+   * worker half takes them from it, and closing the process drops the ones still waiting);
+   * null when workers take them from elsewhere (BullMQ on Redis).
+   */
+  readonly inProcess: InProcessJobs | null;
   close(): Promise<void>;
 }
 
@@ -93,3 +109,44 @@ export interface JobProgress {
 }
 
 export type JobHandler = (job: ActiveJob) => Promise<JobResult>;
+
+// ---- the consumer side of a queue whose jobs run in this process (JobQueue.inProcess) ----
+// The subset of a BullMQ Worker the worker half uses; a queue on Redis has none: its workers consume from Redis.
+
+/** What a processor is handed: the fields of a BullMQ Job the worker reads. */
+export interface LocalJob {
+  readonly id: string;
+  readonly name: string;
+  readonly data: QueuedJobData;
+  readonly attemptsMade: number;
+  readonly opts: { readonly attempts: number };
+  readonly timestamp: number;
+  readonly processedOn?: number;
+  updateProgress(progress: JobProgress): Promise<void>;
+}
+
+export type LocalProcessor = (job: LocalJob) => Promise<JobResult>;
+
+export interface LocalWorker {
+  /** Jobs being processed now. */
+  readonly running: number;
+  /** Jobs it may hold at once; raising it hands out waiting jobs at once (as BullMQ's Worker.concurrency). */
+  concurrency: number;
+  /** Stop taking jobs and wait for the ones in hand to settle. */
+  close(): Promise<void>;
+}
+
+/** An attempt ended: 'completed' (with its result) or 'failed' (with its error), as BullMQ's Worker events. */
+export type SettledListener = (job: LocalJob, outcome: unknown) => void;
+
+export interface InProcessJobs {
+  /** Start handing jobs to `processor`, at most `concurrency` at once. One processor per queue. */
+  process(processor: LocalProcessor, opts: { concurrency: number }): LocalWorker;
+  /** Calls listener(jobId) for every cancel request of a running job from now on; returns the unsubscribe. */
+  onCancelRequested(listener: (jobId: string) => void): () => void;
+  isCancelRequested(jobId: string): boolean;
+  clearCancel(jobId: string): void;
+  on(event: 'completed' | 'failed', listener: SettledListener): unknown;
+  off(event: 'completed' | 'failed', listener: SettledListener): unknown;
+  counts(): Promise<QueueCounts>;
+}

@@ -5,9 +5,10 @@
  *               metrics, artifact store, key-value store, result store, web event hub
  *   queue       REDIS_URL or REDIS_CLUSTER_NODES set: BullMQ on Redis or a Redis Cluster (after
  *               checking Redis will not evict keys); unset: the in-process queue, which the worker half consumes directly
- *   adapters    the web playground unless Discord or Slack is configured (WEB_PLAYGROUND
- *               decides); Discord when DISCORD_TOKEN is set; Slack when SLACK_BOT_TOKEN is set
- *               (HTTP receiver on /slack/events, or Socket Mode)
+ *   adapters    each platform module (platforms.ts) its configuration turns on, last listed
+ *               first: the web playground unless a chat platform is configured (WEB_PLAYGROUND
+ *               decides); Slack when SLACK_BOT_TOKEN is set (HTTP receiver on /slack/events, or
+ *               Socket Mode); Discord when DISCORD_TOKEN is set
  *   worker      startWorker: stores results and hands delivery tasks to the delivery queue;
  *               it holds no platform secret (role worker ignores platform variables, warning)
  *   delivery    roles all and bot: the delivery side posts results, failure notices and
@@ -18,18 +19,13 @@
  * finishes and stores the jobs in hand, the delivery side posts what it holds, then queue,
  * hub, server and connections close.
  */
-import type { DiscordBot } from '../../adapters/discord/inbound.ts';
-import type { SlackBot } from '../../adapters/slack/bot.ts';
-import { WebDeliverer } from '../../adapters/web/deliver.ts';
 import { MemoryWebEventHub, RedisWebEventHub, type WebEventHub } from '../../adapters/web/events.ts';
-import { playgroundEnabled, startWebAdapter, type WebAdapter } from '../../adapters/web/start.ts';
 import { resolveProviders } from '../../worker/diffusion/providers.ts';
 import { startWorker, type WorkerExit, type WorkerHandle } from '../../worker/main.ts';
 import { startDeliverySide } from '../delivery-side.ts';
-import { platformDeliverers, platformVariablesSet } from './platform-deliverers.ts';
+import { chatConfigured, platformDeliverers, platformVariablesSet, startPlatforms, type AppConfig } from './platforms.ts';
 import { FsArtifactStore } from '../artifacts-fs.ts';
 import { jobPayloadLookup } from '../../commands/bot-services.ts';
-import type { Config } from '../config.ts';
 import { createHttpServer, type HttpServerHandle, type ReadinessCheck } from '../http-server.ts';
 import type { KeyValueStore } from '../kv.ts';
 import { MemoryKeyValueStore } from '../kv-memory.ts';
@@ -91,7 +87,7 @@ export interface AppOptions {
   waitForModel?: boolean;
 }
 
-export async function startApp(config: Config, role: Role, opts: AppOptions): Promise<App> {
+export async function startApp(config: AppConfig, role: Role, opts: AppOptions): Promise<App> {
   const { logger } = opts;
   if (role !== 'all' && !usesRedis(config)) {
     throw new StartupError(`Invalid configuration: REDIS_URL (or REDIS_CLUSTER_NODES) is required for --role=${role} (the ${role === 'bot' ? 'workers' : 'bots'} are other processes sharing that Redis); run \`npm start\` for everything in one process`);
@@ -129,7 +125,7 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     // A worker-only process holds the producer side too: /metrics reports queue depth from it.
     const queue: JobQueue = redis ? new BullmqJobQueue({ config, redis, logger: logger.child({ component: 'queue' }), models: modelLanes(catalog) }) : new LocalJobQueue({ config, secrets: kv });
     cleanups.push(async () => {
-      if (queue instanceof LocalJobQueue) {
+      if (queue.inProcess) {
         const { waiting, delayed } = await queue.counts();
         if (waiting + delayed > 0) logger.warn({ dropped: waiting + delayed }, 'jobs still waiting in the in-process queue are dropped with it (set REDIS_URL to keep jobs across restarts)');
       }
@@ -149,7 +145,7 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
 
     // Registered before the worker's cleanup, so it closes after it (cleanups run in reverse).
     if (role === 'bot') {
-      const delivery = await startDeliverySide({ config, deliverers: [new WebDeliverer(hub), ...(await platformDeliverers(config, kv, logger))], kv, artifacts, metrics, logger, redis });
+      const delivery = await startDeliverySide({ config, deliverers: await platformDeliverers({ config, kv, logger, hub }), kv, artifacts, metrics, logger, redis });
       cleanups.push(() => delivery.close());
     }
     if (role === 'worker') {
@@ -162,14 +158,14 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     }
     if (runsWorker(role)) {
       worker = await startWorker(config, {
-        ...(role === 'all' ? { deliverers: [new WebDeliverer(hub), ...(await platformDeliverers(config, kv, logger))] } : {}),
+        ...(role === 'all' ? { deliverers: await platformDeliverers({ config, kv, logger, hub }) } : {}),
         logger,
         catalog,
         kv,
         artifacts,
         http,
         metrics,
-        ...(queue instanceof LocalJobQueue ? { localQueue: queue } : {}),
+        ...(queue.inProcess ? { localQueue: queue.inProcess } : {}),
       });
       const w = worker;
       workerDone = w.done;
@@ -180,31 +176,11 @@ export async function startApp(config: Config, role: Role, opts: AppOptions): Pr
     if (runsAdapters(role)) {
       const countTokens = tokenCounter((model, err) => logger.info({ model, err: { message: (err as Error).message } }, 'no tokenizer here for this model; prompt length warnings are off for it'));
       const common = { queue, results, kv, models: catalog, countTokens, logger, jobPayload: jobPayloadLookup(queue) };
-      if (playgroundEnabled(config)) {
-        const web: WebAdapter = await startWebAdapter({ ...common, config, http, artifacts, hub });
-        cleanups.push(() => web.close());
-        playgroundUrl = web.url;
-        adapters.push('web playground');
-      } else if (config.PUBLIC_URL !== undefined) {
-        // Vary (Region) links from chat lead to the editor, which is served without the playground.
-        const web: WebAdapter = await startWebAdapter({ ...common, config, http, artifacts, hub, playground: false });
-        cleanups.push(() => web.close());
-        adapters.push('region editor (links from chat)');
-      }
-
-      if (config.SLACK_BOT_TOKEN) {
-        const { createSlackBot } = await import('../../adapters/slack/bot.ts');
-        const slack: SlackBot = createSlackBot({ ...common, config }, { http });
-        await slack.start();
-        cleanups.push(() => slack.stop());
-        adapters.push(slack.mode === 'http' ? 'slack (HTTP, /slack/events)' : 'slack (Socket Mode)');
-      }
-      if (config.DISCORD_TOKEN) {
-        const { startDiscordBot } = await import('../../adapters/discord/inbound.ts');
-        const discord: DiscordBot = await startDiscordBot({ ...common, config, artifacts });
-        cleanups.push(() => discord.stop());
-        adapters.push('discord');
-      }
+      await startPlatforms({ ...common, config, http, artifacts, hub, chatConfigured: chatConfigured(config) }, (started) => {
+        cleanups.push(() => started.stop());
+        adapters.push(started.label);
+        if (started.url !== undefined) playgroundUrl = started.url;
+      });
     }
 
     let providerInUse: string | null = null;

@@ -8,8 +8,10 @@
  * WORKER_MAX_RSS_MB) exits 0 the same way, for its supervisor to start a fresh one.
  */
 import { startApp, StartupError, type App } from './app.ts';
-import { ConfigError, loadConfig, type Config } from '../config.ts';
+import { ConfigError } from '../config.ts';
 import { exitGracefully } from '../graceful-exit.ts';
+import { loadConfig, type AppConfig } from './config.ts';
+import { PLATFORMS } from './platforms.ts';
 import { createLogger } from '../logger.ts';
 import { ModelCatalogError } from '../models.ts';
 import { parseRole, RoleError, type Role } from '../process-role.ts';
@@ -29,14 +31,14 @@ function fail(err: unknown): never {
 
 async function main(): Promise<void> {
   let role: Role;
-  let config: Config;
+  let config: AppConfig;
   try {
     role = parseRole(process.argv.slice(2));
     config = loadConfig();
   } catch (err) {
     fail(err);
   }
-  const logger = createLogger({ name: `imagine-${role}`, level: config.LOG_LEVEL });
+  const logger = createLogger({ name: `imagine-${role}`, level: config.LOG_LEVEL, platforms: PLATFORMS });
 
   let app: App;
   try {

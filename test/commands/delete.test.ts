@@ -17,7 +17,7 @@ describe('delete (✖ on a result)', () => {
       code: 'not-allowed',
       message: 'Only the person who asked for this image can remove it.',
     });
-    expect(deleteResult({ result: stored }, context({ env: { PRESS_POLICY: 'roles:77' }, origin: { userId: 'mod', roleIds: ['77'] } })).kind).toBe('delete');
+    expect(deleteResult({ result: stored }, context({ env: { PRESS_POLICY: 'roles:77' }, origin: { userId: 'mod', platformData: { roleIds: ['77'] } } })).kind).toBe('delete');
   });
 
   it('says when the result has expired', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { mayPress, parsePressPolicy } from '../../commands/press-policy.ts';
-import { origin } from '../support/command-context.ts';
+import { origin, rolesOf } from '../support/command-context.ts';
 
 describe('press policy', () => {
   it('parses the three forms and refuses anything else', () => {
@@ -18,17 +18,19 @@ describe('press policy', () => {
     ['anyone', 'someone else', { userId: 'u2' }, true],
     ['anyone', 'someone in another workspace', { userId: 'u2', workspaceId: 'g2' }, false],
     ['anyone', 'someone on another platform', { userId: 'u2', platform: 'slack' }, false],
-    ['roles:900', 'a holder of the role', { userId: 'u2', roleIds: ['1', '900'] }, true],
-    ['roles:900', 'someone without it', { userId: 'u2', roleIds: ['1'] }, false],
+    ['roles:900', 'a holder of the role', { userId: 'u2', platformData: { roleIds: ['1', '900'] } }, true],
+    ['roles:900', 'someone without it', { userId: 'u2', platformData: { roleIds: ['1'] } }, false],
     ['roles:900', 'someone with no roles listed', { userId: 'u2' }, false],
-    ['roles:900', 'the requester without the role', { userId: 'u1', roleIds: [] }, true],
+    ['roles:900', 'the requester without the role', { userId: 'u1', platformData: { roleIds: [] } }, true],
   ];
   it.each(cases)('%s lets %s press: %s', (policy, _who, presser, allowed) => {
-    expect(mayPress(parsePressPolicy(policy), requester, origin({ workspaceId: 'g1', ...presser }))).toBe(allowed);
+    const who = origin({ workspaceId: 'g1', ...presser });
+    expect(mayPress(parsePressPolicy(policy), requester, who, rolesOf(who))).toBe(allowed);
   });
 
   it('roles mean nothing on Slack, which has none', () => {
     const slackRequester = origin({ platform: 'slack', userId: 'U1', workspaceId: 'T1' });
-    expect(mayPress(parsePressPolicy('roles:900'), slackRequester, origin({ platform: 'slack', userId: 'U2', workspaceId: 'T1', roleIds: ['900'] }))).toBe(false);
+    const presser = origin({ platform: 'slack', userId: 'U2', workspaceId: 'T1', platformData: { roleIds: ['900'] } });
+    expect(mayPress(parsePressPolicy('roles:900'), slackRequester, presser, rolesOf(presser))).toBe(false);
   });
 });

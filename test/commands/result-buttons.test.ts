@@ -29,8 +29,8 @@ describe('checks every result button shares', () => {
 
   it.each(Object.entries(buttons))('%s: a role holder under a roles policy', (_, press) => {
     const env = { PRESS_POLICY: 'roles:900,901' };
-    expect(press(stored, 0, context({ env, origin: { userId: 'u2', roleIds: ['5', '901'] } })).kind).toBe('job');
-    expect(press(stored, 0, context({ env, origin: { userId: 'u2', roleIds: ['5'] } }))).toMatchObject({ code: 'not-allowed', message: expect.stringContaining('allowed role') });
+    expect(press(stored, 0, context({ env, origin: { userId: 'u2', platformData: { roleIds: ['5', '901'] } } })).kind).toBe('job');
+    expect(press(stored, 0, context({ env, origin: { userId: 'u2', platformData: { roleIds: ['5'] } } }))).toMatchObject({ code: 'not-allowed', message: expect.stringContaining('allowed role') });
   });
 
   it.each(Object.entries(buttons))('%s: a model that is no longer configured', (_, press) => {

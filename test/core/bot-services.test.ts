@@ -7,7 +7,7 @@ import { commandContext } from '../../commands/context.ts';
 import { decideAction } from '../../commands/result-action.ts';
 import type { ActionRef } from '../../src/actions.ts';
 import { jobPayloadLookup, lookUpAction } from '../../commands/bot-services.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import { MAX_SEED } from '../../src/jobs.ts';
 import { MemoryKeyValueStore } from '../../src/kv-memory.ts';
 import { createModelCatalog } from '../../src/models.ts';
@@ -16,9 +16,10 @@ import type { JobQueue } from '../../src/queue/types.ts';
 import { ResultStore } from '../../src/results.ts';
 import { context, origin, storedResult, TINY, wordTokenCounter } from '../support/command-context.ts';
 import { txt2imgPayload } from '../../kit/job-fixtures.ts';
+import { discordCommandRules } from '../../adapters/discord/command-rules.ts';
 
 describe('commandContext', () => {
-  const env = { limits: context().limits, models: createModelCatalog([TINY], 'tiny'), countTokens: wordTokenCounter };
+  const env = { limits: context().limits, platformRules: discordCommandRules, models: createModelCatalog([TINY], 'tiny'), countTokens: wordTokenCounter };
 
   it('carries the environment and the origin, with the time of the event', () => {
     const before = Date.now();
@@ -28,6 +29,12 @@ describe('commandContext', () => {
     expect(ctx.models).toBe(env.models);
     expect(ctx.countTokens).toBe(wordTokenCounter);
     expect(ctx.randomSeed()).toBe(7);
+    // The platform's rules: Discord's help command, and the roles its origin data names.
+    expect(ctx.helpCommand).toBe('/help');
+    expect(ctx.roles).toEqual([]);
+    expect(commandContext(env, origin({ platformData: { applicationId: '9', roleIds: ['5', '901'] } })).roles).toEqual(['5', '901']);
+    // Another platform's origin carries no Discord roles, whatever its data says.
+    expect(commandContext(env, origin({ platform: 'slack', platformData: { roleIds: ['5'] } })).roles).toEqual([]);
     expect(ctx.now).toBeGreaterThanOrEqual(before);
     expect(ctx.now).toBeLessThanOrEqual(Date.now());
   });
@@ -48,15 +55,19 @@ describe('jobPayloadLookup', () => {
     const payload = txt2imgPayload({ seed: 9 });
     const queued = await queue.enqueue(payload);
     if (!queued.ok) throw new Error(queued.message);
-    const lookup = jobPayloadLookup(queue)!;
+    const lookup = jobPayloadLookup(queue);
     expect(await lookup(queued.jobId)).toEqual(payload);
     expect(await lookup('no-such-job')).toBeNull();
     await queue.close();
   });
 
-  it('has nothing to offer for a queue that keeps no payloads', () => {
-    const elsewhere = { backend: 'local' } as unknown as JobQueue;
-    expect(jobPayloadLookup(elsewhere)).toBeUndefined();
+  it('is the queue\'s own lookup: every queue answers it (the conformance suite holds both backends to it)', async () => {
+    const queue = new LocalJobQueue({ config: loadConfig({ LOG_LEVEL: 'silent' }), secrets: new MemoryKeyValueStore() });
+    const queued = await queue.enqueue(txt2imgPayload({ seed: 11 }));
+    if (!queued.ok) throw new Error(queued.message);
+    expect(await jobPayloadLookup(queue)(queued.jobId)).toEqual(await queue.jobPayload(queued.jobId));
+    expect(await jobPayloadLookup(queue)('no-such-job')).toBeNull();
+    await queue.close();
   });
 });
 

@@ -12,7 +12,7 @@ import { createDiscordRest } from '../../adapters/discord/rest.ts';
 import { ChannelPacer } from '../../adapters/slack/channel-pacer.ts';
 import { createSlackDeliverer } from '../../adapters/slack/deliver.ts';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import { DelivererRegistry } from '../../src/deliverer-registry.ts';
 import type { RetryPolicy } from '../../src/delivery-retry.ts';
 import { DeliveryService } from '../../src/delivery-service.ts';
@@ -25,6 +25,7 @@ import { ResultStore } from '../../src/results.ts';
 import { FakeDiscord } from '../support/fake-discord.ts';
 import { FakeSlack } from '../../kit/fake-slack.ts';
 import { tempDir } from '../../kit/worker-fixtures.ts';
+import { interactionTokenGrant } from '../../adapters/discord/secret.ts';
 
 const silent = createLogger({ level: 'silent' });
 const POLICY: RetryPolicy = { attempts: 4, baseDelayMs: 20, maxDelayMs: 100, maxRetryAfterMs: 5_000, callTimeoutMs: 5_000 };
@@ -103,7 +104,7 @@ const discordOrigin = (extra: Partial<Origin> = {}): Origin => ({
   workspaceId: discord.guildId,
   channelId: discord.channelId,
   userId: '2000000000000000001',
-  applicationId: discord.applicationId,
+  platformData: { applicationId: discord.applicationId },
   ...extra,
 });
 
@@ -166,7 +167,7 @@ describe('Discord through the delivery service', () => {
     const r = rig();
     const interaction = discord.deferredInteraction();
     const task = await storedJob(r, discordOrigin({ eventId: interaction.id }));
-    await storeSecret(r.kv, task.jobId, { platform: 'discord', interactionToken: interaction.token });
+    await storeSecret(r.kv, task.jobId, interactionTokenGrant(interaction.token));
     const original = new RegExp(`/${interaction.token}/messages/@original$`);
     discord.injectFault({ method: 'PATCH', path: original, status: 400, body: { message: 'Invalid Form Body', code: 50035 }, when: (c) => c.files.length > 0 });
     const out = await r.service.deliver(task);

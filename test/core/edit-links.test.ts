@@ -7,7 +7,7 @@ import { uniquePrefix } from '../../kit/queue-prefix.ts';
 import { useFileRedis } from '../support/redis-client.ts';
 
 const redis = useFileRedis('editor link tests');
-const alice: Origin = { platform: 'discord', workspaceId: '1000001', channelId: '2000002', threadId: '3000003', userId: '4000004', userName: 'alice', applicationId: '5000005' };
+const alice: Origin = { platform: 'discord', workspaceId: '1000001', channelId: '2000002', threadId: '3000003', userId: '4000004', userName: 'alice', platformData: { applicationId: '5000005' } };
 
 describe.skipIf(!redis.available)('editor links', () => {
   const store = () => new RedisKeyValueStore(redis.client(), kvNamespace({ QUEUE_PREFIX: uniquePrefix('links') }));

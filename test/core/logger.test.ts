@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger, REDACTED } from '../../src/logger.ts';
+import { PLATFORMS } from '../../src/root/platforms.ts';
 
 function capture() {
   const lines: string[] = [];
@@ -25,7 +26,7 @@ const responseUrl = 'https://hooks.slack.com/actions/T000/1234/zyxwvutsrqponm';
 describe('logger redaction', () => {
   it('never writes a configured secret, a token-shaped value or a secret field to the output', async () => {
     const { lines, destination } = capture();
-    const log = createLogger({ destination, env, level: 'trace' });
+    const log = createLogger({ destination, env, level: 'trace', platforms: PLATFORMS });
     // Secrets in every place a careless log call could put them.
     log.info({ config: { ...env, PORT: 3000 } }, 'starting');
     log.info({ token: interactionToken, secret: 'whole-object', ctx: { platform: 'discord', interactionToken } }, 'job secret loaded');
@@ -60,7 +61,7 @@ describe('logger redaction', () => {
 
   it('respects the level', async () => {
     const { lines, destination } = capture();
-    const log = createLogger({ destination, env: {}, level: 'warn' });
+    const log = createLogger({ destination, env: {}, level: 'warn', platforms: PLATFORMS });
     log.info('hidden');
     log.warn('shown');
     await new Promise((r) => setTimeout(r, 20));

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
 import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import { closeRedis, clusterOptions, createRedis, describeRedisTarget, isCluster, reconnectDelayMs, redactRedisUrl, redisFromConfig, redisOptions, usesRedis } from '../../src/redis.ts';
 import { txt2imgPayload } from '../../kit/job-fixtures.ts';
 import { testConfig } from '../../kit/queue-prefix.ts';

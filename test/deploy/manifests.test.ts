@@ -8,10 +8,10 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { envSchema, loadConfig } from '../../src/config.ts';
+import { envSchema, loadConfig } from '../../src/root/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../../src/http-server.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { PLATFORM_VARIABLES } from '../../src/root/platform-deliverers.ts';
+import { PLATFORM_VARIABLES } from '../../src/root/platforms.ts';
 import { parseRole } from '../../src/process-role.ts';
 import { waitListKey } from '../../src/queue/keys.ts';
 import { REPO_ROOT } from '../../kit/app-process.ts';

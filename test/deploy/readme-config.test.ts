@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { envSchema, REPO_ROOT } from '../../src/config.ts';
+import { REPO_ROOT } from '../../src/config.ts';
+import { envSchema } from '../../src/root/config.ts';
 
 const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
 

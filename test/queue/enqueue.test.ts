@@ -2,11 +2,12 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidJobError } from '../../src/jobs.ts';
 import { subscribeCancels } from '../../src/queue/cancel-signal.ts';
-import { defaultJobOptions } from '../../src/queue/bullmq-queue.ts';
+import { defaultJobOptions } from '../../src/queue/job-options.ts';
 import { waitListKey } from '../../src/queue/keys.ts';
 import { txt2imgPayload } from '../../kit/job-fixtures.ts';
 import { keysUnder, useQueueHarness } from '../support/queue-harness.ts';
 import { enqueueThreeInOrder, numberedUser, positionsStory } from '../support/queue-fixtures.ts';
+import { responseUrlGrant } from '../../adapters/slack/secret.ts';
 
 const h = useQueueHarness('queue');
 
@@ -168,7 +169,7 @@ describe.skipIf(!h.available)('validation at enqueue', () => {
     const config = h.config();
     const q = h.queue(config);
     await q.queue.waitUntilReady();
-    const err = await q.enqueue(txt2imgPayload(), { secret: { platform: 'slack', responseUrl: 'https://hooks.slack.com/commands/T1/1/abc' } }).catch((e: unknown) => e);
+    const err = await q.enqueue(txt2imgPayload(), { secret: responseUrlGrant('https://hooks.slack.com/commands/T1/1/abc') }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(InvalidJobError);
     expect(await keysUnder(h.connection(), config.QUEUE_PREFIX)).toEqual([q.keys.base + ':meta']);
   });

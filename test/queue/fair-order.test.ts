@@ -5,7 +5,7 @@
  * and positions are the order the worker really takes jobs in (also after a cancel and a retry).
  */
 import { describe, expect, it, afterEach } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import type { JobPayload } from '../../src/jobs.ts';
 import { MemoryKeyValueStore } from '../../src/kv-memory.ts';
 import { LocalJobQueue } from '../../src/queue/local-queue.ts';

@@ -6,6 +6,7 @@ import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
 import { RATE_WINDOW_MS } from '../../src/queue/limits.ts';
 import { enqueueOk, payloadBy, prepareStory, userQueuedLimitStory } from '../support/queue-fixtures.ts';
 import { keysUnder, silentLogger, useQueueHarness } from '../support/queue-harness.ts';
+import { interactionTokenGrant } from '../../adapters/discord/secret.ts';
 
 const h = useQueueHarness('limits');
 
@@ -104,7 +105,7 @@ describe.skipIf(!h.available)('a failed add gives the reservation back', () => {
     };
     const failing = new BullmqJobQueue({ config, redis: h.connection(), secrets: brokenSecrets, logger: silentLogger });
     await expect(
-      failing.enqueue(payloadBy('gina'), { dedupeId: 'evt-9', secret: { platform: 'discord', interactionToken: 'tok' } }),
+      failing.enqueue(payloadBy('gina'), { dedupeId: 'evt-9', secret: interactionTokenGrant('tok') }),
     ).rejects.toThrow(/enqueue of a txt2img job failed: secret store unavailable/);
     const redis = h.connection();
     expect(await failing.counts()).toMatchObject({ waiting: 0 });

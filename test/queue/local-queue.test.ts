@@ -7,7 +7,8 @@ import { promises as fs } from 'node:fs';
 import { UnrecoverableError } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { type Config } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import { InvalidJobError, type JobPayload, type JobResult } from '../../src/jobs.ts';
 import { MemoryKeyValueStore } from '../../src/kv-memory.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -26,6 +27,8 @@ import { localGate } from '../support/local-gate.ts';
 import { enqueueOk, enqueueThreeInOrder, numberedUser, payloadBy, positionsStory, prepareStory, userQueuedLimitStory } from '../support/queue-fixtures.ts';
 import { RecordingDeliverer, type DeliveryEvent } from '../support/recording-deliverer.ts';
 import { pipelineLoader, SLOW_JOB_LIMITS, tempDir, tinyModel, txt2imgPayload as workerPayload, waitFor } from '../../kit/worker-fixtures.ts';
+import { interactionTokenGrant } from '../../adapters/discord/secret.ts';
+import { responseUrlGrant } from '../../adapters/slack/secret.ts';
 
 const config = (env: Record<string, string> = {}): Config => loadConfig({ LOG_LEVEL: 'silent', ...env });
 
@@ -88,7 +91,7 @@ describe('cancel', () => {
   it('removes a waiting job, frees its place in line, and only for its owner', async () => {
     const secrets = new MemoryKeyValueStore();
     const q = queue({}, { secrets });
-    const a = await q.enqueue(txt2imgPayload(numberedUser(1)), { secret: { platform: 'discord', interactionToken: 'tok-a' } });
+    const a = await q.enqueue(txt2imgPayload(numberedUser(1)), { secret: interactionTokenGrant('tok-a') });
     const b = await q.enqueue(txt2imgPayload(numberedUser(2)));
     if (!a.ok || !b.ok) throw new Error('enqueue refused');
     expect(await loadSecret(secrets, a.jobId)).toEqual({ platform: 'discord', interactionToken: 'tok-a' });
@@ -183,7 +186,7 @@ describe('validation at enqueue', () => {
     const versionErr = await q.enqueue(future).catch((e: unknown) => e);
     expect((versionErr as InvalidJobError).detail).toBe('unsupported job version 2');
 
-    const secretErr = await q.enqueue(txt2imgPayload(), { secret: { platform: 'slack', responseUrl: 'https://hooks.slack.com/commands/T1/1/abc' } }).catch((e: unknown) => e);
+    const secretErr = await q.enqueue(txt2imgPayload(), { secret: responseUrlGrant('https://hooks.slack.com/commands/T1/1/abc') }).catch((e: unknown) => e);
     expect(secretErr).toBeInstanceOf(InvalidJobError);
     expect((secretErr as InvalidJobError).detail).toBe('secret is for slack but the job comes from discord');
 

@@ -7,9 +7,11 @@ import { randomBytes } from 'node:crypto';
 import type { RedisClient } from '../../src/redis.ts';
 import { describe, expect, it } from 'vitest';
 import { RedisKeyValueStore } from '../../src/kv-redis.ts';
-import { DISCORD_TOKEN_TTL_S, SLACK_RESPONSE_URL_TTL_S, loadSecret } from '../../src/platform-secrets.ts';
+import { loadSecret } from '../../src/platform-secrets.ts';
 import { txt2imgPayload } from '../../kit/job-fixtures.ts';
 import { useQueueHarness } from '../support/queue-harness.ts';
+import { DISCORD_TOKEN_TTL_S, interactionTokenGrant } from '../../adapters/discord/secret.ts';
+import { responseUrlGrant, SLACK_RESPONSE_URL_TTL_S } from '../../adapters/slack/secret.ts';
 
 const h = useQueueHarness('secrets');
 
@@ -65,10 +67,10 @@ describe.skipIf(!h.available)('platform secrets in Redis', () => {
 
     const discordJob = await q.enqueue(txt2imgPayload({ origin: { userId: 'd1', platform: 'discord', eventId: 'ev-1' } }), {
       dedupeId: 'ev-1',
-      secret: { platform: 'discord', interactionToken: discordToken },
+      secret: interactionTokenGrant(discordToken),
     });
     const slackJob = await q.enqueue(txt2imgPayload({ origin: { userId: 's1', platform: 'slack', workspaceId: 'T0001', channelId: 'C1' } }), {
-      secret: { platform: 'slack', responseUrl },
+      secret: responseUrlGrant(responseUrl),
     });
     if (!discordJob.ok || !slackJob.ok) throw new Error('refused');
 
@@ -85,7 +87,7 @@ describe.skipIf(!h.available)('platform secrets in Redis', () => {
     await worker.fail(slackJob.jobId, 'generation failed');
     await worker.close();
     // And one left waiting.
-    const waitingJob = await q.enqueue(txt2imgPayload({ origin: { userId: 'd2' } }), { secret: { platform: 'discord', interactionToken: otherToken } });
+    const waitingJob = await q.enqueue(txt2imgPayload({ origin: { userId: 'd2' } }), { secret: interactionTokenGrant(otherToken) });
     if (!waitingJob.ok) throw new Error('refused');
     expect(await q.position(waitingJob.jobId)).toBe(1);
 
@@ -114,7 +116,7 @@ describe.skipIf(!h.available)('platform secrets in Redis', () => {
     const config = h.config();
     const q = h.queue(config);
     const token = `aW50ZXJhY3Rpb246${randomBytes(48).toString('base64url')}`;
-    const o = await q.enqueue(txt2imgPayload({ origin: { userId: 'x' } }), { secret: { platform: 'discord', interactionToken: token } });
+    const o = await q.enqueue(txt2imgPayload({ origin: { userId: 'x' } }), { secret: interactionTokenGrant(token) });
     if (!o.ok) throw new Error('refused');
     expect(await q.cancel(o.jobId, 'x')).toEqual({ ok: true, state: 'removed' });
     expect(holding(await dumpAll(h.connection()), token)).toEqual([]);

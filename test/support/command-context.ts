@@ -4,6 +4,20 @@ import { resultSchema, type JobPayload, type JobResult, type Origin } from '../.
 import { createModelCatalog, SD_DEFAULTS, type ModelInfo } from '../../src/models.ts';
 import { imagine } from '../../commands/imagine.ts';
 import { limitsFromConfig, type CommandContext, type CommandLimits, type TokenCounter } from '../../commands/context.ts';
+import type { PlatformCommandRules } from '../../src/platform.ts';
+import { PLATFORMS } from '../../src/root/platforms.ts';
+
+/** The command rules of an origin's platform, from the composition root's list (as its adapter hands them over). */
+export function platformRules(o: Origin): PlatformCommandRules {
+  const found = PLATFORMS.find((p) => p.name === o.platform);
+  if (!found) throw new Error(`no platform module named ${o.platform}`);
+  return found.commands;
+}
+
+/** The roles the origin's platform says its person holds. */
+export function rolesOf(o: Origin): readonly string[] {
+  return platformRules(o).pressRoles?.(o) ?? [];
+}
 
 export const SD15: ModelInfo = { name: 'sd15', dir: 'models/sd15', ...SD_DEFAULTS, maxTokens: 75 };
 export const TINY: ModelInfo = { name: 'tiny', dir: 'models/tiny', baseSize: 64, sizeMultiple: 32, defaultSteps: 20, defaultSampler: 'euler_a', defaultGuidance: 5, maxTokens: 75 };
@@ -28,10 +42,13 @@ export function seeds(...values: number[]): () => number {
 }
 
 export function context(overrides: { env?: Record<string, string>; limits?: Partial<CommandLimits>; origin?: Partial<Origin>; randomSeed?: () => number } = {}): CommandContext {
+  const asker = origin(overrides.origin);
   return {
     limits: { ...limitsFromConfig(envSchema.parse(overrides.env ?? {})), ...overrides.limits },
     models: createModelCatalog([SD15, TINY], 'sd15'),
-    origin: origin(overrides.origin),
+    origin: asker,
+    helpCommand: platformRules(asker).helpCommand,
+    roles: rolesOf(asker),
     now: NOW,
     randomSeed: overrides.randomSeed ?? seeds(42),
     countTokens: wordTokenCounter,

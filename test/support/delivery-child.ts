@@ -5,7 +5,7 @@
  * Settings come from TEST_* variables; prints `{"ready":true,"pid":N}` once it consumes.
  */
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import { startDeliverySide } from '../../src/delivery-side.ts';
 import { RedisKeyValueStore } from '../../src/kv-redis.ts';
 import { createLogger } from '../../src/logger.ts';

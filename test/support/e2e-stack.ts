@@ -13,11 +13,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Redis } from 'ioredis';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { loadConfig, type AppConfig } from '../../src/root/config.ts';
 import { startDeliverySide, type DeliverySide } from '../../src/delivery-side.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createMetrics } from '../../src/metrics.ts';
-import { PLATFORM_VARIABLES, platformDeliverers } from '../../src/root/platform-deliverers.ts';
+import { PLATFORM_VARIABLES, platformDeliverers } from '../../src/root/platforms.ts';
+import { MemoryWebEventHub } from '../../adapters/web/events.ts';
 import { RedisKeyValueStore } from '../../src/kv-redis.ts';
 import type { Logger } from '../../src/logger.ts';
 import { loadModelCatalog, type ModelCatalog } from '../../src/models.ts';
@@ -102,7 +103,7 @@ export interface E2eStack {
   dir: string;
   redis: TestRedis;
   env: Record<string, string>;
-  config: Config;
+  config: AppConfig;
   redisClient: Redis;
   kv: RedisKeyValueStore;
   queue: BullmqJobQueue;
@@ -153,7 +154,7 @@ export async function startE2eStack(opts: E2eStackOptions): Promise<E2eStack> {
 
   const delivery = await startDeliverySide({
     config,
-    deliverers: await platformDeliverers(config, kv, opts.logger ?? createLogger({ level: 'silent' })),
+    deliverers: await platformDeliverers({ config, kv, logger: opts.logger ?? createLogger({ level: 'silent' }), hub: new MemoryWebEventHub() }),
     kv,
     artifacts: new FsArtifactStore(config.ARTIFACT_DIR),
     metrics: createMetrics(),

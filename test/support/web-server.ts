@@ -10,7 +10,7 @@ import { MemoryWebEventHub } from '../../adapters/web/events.ts';
 import { startWebAdapter, type WebAdapter } from '../../adapters/web/start.ts';
 import { jobPayloadLookup } from '../../commands/bot-services.ts';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
-import { loadConfig, type Config } from '../../src/config.ts';
+import { loadConfig, type AppConfig } from '../../src/root/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../../src/http-server.ts';
 import { resultSchema, type JobPayload, type JobResult } from '../../src/jobs.ts';
 import type { KeyValueStore } from '../../src/kv.ts';
@@ -24,7 +24,7 @@ import { TINY, wordTokenCounter } from './command-context.ts';
 
 export interface WebServer {
   url: string;
-  config: Config;
+  config: AppConfig;
   queue: JobQueue;
   kv: KeyValueStore;
   results: ResultStore;
@@ -39,7 +39,7 @@ export interface WebServer {
   close(): Promise<void>;
 }
 
-export async function startWebServer(opts: { env?: Record<string, string>; queue?: (config: Config, kv: KeyValueStore) => JobQueue; kv?: KeyValueStore } = {}): Promise<WebServer> {
+export async function startWebServer(opts: { env?: Record<string, string>; queue?: (config: AppConfig, kv: KeyValueStore) => JobQueue; kv?: KeyValueStore } = {}): Promise<WebServer> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...opts.env });
   const kv = opts.kv ?? new MemoryKeyValueStore();
   const queue = opts.queue ? opts.queue(config, kv) : new LocalJobQueue({ config, secrets: kv });

@@ -8,7 +8,7 @@
  *
  * Prints one JSON line `{"ready":true,"port":N,"pid":N}` once it takes jobs.
  */
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import type { DeliveryOutbox } from '../../src/delivery-tasks.ts';
 import { exitGracefully } from '../../src/graceful-exit.ts';
 import { createLogger } from '../../src/logger.ts';

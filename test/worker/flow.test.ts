@@ -15,7 +15,7 @@ import { averageJobMs } from '../../src/job-durations.ts';
 import { RedisKeyValueStore } from '../../src/kv-redis.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createModelCatalog } from '../../src/models.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import { MemoryKeyValueStore } from '../../src/kv-memory.ts';
 import { BullmqJobQueue } from '../../src/queue/bullmq-queue.ts';
 import { LocalJobQueue } from '../../src/queue/local-queue.ts';
@@ -38,6 +38,7 @@ import { decideAction } from '../../commands/result-action.ts';
 import { varyRegion } from '../../commands/vary-region.ts';
 import type { ActionRef } from '../../src/actions.ts';
 import { readPngParameters } from '../../worker/diffusion/images.ts';
+import { interactionTokenGrant } from '../../adapters/discord/secret.ts';
 
 const haveRedis = redisServerAvailable();
 if (!haveRedis) console.warn('worker/flow tests SKIPPED: no redis-server on PATH and no REDIS_URL');
@@ -412,7 +413,7 @@ describe.skipIf(!haveRedis)('worker flow', () => {
       const discordUser = '2000000000000000001';
       const raw = new Queue(r.config.QUEUE_NAME, { connection: { url: redis.url }, prefix: r.config.QUEUE_PREFIX });
       // Written straight into the queue, past every check the bot makes: steps the schema refuses.
-      const fromDiscord = await raw.add('txt2img', txt2imgPayload({ prompt: 'a secret prompt', steps: -3 }, { platform: 'discord', workspaceId: discord.guildId, channelId: discord.channelId, userId: discordUser, applicationId: discord.applicationId }), { attempts: 3 });
+      const fromDiscord = await raw.add('txt2img', txt2imgPayload({ prompt: 'a secret prompt', steps: -3 }, { platform: 'discord', workspaceId: discord.guildId, channelId: discord.channelId, userId: discordUser, platformData: { applicationId: discord.applicationId } }), { attempts: 3 });
       const fromSlack = await raw.add('txt2img', txt2imgPayload({ prompt: 'a secret prompt', steps: -3 }, { platform: 'slack', workspaceId: slack.teamId, channelId: 'C0IMAGINE', threadId: parent.ts, userId: 'U0ALICE' }), { attempts: 3 });
       await raw.close();
       const malformed = 'This request is malformed and cannot be run. Please send it again.';
@@ -637,7 +638,7 @@ describe('worker flow without Redis (one-process mode)', () => {
     const deliverer = new RecordingDeliverer();
     const worker = await startWorker(config, { deliverers: [deliverer], logger: silent, catalog: model.catalog, loadPipeline: pipelineLoader(), http: false, kv, localQueue: queue });
     try {
-      const ok = await queue.enqueue(txt2imgPayload({ seed: 9, n: 2 }), { secret: { platform: 'discord', interactionToken: 'tok-1' } });
+      const ok = await queue.enqueue(txt2imgPayload({ seed: 9, n: 2 }), { secret: interactionTokenGrant('tok-1') });
       const slow = await queue.enqueue(txt2imgPayload({ width: 1024, height: 1024, steps: 500 }));
       if (!ok.ok || !slow.ok) throw new Error('enqueue refused');
       const result = await waitFor('local result', () => deliverer.events.find((e) => e.type === 'result' && e.jobId === ok.jobId));

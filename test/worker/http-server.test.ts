@@ -1,7 +1,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import { createHttpServer, type HttpServerHandle } from '../../src/http-server.ts';
 import { createMetrics } from '../../src/metrics.ts';
 import { summaryLines } from '../../src/root/startup-summary.ts';

@@ -8,7 +8,8 @@
 import { promises as fs } from 'node:fs';
 import type { Job } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { ConfigError } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import type { JobPayload } from '../../src/jobs.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createModelCatalog, ModelCatalogError, modelLanes, servedModels, type ModelInfo } from '../../src/models.ts';

@@ -9,7 +9,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/root/config.ts';
 import { JOB_VERSION, type JobPayload } from '../../src/jobs.ts';
 import { MemoryKeyValueStore } from '../../src/kv-memory.ts';
 import { createLogger } from '../../src/logger.ts';

@@ -10,11 +10,12 @@ import { renderResult } from '../../../adapters/discord/render.ts';
 import { createDiscordRest } from '../../../adapters/discord/rest.ts';
 import { buildSlashCommands, registerSlashCommands } from '../../../adapters/discord/slash-commands.ts';
 import { limitsFromConfig } from '../../../commands/context.ts';
-import { loadConfig } from '../../../src/config.ts';
+import { loadConfig } from '../../../src/root/config.ts';
 import { JOB_VERSION, type JobPayload, type JobResult } from '../../../src/jobs.ts';
 import { refusalMessage } from '../../../src/queue/limits.ts';
 import { startDiscordHarness, type DiscordHarness } from '../../support/discord-harness.ts';
 import type { FakeAttachment, FakeInteraction, FakeMessage, FakeUser } from '../../support/fake-discord.ts';
+import { discordOriginData } from '../../../adapters/discord/origin-data.ts';
 
 const MODERATOR_ROLE = '4000000000000000001';
 let h: DiscordHarness;
@@ -84,7 +85,7 @@ describe('press policy: roles', () => {
     expect(status.flags & 64).toBe(0);
     const [job] = await h.queue.userJobs(moderator.id);
     expect(job.payload.kind).toBe('variation');
-    expect(job.payload.origin.roleIds).toEqual([MODERATOR_ROLE]);
+    expect(discordOriginData(job.payload.origin).roleIds).toEqual([MODERATOR_ROLE]);
     expect(job.payload.origin.messageId).toBe(status.id);
     expect(job.payload.parentResultId).toBe(result.resultId);
 

@@ -49,7 +49,7 @@ function payload(interaction: FakeInteraction | null, n = 4): JobPayload {
       workspaceId: fake.guildId,
       channelId: fake.channelId,
       userId: '2000000000000000001',
-      applicationId: fake.applicationId,
+      platformData: { applicationId: fake.applicationId },
       ...(interaction ? { eventId: interaction.id } : {}),
     },
     params: { prompt: 'a red circle on a blue background', negativePrompt: '', seed: 7, steps: 4, guidance: 7, width: 64, height: 64, n, sampler: 'euler_a', model: 'tiny' },

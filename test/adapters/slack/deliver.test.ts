@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { decodeAction } from '../../../src/actions.ts';
-import { loadConfig } from '../../../src/config.ts';
+import { loadConfig } from '../../../src/root/config.ts';
 import { deliveryTarget, TransientDeliveryError, type DeliveryContext } from '../../../src/delivery.ts';
 import { JOB_VERSION, jobPayloadSchema, parseJobResult, type JobPayload, type JobResult } from '../../../src/jobs.ts';
 import { MemoryKeyValueStore } from '../../../src/kv-memory.ts';

@@ -1,7 +1,7 @@
 /** Slack's connection mode: HTTP with a signing secret, Socket Mode with an app token (preferred when both are set). */
 import { describe, expect, it } from 'vitest';
 import { slackMode } from '../../../adapters/slack/bot.ts';
-import { loadConfig } from '../../../src/config.ts';
+import { loadConfig } from '../../../src/root/config.ts';
 
 describe('Slack mode', () => {
   const base = { SLACK_BOT_TOKEN: 'xoxb-1-2' };

@@ -17,7 +17,7 @@ import { WebInbound } from '../../../adapters/web/inbound.ts';
 import { resultView } from '../../../adapters/web/view.ts';
 import { encodeAction } from '../../../src/actions.ts';
 import { FsArtifactStore } from '../../../src/artifacts-fs.ts';
-import { loadConfig } from '../../../src/config.ts';
+import { loadConfig } from '../../../src/root/config.ts';
 import { deliveryTarget } from '../../../src/delivery.ts';
 import { resultSchema, type GenerationParams, type JobResult } from '../../../src/jobs.ts';
 import { averageJobMs, recordJobDuration } from '../../../src/job-durations.ts';

@@ -5,9 +5,10 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { playgroundEnabled } from '../../../adapters/web/start.ts';
-import { loadConfig } from '../../../src/config.ts';
+import { loadConfig } from '../../../src/root/config.ts';
 import { MemoryKeyValueStore } from '../../../src/kv-memory.ts';
 import { Browser, startWebServer, type WebServer } from '../../support/web-server.ts';
+import { chatConfigured } from '../../../src/root/platforms.ts';
 
 const KEY = 'k3y-0123456789abcdef';
 let server: WebServer | undefined;
@@ -20,11 +21,15 @@ describe('WEB_PLAYGROUND', () => {
   it('auto is on alone and off beside Discord or Slack; on and off are what they say', () => {
     const discord = { DISCORD_TOKEN: 'token', DISCORD_APP_ID: '123456789012345678' };
     const slack = { SLACK_BOT_TOKEN: 'xoxb-1', SLACK_SIGNING_SECRET: 'signing-secret' };
-    expect(playgroundEnabled(loadConfig({}))).toBe(true);
-    expect(playgroundEnabled(loadConfig(discord))).toBe(false);
-    expect(playgroundEnabled(loadConfig(slack))).toBe(false);
-    expect(playgroundEnabled(loadConfig({ ...slack, WEB_PLAYGROUND: 'on' }))).toBe(true);
-    expect(playgroundEnabled(loadConfig({ WEB_PLAYGROUND: 'off' }))).toBe(false);
+    const playgroundFor = (env: Record<string, string>) => {
+      const config = loadConfig(env);
+      return playgroundEnabled(config, chatConfigured(config));
+    };
+    expect(playgroundFor({})).toBe(true);
+    expect(playgroundFor(discord)).toBe(false);
+    expect(playgroundFor(slack)).toBe(false);
+    expect(playgroundFor({ ...slack, WEB_PLAYGROUND: 'on' })).toBe(true);
+    expect(playgroundFor({ WEB_PLAYGROUND: 'off' })).toBe(false);
     expect(() => loadConfig({ WEB_PLAYGROUND: 'yes' })).toThrow('Invalid configuration: WEB_PLAYGROUND must be auto, on or off');
     expect(() => loadConfig({ WEB_ACCESS_KEY: 'short' })).toThrow('Invalid configuration: WEB_ACCESS_KEY must be at least 16 characters without spaces (e.g. from `openssl rand -hex 16`)');
   });
