@@ -142,6 +142,10 @@ export async function inProcessWorker(target: Pick<ScenarioTarget, 'cleanups'>, 
     http: false,
     lockDurationMs: 5000,
     stalledIntervalMs: 2000,
+    // The delivery tasks' locks as short: a write a killed master had not yet replicated (a job
+    // or task completion) is then recovered in seconds, not after the default 30 s stall check.
+    deliveryLockMs: 5000,
+    deliveryStalledMs: 2000,
   });
   target.cleanups.push(() => worker.close());
   return worker;
