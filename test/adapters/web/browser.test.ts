@@ -187,8 +187,10 @@ describe.skipIf(!haveChromium)('web playground in Chromium', () => {
       expect(await page.locator('.msg.bot').last().textContent()).toContain('Nothing to draw yet: write a prompt after /imagine');
     }
 
-    // Two slow jobs; the second waits behind the first, and ✖ cancels it.
-    for (const prompt of ['a slow green square', 'a slow yellow square']) {
+    // Slow jobs; the last waits behind two (so it is still waiting when ✖ is pressed, even on a
+    // loaded machine where a job finishes quickly and the next is taken while it is stored), and
+    // ✖ cancels it.
+    for (const prompt of ['a slow green square', 'a slow blue square', 'a slow yellow square']) {
       await page.fill('#prompt', `/imagine ${prompt} --steps 50 --n 4`);
       await page.click('#send');
     }
