@@ -10,19 +10,25 @@ export class FinishingSlots {
 
   constructor(
     private readonly base: number,
-    private readonly apply: (concurrency: number) => void,
+    /** Applies the new number; `raised` says it went up (a queue may need waking to take more). */
+    private readonly apply: (concurrency: number, raised: boolean) => void,
   ) {}
+
+  /** Jobs the consumer may hold now. */
+  get concurrency(): number {
+    return this.base + this.finishing;
+  }
 
   /** A job started storing; the returned function ends that phase (once, whatever calls it). */
   begin(): () => void {
     this.finishing++;
-    this.apply(this.base + this.finishing);
+    this.apply(this.concurrency, true);
     let ended = false;
     return () => {
       if (ended) return;
       ended = true;
       this.finishing--;
-      this.apply(this.base + this.finishing);
+      this.apply(this.concurrency, false);
     };
   }
 }

@@ -158,8 +158,6 @@ export class QueueConsumer implements Consumer {
   private readonly notices = new Set<Promise<void>>();
   private closing: Promise<void> | null = null;
   private readonly slots: FinishingSlots;
-  /** Jobs this worker may hold now, across its model queues: base concurrency + jobs being stored. */
-  private holding: number;
 
   constructor(private readonly opts: QueueConsumerOptions) {
     const { connection, config } = opts;
@@ -177,7 +175,8 @@ export class QueueConsumer implements Consumer {
       lanes && queues.length > 1
         ? new LaneGate({
             models: queues.map((q) => q.model),
-            capacity: () => this.holding,
+            // Jobs this worker may hold now, across its model queues: base + jobs being stored.
+            capacity: () => this.slots.concurrency,
             holds: lanes.holds,
             peek: lanes.peek,
             maxWaitMs: lanes.maxWaitMs,
@@ -202,10 +201,7 @@ export class QueueConsumer implements Consumer {
       return worker;
     });
     this.worker = this.workers[0];
-    this.holding = opts.concurrency;
-    this.slots = new FinishingSlots(opts.concurrency, (n) => {
-      const raised = n > this.holding;
-      this.holding = n;
+    this.slots = new FinishingSlots(opts.concurrency, (n, raised) => {
       for (const worker of this.workers) {
         worker.concurrency = n;
         // BullMQ reads a raised concurrency only when its main loop wakes, which it does when a held
