@@ -10,6 +10,11 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // expect.poll waits for something to happen (a mask stored, a message edited); its 1 s default
+    // is shorter than a loaded two-core machine takes to run a request through a browser and a
+    // worker. A poll that is going to pass passes as soon as it can, so the long limit costs
+    // nothing; a test that must prove something does NOT happen says so without poll.
+    expect: { poll: { timeout: 30_000 } },
     // Two cores: integration tests start redis-servers, workers and browsers; run files one by one
     // so they never fight each other for CPU and fail on timeouts.
     fileParallelism: false,
