@@ -11,7 +11,7 @@ import type { JobProgress } from '../src/queue/types.ts';
 export interface StepInfo {
   step: number;
   total: number;
-  /** Makes the cheap latent preview of this step; called only for steps that reach the chat. */
+  /** Makes the cheap latent preview (of this step or, called later, a newer one); called only for steps that reach the chat. */
   preview?: () => Promise<Buffer>;
 }
 

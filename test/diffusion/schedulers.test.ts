@@ -297,6 +297,22 @@ describe('scheduler behaviour', () => {
     expect(Array.from(latents)).toEqual(Array.from(fresh));
   });
 
+  it.each(SCHEDULER_NAMES)('%s: steps in place, its estimates in buffers it reuses (no latent-sized allocation per step)', (name) => {
+    const s = createScheduler(name, SD15_CONFIG);
+    s.setTimesteps(12);
+    const generator = createRandom(4);
+    const latents = createRandom(6).normal(SIZE).map((v) => v * s.initNoiseSigma);
+    const denoisedSeen = new Set<Float32Array>();
+    for (const t of s.timesteps) {
+      const out = s.step(fakeModel(s.scaleModelInput(latents, t), t, SIZE), t, latents, { generator });
+      expect(out).toBe(latents);
+      if (s.lastDenoised) denoisedSeen.add(s.lastDenoised);
+    }
+    expect(latents.every(Number.isFinite)).toBe(true);
+    // one buffer (two for DPM-Solver's history of two estimates) across all twelve steps
+    if (name !== 'pndm') expect(denoisedSeen.size).toBe(name.startsWith('dpmpp') ? 2 : 1);
+  });
+
   it.each(['euler_a', 'lcm'] as const)('%s: a noisy step without noise or generator throws a clear error', (name) => {
     const s = createScheduler(name, SD15_CONFIG);
     s.setTimesteps(4);

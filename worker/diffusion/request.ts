@@ -41,7 +41,11 @@ export interface ProgressInfo {
   total: number;
   elapsedMs: number;
   stepMs: number;
-  /** cheap latent -> RGB preview PNG of the request's first image in this batch (no VAE) */
+  /**
+   * cheap latent -> RGB preview PNG of the request's first image in this batch (no VAE), of
+   * the latent as it is when called: called during this callback, this step's; later, a
+   * newer one (the loop steps latents in place rather than copy them every step)
+   */
   preview: () => Promise<Buffer>;
 }
 

@@ -8,6 +8,7 @@ import type { ResolvedConfig } from './config.ts';
 import { integerTimesteps } from './spacing.ts';
 import type { Scheduler } from './types.ts';
 import { assertSameLength, assertStepCount } from './validate.ts';
+import { predictionKind, workBuffer, type Prediction } from './work-buffer.ts';
 
 const f32 = Math.fround;
 
@@ -19,9 +20,11 @@ export class DdimScheduler implements Scheduler {
   lastDenoised?: Float32Array;
   private readonly alphas: AlphaSchedule;
   private numInferenceSteps: number | null = null;
+  private readonly prediction: Prediction;
 
   constructor(private readonly cfg: ResolvedConfig) {
     this.alphas = new AlphaSchedule(cfg);
+    this.prediction = predictionKind(cfg.prediction_type);
   }
 
   setTimesteps(n: number): void {
@@ -51,34 +54,32 @@ export class DdimScheduler implements Scheduler {
     // eta = 0: no variance term, all the remaining noise goes into the direction term
     const dirCoeff = f32(Math.sqrt(f32(1 - alphaPrev)));
     const clip = this.cfg.clip_sample ? this.cfg.clip_sample_range : Infinity;
-    const prev = new Float32Array(sample.length);
-    const x0s = new Float32Array(sample.length);
+    const x0s = (this.lastDenoised = workBuffer(this.lastDenoised, sample.length));
+    const kind = this.prediction;
     for (let i = 0; i < sample.length; i++) {
       const m = modelOutput[i];
       const x = sample[i];
       let x0: number;
       let eps: number;
-      switch (this.cfg.prediction_type) {
-        case 'epsilon':
-          x0 = f32(f32(x - f32(sqrtB * m)) / sqrtA);
-          eps = m;
-          break;
-        case 'v_prediction':
-          x0 = f32(f32(sqrtA * x) - f32(sqrtB * m));
-          eps = f32(f32(sqrtA * m) + f32(sqrtB * x));
-          break;
-        case 'sample':
-          x0 = m;
-          eps = f32(f32(x - f32(sqrtA * x0)) / sqrtB);
-          break;
+      if (kind === 0) {
+        // epsilon
+        x0 = f32(f32(x - f32(sqrtB * m)) / sqrtA);
+        eps = m;
+      } else if (kind === 1) {
+        // v_prediction
+        x0 = f32(f32(sqrtA * x) - f32(sqrtB * m));
+        eps = f32(f32(sqrtA * m) + f32(sqrtB * x));
+      } else {
+        // sample
+        x0 = m;
+        eps = f32(f32(x - f32(sqrtA * x0)) / sqrtB);
       }
       // eps stays the unclipped one: diffusers recomputes it only with use_clipped_model_output
       x0 = Math.min(clip, Math.max(-clip, x0));
       x0s[i] = x0;
-      prev[i] = f32(sqrtAPrev * x0) + f32(dirCoeff * eps);
+      sample[i] = f32(sqrtAPrev * x0) + f32(dirCoeff * eps);
     }
-    this.lastDenoised = x0s;
-    return prev;
+    return sample;
   }
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {

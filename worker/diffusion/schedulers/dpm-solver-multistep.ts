@@ -11,6 +11,7 @@ import { dpmSolverTimesteps, interpolate, karrasSigmas, logTable, roundHalfEven,
 import { StepCursor } from './step-index.ts';
 import type { Scheduler } from './types.ts';
 import { assertSameLength, assertStepCount } from './validate.ts';
+import { workBuffer } from './work-buffer.ts';
 
 const f32 = Math.fround;
 const SOLVER_ORDER = 2;
@@ -100,20 +101,21 @@ export class DpmSolverMultistepScheduler implements Scheduler {
       i === count - 1 &&
       (this.cfg.euler_at_final || (this.cfg.lower_order_final && count < 15) || this.cfg.final_sigmas_type === 'zero');
 
-    const x0 = this.toX0(modelOutput, sample, this.sigmas[i]);
+    // two x0 buffers take turns: this step's estimate overwrites the one from two steps back
+    const x0 = this.toX0(modelOutput, sample, this.sigmas[i], workBuffer(this.modelOutputs[0], sample.length));
     this.modelOutputs = [this.modelOutputs[1], x0];
     this.lastDenoised = x0;
 
-    const prev = this.lowerOrderNums < 1 || lowerOrderFinal ? this.firstOrder(x0, sample, i) : this.secondOrder(sample, i);
+    if (this.lowerOrderNums < 1 || lowerOrderFinal) this.firstOrder(x0, sample, i);
+    else this.secondOrder(sample, i);
     if (this.lowerOrderNums < SOLVER_ORDER) this.lowerOrderNums += 1;
     this.cursor.advance();
-    return prev;
+    return sample;
   }
 
-  /** convert_model_output for dpmsolver++: the data (x0) prediction. */
-  private toX0(modelOutput: Float32Array, sample: Float32Array, sigma: number): Float32Array {
+  /** convert_model_output for dpmsolver++: the data (x0) prediction, written into `out`. */
+  private toX0(modelOutput: Float32Array, sample: Float32Array, sigma: number, out: Float32Array): Float32Array {
     const { alpha, sigmaT } = alphaSigma(sigma);
-    const out = new Float32Array(sample.length);
     switch (this.cfg.prediction_type) {
       case 'epsilon':
         for (let k = 0; k < sample.length; k++) out[k] = f32(sample[k] - f32(sigmaT * modelOutput[k])) / alpha;
@@ -127,20 +129,18 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     }
   }
 
-  /** DPM-Solver++ first order (DDIM in lambda). */
-  private firstOrder(x0: Float32Array, sample: Float32Array, i: number): Float32Array {
+  /** DPM-Solver++ first order (DDIM in lambda), in place. */
+  private firstOrder(x0: Float32Array, sample: Float32Array, i: number): void {
     const t = alphaSigma(this.sigmas[i + 1]);
     const s = alphaSigma(this.sigmas[i]);
     const h = f32(t.lambda - s.lambda);
     const sampleCoeff = f32(t.sigmaT / s.sigmaT);
     const x0Coeff = f32(t.alpha * f32(f32(Math.exp(-h)) - 1));
-    const out = new Float32Array(sample.length);
-    for (let k = 0; k < sample.length; k++) out[k] = f32(sampleCoeff * sample[k]) - f32(x0Coeff * x0[k]);
-    return out;
+    for (let k = 0; k < sample.length; k++) sample[k] = f32(sampleCoeff * sample[k]) - f32(x0Coeff * x0[k]);
   }
 
-  /** Multistep DPM-Solver++ second order from the last two x0 estimates. */
-  private secondOrder(sample: Float32Array, i: number): Float32Array {
+  /** Multistep DPM-Solver++ second order from the last two x0 estimates, in place. */
+  private secondOrder(sample: Float32Array, i: number): void {
     const [m1, m0] = this.modelOutputs;
     if (!m0 || !m1) throw new Error(`${this.name}.step: second-order step without two model outputs`);
     const t = alphaSigma(this.sigmas[i + 1]);
@@ -157,19 +157,17 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     // midpoint: - 0.5 * alpha_t (e^-h - 1) * D1; heun: + alpha_t ((e^-h - 1) / h + 1) * D1
     const d1Coeff = midpoint ? f32(0.5 * d0Coeff) : f32(t.alpha * f32(f32(expm1 / h) + 1));
     // Plain loops, one per solver type: these run over every latent element every step.
-    const out = new Float32Array(sample.length);
     if (midpoint) {
       for (let k = 0; k < sample.length; k++) {
         const d1 = f32(invR0 * f32(m0[k] - m1[k]));
-        out[k] = f32(f32(sampleCoeff * sample[k]) - f32(d0Coeff * m0[k])) - f32(d1Coeff * d1);
+        sample[k] = f32(f32(sampleCoeff * sample[k]) - f32(d0Coeff * m0[k])) - f32(d1Coeff * d1);
       }
     } else {
       for (let k = 0; k < sample.length; k++) {
         const d1 = f32(invR0 * f32(m0[k] - m1[k]));
-        out[k] = f32(f32(sampleCoeff * sample[k]) - f32(d0Coeff * m0[k])) + f32(d1Coeff * d1);
+        sample[k] = f32(f32(sampleCoeff * sample[k]) - f32(d0Coeff * m0[k])) + f32(d1Coeff * d1);
       }
     }
-    return out;
   }
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {

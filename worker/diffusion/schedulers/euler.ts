@@ -3,7 +3,7 @@
  * deterministic first-order steps in sigma, float32 timesteps, optional Karras sigmas.
  */
 import type { ResolvedConfig } from './config.ts';
-import { SigmaScheduler } from './sigma-scheduler.ts';
+import { predictX0, SigmaScheduler } from './sigma-scheduler.ts';
 import type { Scheduler } from './types.ts';
 import { assertSameLength } from './validate.ts';
 
@@ -24,17 +24,16 @@ export class EulerScheduler extends SigmaScheduler implements Scheduler {
     const sigma = this.sigmas[i];
     const dt = f32(this.sigmas[i + 1] - sigma);
     const [vIn, vSkip] = SigmaScheduler.vCoefficients(sigma);
-    const prev = new Float32Array(sample.length);
-    const x0s = new Float32Array(sample.length);
+    const x0s = this.denoisedBuffer(sample.length);
+    const kind = this.prediction;
     for (let k = 0; k < sample.length; k++) {
       const x = sample[k];
-      const x0 = this.predictX0(modelOutput[k], x, sigma, vIn, vSkip);
+      const x0 = predictX0(kind, modelOutput[k], x, sigma, vIn, vSkip);
       const derivative = f32(f32(x - x0) / sigma);
       x0s[k] = x0;
-      prev[k] = x + f32(derivative * dt);
+      sample[k] = x + f32(derivative * dt);
     }
-    this.lastDenoised = x0s;
     this.cursor.advance();
-    return prev;
+    return sample;
   }
 }

@@ -11,6 +11,7 @@ import { numpyLinspace } from './spacing.ts';
 import { StepCursor } from './step-index.ts';
 import type { Scheduler, StepOptions } from './types.ts';
 import { assertSameLength, assertStepCount } from './validate.ts';
+import { predictionKind, workBuffer, type Prediction } from './work-buffer.ts';
 
 const f32 = Math.fround;
 const SIGMA_DATA = 0.5;
@@ -25,12 +26,14 @@ export class LcmScheduler implements Scheduler {
   private readonly alphas: AlphaSchedule;
   private readonly cursor = new StepCursor();
   private numInferenceSteps: number | null = null;
+  private readonly prediction: Prediction;
 
   constructor(private readonly cfg: ResolvedConfig) {
     if (cfg.original_inference_steps > cfg.num_train_timesteps) {
       throw new Error(`lcm: original_inference_steps ${cfg.original_inference_steps} exceeds num_train_timesteps`);
     }
     this.alphas = new AlphaSchedule(cfg);
+    this.prediction = predictionKind(cfg.prediction_type);
   }
 
   setTimesteps(n: number): void {
@@ -82,31 +85,20 @@ export class LcmScheduler implements Scheduler {
     const cOut = f32(scaled / f32(Math.sqrt(scaledSq)));
     const clip = this.cfg.clip_sample ? this.cfg.clip_sample_range : Infinity;
 
-    const denoised = new Float32Array(sample.length);
-    const prev = new Float32Array(sample.length);
+    const denoised = (this.lastDenoised = workBuffer(this.lastDenoised, sample.length));
+    const kind = this.prediction;
     for (let k = 0; k < sample.length; k++) {
       const m = modelOutput[k];
       const x = sample[k];
-      let x0: number;
-      switch (this.cfg.prediction_type) {
-        case 'epsilon':
-          x0 = f32(f32(x - f32(sqrtB * m)) / sqrtA);
-          break;
-        case 'v_prediction':
-          x0 = f32(f32(sqrtA * x) - f32(sqrtB * m));
-          break;
-        case 'sample':
-          x0 = m;
-          break;
-      }
+      // epsilon, v_prediction, sample
+      let x0 = kind === 0 ? f32(f32(x - f32(sqrtB * m)) / sqrtA) : kind === 1 ? f32(f32(sqrtA * x) - f32(sqrtB * m)) : m;
       x0 = Math.min(clip, Math.max(-clip, x0));
       const d = f32(f32(cOut * x0) + f32(cSkip * x));
       denoised[k] = d;
-      prev[k] = noise ? f32(sqrtAPrev * d) + f32(sqrtBPrev * noise[k]) : d;
+      sample[k] = noise ? f32(sqrtAPrev * d) + f32(sqrtBPrev * noise[k]) : d;
     }
-    this.lastDenoised = denoised;
     this.cursor.advance();
-    return prev;
+    return sample;
   }
 
   /** diffusers' LatentConsistencyModelPipeline decodes `denoised`, not the re-noised sample. */

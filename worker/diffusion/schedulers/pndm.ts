@@ -9,6 +9,7 @@ import type { ResolvedConfig } from './config.ts';
 import { integerTimesteps } from './spacing.ts';
 import type { Scheduler } from './types.ts';
 import { assertSameLength, assertStepCount } from './validate.ts';
+import { workBuffer } from './work-buffer.ts';
 
 const PNDM_ORDER = 4;
 const f32 = Math.fround;
@@ -25,6 +26,11 @@ export class PndmScheduler implements Scheduler {
   private counter = 0;
   private curModelOutput: Float32Array | null = null;
   private curSample: Float32Array | null = null;
+  /** owned buffers reused across steps: what curSample and curModelOutput point at, a free history slot, the PLMS combination */
+  private sampleCopy: Float32Array | null = null;
+  private accumulated: Float32Array | null = null;
+  private spareEts: Float32Array | null = null;
+  private combined: Float32Array | null = null;
 
   constructor(private readonly cfg: ResolvedConfig) {
     if (cfg.prediction_type === 'sample') throw new Error('pndm: prediction_type sample is not supported (nor by diffusers)');
@@ -86,21 +92,47 @@ export class PndmScheduler implements Scheduler {
     let output = modelOutput;
     switch (this.counter % 4) {
       case 0:
-        this.curModelOutput = accumulate(this.curModelOutput, modelOutput, 1 / 6);
+        this.curModelOutput = this.accumulate(null, modelOutput, 1 / 6);
         // copies: the history outlives this call, the caller's buffers do not (see Scheduler.step)
-        this.ets.push(modelOutput.slice());
-        this.curSample = sample.slice();
+        this.pushEts(modelOutput);
+        this.curSample = this.copyOfSample(sample);
         break;
       case 1:
       case 2:
-        this.curModelOutput = accumulate(this.curModelOutput, modelOutput, 1 / 3);
+        this.curModelOutput = this.accumulate(this.curModelOutput, modelOutput, 1 / 3);
         break;
       case 3:
-        output = accumulate(this.curModelOutput, modelOutput, 1 / 6);
+        output = this.accumulate(this.curModelOutput, modelOutput, 1 / 6);
         this.curModelOutput = null;
         break;
     }
-    return this.prevSample(this.curSample ?? sample, fromT, prevT, output);
+    this.prevSample(this.curSample ?? sample, fromT, prevT, output, sample);
+    return sample;
+  }
+
+  /** acc + w * x as float32 torch computes it (acc null = the 0 it starts from), into the owned accumulator. */
+  private accumulate(acc: Float32Array | null, x: Float32Array, w: number): Float32Array {
+    const wf = f32(w);
+    const out = (this.accumulated = workBuffer(this.accumulated, x.length));
+    if (acc) for (let i = 0; i < x.length; i++) out[i] = acc[i] + f32(wf * x[i]);
+    // 0 + keeps what the zero tensor it starts from gives: -0 becomes +0.
+    else for (let i = 0; i < x.length; i++) out[i] = 0 + f32(wf * x[i]);
+    return out;
+  }
+
+  /** Appends a copy of the model output to the history, keeping the last four (a dropped slot is reused). */
+  private pushEts(modelOutput: Float32Array): void {
+    if (this.ets.length > 3) this.spareEts = this.ets.shift()!;
+    const slot = workBuffer(this.spareEts, modelOutput.length);
+    this.spareEts = null;
+    slot.set(modelOutput);
+    this.ets.push(slot);
+  }
+
+  private copyOfSample(sample: Float32Array): Float32Array {
+    this.sampleCopy = workBuffer(this.sampleCopy, sample.length);
+    this.sampleCopy.set(sample);
+    return this.sampleCopy;
   }
 
   private stepPlms(modelOutput: Float32Array, t: number, sample: Float32Array): Float32Array {
@@ -110,8 +142,7 @@ export class PndmScheduler implements Scheduler {
     let fromT = t;
     let prevT = t - this.ratio;
     if (this.counter !== 1) {
-      this.ets = this.ets.slice(-3);
-      this.ets.push(modelOutput.slice());
+      this.pushEts(modelOutput);
     } else {
       // second visit of the repeated timestep: step again from the previous timestep
       prevT = t;
@@ -123,11 +154,11 @@ export class PndmScheduler implements Scheduler {
     let combined: Float32Array;
     if (n === 1 && this.counter === 0) {
       combined = modelOutput;
-      this.curSample = sample.slice();
+      this.curSample = this.copyOfSample(sample);
     } else if (n === 1 && this.counter === 1) {
       // (m + ets[-1]) / 2
       const [e0] = e;
-      combined = new Float32Array(modelOutput.length);
+      combined = this.combinedBuffer(modelOutput.length);
       for (let i = 0; i < combined.length; i++) combined[i] = f32(modelOutput[i] + e0[i]) / 2;
       if (!this.curSample) throw new Error('pndm.step: lost the sample of the first step');
       x = this.curSample;
@@ -135,27 +166,33 @@ export class PndmScheduler implements Scheduler {
     } else if (n === 2) {
       // (3 ets[-1] - ets[-2]) / 2
       const [e0, e1] = e;
-      combined = new Float32Array(e1.length);
+      combined = this.combinedBuffer(e1.length);
       for (let i = 0; i < combined.length; i++) combined[i] = f32(f32(3 * e1[i]) - e0[i]) / 2;
     } else if (n === 3) {
       // (23 ets[-1] - 16 ets[-2] + 5 ets[-3]) / 12
       const [e0, e1, e2] = e;
-      combined = new Float32Array(e2.length);
+      combined = this.combinedBuffer(e2.length);
       for (let i = 0; i < combined.length; i++) combined[i] = f32(f32(f32(23 * e2[i]) - f32(16 * e1[i])) + f32(5 * e0[i])) / 12;
     } else {
       // (1/24) (55 ets[-1] - 59 ets[-2] + 37 ets[-3] - 9 ets[-4])
       const w = f32(1 / 24);
       const [e0, e1, e2, e3] = e;
-      combined = new Float32Array(e3.length);
+      combined = this.combinedBuffer(e3.length);
       for (let i = 0; i < combined.length; i++) {
         combined[i] = w * f32(f32(f32(f32(55 * e3[i]) - f32(59 * e2[i])) + f32(37 * e1[i])) - f32(9 * e0[i]));
       }
     }
-    return this.prevSample(x, fromT, prevT, combined);
+    this.prevSample(x, fromT, prevT, combined, sample);
+    return sample;
   }
 
-  /** Formula (9) of the PNDM paper: x_t -> x_(t-δ) given the noise estimate. */
-  private prevSample(sample: Float32Array, t: number, prevT: number, modelOutput: Float32Array): Float32Array {
+  private combinedBuffer(length: number): Float32Array {
+    this.combined = workBuffer(this.combined, length);
+    return this.combined;
+  }
+
+  /** Formula (9) of the PNDM paper: x_t -> x_(t-δ) given the noise estimate, written into `out` (which may be `sample`). */
+  private prevSample(sample: Float32Array, t: number, prevT: number, modelOutput: Float32Array, out: Float32Array): void {
     const alphaT = this.alphas.at(t, 'pndm.step');
     const alphaPrev = this.alphas.prevAt(prevT, 'pndm.step');
     const betaT = f32(1 - alphaT);
@@ -166,25 +203,13 @@ export class PndmScheduler implements Scheduler {
     const v = this.cfg.prediction_type === 'v_prediction';
     const sqrtA = f32(Math.sqrt(alphaT));
     const sqrtB = f32(Math.sqrt(betaT));
-    const prev = new Float32Array(sample.length);
     for (let i = 0; i < sample.length; i++) {
       const eps = v ? f32(f32(sqrtA * modelOutput[i]) + f32(sqrtB * sample[i])) : modelOutput[i];
-      prev[i] = f32(sampleCoeff * sample[i]) - f32(f32(diff * eps) / denom);
+      out[i] = f32(sampleCoeff * sample[i]) - f32(f32(diff * eps) / denom);
     }
-    return prev;
   }
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
     return this.alphas.addNoise(x0, noise, t, 'pndm');
   }
-}
-
-/** acc + w * x as float32 torch computes it (acc absent = the 0 it starts from). */
-function accumulate(acc: Float32Array | null, x: Float32Array, w: number): Float32Array {
-  const wf = f32(w);
-  const out = new Float32Array(x.length);
-  if (acc) for (let i = 0; i < x.length; i++) out[i] = acc[i] + f32(wf * x[i]);
-  // 0 + keeps what the zero tensor it starts from gives: -0 becomes +0.
-  else for (let i = 0; i < x.length; i++) out[i] = 0 + f32(wf * x[i]);
-  return out;
 }

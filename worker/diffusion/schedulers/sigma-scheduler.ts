@@ -9,6 +9,7 @@ import { eulerTimesteps, interpolate, karrasSigmas, logTable, sigmaToTimestep } 
 import { StepCursor } from './step-index.ts';
 import type { SchedulerName } from './types.ts';
 import { assertSameLength, assertStepCount } from './validate.ts';
+import { predictionKind, workBuffer, type Prediction } from './work-buffer.ts';
 
 const f32 = Math.fround;
 
@@ -21,9 +22,17 @@ export abstract class SigmaScheduler {
   /** sqrt((1 - ac) / ac) per training timestep (float32). */
   protected readonly sigmaTable: Float32Array;
   protected readonly cursor = new StepCursor();
+  protected readonly prediction: Prediction;
 
   constructor(protected readonly cfg: ResolvedConfig) {
     this.sigmaTable = sigmasFromAlphasCumprod(makeAlphasCumprod(cfg));
+    this.prediction = predictionKind(cfg.prediction_type);
+  }
+
+  /** The buffer this step's x0 estimates go into, which lastDenoised then shows. */
+  protected denoisedBuffer(length: number): Float32Array {
+    this.lastDenoised = workBuffer(this.lastDenoised, length);
+    return this.lastDenoised;
   }
 
   /** Whether this class honours use_karras_sigmas and final_sigmas_type (Euler does, Euler a does not). */
@@ -85,22 +94,18 @@ export abstract class SigmaScheduler {
     return out;
   }
 
-  /** x0 from the model output at noise level sigma (float32 as diffusers' tensors). */
-  protected predictX0(m: number, x: number, sigma: number, vIn: number, vSkip: number): number {
-    switch (this.cfg.prediction_type) {
-      case 'epsilon':
-        return f32(x - f32(sigma * m));
-      case 'v_prediction':
-        // model_output * (-sigma / sqrt(sigma² + 1)) + sample / (sigma² + 1)
-        return f32(f32(m * vIn) + f32(x / vSkip));
-      case 'sample':
-        return m;
-    }
-  }
-
   /** The two v-prediction coefficients of predictX0 for one sigma. */
   protected static vCoefficients(sigma: number): [number, number] {
     const s2p1 = f32(f32(sigma * sigma) + 1);
     return [f32(-sigma / f32(Math.sqrt(s2p1))), s2p1];
   }
+}
+
+/** x0 from the model output `m` at noise level sigma (float32 as diffusers' tensors). */
+export function predictX0(kind: Prediction, m: number, x: number, sigma: number, vIn: number, vSkip: number): number {
+  // epsilon
+  if (kind === 0) return f32(x - f32(sigma * m));
+  // v_prediction: model_output * (-sigma / sqrt(sigma² + 1)) + sample / (sigma² + 1)
+  if (kind === 1) return f32(f32(m * vIn) + f32(x / vSkip));
+  return m;
 }

@@ -30,15 +30,17 @@ export interface Scheduler {
    */
   modelInputDivisor(t: number): number;
   /**
-   * One denoising step from timestep `t`; returns the previous (less noisy) sample. It keeps
-   * no reference to `modelOutput` after returning (callers reuse that buffer every step).
+   * One denoising step from timestep `t`, in place: `sample` is overwritten with the previous
+   * (less noisy) sample and returned. It keeps no reference to `modelOutput` after returning
+   * (callers reuse that buffer every step); a caller that still needs the noisier sample
+   * copies it first.
    */
   step(modelOutput: Float32Array, t: number, sample: Float32Array, opts?: StepOptions): Float32Array;
   /** Forward-noises a clean sample to timestep `t`. */
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array;
   /** Where the loop starts in `timesteps` (img2img), for schedulers that track a step index. */
   setBeginIndex?(i: number): void;
-  /** The clean-sample estimate of the last step (LCM: its `denoised` output). */
+  /** The clean-sample estimate of the last step (LCM: its `denoised` output), in a buffer the next step reuses. */
   lastDenoised?: Float32Array;
   /**
    * What the pipeline decodes once the loop is over, when that is not the last step's
