@@ -7,7 +7,7 @@ import { imageSeed } from '../../src/image-seed.ts';
 import { createScheduler, img2imgTimesteps, type Scheduler } from './schedulers/index.ts';
 import type { SeededRandom } from './random.ts';
 import { imageNoise, stepGenerator } from './noise.ts';
-import { PrefetchedNoise } from './step-noise-prefetch.ts';
+import { PrefetchedNoise, wakeStepNoiseThread } from './step-noise-prefetch.ts';
 import { latentPreviewPng } from './preview.ts';
 import type { UNet, UNetBatch } from './unet.ts';
 import type { Conditioning, LatentRgb } from './families/types.ts';
@@ -144,7 +144,11 @@ async function denoiseSteps(ctx: DenoiseContext, items: Item[], latentH: number,
     const stepStart = performance.now();
     const divisors = active.map((it) => it.scheduler.modelInputDivisor(t));
     const extras = ctx.unet.isInpainting ? active.map((it) => it.job.mask?.unetExtras ?? missingMask(it)) : undefined;
-    const preds = await ctx.unet.predict(batch!, active.map((it) => it.latent), divisors, cfg, t, latentH, latentW, extras);
+    const predicting = ctx.unet.predict(batch!, active.map((it) => it.latent), divisors, cfg, t, latentH, latentW, extras);
+    // predict() has built the UNet's input by now and ONNX Runtime runs it next (on setImmediate):
+    // the step-noise thread draws during that run, not beside this loop's own work
+    if (active.some((it) => it.noise)) wakeStepNoiseThread();
+    const preds = await predicting;
     for (let i = 0; i < active.length; i++) {
       const it = active[i];
       const eps = preds.eps(i, cfg ? it.job.req.guidance : undefined, it.eps);

@@ -69,6 +69,14 @@ function kick(t: NoiseThread): void {
   Atomics.notify(t.wake, 0);
 }
 
+/**
+ * Lets the thread refill every stream's released slots: the denoise loop calls it once per
+ * step, when the UNet run is about to hold the main thread (one wake for all images).
+ */
+export function wakeStepNoiseThread(): void {
+  if (thread) kick(thread);
+}
+
 /** One image's step noise, drawn ahead by the thread. */
 export class PrefetchedNoise {
   private readonly ctrl: Int32Array;
@@ -97,6 +105,8 @@ export class PrefetchedNoise {
   /** The next step's noise; valid until release(). Waits only if the thread is behind. */
   next(): Float32Array {
     const k = this.taken;
+    // not drawn yet: the thread may be asleep, not having been woken since the last release()
+    if (Atomics.load(this.ctrl, CTRL.produced) <= k) kick(this.t);
     for (let waited = 0; Atomics.load(this.ctrl, CTRL.produced) <= k; waited += 100) {
       if (waited >= STALL_MS) throw new Error(`the step-noise thread drew nothing for ${STALL_MS} ms`);
       Atomics.wait(this.ctrl, CTRL.produced, k, 100);
@@ -104,10 +114,13 @@ export class PrefetchedNoise {
     return this.slots[k % SLOTS];
   }
 
-  /** The step consumed its noise: the slot may take the one after next. */
+  /**
+   * The step consumed its noise: the slot may take the one after next. The thread is not woken
+   * here but by wakeStepNoiseThread() as the UNet starts: drawing while the main thread still
+   * runs the step's JavaScript would compete with it for the core (two vCPUs are often one).
+   */
   release(): void {
     Atomics.store(this.ctrl, CTRL.consumed, ++this.taken);
-    kick(this.t);
   }
 
   /** The image is done (or cancelled): the thread forgets it. */

@@ -57,13 +57,13 @@ export class StepInput {
       if (latent.length !== per) throw new Error(`latents of ${per} and ${latent.length} values in one batch`);
       const d = divisors[i];
       const at = i * stride;
+      // x / 1 is x exactly: the samplers whose inputs are not scaled (DDIM, PNDM, DPM-Solver, LCM) skip a pass
       if (data instanceof Uint16Array) {
-        const scaled = (this.scratch ??= new Float32Array(per));
-        for (let k = 0; k < per; k++) scaled[k] = latent[k] / d;
-        float32ToFloat16Into(scaled, data, at);
+        float32ToFloat16Into(d === 1 ? latent : divided(latent, d, (this.scratch ??= new Float32Array(per))), data, at);
         if (extras) float32ToFloat16Into(extras[i], data, at + per);
       } else if (data instanceof Float32Array) {
-        for (let k = 0; k < per; k++) data[at + k] = latent[k] / d;
+        if (d === 1) data.set(latent, at);
+        else for (let k = 0; k < per; k++) data[at + k] = latent[k] / d;
         if (extras) data.set(extras[i], at + per);
       } else {
         for (let k = 0; k < per; k++) data[at + k] = Math.fround(latent[k] / d);
@@ -102,4 +102,10 @@ export class StepInput {
       },
     };
   }
+}
+
+/** `values / d` into `out`. */
+function divided(values: Float32Array, d: number, out: Float32Array): Float32Array {
+  for (let k = 0; k < values.length; k++) out[k] = values[k] / d;
+  return out;
 }

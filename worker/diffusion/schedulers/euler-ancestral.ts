@@ -5,7 +5,7 @@
  */
 import type { ResolvedConfig } from './config.ts';
 import { stepNoise } from './noise.ts';
-import { predictX0, SigmaScheduler } from './sigma-scheduler.ts';
+import { eulerStep, SigmaScheduler } from './sigma-scheduler.ts';
 import type { Scheduler, StepOptions } from './types.ts';
 import { assertSameLength } from './validate.ts';
 
@@ -32,15 +32,7 @@ export class EulerAncestralScheduler extends SigmaScheduler implements Scheduler
     const sigmaDown = f32(Math.sqrt(f32(to2 - f32(sigmaUp * sigmaUp))));
     const dt = f32(sigmaDown - sigmaFrom);
     const [vIn, vSkip] = SigmaScheduler.vCoefficients(sigmaFrom);
-    const x0s = this.denoisedBuffer(sample.length);
-    const kind = this.prediction;
-    for (let k = 0; k < sample.length; k++) {
-      const x = sample[k];
-      const x0 = predictX0(kind, modelOutput[k], x, sigmaFrom, vIn, vSkip);
-      const derivative = f32(f32(x - x0) / sigmaFrom);
-      x0s[k] = x0;
-      sample[k] = f32(x + f32(derivative * dt)) + f32(noise[k] * sigmaUp);
-    }
+    eulerStep(this.prediction, modelOutput, sample, this.denoisedBuffer(sample.length), sigmaFrom, dt, vIn, vSkip, { noise, sigmaUp });
     this.cursor.advance();
     return sample;
   }

@@ -3,7 +3,7 @@
  * deterministic first-order steps in sigma, float32 timesteps, optional Karras sigmas.
  */
 import type { ResolvedConfig } from './config.ts';
-import { predictX0, SigmaScheduler } from './sigma-scheduler.ts';
+import { eulerStep, SigmaScheduler } from './sigma-scheduler.ts';
 import type { Scheduler } from './types.ts';
 import { assertSameLength } from './validate.ts';
 
@@ -24,15 +24,7 @@ export class EulerScheduler extends SigmaScheduler implements Scheduler {
     const sigma = this.sigmas[i];
     const dt = f32(this.sigmas[i + 1] - sigma);
     const [vIn, vSkip] = SigmaScheduler.vCoefficients(sigma);
-    const x0s = this.denoisedBuffer(sample.length);
-    const kind = this.prediction;
-    for (let k = 0; k < sample.length; k++) {
-      const x = sample[k];
-      const x0 = predictX0(kind, modelOutput[k], x, sigma, vIn, vSkip);
-      const derivative = f32(f32(x - x0) / sigma);
-      x0s[k] = x0;
-      sample[k] = x + f32(derivative * dt);
-    }
+    eulerStep(this.prediction, modelOutput, sample, this.denoisedBuffer(sample.length), sigma, dt, vIn, vSkip, null);
     this.cursor.advance();
     return sample;
   }
