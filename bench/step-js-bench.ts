@@ -30,7 +30,7 @@ import { makeTempDir, writeTinyModel } from '../kit/tiny-sd-models.ts';
 import type { BenchFigure } from './figure.ts';
 import { median } from './stats.ts';
 
-const RUNS = Number(process.env.STEP_JS_RUNS ?? 5);
+const RUNS = Number(process.env.STEP_JS_RUNS ?? 7);
 /** The samplers that inject step noise. */
 const ANCESTRAL: GenerateRequest['sampler'][] = ['euler_a', 'lcm'];
 const STEPS = 10;
