@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/root/config.ts';
 import { txt2imgPayload } from '../../kit/job-fixtures.ts';
 import { localGate } from '../support/local-gate.ts';
 import { useQueueHarness } from '../support/queue-harness.ts';
-import { enqueueOk, enqueueThreeInOrder, payloadBy, positionsStory, userQueuedLimitStory, type DrivenWorker } from '../support/queue-fixtures.ts';
+import { enqueueOk, enqueueThreeInOrder, numberedUser, payloadBy, positionsStory, userQueuedLimitStory, type DrivenWorker } from '../support/queue-fixtures.ts';
 
 const h = useQueueHarness('queue conformance');
 
@@ -129,6 +129,26 @@ describe.each(backends)('the $name queue', (backend) => {
     // Failed for good, and kept: Retry runs this payload again.
     expect(await q.jobPayload(o.jobId)).toEqual(asked);
     expect(await q.jobPayload('no-such-job')).toBeNull();
+  });
+
+  run("lists a user's waiting and running jobs oldest first, with the queue's positions among everyone's", async () => {
+    const { q, worker } = backend.queue();
+    const mine: string[] = [];
+    for (const n of [1, 2, 1, 1]) {
+      const o = await q.enqueue(txt2imgPayload({ ...numberedUser(n), prompt: `p${mine.length}` }));
+      if (o.ok && n === 1) mine.push(o.jobId);
+    }
+    const w = await worker();
+    await w.waitStarted(1);
+    const jobs = await q.userJobs('user-1');
+    expect(jobs.map((j) => [j.jobId, j.state, j.position])).toEqual([
+      [mine[0], 'active', 0],
+      [mine[1], 'waiting', 2],
+      [mine[2], 'waiting', 3],
+    ]);
+    expect(jobs[1].payload).toEqual(txt2imgPayload({ ...numberedUser(1), prompt: 'p1' }));
+    await w.complete(mine[0]);
+    expect((await q.userJobs('user-1')).map((j) => j.jobId)).toEqual([mine[1], mine[2]]);
   });
 
   run('counts jobs by state', async () => {

@@ -127,28 +127,6 @@ describe('cancel', () => {
   });
 });
 
-describe('userJobs', () => {
-  it("lists a user's waiting and running jobs oldest first, with state and position", async () => {
-    const q = queue();
-    const mine: string[] = [];
-    for (const n of [1, 2, 1, 1]) {
-      const o = await q.enqueue(txt2imgPayload({ ...numberedUser(n), prompt: `p${mine.length}` }));
-      if (o.ok && n === 1) mine.push(o.jobId);
-    }
-    const worker = gate(q);
-    await worker.waitStarted(1);
-    const jobs = await q.userJobs('user-1');
-    expect(jobs.map((j) => [j.jobId, j.state, j.position])).toEqual([
-      [mine[0], 'active', 0],
-      [mine[1], 'waiting', 2],
-      [mine[2], 'waiting', 3],
-    ]);
-    expect(jobs[1].payload).toEqual(txt2imgPayload({ ...numberedUser(1), prompt: 'p1' }));
-    await worker.complete(mine[0]);
-    expect((await q.userJobs('user-1')).map((j) => j.jobId)).toEqual([mine[1], mine[2]]);
-  });
-});
-
 describe('deduplication', () => {
   it('the same platform event enqueues one job; the repeat gets the first job id, past the user limit', async () => {
     const q = queue({ LIMIT_USER_QUEUED: '1' });
