@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import {
   chwToRgb,
+  halfChwToRgb,
   encodePng,
   formatParameters,
   gridLayout,
@@ -17,6 +18,7 @@ import {
   type ImageParameters,
 } from '../../worker/diffusion/images.ts';
 import { addPngText, crc32, readPngTexts } from '../../worker/diffusion/png-text.ts';
+import { float16ToFloat32 } from '../../worker/diffusion/float16.ts';
 import { latentPreviewPng, latentPreviewRgb } from '../../worker/diffusion/preview.ts';
 import { sdFamily } from '../../worker/diffusion/families/sd.ts';
 import { sdxlFamily } from '../../worker/diffusion/families/sdxl.ts';
@@ -157,6 +159,13 @@ describe('tensor conversion and previews', () => {
     const back = rgbToChw(rgb, 2, 1);
     expect(Array.from(back).map((v) => Math.round(v * 1000) / 1000)).toEqual([-1, -0.2, 1, 0.2, -0.6, 0.6]);
     expect(Array.from(chwToRgb(back, 2, 1))).toEqual(Array.from(rgb));
+  });
+
+  it('an fp16 image goes from its half bits to the same RGB bytes as through float32', () => {
+    // every half bit pattern once (NaN, infinities, subnormals, both zeros), as three planes
+    const bits = new Uint16Array(3 * 128 * 171);
+    for (let i = 0; i < bits.length; i++) bits[i] = i % 65536;
+    expect(Array.from(halfChwToRgb(bits, 171, 128))).toEqual(Array.from(chwToRgb(float16ToFloat32(bits), 171, 128)));
   });
 
   it('the latent preview is the family\'s fixed linear map at latent size', async () => {

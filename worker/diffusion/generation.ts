@@ -12,7 +12,7 @@
  */
 import { imageSeed } from '../../src/image-seed.ts';
 import { guidanceEmbedding } from './guidance-embedding.ts';
-import { chwToRgb, encodePng, formatParameters, loadRgb, makeGridRgb, rgbToChw, type ImageParameters } from './images.ts';
+import { encodePng, formatParameters, loadRgb, makeGridRgb, rgbToChw, type ImageParameters } from './images.ts';
 import { checkAbort, denoiseBatch, scheduleFor, startItem, type DenoiseContext, type Item, type Job } from './denoise.ts';
 import type { Conditioner, Conditioning } from './families/types.ts';
 import { compositeOverSource, prepareMask } from './masked.ts';
@@ -96,10 +96,9 @@ async function encodeJob(e: Engine, job: Job, timings: GenerateTimings): Promise
  */
 async function decodeItem(e: Engine, item: Item, latentH: number, latentW: number, timings: GenerateTimings): Promise<{ png: Promise<void> }> {
   const t1 = performance.now();
-  const image = await e.vae.decode(item.scheduler.finalSample?.(item.latent) ?? item.latent, latentH, latentW);
+  const rgb = await e.vae.decodeToRgb(item.scheduler.finalSample?.(item.latent) ?? item.latent, latentH, latentW);
   timings.vaeMs += performance.now() - t1;
   const { job, index } = item;
-  const rgb = chwToRgb(image, job.req.width, job.req.height);
   if (job.mask) compositeOverSource(job.mask, rgb);
   job.rgbs[index] = rgb;
   const png = encodePng(rgb, job.req.width, job.req.height, formatParameters(imageParameters(e, job.req, index))).then(

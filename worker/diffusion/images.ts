@@ -3,6 +3,7 @@
  * parameters in the format other SD tools (A1111, ComfyUI, civitai) read, and grids.
  */
 import sharp from 'sharp';
+import { halfDecodeTable } from './float16.ts';
 import { addPngText, readPngTexts } from './png-text.ts';
 import { samplerFromLabel, samplerLabel } from './schedulers/table.ts';
 
@@ -112,15 +113,33 @@ export async function encodePng(rgb: Uint8Array, width: number, height: number, 
 export function chwToRgb(data: Float32Array, width: number, height: number, offset = 0): Uint8Array {
   const plane = width * height;
   const out = new Uint8Array(plane * 3);
+  for (let c = 0; c < 3; c++) planeToRgb(data, offset + c * plane, plane, out, c);
+  return out;
+}
+
+/**
+ * chwToRgb of a float16 image (the half bits an fp16 VAE decoder returns), read through the
+ * decode table: the same bytes as decoding to float32 first, without the image-sized float32
+ * copy on the device's critical path.
+ */
+export function halfChwToRgb(bits: Uint16Array, width: number, height: number): Uint8Array {
+  const plane = width * height;
+  const out = new Uint8Array(plane * 3);
+  const table = halfDecodeTable();
   for (let c = 0; c < 3; c++) {
-    const base = offset + c * plane;
-    for (let i = 0, o = c; i < plane; i++, o += 3) {
-      // round((x / 2 + 0.5) * 255) as truncation of a shifted value: no Math.round call per byte
-      const v = data[base + i] * 127.5 + 128;
-      out[o] = v <= 0 ? 0 : v >= 255 ? 255 : v | 0;
-    }
+    for (let i = 0, at = c * plane, o = c; i < plane; i++, o += 3) out[o] = toByte(table[bits[at + i]]);
   }
   return out;
+}
+
+function planeToRgb(data: Float32Array, base: number, plane: number, out: Uint8Array, channel: number): void {
+  for (let i = 0, o = channel; i < plane; i++, o += 3) out[o] = toByte(data[base + i]);
+}
+
+/** round((x / 2 + 0.5) * 255) clamped to a byte, as truncation of a shifted value: no Math.round call per byte. */
+function toByte(x: number): number {
+  const v = x * 127.5 + 128;
+  return v <= 0 ? 0 : v >= 255 ? 255 : v | 0;
 }
 
 /** Interleaved RGB bytes -> NCHW float in [-1, 1] (diffusers' preprocess: 2x - 1). */

@@ -7,6 +7,7 @@ import type { OnnxModel } from './sessions.ts';
 import { readFloats } from './sessions.ts';
 import type { VaeDecoderIO, VaeEncoderIO } from './model-contract.ts';
 import { DEFAULT_VAE_TILING, runTiled, type Tiling } from './tiling.ts';
+import { chwToRgb, halfChwToRgb } from './images.ts';
 
 
 export class Vae {
@@ -30,8 +31,7 @@ export class Vae {
 
   /** One image's scaled latents [C, h, w] -> image [3, h*scale, w*scale], roughly in [-1, 1]. */
   async decode(latent: Float32Array, height: number, width: number): Promise<Float32Array> {
-    const unscaled = new Float32Array(latent.length);
-    for (let i = 0; i < latent.length; i++) unscaled[i] = latent[i] / this.scalingFactor;
+    const unscaled = this.unscaled(latent);
     const name = this.decoderIO.latent.name;
     const C = this.latentChannels;
     return runTiled(unscaled, C, height, width, this.tiling, { inPerUnit: 1, outPerUnit: this.scale, outChannels: 3 }, async (tile, h, w) => {
@@ -43,19 +43,46 @@ export class Vae {
   }
 
   /**
+   * One image's scaled latents -> interleaved RGB bytes (diffusers' postprocess). An fp16
+   * decoder's image that needs no tiling goes from its half bits to bytes in one pass, without
+   * the float32 copy of the whole image.
+   */
+  async decodeToRgb(latent: Float32Array, height: number, width: number): Promise<Uint8Array> {
+    const imageH = height * this.scale;
+    const imageW = width * this.scale;
+    const oneTile = height <= this.tiling.tile && width <= this.tiling.tile;
+    if (!oneTile || this.decoderIO.output.type !== 'float16') return chwToRgb(await this.decode(latent, height, width), imageW, imageH);
+    const name = this.decoderIO.latent.name;
+    const out = await this.decoder.run({ [name]: this.decoder.floatTensor(name, this.unscaled(latent), [1, this.latentChannels, height, width]) });
+    const tensor = out[this.decoderIO.output.name];
+    if (tensor.type !== 'float16') return chwToRgb(readFloats(tensor, this.decoder.label), imageW, imageH);
+    const bits = tensor.data as unknown as Uint16Array;
+    if (bits.length !== 3 * imageH * imageW) throw new Error(`${this.decoder.label}: ${this.decoderIO.output.name} has ${bits.length} values, expected 3x${imageH}x${imageW}`);
+    // exponent bits all set: Inf or NaN
+    if (this.forceUpcast && this.decoderIO.latent.type === 'float16' && bits.some((h) => (h & 0x7c00) === 0x7c00)) throw this.overflowError();
+    return halfChwToRgb(bits, imageW, imageH);
+  }
+
+  private unscaled(latent: Float32Array): Float32Array {
+    const out = new Float32Array(latent.length);
+    for (let i = 0; i < latent.length; i++) out[i] = latent[i] / this.scalingFactor;
+    return out;
+  }
+
+  /**
    * diffusers runs a force_upcast VAE in float32 because SDXL's VAE overflows in float16
    * (NaN or Inf pixels: a black image). An ONNX file's precision is fixed at export, so
    * the float32 run must be the export's: say so instead of delivering a black picture.
    */
   private refuseOverflow(image: Float32Array): void {
-    for (let i = 0; i < image.length; i++) {
-      if (!Number.isFinite(image[i])) {
-        throw new Error(
-          `${this.decoder.label}: the float16 VAE decoder overflowed (NaN/Inf), as its config's force_upcast warns; ` +
-            'export vae_decoder in float32, or use a VAE fixed for float16 (e.g. madebyollin/sdxl-vae-fp16-fix)',
-        );
-      }
-    }
+    for (let i = 0; i < image.length; i++) if (!Number.isFinite(image[i])) throw this.overflowError();
+  }
+
+  private overflowError(): Error {
+    return new Error(
+      `${this.decoder.label}: the float16 VAE decoder overflowed (NaN/Inf), as its config's force_upcast warns; ` +
+        'export vae_decoder in float32, or use a VAE fixed for float16 (e.g. madebyollin/sdxl-vae-fp16-fix)',
+    );
   }
 
   /** One image [3, H, W] in [-1, 1] -> scaled latents [C, H/scale, W/scale] (the mean for latent_parameters). */
