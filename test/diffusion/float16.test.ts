@@ -1,6 +1,6 @@
 /** float16 conversion: known values, round-to-nearest-even across every exponent, and every half value surviving a round trip. */
 import { describe, expect, it } from 'vitest';
-import { float16ToFloat32, float32ToFloat16, fromHalfBits, toHalfBits } from '../../worker/diffusion/float16.ts';
+import { float16ToFloat32, float32ToFloat16, float32ToFloat16Into, fromHalfBits, halfValue, toHalfBits } from '../../worker/diffusion/float16.ts';
 
 describe('float16', () => {
   it('converts known values with round-to-nearest-even', () => {
@@ -54,6 +54,23 @@ describe('float16', () => {
       expect(half[i], `${v} (float bits 0x${bits[i].toString(16)})`).toBe(want);
       expect(toHalfBits(v), String(v)).toBe(want);
     });
+  });
+
+  it('a block of normal values only (one pass, no fix-ups) converts as the reference does, at an offset', () => {
+    const values = new Float32Array(4096).map((_, i) => (i % 2 ? -1 : 1) * (0.001 + i * 3.7));
+    const out = new Uint16Array(4096 + 7);
+    float32ToFloat16Into(values, out, 7);
+    expect(Array.from(out.subarray(7))).toEqual(Array.from(values, toHalfBits));
+    expect(Array.from(out.subarray(0, 7))).toEqual([0, 0, 0, 0, 0, 0, 0]);
+  });
+
+  it('halfValue gives every half bit pattern the value the decode table does (signed zeros, subnormals, Inf, NaN)', () => {
+    for (let h = 0; h < 65536; h++) {
+      const v = halfValue(h);
+      const want = fromHalfBits(h);
+      if (Number.isNaN(want)) expect(v, `0x${h.toString(16)}`).toBeNaN();
+      else if (!Object.is(v, want)) throw new Error(`half 0x${h.toString(16)}: ${v}, expected ${want}`);
+    }
   });
 
   it('every half value survives half -> float32 -> half', () => {

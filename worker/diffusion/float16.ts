@@ -76,16 +76,28 @@ export function float32ToFloat16(src: ArrayLike<number>): Uint16Array {
   return out;
 }
 
-/** Writes `src` as half bits into `out` from `offset`, reading the float bits in place (no allocation). */
+/**
+ * Writes `src` as half bits into `out` from `offset`, reading the float bits in place (no
+ * allocation). This loop is the whole cost of feeding an fp16 UNet, every step: one pass
+ * computes every value as a normal half (fastBitsToHalf written out, no call in the loop) and
+ * notes whether any value was not one (zero, subnormal, too large, Inf, NaN); only then does
+ * a second pass redo those through the reference.
+ */
 export function float32ToFloat16Into(src: Float32Array, out: Uint16Array, offset: number): void {
   const bits = new Uint32Array(src.buffer, src.byteOffset, src.length);
   const n = bits.length;
+  let rare = 0;
   for (let i = 0; i < n; i++) {
-    // fastBitsToHalf written out: this loop is the whole cost of feeding an fp16 UNet
     const x = bits[i];
     const abs = x & 0x7fffffff;
-    out[offset + i] =
-      abs >= HALF_OVERFLOW || abs < HALF_NORMAL_MIN ? bitsToHalf(x) : ((x >>> 16) & 0x8000) | ((abs + REBIAS + 0xfff + ((abs >>> 13) & 1)) >>> 13);
+    // bit 31 of either difference is set exactly when abs is below the normal range or at/above overflow
+    rare |= ((abs - HALF_NORMAL_MIN) | (HALF_OVERFLOW - 1 - abs)) >>> 31;
+    out[offset + i] = ((x >>> 16) & 0x8000) | ((abs + REBIAS + 0xfff + ((abs >>> 13) & 1)) >>> 13);
+  }
+  if (rare === 0) return;
+  for (let i = 0; i < n; i++) {
+    const abs = bits[i] & 0x7fffffff;
+    if (abs >= HALF_OVERFLOW || abs < HALF_NORMAL_MIN) out[offset + i] = bitsToHalf(bits[i]);
   }
 }
 
@@ -99,6 +111,24 @@ export function halfDecodeTable(): Float32Array {
     for (let h = 0; h < 65536; h++) decodeTable[h] = fromHalfBits(h);
   }
   return decodeTable;
+}
+
+/** 2^(e - 25) by a half's sign and exponent bits (subnormals share exponent 1's scale), negated for the sign. */
+const HALF_SCALE = new Float64Array(64);
+for (let e = 0; e < 32; e++) {
+  HALF_SCALE[e] = 2 ** (Math.max(e, 1) - 25);
+  HALF_SCALE[e + 32] = -HALF_SCALE[e];
+}
+
+/**
+ * One half's value by arithmetic (exact: a small integer times a power of two), for loops that
+ * decode values scattered among other work: the 256 KB decode table would push their own data
+ * out of the cache. Inf and NaN come from the table.
+ */
+export function halfValue(h: number): number {
+  const e = (h >> 10) & 31;
+  if (e === 31) return halfDecodeTable()[h];
+  return HALF_SCALE[h >> 10] * ((e === 0 ? 0 : 1024) + (h & 1023));
 }
 
 export function float16ToFloat32(src: ArrayBufferView & { length: number }): Float32Array {

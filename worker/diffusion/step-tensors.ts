@@ -2,12 +2,12 @@
  * The UNet's per-step latent tensors without per-step garbage: the sample input is one
  * buffer reused while the batch shape stays, filled in one pass per item that scales
  * (scaleModelInput), converts (fp16) and writes both CFG halves; the predictions are read
- * in one pass per item that decodes (fp16) and mixes the guidance into a buffer the
+ * in one pass per item that decodes (fp16, by arithmetic) and mixes the guidance into a buffer the
  * caller owns. This is the JavaScript on the critical path between two UNet calls, so
  * each latent value is touched as few times as possible.
  */
 import * as ort from 'onnxruntime-node';
-import { float32ToFloat16Into, halfDecodeTable } from './float16.ts';
+import { float32ToFloat16Into, halfValue } from './float16.ts';
 import { readFloats } from './sessions.ts';
 
 export interface NoisePredictions {
@@ -77,13 +77,12 @@ export class StepInput {
   predictions(out: ort.Tensor, items: number, per: number, cfg: boolean): NoisePredictions {
     const half = out.type === 'float16' ? (out.data as unknown as Uint16Array) : undefined;
     const floats = half ? undefined : readFloats(out, this.label);
-    const table = half ? halfDecodeTable() : undefined;
     return {
       eps(i, guidance, into) {
         const c0 = (cfg ? items + i : i) * per;
         if (!cfg || guidance === undefined) {
           if (floats) return floats.subarray(c0, c0 + per);
-          for (let k = 0; k < per; k++) into[k] = table![half![c0 + k]];
+          for (let k = 0; k < per; k++) into[k] = halfValue(half![c0 + k]);
           return into;
         }
         const u0 = i * per;
@@ -94,8 +93,8 @@ export class StepInput {
           }
         } else {
           for (let k = 0; k < per; k++) {
-            const u = table![half![u0 + k]];
-            into[k] = u + guidance * (table![half![c0 + k]] - u);
+            const u = halfValue(half![u0 + k]);
+            into[k] = u + guidance * (halfValue(half![c0 + k]) - u);
           }
         }
         return into;
