@@ -58,8 +58,7 @@ export class Vae {
     if (tensor.type !== 'float16') return chwToRgb(readFloats(tensor, this.decoder.label), imageW, imageH);
     const bits = tensor.data as unknown as Uint16Array;
     if (bits.length !== 3 * imageH * imageW) throw new Error(`${this.decoder.label}: ${this.decoderIO.output.name} has ${bits.length} values, expected 3x${imageH}x${imageW}`);
-    // exponent bits all set: Inf or NaN
-    if (this.forceUpcast && this.decoderIO.latent.type === 'float16' && bits.some((h) => (h & 0x7c00) === 0x7c00)) throw this.overflowError();
+    if (this.forceUpcast && this.decoderIO.latent.type === 'float16' && hasInfOrNaN(bits)) throw this.overflowError();
     return halfChwToRgb(bits, imageW, imageH);
   }
 
@@ -107,4 +106,10 @@ export class Vae {
     for (let i = 0; i < out.length; i++) out[i] = latents[i] * this.scalingFactor;
     return out;
   }
+}
+
+/** Whether any half is Inf or NaN (its exponent bits all set). */
+function hasInfOrNaN(bits: Uint16Array): boolean {
+  for (let i = 0; i < bits.length; i++) if ((bits[i] & 0x7c00) === 0x7c00) return true;
+  return false;
 }
