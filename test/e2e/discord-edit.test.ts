@@ -264,8 +264,10 @@ describe('Discord: editing a result', () => {
       const before = h.fake.channelMessages().length;
       mkdirSync(SCREENSHOT_DIR, { recursive: true });
       await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'region-editor-link-phone.png') });
-      // Send is clicked: headless Chromium's touch emulation does not reliably turn a tap here into a click
-      // (the drawing above is the touch part under test; the playground's test taps its Send).
+      // Send is clicked: right after a stroke this fast (six synthetic moves in a few ms across most of
+      // the canvas) headless Chromium delivers a tap's pointer and touch events to the button but no
+      // click; a tap before drawing, or after a short stroke as in the playground's test, does click.
+      // The drawing above is the touch part under test.
       await page.locator('button.editor-submit').click();
       await expect.poll(() => page.locator('.editor-status').textContent(), { timeout: 10_000 }).toMatch(/^Queued \(Vary \(Region\) of image 1 .*\)\. The result will be posted in Discord; this link is now used\.$/);
       const posted = await h.fake.waitFor(() => h.fake.channelMessages().slice(before).find((m) => hasResult(m)), 'the region result', 60_000);
