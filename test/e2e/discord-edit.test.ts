@@ -9,10 +9,9 @@
  *     browser only, makes one region job (its mask stored as drawn) posted back in the channel,
  *     and is refused to anyone else.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResult } from '../../src/jobs.ts';
 import { FsArtifactStore } from '../../src/artifacts-fs.ts';
@@ -20,10 +19,10 @@ import { storedResultFor } from '../support/e2e-stack.ts';
 import { REPO_ROOT } from '../../kit/app-process.ts';
 import { hasResult, startDiscordHarness, type DiscordHarness } from '../support/discord-harness.ts';
 import { boxMask, EditorBrowser, linkIn, startEditorServer, type EditorServer } from '../support/edit-link-server.ts';
+import { haveChromium, launchChromium } from '../support/chromium.ts';
 import type { FakeInteraction, FakeMessage, FakeUser } from '../support/fake-discord.ts';
 
 const PROMPT = 'a red circle on a blue background';
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOT_DIR = path.join(REPO_ROOT, 'test-artifacts');
 const REMIX = 'a yellow circle on a blue background';
 
@@ -238,10 +237,10 @@ describe('Discord: editing a result', () => {
     expect(reopened.text()).toContain('already used');
   });
 
-  it.skipIf(!existsSync(CHROMIUM))('the link in Chromium at phone width: the editor page draws with a finger, sends, and the result is posted in the channel', async () => {
+  it.skipIf(!haveChromium)('the link in Chromium at phone width: the editor page draws with a finger, sends, and the result is posted in the channel', async () => {
     const press = h.fake.pressButton({ messageId: single.id, customId: `im1:vr:${source.resultId}:0`, user: alice });
     const url = linkIn((await ephemeralFor(press)).content, editor.url)!;
-    const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+    const browser = await launchChromium();
     try {
       const context = await browser.newContext({ viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true, deviceScaleFactor: 2 });
       const page = await context.newPage();

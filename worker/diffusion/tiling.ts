@@ -15,6 +15,11 @@ export interface Tiling {
 /** SD's VAE tiles, in latent pixels: SD VAEs are trained at 512 px = 64 latent px; a quarter overlaps. */
 export const DEFAULT_VAE_TILING: Tiling = { tile: 64, overlap: 16 };
 
+/** Whether a grid of `height` x `width` units is one tile (runTiled then passes it straight through). */
+export function fitsOneTile(height: number, width: number, tiling: Tiling): boolean {
+  return height <= tiling.tile && width <= tiling.tile;
+}
+
 /** Tile start offsets along an axis of `size`, each tile `tile` long, the last flush with the end. */
 export function tileStarts(size: number, tile: number, overlap: number): number[] {
   if (size <= tile) return [0];
@@ -87,9 +92,9 @@ export async function runTiled(
   const gridW = width / inPerUnit;
   const th = Math.min(tiling.tile, gridH);
   const tw = Math.min(tiling.tile, gridW);
+  if (fitsOneTile(gridH, gridW, tiling)) return fn(input, height, width);
   const ys = tileStarts(gridH, th, tiling.overlap);
   const xs = tileStarts(gridW, tw, tiling.overlap);
-  if (ys.length === 1 && xs.length === 1) return fn(input, height, width);
 
   const outH = gridH * outPerUnit;
   const outW = gridW * outPerUnit;

@@ -3,10 +3,11 @@
  * VAEs misbehave on batches > 1), tiled with overlap above a size so memory stays
  * bounded at 1024x1024 and beyond.
  */
+import type * as ort from 'onnxruntime-node';
 import type { OnnxModel } from './sessions.ts';
 import { readFloats } from './sessions.ts';
 import type { VaeDecoderIO, VaeEncoderIO } from './model-contract.ts';
-import { DEFAULT_VAE_TILING, runTiled, type Tiling } from './tiling.ts';
+import { DEFAULT_VAE_TILING, fitsOneTile, runTiled, type Tiling } from './tiling.ts';
 import { chwToRgb, halfChwToRgb } from './images.ts';
 
 
@@ -31,13 +32,9 @@ export class Vae {
 
   /** One image's scaled latents [C, h, w] -> image [3, h*scale, w*scale], roughly in [-1, 1]. */
   async decode(latent: Float32Array, height: number, width: number): Promise<Float32Array> {
-    const unscaled = this.unscaled(latent);
-    const name = this.decoderIO.latent.name;
-    const C = this.latentChannels;
-    return runTiled(unscaled, C, height, width, this.tiling, { inPerUnit: 1, outPerUnit: this.scale, outChannels: 3 }, async (tile, h, w) => {
-      const out = await this.decoder.run({ [name]: this.decoder.floatTensor(name, tile, [1, C, h, w]) });
-      const image = readFloats(out[this.decoderIO.output.name], this.decoder.label);
-      if (this.forceUpcast && this.decoderIO.latent.type === 'float16') this.refuseOverflow(image);
+    return runTiled(this.unscaled(latent), this.latentChannels, height, width, this.tiling, { inPerUnit: 1, outPerUnit: this.scale, outChannels: 3 }, async (tile, h, w) => {
+      const image = readFloats(await this.runDecoder(tile, h, w), this.decoder.label);
+      if (this.guardsOverflow) this.refuseOverflow(image);
       return image;
     });
   }
@@ -50,16 +47,23 @@ export class Vae {
   async decodeToRgb(latent: Float32Array, height: number, width: number): Promise<Uint8Array> {
     const imageH = height * this.scale;
     const imageW = width * this.scale;
-    const oneTile = height <= this.tiling.tile && width <= this.tiling.tile;
-    if (!oneTile || this.decoderIO.output.type !== 'float16') return chwToRgb(await this.decode(latent, height, width), imageW, imageH);
-    const name = this.decoderIO.latent.name;
-    const out = await this.decoder.run({ [name]: this.decoder.floatTensor(name, this.unscaled(latent), [1, this.latentChannels, height, width]) });
-    const tensor = out[this.decoderIO.output.name];
-    if (tensor.type !== 'float16') return chwToRgb(readFloats(tensor, this.decoder.label), imageW, imageH);
-    const bits = tensor.data as unknown as Uint16Array;
+    if (!fitsOneTile(height, width, this.tiling) || this.decoderIO.output.type !== 'float16') return chwToRgb(await this.decode(latent, height, width), imageW, imageH);
+    const bits = (await this.runDecoder(this.unscaled(latent), height, width)).data as unknown as Uint16Array;
     if (bits.length !== 3 * imageH * imageW) throw new Error(`${this.decoder.label}: ${this.decoderIO.output.name} has ${bits.length} values, expected 3x${imageH}x${imageW}`);
-    if (this.forceUpcast && this.decoderIO.latent.type === 'float16' && hasInfOrNaN(bits)) throw this.overflowError();
+    if (this.guardsOverflow && hasInfOrNaN(bits)) throw this.overflowError();
     return halfChwToRgb(bits, imageW, imageH);
+  }
+
+  /** One decoder run over unscaled latents [C, h, w]: its image output. */
+  private async runDecoder(unscaled: Float32Array, h: number, w: number): Promise<ort.Tensor> {
+    const name = this.decoderIO.latent.name;
+    const out = await this.decoder.run({ [name]: this.decoder.floatTensor(name, unscaled, [1, this.latentChannels, h, w]) });
+    return out[this.decoderIO.output.name];
+  }
+
+  /** A float16 decoder whose config sets force_upcast: its output is checked for overflow. */
+  private get guardsOverflow(): boolean {
+    return this.forceUpcast && this.decoderIO.latent.type === 'float16';
   }
 
   private unscaled(latent: Float32Array): Float32Array {

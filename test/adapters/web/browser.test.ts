@@ -7,17 +7,16 @@
  * screenshots under test-artifacts/. A second process, on the embedded model with a safety
  * checker, shows a flagged picture blurred until clicked.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { CHROMIUM, CHROMIUM_OPTIONS, haveChromium } from '../../support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMBEDDED_MODEL_BUILT, modelEnv, startApp, REPO_ROOT, type AppProcess } from '../../../kit/app-process.ts';
 import { embeddedModelWithChecker } from '../../support/checked-model.ts';
 import { checkRgb, type RgbImage } from '../../support/tiny-model-check.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`SKIPPED: web browser test needs Chromium at ${CHROMIUM} (apt-get install chromium)`);
 
 /** The embedded demo model draws the scenes its captions describe; without it the page is still tested, not the pixels. */
@@ -38,9 +37,7 @@ beforeAll(async () => {
   if (!haveChromium) return;
   app = await startApp({ ARTIFACT_DIR: path.join(temp, 'artifacts'), PROGRESS_INTERVAL_MS: '100', ...modelEnv(temp) });
   context = await chromium.launchPersistentContext(path.join(temp, 'profile'), {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+    ...CHROMIUM_OPTIONS,
     viewport: { width: 1280, height: 900 },
   });
   page = context.pages()[0] ?? (await context.newPage());

@@ -12,12 +12,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
-import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
+import { CHROMIUM, haveChromium, launchChromium } from '../../support/chromium.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EMBEDDED_MODEL_BUILT, modelEnv, REPO_ROOT, startApp, type AppProcess } from '../../../kit/app-process.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const haveChromium = existsSync(CHROMIUM);
 if (!haveChromium) console.warn(`SKIPPED: region editor browser test needs Chromium at ${CHROMIUM}`);
 
 const PROMPT = 'a red circle on a blue background';
@@ -32,7 +31,7 @@ const artifacts = path.join(temp, 'artifacts');
 beforeAll(async () => {
   if (!haveChromium) return;
   app = await startApp({ ARTIFACT_DIR: artifacts, PROGRESS_INTERVAL_MS: '100', LIMIT_USER_PER_MINUTE: '100', ...modelEnv(temp) });
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'] });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

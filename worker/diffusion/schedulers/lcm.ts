@@ -87,8 +87,7 @@ export class LcmScheduler implements Scheduler {
 
     const denoised = (this.lastDenoised = workBuffer(this.lastDenoised, sample.length));
     const c: LcmCoefficients = { sqrtA, sqrtB, sqrtAPrev, sqrtBPrev, cSkip, cOut, clip };
-    if (noise) lcmStep(this.prediction, c, modelOutput, sample, denoised, noise);
-    else lcmLastStep(this.prediction, c, modelOutput, sample, denoised);
+    lcmStep(this.prediction, c, modelOutput, sample, denoised, noise);
     this.cursor.advance();
     return sample;
   }
@@ -113,32 +112,21 @@ interface LcmCoefficients {
   clip: number;
 }
 
-// The per-value loops are functions of their own, with no code after the loop: V8 optimizes
-// a long loop mid-call (on-stack replacement) and, inside a method, bails out again at the first
-// statement after it that has not run yet, every step.
-
-/** The consistency boundary: the denoised estimate of one value. */
-function denoise(kind: Prediction, c: LcmCoefficients, m: number, x: number): number {
-  // epsilon, v_prediction, sample
-  let x0 = kind === 0 ? f32(f32(x - f32(c.sqrtB * m)) / c.sqrtA) : kind === 1 ? f32(f32(c.sqrtA * x) - f32(c.sqrtB * m)) : m;
-  x0 = Math.min(c.clip, Math.max(-c.clip, x0));
-  return f32(f32(c.cOut * x0) + f32(c.cSkip * x));
-}
-
-/** A step that re-noises the denoised sample to the next timestep, in place. */
-function lcmStep(kind: Prediction, c: LcmCoefficients, modelOutput: Float32Array, sample: Float32Array, denoised: Float32Array, noise: Float32Array): void {
+/**
+ * The step over every value, in place: the denoised estimate through the consistency boundary
+ * into `denoised`, re-noised to the next timestep (or, with no noise on the last step, the
+ * estimate itself) into `sample`. A function of its own for V8's sake, as eulerStep
+ * (sigma-scheduler.ts) says.
+ */
+function lcmStep(kind: Prediction, c: LcmCoefficients, modelOutput: Float32Array, sample: Float32Array, denoised: Float32Array, noise: Float32Array | null): void {
   for (let k = 0; k < sample.length; k++) {
-    const d = denoise(kind, c, modelOutput[k], sample[k]);
+    const m = modelOutput[k];
+    const x = sample[k];
+    // epsilon, v_prediction, sample
+    let x0 = kind === 0 ? f32(f32(x - f32(c.sqrtB * m)) / c.sqrtA) : kind === 1 ? f32(f32(c.sqrtA * x) - f32(c.sqrtB * m)) : m;
+    x0 = Math.min(c.clip, Math.max(-c.clip, x0));
+    const d = f32(f32(c.cOut * x0) + f32(c.cSkip * x));
     denoised[k] = d;
-    sample[k] = f32(c.sqrtAPrev * d) + f32(c.sqrtBPrev * noise[k]);
-  }
-}
-
-/** The last step: the denoised sample itself. */
-function lcmLastStep(kind: Prediction, c: LcmCoefficients, modelOutput: Float32Array, sample: Float32Array, denoised: Float32Array): void {
-  for (let k = 0; k < sample.length; k++) {
-    const d = denoise(kind, c, modelOutput[k], sample[k]);
-    denoised[k] = d;
-    sample[k] = d;
+    sample[k] = noise ? f32(c.sqrtAPrev * d) + f32(c.sqrtBPrev * noise[k]) : d;
   }
 }

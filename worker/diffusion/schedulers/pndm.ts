@@ -26,10 +26,9 @@ export class PndmScheduler implements Scheduler {
   private counter = 0;
   private curModelOutput: Float32Array | null = null;
   private curSample: Float32Array | null = null;
-  /** owned buffers reused across steps: what curSample and curModelOutput point at, a free history slot, the PLMS combination */
+  /** owned buffers reused across steps: what curSample and curModelOutput point at, the PLMS combination */
   private sampleCopy: Float32Array | null = null;
   private accumulated: Float32Array | null = null;
-  private spareEts: Float32Array | null = null;
   private combined: Float32Array | null = null;
 
   constructor(private readonly cfg: ResolvedConfig) {
@@ -122,9 +121,7 @@ export class PndmScheduler implements Scheduler {
 
   /** Appends a copy of the model output to the history, keeping the last four (a dropped slot is reused). */
   private pushEts(modelOutput: Float32Array): void {
-    if (this.ets.length > 3) this.spareEts = this.ets.shift()!;
-    const slot = workBuffer(this.spareEts, modelOutput.length);
-    this.spareEts = null;
+    const slot = workBuffer(this.ets.length > 3 ? this.ets.shift() : null, modelOutput.length);
     slot.set(modelOutput);
     this.ets.push(slot);
   }
