@@ -143,10 +143,21 @@ export class DeliveryLedger {
         await setMany(this.kv, writes);
         return { posted: true, record };
       } catch (err) {
-        if (i >= attempts) throw err;
+        if (i >= attempts) throw new UnmarkedPostError(jobId, err);
         await new Promise((r) => setTimeout(r, 200 * i));
       }
     }
+  }
+}
+
+/**
+ * The post reached the user but its `done` mark could not be written. Whoever runs the task must
+ * not run it again: a new attempt would find the `posting` record, take it over and post twice.
+ */
+export class UnmarkedPostError extends Error {
+  constructor(readonly jobId: string, cause: unknown) {
+    super(`job ${jobId} was posted, but its delivery record could not be marked done: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'UnmarkedPostError';
   }
 }
 

@@ -127,11 +127,25 @@ export function clusterOptions(config: Pick<Config, 'REDIS_URL'>, opts: RedisCon
     scaleReads: 'master',
     slotsRefreshTimeout: opts.connectTimeoutMs ?? 10_000,
     // A failover moves slots: retry moved or refused commands after a short pause, a bounded number of times.
-    retryDelayOnFailover: 200,
-    retryDelayOnClusterDown: 200,
-    retryDelayOnTryAgain: 200,
+    retryDelayOnFailover: FAILOVER_RETRY_MS,
+    retryDelayOnClusterDown: FAILOVER_RETRY_MS,
+    retryDelayOnTryAgain: FAILOVER_RETRY_MS,
+    maxRedirections: maxRedirections(opts.role ?? 'client'),
     ...(tls ? { dnsLookup: (address: string, callback: (err: Error | null, address: string) => void) => callback(null, address) } : {}),
   };
+}
+
+const FAILOVER_RETRY_MS = 200;
+/**
+ * How long a command of a role that waits out outages keeps retrying through a Cluster failover.
+ * ioredis counts every retry of a command (a MOVED, a CLUSTERDOWN, a closed connection to the
+ * dead master) against maxRedirections, 16 by default: about 3 s, shorter than a master's
+ * failure detection and election take. A worker's or bot's command would then fail mid-job.
+ */
+const WAIT_OUT_FAILOVER_MS = 120_000;
+
+function maxRedirections(role: RedisRole): number {
+  return role === 'client' ? 16 : Math.ceil(WAIT_OUT_FAILOVER_MS / FAILOVER_RETRY_MS);
 }
 
 /**
@@ -166,7 +180,7 @@ export function redisFromConfig(config: RedisTargetConfig, opts: RedisConnectOpt
  */
 export function duplicateRedis(client: RedisClient, name: string): RedisClient {
   const blocking = { connectionName: `imagine:${name}`, maxRetriesPerRequest: null, commandTimeout: undefined };
-  if (isCluster(client)) return client.duplicate([], { redisOptions: { ...client.options.redisOptions, ...blocking } });
+  if (isCluster(client)) return client.duplicate([], { maxRedirections: maxRedirections('worker'), redisOptions: { ...client.options.redisOptions, ...blocking } });
   return client.duplicate(blocking);
 }
 

@@ -8,12 +8,19 @@
  *   re-runs; the re-run finds the stored result and adds the same task (same id);
  * - bot killed while posting: the task's lock expires and the stall check hands it to another
  *   (or the restarted) bot, whose ledger takeover posts with the same idempotency key;
- * - Redis restarted: tasks are queue entries, kept by Redis persistence like the jobs are.
- * A task is tried once by BullMQ (attempts 1): retries of the platform call belong to the
- * delivery service alone, so a failing post is never retried by two layers at once.
+ * - Redis restarted: tasks are queue entries, kept by Redis persistence like the jobs are;
+ * - Redis failing under the delivery step (a Cluster failover, an outage longer than a client
+ *   command waits): the task is tried again after a backoff, up to TASK_ATTEMPTS times.
+ * Retries of the platform call belong to the delivery service alone: a post it gave up on is
+ * recorded there and ends the task, so a failing post is never retried by two layers at once.
+ * BullMQ's attempts cover only what failed before a post could be made (Redis, the artifact
+ * store); a task that cannot succeed (its result gone) or whose post was made but not marked
+ * (another try would post twice) ends at once.
  */
-import { Queue, Worker, type Job } from 'bullmq';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Config } from '../config.ts';
+import { PermanentDeliveryError } from '../delivery.ts';
+import { UnmarkedPostError } from '../delivery-ledger.ts';
 import type { DeliveryService } from '../delivery-service.ts';
 import { deliveryTaskId, deliveryTaskSchema, progressNoticeSchema, type DeliveryOutbox, type DeliveryTask, type ProgressNotice } from '../delivery-tasks.ts';
 import type { Logger } from '../logger.ts';
@@ -23,6 +30,9 @@ import { queueKeys, type QueueKeyConfig } from './keys.ts';
 /** Finished tasks are kept a while (their ids dedupe late re-adds), then dropped; the ledger outlives them. */
 const KEEP_DONE = { age: 3600, count: 10_000 };
 const KEEP_FAILED = { age: 7 * 86_400 };
+/** Tries of a task whose delivery step failed on Redis or storage: backoff 1 s, 2 s, ... about 8.5 min in all. */
+const TASK_ATTEMPTS = 10;
+const TASK_BACKOFF = { type: 'exponential', delay: 1000 } as const;
 
 export class RedisDeliveryOutbox implements DeliveryOutbox {
   readonly queue: Queue;
@@ -34,7 +44,7 @@ export class RedisDeliveryOutbox implements DeliveryOutbox {
     this.queue = new Queue(keys.deliveryQueueName, {
       connection: redis,
       prefix: config.QUEUE_PREFIX,
-      defaultJobOptions: { attempts: 1, removeOnComplete: KEEP_DONE, removeOnFail: KEEP_FAILED },
+      defaultJobOptions: { attempts: TASK_ATTEMPTS, backoff: TASK_BACKOFF, removeOnComplete: KEEP_DONE, removeOnFail: KEEP_FAILED },
     });
     this.queue.on('error', (err: Error) => logger.warn({ err: { message: err.message } }, 'delivery queue error'));
   }
@@ -83,7 +93,11 @@ export class DeliveryConsumer {
       maxStalledCount: 5,
     });
     this.worker.on('error', (err) => opts.logger.warn({ err: { message: err.message } }, 'delivery worker error'));
-    this.worker.on('failed', (job, err) => opts.logger.error({ task: job?.id, err: { message: err.message } }, 'delivery failed for good'));
+    this.worker.on('failed', (job, err) => {
+      // finishedOn is set only when BullMQ will not try the task again.
+      if (job && !job.finishedOn) opts.logger.warn({ task: job.id, attempt: job.attemptsMade, err: { message: err.message } }, 'delivery step failed; trying the task again');
+      else opts.logger.error({ task: job?.id, err: { message: err.message } }, 'delivery failed for good');
+    });
   }
 
   async start(): Promise<void> {
@@ -116,7 +130,12 @@ export class DeliveryConsumer {
 
   private async run(job: Job): Promise<void> {
     const parsed = deliveryTaskSchema.safeParse(job.data);
-    if (!parsed.success) throw new Error(`malformed delivery task ${job.id}: ${parsed.error.issues[0]?.message}`);
-    await this.opts.service.deliver(parsed.data);
+    if (!parsed.success) throw new UnrecoverableError(`malformed delivery task ${job.id}: ${parsed.error.issues[0]?.message}`);
+    try {
+      await this.opts.service.deliver(parsed.data);
+    } catch (err) {
+      if (err instanceof PermanentDeliveryError || err instanceof UnmarkedPostError) throw new UnrecoverableError(err.message);
+      throw err;
+    }
   }
 }

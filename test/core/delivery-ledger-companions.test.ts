@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { KeyValueStore, KvWrite } from '../../src/kv.ts';
 import { MemoryKeyValueStore } from '../../src/kv-memory.ts';
-import { DeliveryLedger } from '../../src/delivery-ledger.ts';
+import { DeliveryLedger, UnmarkedPostError } from '../../src/delivery-ledger.ts';
 
 /** A memory store that records every batch and single call it gets, and can fail the next N batches. */
 class RecordingStore extends MemoryKeyValueStore {
@@ -98,6 +98,19 @@ describe('DeliveryLedger companions', () => {
     expect(kv.calls.filter((c) => c === 'setMany delivery:j, by-message:m9')).toHaveLength(3);
     expect(await kv.get('by-message:m9')).toBe('r1');
     expect(await ledger.delivered('j')).toMatchObject({ messageId: 'm9' });
+  });
+
+  it('a mark that keeps failing after the post says the post was made (UnmarkedPostError), so no one runs it again', async () => {
+    const kv = new RecordingStore();
+    const ledger = new DeliveryLedger(kv, { ttlS: 60, markAttempts: 2 });
+    const post = async () => {
+      kv.failBatches = 5;
+      return { messageId: 'm9' };
+    };
+    const err = await ledger.once('j', 'a1', 'result', post, { mark: (rec) => markWrites(rec.messageId) }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(UnmarkedPostError);
+    expect(err).toMatchObject({ jobId: 'j', message: expect.stringMatching(/^job j was posted, but its delivery record could not be marked done: /) });
+    expect(kv.calls.filter((c) => c === 'setMany delivery:j, by-message:m9')).toHaveLength(2);
   });
 
   it('a store without batch methods gets the same writes, one call each', async () => {

@@ -6,7 +6,9 @@
  * recording deliverer. Also a worker fault scenario of test/worker/faults.test.ts (a worker killed
  * mid-job), on the cluster, with separate worker and bot processes.
  */
+import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
+import { queueKeys } from '../../src/queue/keys.ts';
 import { useQueueHarness } from '../support/queue-harness.ts';
 import { readDeliveries, RecordingDeliverer } from '../support/recording-deliverer.ts';
 import { tempDir, txt2imgPayload, waitFor } from '../../kit/worker-fixtures.ts';
@@ -55,7 +57,17 @@ async function streamAcross(label: string, move: (prefix: string) => Promise<{ f
 
   // Generous: on a loaded machine the election, the clients' slot refresh and the stall checks
   // that recover a write the dead master had not replicated all stretch.
-  await waitFor('all delivered', () => ids.every((id) => deliverer.events.some((e) => e.type === 'result' && e.jobId === id)), 150_000, 50);
+  const undelivered = () => ids.filter((id) => !deliverer.events.some((e) => e.type === 'result' && e.jobId === id));
+  await waitFor('all delivered', () => undelivered().length === 0, 150_000, 50).catch(async (err: Error) => {
+    // Say where each missing job stands, so a failure points at the write that went missing.
+    const tasks = new Queue(queueKeys(config).deliveryQueueName, { connection: q.redis, prefix: config.QUEUE_PREFIX });
+    const where = await Promise.all(undelivered().map(async (id) => {
+      const task = await tasks.getJob(`result-${id}`);
+      return `${id}: job ${await state(q, id)}, delivery task ${await task?.getState()} ${task?.failedReason ?? ''}`;
+    }));
+    await tasks.close();
+    throw new Error(`${err.message}; not delivered:\n${where.join('\n')}`);
+  });
   await new Promise((r) => setTimeout(r, 500));
   const results = deliverer.events.filter((e) => e.type === 'result');
   expect(ids.map((id) => results.filter((e) => e.jobId === id).length)).toEqual(ids.map(() => 1));

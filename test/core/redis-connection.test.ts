@@ -59,11 +59,15 @@ describe('connection options', () => {
     expect(worker.redisOptions).not.toHaveProperty('db');
     expect(worker.scaleReads).toBe('master');
     expect(worker.dnsLookup).toBeTypeOf('function');
+    // A worker's command retries through a failover (every retry counts as a redirection, 200 ms apart): two minutes, not ioredis's ~3 s.
+    expect(worker.maxRedirections! * worker.retryDelayOnFailover!).toBe(120_000);
+    expect(worker.retryDelayOnClusterDown).toBe(worker.retryDelayOnFailover);
     const plain = clusterOptions(loadConfig({ REDIS_CLUSTER_NODES: 'a:1' }), { role: 'client', commandTimeoutMs: 2_500 });
     expect(plain.redisOptions).toMatchObject({ maxRetriesPerRequest: 3, commandTimeout: 2_500 });
     expect(plain.redisOptions).not.toHaveProperty('password');
     expect(plain.redisOptions).not.toHaveProperty('tls');
     expect(plain.dnsLookup).toBeUndefined();
+    expect(plain.maxRedirections).toBe(16);
 
     const client = redisFromConfig(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:1' }), { logger: createLogger({ level: 'silent' }) });
     expect(isCluster(client)).toBe(true);
