@@ -10,6 +10,7 @@ import { createModelCatalog, modelLanes } from '../src/models.ts';
 import { BullmqJobQueue } from '../src/queue/bullmq-queue.ts';
 import { createLogger } from '../src/logger.ts';
 import { burst, jobBy } from '../kit/fair-fixtures.ts';
+import type { JobPayload } from '../src/jobs.ts';
 import type { TestRedis } from '../kit/redis-server.ts';
 import type { BenchFigure } from './figure.ts';
 import { fleetConfig, startSimFleet } from './sim-fleet.ts';
@@ -22,6 +23,9 @@ const DEVICE = { jobMs: 100, loadMs: 0 };
 const silent = createLogger({ level: 'silent' });
 const catalog = createModelCatalog([{ name: 'tiny', dir: '/simulated/tiny', defaultSteps: 4, defaultSampler: 'euler', defaultGuidance: 7, baseSize: 512, sizeMultiple: 8, maxTokens: 75 }]);
 
+/** The shared arrivals ask for 4 images; the simulated device holds `jobMs` per image, so one image makes a job last `jobMs`. */
+const oneImage = (p: JobPayload): JobPayload => ({ ...p, params: { ...p.params, n: 1 } });
+
 async function newcomer(redis: TestRedis, fifo: boolean): Promise<{ position: number; startMs: number }> {
   const config = fleetConfig(redis);
   const queue = new BullmqJobQueue({ config, logger: silent, models: modelLanes(catalog) });
@@ -31,8 +35,8 @@ async function newcomer(redis: TestRedis, fifo: boolean): Promise<{ position: nu
     if (!o.ok) throw new Error(o.message);
     return o.jobId;
   };
-  for (const p of burst()) await add(p);
-  const id = await add(jobBy('newbie', 'guild-1', 'newbie #0'));
+  for (const p of burst()) await add(oneImage(p));
+  const id = await add(oneImage(jobBy('newbie', 'guild-1', 'newbie #0')));
   const position = (await queue.position(id))!;
   const fleet = await startSimFleet(config, catalog, DEVICE, Array.from({ length: WORKERS }, () => []));
   try {
@@ -53,7 +57,7 @@ export async function run(): Promise<BenchFigure[]> {
       fifo.push(await newcomer(redis, true));
       fair.push(await newcomer(redis, false));
     }
-    const note = `100 jobs from 30 users in 2 servers waiting, ${WORKERS} workers, job ${DEVICE.jobMs} ms, median of ${ROUNDS}`;
+    const note = `100 one-image jobs from 30 users in 2 servers waiting, ${WORKERS} workers, job ${DEVICE.jobMs} ms, median of ${ROUNDS}`;
     return [
       { name: "newcomer's position, first come first served", value: median(fifo.map((x) => x.position)), unit: 'position', note },
       { name: "newcomer's position, fair turns", value: median(fair.map((x) => x.position)), unit: 'position', note: '30 active users: target <= ~31' },
