@@ -6,10 +6,10 @@
  * recording deliverer. Also a worker fault scenario of test/worker/faults.test.ts (a worker killed
  * mid-job), on the cluster, with separate worker and bot processes.
  */
-import { Queue } from 'bullmq';
 import { afterEach, describe, expect, it } from 'vitest';
-import { queueKeys } from '../../src/queue/keys.ts';
-import { useQueueHarness } from '../support/queue-harness.ts';
+import { deliveryTaskId } from '../../src/delivery-tasks.ts';
+import { RedisDeliveryOutbox } from '../../src/queue/delivery-queue.ts';
+import { silentLogger, useQueueHarness } from '../support/queue-harness.ts';
 import { readDeliveries, RecordingDeliverer } from '../support/recording-deliverer.ts';
 import { tempDir, txt2imgPayload, waitFor } from '../../kit/worker-fixtures.ts';
 import { inProcessWorker, progressStep, scenario as scenarioOn, slowJob, state } from '../support/worker-scenario.ts';
@@ -60,9 +60,9 @@ async function streamAcross(label: string, move: (prefix: string) => Promise<{ f
   const undelivered = () => ids.filter((id) => !deliverer.events.some((e) => e.type === 'result' && e.jobId === id));
   await waitFor('all delivered', () => undelivered().length === 0, 150_000, 50).catch(async (err: Error) => {
     // Say where each missing job stands, so a failure points at the write that went missing.
-    const tasks = new Queue(queueKeys(config).deliveryQueueName, { connection: q.redis, prefix: config.QUEUE_PREFIX });
+    const tasks = new RedisDeliveryOutbox(q.redis, config, silentLogger);
     const where = await Promise.all(undelivered().map(async (id) => {
-      const task = await tasks.getJob(`result-${id}`);
+      const task = await tasks.queue.getJob(deliveryTaskId({ outcome: 'result', jobId: id }));
       return `${id}: job ${await state(q, id)}, delivery task ${await task?.getState()} ${task?.failedReason ?? ''}`;
     }));
     await tasks.close();

@@ -36,13 +36,11 @@ class FlakyStore extends MemoryKeyValueStore {
   }
   override async getMany(keys: readonly string[]): Promise<(string | null)[]> {
     if (this.failReads > 0 && this.failReads--) throw this.fault();
-    return Promise.all(keys.map((k) => this.get(k)));
+    return super.getMany(keys);
   }
-  async setMany(writes: readonly KvWrite[]): Promise<boolean[]> {
+  override async setMany(writes: readonly KvWrite[]): Promise<boolean[]> {
     if (this.failBatches > 0 && this.failBatches--) throw this.fault();
-    const applied: boolean[] = [];
-    for (const w of writes) applied.push(w.ifAbsent ? await this.setIfAbsent(w.key, w.value, w.ttlS) : (await this.set(w.key, w.value, w.ttlS), true));
-    return applied;
+    return super.setMany(writes);
   }
 }
 
