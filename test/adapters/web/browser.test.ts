@@ -35,7 +35,8 @@ const temp = mkdtempSync(path.join(os.tmpdir(), 'web-browser-'));
 
 beforeAll(async () => {
   if (!haveChromium) return;
-  app = await startApp({ ARTIFACT_DIR: path.join(temp, 'artifacts'), PROGRESS_INTERVAL_MS: '100', ...modelEnv(temp) });
+  // MAX_STEPS above the default 50: the cancel test queues long jobs ahead of the one it cancels.
+  app = await startApp({ ARTIFACT_DIR: path.join(temp, 'artifacts'), PROGRESS_INTERVAL_MS: '100', MAX_STEPS: '200', ...modelEnv(temp) });
   context = await chromium.launchPersistentContext(path.join(temp, 'profile'), {
     ...CHROMIUM_OPTIONS,
     viewport: { width: 1280, height: 900 },
@@ -184,11 +185,11 @@ describe.skipIf(!haveChromium)('web playground in Chromium', () => {
       expect(await page.locator('.msg.bot').last().textContent()).toContain('Nothing to draw yet: write a prompt after /imagine');
     }
 
-    // Slow jobs; the last waits behind two (so it is still waiting when ✖ is pressed, even on a
-    // loaded machine where a job finishes quickly and the next is taken while it is stored), and
-    // ✖ cancels it.
-    for (const prompt of ['a slow green square', 'a slow blue square', 'a slow yellow square']) {
-      await page.fill('#prompt', `/imagine ${prompt} --steps 50 --n 4`);
+    // Slow jobs; the last waits behind two of 200 steps (so it is still waiting when ✖ is pressed,
+    // even on a loaded machine where a job finishes quickly and the next is taken while it is
+    // stored: behind two of 50 steps it had once finished first), and ✖ cancels it.
+    for (const [prompt, steps] of [['a slow green square', 200], ['a slow blue square', 200], ['a slow yellow square', 50]] as const) {
+      await page.fill('#prompt', `/imagine ${prompt} --steps ${steps} --n 4`);
       await page.click('#send');
     }
     const card = page.locator('article.job', { hasText: 'a slow yellow square' });
