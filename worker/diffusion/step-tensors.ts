@@ -1,14 +1,17 @@
 /**
  * The UNet's per-step latent tensors without per-step garbage: the sample input is one
- * buffer reused while the batch shape stays, filled in one pass per item that scales
- * (scaleModelInput), converts (fp16) and writes both CFG halves; the predictions are read
- * in one pass per item that decodes (fp16, by arithmetic) and mixes the guidance into a buffer the
- * caller owns. This is the JavaScript on the critical path between two UNet calls, so
- * each latent value is touched as few times as possible.
+ * buffer reused while the batch shape stays, filled per item in one kernel pass that scales
+ * (scaleModelInput) and converts (fp16), then copied into the second CFG half; the
+ * predictions are read per item in one kernel pass that decodes (fp16) and mixes the guidance,
+ * into a buffer the caller owns. This is the JavaScript on the critical path between two UNet
+ * calls, so the value loops are the WebAssembly SIMD kernels of kernels/step-kernels.wat
+ * (float64 inputs, which no export we know of uses, keep a scalar loop). Each kernel handles
+ * a multiple of four values; the few left over go through the scalar conversions here.
  */
 import * as ort from 'onnxruntime-node';
-import { float32ToFloat16Into, halfValue } from './float16.ts';
+import { halfValue, toHalfBits } from './float16.ts';
 import { readFloats } from './sessions.ts';
+import { kernelCount, StepKernels } from './kernels/step-kernels.ts';
 
 export interface NoisePredictions {
   /**
@@ -19,13 +22,23 @@ export interface NoisePredictions {
   eps(i: number, guidance: number | undefined, into: Float32Array): Float32Array;
 }
 
-type SampleData = Float32Array | Uint16Array | Float64Array;
+/** The regions of the kernels' memory one UNet input shape uses. */
+interface Regions {
+  kernels: StepKernels;
+  /** one item's latents (or inpainting extras) on their way into the input */
+  staging: Float32Array;
+  /** the UNet's output, copied in for the kernels (as its floats, or its half bits) */
+  outFloats: Float32Array;
+  outHalves: Uint16Array;
+  /** one item's guided prediction */
+  eps: Float32Array;
+}
 
 export class StepInput {
   readonly tensor: ort.Tensor;
-  private readonly data: SampleData;
-  /** one item's scaled latent as float32, for the fp16 conversion */
-  private scratch?: Float32Array;
+  private readonly data: Float32Array | Uint16Array | Float64Array;
+  /** absent for a float64 input, which takes the scalar loop */
+  private readonly regions?: Regions;
 
   constructor(
     readonly key: string,
@@ -34,10 +47,25 @@ export class StepInput {
     private readonly label: string,
   ) {
     const size = dims.reduce((a, b) => a * b, 1);
-    if (type === 'float32') this.data = new Float32Array(size);
-    else if (type === 'float16') this.data = new Uint16Array(size);
-    else if (type === 'float64') this.data = new Float64Array(size);
-    else throw new Error(`${label}: input sample is ${type}, expected a float type`);
+    // one item's values: its latents and any inpainting extras
+    const stride = size / dims[0];
+    if (type === 'float32' || type === 'float16') {
+      const inputBytes = size * (type === 'float32' ? 4 : 2);
+      // staging and eps hold one item; the output, read as float32 or as half bits, the batch
+      const kernels = new StepKernels(inputBytes + 4 * stride + 4 * size + 2 * size + 4 * stride, 5);
+      this.data = type === 'float32' ? kernels.float32(size) : kernels.uint16(size);
+      this.regions = {
+        kernels,
+        staging: kernels.float32(stride),
+        outFloats: kernels.float32(size),
+        outHalves: kernels.uint16(size),
+        eps: kernels.float32(stride),
+      };
+    } else if (type === 'float64') {
+      this.data = new Float64Array(size);
+    } else {
+      throw new Error(`${label}: input sample is ${type}, expected a float type`);
+    }
     this.tensor = new ort.Tensor(type as 'float32', this.data as Float32Array, dims);
   }
 
@@ -55,56 +83,85 @@ export class StepInput {
     for (let i = 0; i < latents.length; i++) {
       const latent = latents[i];
       if (latent.length !== per) throw new Error(`latents of ${per} and ${latent.length} values in one batch`);
-      const d = divisors[i];
       const at = i * stride;
-      // x / 1 is x exactly: the samplers whose inputs are not scaled (DDIM, PNDM, DPM-Solver, LCM) skip a pass
-      if (data instanceof Uint16Array) {
-        float32ToFloat16Into(d === 1 ? latent : divided(latent, d, (this.scratch ??= new Float32Array(per))), data, at);
-        if (extras) float32ToFloat16Into(extras[i], data, at + per);
-      } else if (data instanceof Float32Array) {
-        if (d === 1) data.set(latent, at);
-        else for (let k = 0; k < per; k++) data[at + k] = latent[k] / d;
-        if (extras) data.set(extras[i], at + per);
-      } else {
-        for (let k = 0; k < per; k++) data[at + k] = Math.fround(latent[k] / d);
-        if (extras) data.set(extras[i], at + per);
-      }
+      this.write(latent, divisors[i], at);
+      if (extras) this.write(extras[i], 1, at + per);
       if (second >= 0) data.copyWithin(second + at, at, at + stride);
     }
   }
 
+  /** values / d into the input from `at`. */
+  private write(values: Float32Array, d: number, at: number): void {
+    const data = this.data;
+    const r = this.regions;
+    // the kernels divide in float32, which is the same as dividing a float32 value in float64
+    // and rounding only when d is itself a float32 value (every scheduler's divisor is)
+    if (!r || Math.fround(d) !== d) {
+      if (data instanceof Uint16Array) for (let k = 0; k < values.length; k++) data[at + k] = toHalfBits(values[k] / d);
+      else for (let k = 0; k < values.length; k++) data[at + k] = Math.fround(values[k] / d);
+      return;
+    }
+    const n = values.length;
+    const main = kernelCount(n);
+    if (data instanceof Float32Array) {
+      // x / 1 is x exactly: the samplers whose inputs are not scaled (DDIM, PNDM, DPM-Solver, LCM) copy
+      if (d === 1) return data.set(values, at);
+      r.staging.set(values);
+      r.kernels.run.divide(r.staging.byteOffset, data.byteOffset + 4 * at, main, d);
+      for (let k = main; k < n; k++) data[at + k] = values[k] / d;
+      return;
+    }
+    r.staging.set(values);
+    r.kernels.run.toHalf(r.staging.byteOffset, data.byteOffset + 2 * at, main, d);
+    for (let k = main; k < n; k++) data[at + k] = toHalfBits(values[k] / d);
+  }
+
   /** The predictions of a batch of `items` latents of `per` values run with or without CFG. */
   predictions(out: ort.Tensor, items: number, per: number, cfg: boolean): NoisePredictions {
+    const r = this.regions;
     const half = out.type === 'float16' ? (out.data as unknown as Uint16Array) : undefined;
+    if (!r) {
+      const floats = readFloats(out, this.label);
+      return { eps: (i, guidance, into) => guidedScalar(floats, items, per, cfg, i, guidance, into) };
+    }
+    // copied into the kernels' memory: a memcpy, against a pass of arithmetic per value saved
+    if (half) r.outHalves.set(half);
     const floats = half ? undefined : readFloats(out, this.label);
+    if (floats) r.outFloats.set(floats);
+    const main = kernelCount(per);
+    const run = r.kernels.run;
+    const eps = r.eps.subarray(0, per);
     return {
       eps(i, guidance, into) {
         const c0 = (cfg ? items + i : i) * per;
         if (!cfg || guidance === undefined) {
           if (floats) return floats.subarray(c0, c0 + per);
-          for (let k = 0; k < per; k++) into[k] = halfValue(half![c0 + k]);
-          return into;
-        }
-        const u0 = i * per;
-        if (floats) {
-          for (let k = 0; k < per; k++) {
-            const u = floats[u0 + k];
-            into[k] = u + guidance * (floats[c0 + k] - u);
-          }
+          run.fromHalf(r.outHalves.byteOffset + 2 * c0, eps.byteOffset, main);
+          for (let k = main; k < per; k++) eps[k] = halfValue(half![c0 + k]);
         } else {
-          for (let k = 0; k < per; k++) {
-            const u = halfValue(half![u0 + k]);
-            into[k] = u + guidance * (halfValue(half![c0 + k]) - u);
+          const u0 = i * per;
+          if (floats) run.guide(r.outFloats.byteOffset + 4 * u0, r.outFloats.byteOffset + 4 * c0, eps.byteOffset, main, guidance);
+          else run.guideHalf(r.outHalves.byteOffset + 2 * u0, r.outHalves.byteOffset + 2 * c0, eps.byteOffset, main, guidance);
+          for (let k = main; k < per; k++) {
+            const u = floats ? floats[u0 + k] : halfValue(half![u0 + k]);
+            eps[k] = u + guidance * ((floats ? floats[c0 + k] : halfValue(half![c0 + k])) - u);
           }
         }
+        into.set(eps);
         return into;
       },
     };
   }
 }
 
-/** `values / d` into `out`. */
-function divided(values: Float32Array, d: number, out: Float32Array): Float32Array {
-  for (let k = 0; k < values.length; k++) out[k] = values[k] / d;
-  return out;
+/** The scalar form of eps() over float32 predictions (a float64 input's path). */
+function guidedScalar(floats: Float32Array, items: number, per: number, cfg: boolean, i: number, guidance: number | undefined, into: Float32Array): Float32Array {
+  const c0 = (cfg ? items + i : i) * per;
+  if (!cfg || guidance === undefined) return floats.subarray(c0, c0 + per);
+  const u0 = i * per;
+  for (let k = 0; k < per; k++) {
+    const u = floats[u0 + k];
+    into[k] = u + guidance * (floats[c0 + k] - u);
+  }
+  return into;
 }
