@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
 /** The kernel sources, relative to the repository root. */
-export const KERNEL_SOURCES = ['worker/diffusion/kernels/step-kernels.wat'];
+export const KERNEL_SOURCES = ['worker/diffusion/kernels/step-kernels.wat', 'worker/diffusion/kernels/sampler-kernels.wat'];
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 

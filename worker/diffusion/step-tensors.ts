@@ -11,7 +11,8 @@
 import * as ort from 'onnxruntime-node';
 import { halfValue, toHalfBits } from './float16.ts';
 import { readFloats } from './sessions.ts';
-import { kernelCount, StepKernels } from './kernels/step-kernels.ts';
+import { kernelCount, type KernelMemory } from './kernels/kernel-memory.ts';
+import { stepKernels, type StepKernelExports } from './kernels/step-kernels.ts';
 
 export interface NoisePredictions {
   /**
@@ -24,7 +25,7 @@ export interface NoisePredictions {
 
 /** The regions of the kernels' memory one UNet input shape uses. */
 interface Regions {
-  kernels: StepKernels;
+  kernels: KernelMemory<StepKernelExports>;
   /** one item's latents (or inpainting extras) on their way into the input */
   staging: Float32Array;
   /** the UNet's output, copied in for the kernels (as its floats, or its half bits) */
@@ -52,7 +53,7 @@ export class StepInput {
     if (type === 'float32' || type === 'float16') {
       const inputBytes = size * (type === 'float32' ? 4 : 2);
       // staging and eps hold one item; the output, read as float32 or as half bits, the batch
-      const kernels = new StepKernels(inputBytes + 4 * stride + 4 * size + 2 * size + 4 * stride, 5);
+      const kernels = stepKernels(inputBytes + 4 * stride + 4 * size + 2 * size + 4 * stride, 5);
       this.data = type === 'float32' ? kernels.float32(size) : kernels.uint16(size);
       this.regions = {
         kernels,

@@ -9,6 +9,7 @@ import { integerTimesteps } from './spacing.ts';
 import type { Scheduler } from './types.ts';
 import { assertSameLength, assertStepCount } from './validate.ts';
 import { predictionKind, workBuffer, type Prediction } from './work-buffer.ts';
+import { SamplerScratch } from '../kernels/sampler-scratch.ts';
 
 const f32 = Math.fround;
 
@@ -55,30 +56,12 @@ export class DdimScheduler implements Scheduler {
     const dirCoeff = f32(Math.sqrt(f32(1 - alphaPrev)));
     const clip = this.cfg.clip_sample ? this.cfg.clip_sample_range : Infinity;
     const x0s = (this.lastDenoised = workBuffer(this.lastDenoised, sample.length));
-    const kind = this.prediction;
-    for (let i = 0; i < sample.length; i++) {
-      const m = modelOutput[i];
-      const x = sample[i];
-      let x0: number;
-      let eps: number;
-      if (kind === 0) {
-        // epsilon
-        x0 = f32(f32(x - f32(sqrtB * m)) / sqrtA);
-        eps = m;
-      } else if (kind === 1) {
-        // v_prediction
-        x0 = f32(f32(sqrtA * x) - f32(sqrtB * m));
-        eps = f32(f32(sqrtA * m) + f32(sqrtB * x));
-      } else {
-        // sample
-        x0 = m;
-        eps = f32(f32(x - f32(sqrtA * x0)) / sqrtB);
-      }
-      // eps stays the unclipped one: diffusers recomputes it only with use_clipped_model_output
-      x0 = Math.min(clip, Math.max(-clip, x0));
-      x0s[i] = x0;
-      sample[i] = f32(sqrtAPrev * x0) + f32(dirCoeff * eps);
-    }
+    // x0 by prediction type, clipped; eps stays the unclipped one (diffusers recomputes it only
+    // with use_clipped_model_output); sample = sqrt(alpha_prev) x0 + sqrt(1 - alpha_prev) eps
+    const k = SamplerScratch.of(sample.length);
+    k.run.ddim(this.prediction, k.load(0, sample), k.load(1, modelOutput), k.at(2), k.count, sqrtA, sqrtB, sqrtAPrev, dirCoeff, clip);
+    k.store(0, sample);
+    k.store(2, x0s);
     return sample;
   }
 

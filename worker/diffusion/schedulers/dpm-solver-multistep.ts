@@ -11,7 +11,8 @@ import { dpmSolverTimesteps, interpolate, karrasSigmas, logTable, roundHalfEven,
 import { StepCursor } from './step-index.ts';
 import type { Scheduler } from './types.ts';
 import { assertSameLength, assertStepCount } from './validate.ts';
-import { workBuffer } from './work-buffer.ts';
+import { predictionKind, workBuffer, type Prediction } from './work-buffer.ts';
+import { SamplerScratch } from '../kernels/sampler-scratch.ts';
 
 const f32 = Math.fround;
 const SOLVER_ORDER = 2;
@@ -35,11 +36,13 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   /** The x0 estimates of the previous and the current step. */
   private modelOutputs: (Float32Array | null)[] = [null, null];
   private lowerOrderNums = 0;
+  private readonly prediction: Prediction;
 
   constructor(
     readonly name: 'dpmpp_2m' | 'dpmpp_2m_karras',
     private readonly cfg: ResolvedConfig,
   ) {
+    this.prediction = predictionKind(cfg.prediction_type);
     const alphasCumprod = makeAlphasCumprod(cfg);
     this.sigmaTable = sigmasFromAlphasCumprod(alphasCumprod);
     // lambda_min_clipped cuts the noisiest end off the schedule (numerical stability for cosine schedules)
@@ -115,18 +118,16 @@ export class DpmSolverMultistepScheduler implements Scheduler {
 
   /** convert_model_output for dpmsolver++: the data (x0) prediction, written into `out`. */
   private toX0(modelOutput: Float32Array, sample: Float32Array, sigma: number, out: Float32Array): Float32Array {
-    const { alpha, sigmaT } = alphaSigma(sigma);
-    switch (this.cfg.prediction_type) {
-      case 'epsilon':
-        for (let k = 0; k < sample.length; k++) out[k] = f32(sample[k] - f32(sigmaT * modelOutput[k])) / alpha;
-        return out;
-      case 'v_prediction':
-        for (let k = 0; k < sample.length; k++) out[k] = f32(alpha * sample[k]) - f32(sigmaT * modelOutput[k]);
-        return out;
-      case 'sample':
-        out.set(modelOutput);
-        return out;
+    if (this.prediction === 2) {
+      out.set(modelOutput);
+      return out;
     }
+    const { alpha, sigmaT } = alphaSigma(sigma);
+    // epsilon: (x - sigma_t m) / alpha; v_prediction: alpha x - sigma_t m
+    const k = SamplerScratch.of(sample.length);
+    k.run.dpmX0(this.prediction, k.load(0, sample), k.load(1, modelOutput), k.at(2), k.count, alpha, sigmaT);
+    k.store(2, out);
+    return out;
   }
 
   /** DPM-Solver++ first order (DDIM in lambda), in place. */
@@ -136,7 +137,10 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const h = f32(t.lambda - s.lambda);
     const sampleCoeff = f32(t.sigmaT / s.sigmaT);
     const x0Coeff = f32(t.alpha * f32(f32(Math.exp(-h)) - 1));
-    for (let k = 0; k < sample.length; k++) sample[k] = f32(sampleCoeff * sample[k]) - f32(x0Coeff * x0[k]);
+    // sampleCoeff x - x0Coeff x0
+    const k = SamplerScratch.of(sample.length);
+    k.run.dpmUpdate(0, 0, k.load(0, sample), k.load(1, x0), 0, k.count, sampleCoeff, x0Coeff, 0, 0);
+    k.store(0, sample);
   }
 
   /** Multistep DPM-Solver++ second order from the last two x0 estimates, in place. */
@@ -156,18 +160,10 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const midpoint = this.cfg.solver_type === 'midpoint';
     // midpoint: - 0.5 * alpha_t (e^-h - 1) * D1; heun: + alpha_t ((e^-h - 1) / h + 1) * D1
     const d1Coeff = midpoint ? f32(0.5 * d0Coeff) : f32(t.alpha * f32(f32(expm1 / h) + 1));
-    // Plain loops, one per solver type: these run over every latent element every step.
-    if (midpoint) {
-      for (let k = 0; k < sample.length; k++) {
-        const d1 = f32(invR0 * f32(m0[k] - m1[k]));
-        sample[k] = f32(f32(sampleCoeff * sample[k]) - f32(d0Coeff * m0[k])) - f32(d1Coeff * d1);
-      }
-    } else {
-      for (let k = 0; k < sample.length; k++) {
-        const d1 = f32(invR0 * f32(m0[k] - m1[k]));
-        sample[k] = f32(f32(sampleCoeff * sample[k]) - f32(d0Coeff * m0[k])) + f32(d1Coeff * d1);
-      }
-    }
+    // (sampleCoeff x - d0Coeff m0) -/+ d1Coeff D1, D1 = (m0 - m1) / r0
+    const k = SamplerScratch.of(sample.length);
+    k.run.dpmUpdate(1, midpoint ? 0 : 1, k.load(0, sample), k.load(1, m0), k.load(2, m1), k.count, sampleCoeff, d0Coeff, d1Coeff, invR0);
+    k.store(0, sample);
   }
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {

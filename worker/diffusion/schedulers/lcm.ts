@@ -12,6 +12,7 @@ import { StepCursor } from './step-index.ts';
 import type { Scheduler, StepOptions } from './types.ts';
 import { assertSameLength, assertStepCount } from './validate.ts';
 import { predictionKind, workBuffer, type Prediction } from './work-buffer.ts';
+import { SamplerScratch } from '../kernels/sampler-scratch.ts';
 
 const f32 = Math.fround;
 const SIGMA_DATA = 0.5;
@@ -86,8 +87,13 @@ export class LcmScheduler implements Scheduler {
     const clip = this.cfg.clip_sample ? this.cfg.clip_sample_range : Infinity;
 
     const denoised = (this.lastDenoised = workBuffer(this.lastDenoised, sample.length));
-    const c: LcmCoefficients = { sqrtA, sqrtB, sqrtAPrev, sqrtBPrev, cSkip, cOut, clip };
-    lcmStep(this.prediction, c, modelOutput, sample, denoised, noise);
+    // the denoised estimate through the consistency boundary into `denoised`, re-noised to the
+    // next timestep (or, with no noise on the last step, the estimate itself) into `sample`
+    const k = SamplerScratch.of(sample.length);
+    const noiseAt = noise ? k.load(2, noise) : 0;
+    k.run.lcm(this.prediction, k.load(0, sample), k.load(1, modelOutput), k.at(3), noiseAt, noise ? 1 : 0, k.count, sqrtA, sqrtB, sqrtAPrev, sqrtBPrev, cSkip, cOut, clip);
+    k.store(0, sample);
+    k.store(3, denoised);
     this.cursor.advance();
     return sample;
   }
@@ -99,34 +105,5 @@ export class LcmScheduler implements Scheduler {
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
     return this.alphas.addNoise(x0, noise, t, 'lcm');
-  }
-}
-
-interface LcmCoefficients {
-  sqrtA: number;
-  sqrtB: number;
-  sqrtAPrev: number;
-  sqrtBPrev: number;
-  cSkip: number;
-  cOut: number;
-  clip: number;
-}
-
-/**
- * The step over every value, in place: the denoised estimate through the consistency boundary
- * into `denoised`, re-noised to the next timestep (or, with no noise on the last step, the
- * estimate itself) into `sample`. A function of its own for V8's sake, as eulerStep
- * (sigma-scheduler.ts) says.
- */
-function lcmStep(kind: Prediction, c: LcmCoefficients, modelOutput: Float32Array, sample: Float32Array, denoised: Float32Array, noise: Float32Array | null): void {
-  for (let k = 0; k < sample.length; k++) {
-    const m = modelOutput[k];
-    const x = sample[k];
-    // epsilon, v_prediction, sample
-    let x0 = kind === 0 ? f32(f32(x - f32(c.sqrtB * m)) / c.sqrtA) : kind === 1 ? f32(f32(c.sqrtA * x) - f32(c.sqrtB * m)) : m;
-    x0 = Math.min(c.clip, Math.max(-c.clip, x0));
-    const d = f32(f32(c.cOut * x0) + f32(c.cSkip * x));
-    denoised[k] = d;
-    sample[k] = noise ? f32(c.sqrtAPrev * d) + f32(c.sqrtBPrev * noise[k]) : d;
   }
 }

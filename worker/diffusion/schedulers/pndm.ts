@@ -10,6 +10,7 @@ import { integerTimesteps } from './spacing.ts';
 import type { Scheduler } from './types.ts';
 import { assertSameLength, assertStepCount } from './validate.ts';
 import { workBuffer } from './work-buffer.ts';
+import { SamplerScratch } from '../kernels/sampler-scratch.ts';
 
 const PNDM_ORDER = 4;
 const f32 = Math.fround;
@@ -111,11 +112,10 @@ export class PndmScheduler implements Scheduler {
 
   /** acc + w * x as float32 torch computes it (acc null = the 0 it starts from), into the owned accumulator. */
   private accumulate(acc: Float32Array | null, x: Float32Array, w: number): Float32Array {
-    const wf = f32(w);
     const out = (this.accumulated = workBuffer(this.accumulated, x.length));
-    if (acc) for (let i = 0; i < x.length; i++) out[i] = acc[i] + f32(wf * x[i]);
-    // 0 + keeps what the zero tensor it starts from gives: -0 becomes +0.
-    else for (let i = 0; i < x.length; i++) out[i] = 0 + f32(wf * x[i]);
+    const k = SamplerScratch.of(x.length);
+    k.run.accumulate(acc ? k.load(0, acc) : 0, acc ? 1 : 0, k.load(1, x), k.at(2), k.count, f32(w));
+    k.store(2, out);
     return out;
   }
 
@@ -152,39 +152,27 @@ export class PndmScheduler implements Scheduler {
     if (n === 1 && this.counter === 0) {
       combined = modelOutput;
       this.curSample = this.copyOfSample(sample);
-    } else if (n === 1 && this.counter === 1) {
-      // (m + ets[-1]) / 2
-      const [e0] = e;
-      combined = this.combinedBuffer(modelOutput.length);
-      for (let i = 0; i < combined.length; i++) combined[i] = f32(modelOutput[i] + e0[i]) / 2;
-      if (!this.curSample) throw new Error('pndm.step: lost the sample of the first step');
-      x = this.curSample;
-      this.curSample = null;
-    } else if (n === 2) {
-      // (3 ets[-1] - ets[-2]) / 2
-      const [e0, e1] = e;
-      combined = this.combinedBuffer(e1.length);
-      for (let i = 0; i < combined.length; i++) combined[i] = f32(f32(3 * e1[i]) - e0[i]) / 2;
-    } else if (n === 3) {
-      // (23 ets[-1] - 16 ets[-2] + 5 ets[-3]) / 12
-      const [e0, e1, e2] = e;
-      combined = this.combinedBuffer(e2.length);
-      for (let i = 0; i < combined.length; i++) combined[i] = f32(f32(f32(23 * e2[i]) - f32(16 * e1[i])) + f32(5 * e0[i])) / 12;
     } else {
-      // (1/24) (55 ets[-1] - 59 ets[-2] + 37 ets[-3] - 9 ets[-4])
-      const w = f32(1 / 24);
-      const [e0, e1, e2, e3] = e;
-      combined = this.combinedBuffer(e3.length);
-      for (let i = 0; i < combined.length; i++) {
-        combined[i] = w * f32(f32(f32(f32(55 * e3[i]) - f32(59 * e2[i])) + f32(37 * e1[i])) - f32(9 * e0[i]));
+      // the repeated timestep's second visit: (m + ets[-1]) / 2, stepping again from its sample;
+      // else the linear multistep combination of the last n outputs
+      combined = this.plmsCombination(n === 1 ? 1 : n, n === 1 ? [modelOutput, e[0]] : e);
+      if (n === 1) {
+        if (!this.curSample) throw new Error('pndm.step: lost the sample of the first step');
+        x = this.curSample;
+        this.curSample = null;
       }
     }
     this.prevSample(x, fromT, prevT, combined, sample);
     return sample;
   }
 
-  private combinedBuffer(length: number): Float32Array {
-    this.combined = workBuffer(this.combined, length);
+  /** The `plms` kernel's combination of `order` outputs (oldest first) into the owned buffer. */
+  private plmsCombination(order: number, outputs: Float32Array[]): Float32Array {
+    const k = SamplerScratch.of(outputs[0].length);
+    const at = [0, 1, 2, 3].map((i) => (i < outputs.length ? k.load(i, outputs[i]) : 0));
+    k.run.plms(order, at[0], at[1], at[2], at[3], k.at(4), k.count);
+    this.combined = workBuffer(this.combined, outputs[0].length);
+    k.store(4, this.combined);
     return this.combined;
   }
 
@@ -197,13 +185,10 @@ export class PndmScheduler implements Scheduler {
     const sampleCoeff = f32(Math.sqrt(f32(alphaPrev / alphaT)));
     const denom = f32(f32(alphaT * f32(Math.sqrt(betaPrev))) + f32(Math.sqrt(f32(f32(alphaT * betaT) * alphaPrev))));
     const diff = f32(alphaPrev - alphaT);
-    const v = this.cfg.prediction_type === 'v_prediction';
-    const sqrtA = f32(Math.sqrt(alphaT));
-    const sqrtB = f32(Math.sqrt(betaT));
-    for (let i = 0; i < sample.length; i++) {
-      const eps = v ? f32(f32(sqrtA * modelOutput[i]) + f32(sqrtB * sample[i])) : modelOutput[i];
-      out[i] = f32(sampleCoeff * sample[i]) - f32(f32(diff * eps) / denom);
-    }
+    const v = this.cfg.prediction_type === 'v_prediction' ? 1 : 0;
+    const k = SamplerScratch.of(sample.length);
+    k.run.pndmPrev(v, k.load(0, sample), k.load(1, modelOutput), k.at(2), k.count, sampleCoeff, diff, denom, f32(Math.sqrt(alphaT)), f32(Math.sqrt(betaT)));
+    k.store(2, out);
   }
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {

@@ -10,6 +10,7 @@ import { StepCursor } from './step-index.ts';
 import type { SchedulerName } from './types.ts';
 import { assertSameLength, assertStepCount } from './validate.ts';
 import { predictionKind, workBuffer, type Prediction } from './work-buffer.ts';
+import { SamplerScratch } from '../kernels/sampler-scratch.ts';
 
 const f32 = Math.fround;
 
@@ -103,9 +104,7 @@ export abstract class SigmaScheduler {
 
 /**
  * One Euler step over every value, in place: x0 into `x0s`, then sample + (sample - x0) / sigma * dt,
- * plus `ancestral.noise * sigmaUp` for Euler ancestral. A function of its own with nothing after
- * the loop: V8 optimizes a long loop mid-call and, inside a method, bails out again at the first
- * statement after it that has not run yet, every step.
+ * plus `ancestral.noise * sigmaUp` for Euler ancestral (the `euler` kernel).
  */
 export function eulerStep(
   kind: Prediction,
@@ -118,22 +117,9 @@ export function eulerStep(
   vSkip: number,
   ancestral: { noise: Float32Array; sigmaUp: number } | null,
 ): void {
-  const noise = ancestral?.noise;
-  const sigmaUp = ancestral?.sigmaUp ?? 0;
-  for (let k = 0; k < sample.length; k++) {
-    const x = sample[k];
-    const x0 = predictX0(kind, modelOutput[k], x, sigma, vIn, vSkip);
-    const derivative = f32(f32(x - x0) / sigma);
-    x0s[k] = x0;
-    sample[k] = noise ? f32(x + f32(derivative * dt)) + f32(noise[k] * sigmaUp) : x + f32(derivative * dt);
-  }
-}
-
-/** x0 from the model output `m` at noise level sigma (float32 as diffusers' tensors). */
-function predictX0(kind: Prediction, m: number, x: number, sigma: number, vIn: number, vSkip: number): number {
-  // epsilon
-  if (kind === 0) return f32(x - f32(sigma * m));
-  // v_prediction: model_output * (-sigma / sqrt(sigma² + 1)) + sample / (sigma² + 1)
-  if (kind === 1) return f32(f32(m * vIn) + f32(x / vSkip));
-  return m;
+  const k = SamplerScratch.of(sample.length);
+  const noise = ancestral ? k.load(2, ancestral.noise) : 0;
+  k.run.euler(kind, k.load(0, sample), k.load(1, modelOutput), k.at(3), noise, ancestral ? 1 : 0, k.count, sigma, dt, vIn, vSkip, ancestral?.sigmaUp ?? 0);
+  k.store(0, sample);
+  k.store(3, x0s);
 }
