@@ -40,6 +40,9 @@ import type { ActionRef } from '../../src/actions.ts';
 import { readPngParameters } from '../../worker/diffusion/images.ts';
 import { interactionTokenGrant } from '../../adapters/discord/secret.ts';
 
+/** A job that stays busy for seconds even on the tiny test model (4 images, 500 steps at 1024 px), so a cancel or a 1 s timeout always lands before it could finish. */
+const SLOW = { width: 1024, height: 1024, steps: 500, n: 4 };
+
 const haveRedis = redisServerAvailable();
 if (!haveRedis) console.warn('worker/flow tests SKIPPED: no redis-server on PATH and no REDIS_URL');
 
@@ -220,7 +223,7 @@ describe.skipIf(!haveRedis)('worker flow', () => {
 
   it('cancel of an active job stops it at the next step; the message says cancelled; no retry', async () => {
     const r = await rig({ JOB_ATTEMPTS: '3' });
-    const jobId = await enqueue(r, txt2imgPayload({ width: 1024, height: 1024, steps: 500 }));
+    const jobId = await enqueue(r, txt2imgPayload(SLOW));
     await waitFor('job running', async () => ((((await jobState(r, jobId)).progress as { step?: number } | undefined)?.step ?? 0) >= 2));
     const t0 = Date.now();
     expect(await r.queue.cancel(jobId, 'u-100')).toEqual({ ok: true, state: 'cancelling' });
@@ -237,7 +240,7 @@ describe.skipIf(!haveRedis)('worker flow', () => {
 
   it('a job past its timeout fails with a clear message (and a Retry), not retried', async () => {
     const r = await rig({ JOB_TIMEOUT_S: '1', JOB_ATTEMPTS: '3' });
-    const jobId = await enqueue(r, txt2imgPayload({ width: 1024, height: 1024, steps: 500 }));
+    const jobId = await enqueue(r, txt2imgPayload(SLOW));
     const notice = await failed(r, jobId);
     expect(notice).toMatchObject({ message: 'This took longer than the 1 s limit and was stopped. Try fewer steps, a smaller size or fewer images.', retry: true, cancelled: false });
     const st = await waitFor('failed', async () => ((await jobState(r, jobId)).state === 'failed' ? jobState(r, jobId) : null));
@@ -629,6 +632,7 @@ describe.skipIf(!haveRedis)('worker flow', () => {
   }, 60_000);
 });
 
+
 describe('worker flow without Redis (one-process mode)', () => {
   it('takes jobs from the in-process queue through the same runner: delivered once, cancel says cancelled', async () => {
     const artifactDir = tempDir('worker-local');
@@ -639,7 +643,7 @@ describe('worker flow without Redis (one-process mode)', () => {
     const worker = await startWorker(config, { deliverers: [deliverer], logger: silent, catalog: model.catalog, loadPipeline: pipelineLoader(), http: false, kv, localQueue: queue });
     try {
       const ok = await queue.enqueue(txt2imgPayload({ seed: 9, n: 2 }), { secret: interactionTokenGrant('tok-1') });
-      const slow = await queue.enqueue(txt2imgPayload({ width: 1024, height: 1024, steps: 500 }));
+      const slow = await queue.enqueue(txt2imgPayload(SLOW));
       if (!ok.ok || !slow.ok) throw new Error('enqueue refused');
       const result = await waitFor('local result', () => deliverer.events.find((e) => e.type === 'result' && e.jobId === ok.jobId));
       expect(result).toMatchObject({ seeds: [9, 10], images: 2, hasSecret: true });

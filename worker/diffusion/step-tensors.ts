@@ -166,3 +166,33 @@ function guidedScalar(floats: Float32Array, items: number, per: number, cfg: boo
   }
   return into;
 }
+
+/**
+ * The UNet's timestep input, one tensor reused from step to step with its value rewritten, as
+ * the sample input is: `type` as the session declares it, `count` values (one per batch item, or
+ * one), written as diffusers' ONNX pipeline writes them.
+ */
+export class TimestepInput {
+  readonly tensor: ort.Tensor;
+  private readonly data: BigInt64Array | Int32Array | Float32Array | Uint16Array | Float64Array;
+
+  constructor(type: string, dims: readonly number[], count: number, label: string) {
+    if (type === 'int64') this.data = new BigInt64Array(count);
+    else if (type === 'int32') this.data = new Int32Array(count);
+    else if (type === 'float32') this.data = new Float32Array(count);
+    else if (type === 'float16') this.data = new Uint16Array(count);
+    else if (type === 'float64') this.data = new Float64Array(count);
+    else throw new Error(`${label}: input timestep is ${type}, expected an integer or float type`);
+    this.tensor = new ort.Tensor(type as 'float32', this.data as Float32Array, dims);
+  }
+
+  set(t: number): void {
+    const data = this.data;
+    // an integer timestep truncates a float one, as np.array([t], dtype=int64) does; a float
+    // one is the float32 value (in half bits for fp16)
+    if (data instanceof BigInt64Array) data.fill(BigInt(Math.trunc(t)));
+    else if (data instanceof Int32Array) data.fill(Math.trunc(t));
+    else if (data instanceof Uint16Array) data.fill(toHalfBits(t));
+    else data.fill(Math.fround(t));
+  }
+}

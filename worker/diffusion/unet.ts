@@ -8,7 +8,14 @@ import type * as ort from 'onnxruntime-node';
 import type { OnnxModel, ValueSpec } from './sessions.ts';
 import type { UNetIO } from './model-contract.ts';
 import type { Conditioning } from './families/types.ts';
-import { StepInput, type NoisePredictions } from './step-tensors.ts';
+import { StepInput, TimestepInput, type NoisePredictions } from './step-tensors.ts';
+
+interface StepFeeds {
+  batch: UNetBatch;
+  input: StepInput;
+  timestep: TimestepInput;
+  feeds: Record<string, ort.Tensor>;
+}
 
 /** The per-batch inputs that stay the same across steps (built once, not per step). */
 export interface UNetBatch {
@@ -62,18 +69,6 @@ export class UNet {
     return { size: items.length, inputs };
   }
 
-  private timestepTensor(t: number, batch: number): ort.Tensor {
-    const spec = this.io.timestep;
-    const dims = this.io.timestepForm === 'batch' ? [batch] : this.io.timestepForm === 'single' ? [1] : [];
-    const count = this.io.timestepForm === 'batch' ? batch : 1;
-    if (spec.type === 'int64' || spec.type === 'int32') {
-      // as diffusers' ONNX pipeline: np.array([t], dtype=int64) truncates a float timestep
-      return this.model.intTensor(spec.name, new Array<number>(count).fill(Math.trunc(t)), dims);
-    }
-    const values = new Float32Array(count).fill(t);
-    return this.model.floatTensor(spec.name, values, dims);
-  }
-
   /**
    * Noise predictions for each latent. `latents[i] / divisors[i]` is item i's model input
    * (the scheduler's scaleModelInput, fused here with the batch copy and any fp16
@@ -105,12 +100,9 @@ export class UNet {
     const key = dims.join('x');
     if (this.input?.key !== key) this.input = new StepInput(key, this.model.input(this.io.sample.name).type, dims, this.model.label);
     this.input.fill(latents, divisors, cfg, inpaint);
-    const feeds: Record<string, ort.Tensor> = {
-      [this.io.sample.name]: this.input.tensor,
-      [this.io.timestep.name]: this.timestepTensor(t, count),
-      ...batch.inputs,
-    };
-    const out = (await this.model.run(feeds))[this.io.output.name];
+    const step = this.stepFeeds(batch, this.input, count);
+    step.timestep.set(t);
+    const out = (await this.model.run(step.feeds))[this.io.output.name];
     const expected = count * latents[0].length;
     if (out.size !== expected) {
       throw new Error(`${this.model.label}: ${this.io.output.name} has ${out.size} values, expected ${expected}`);
@@ -118,6 +110,21 @@ export class UNet {
     return this.input.predictions(out, latents.length, latents[0].length, cfg);
   }
 
+  /**
+   * The feeds of a step of `batch` with `input`: built once while both stay, only the sample's
+   * and the timestep's values rewritten each step (a step allocates no tensor).
+   */
+  private stepFeeds(batch: UNetBatch, input: StepInput, count: number): StepFeeds {
+    if (this.feeds?.batch === batch && this.feeds.input === input) return this.feeds;
+    const spec = this.io.timestep;
+    const form = this.io.timestepForm;
+    const timestep = new TimestepInput(spec.type, form === 'batch' ? [count] : form === 'single' ? [1] : [], form === 'batch' ? count : 1, this.model.label);
+    const feeds = { [this.io.sample.name]: input.tensor, [spec.name]: timestep.tensor, ...batch.inputs };
+    this.feeds = { batch, input, timestep, feeds };
+    return this.feeds;
+  }
+
   /** the sample tensor of the last step's batch shape, reused while the shape stays */
   private input?: StepInput;
+  private feeds?: StepFeeds;
 }
