@@ -13,6 +13,9 @@ import { workBuffer } from './work-buffer.ts';
 import { SamplerScratch } from '../kernels/sampler-scratch.ts';
 
 const PNDM_ORDER = 4;
+/** Scratch regions of a step: 0-3 the outputs combined (then formula (9)'s result), the noise estimate, the sample. */
+const PREDICTION = 4;
+const SAMPLE = 5;
 const f32 = Math.fround;
 
 export class PndmScheduler implements Scheduler {
@@ -27,10 +30,9 @@ export class PndmScheduler implements Scheduler {
   private counter = 0;
   private curModelOutput: Float32Array | null = null;
   private curSample: Float32Array | null = null;
-  /** owned buffers reused across steps: what curSample and curModelOutput point at, the PLMS combination */
+  /** owned buffers reused across steps: what curSample and curModelOutput point at */
   private sampleCopy: Float32Array | null = null;
   private accumulated: Float32Array | null = null;
-  private combined: Float32Array | null = null;
 
   constructor(private readonly cfg: ResolvedConfig) {
     if (cfg.prediction_type === 'sample') throw new Error('pndm: prediction_type sample is not supported (nor by diffusers)');
@@ -106,7 +108,8 @@ export class PndmScheduler implements Scheduler {
         this.curModelOutput = null;
         break;
     }
-    this.prevSample(this.curSample ?? sample, fromT, prevT, output, sample);
+    const k = SamplerScratch.of(sample.length);
+    this.prevSample(k, this.curSample ?? sample, fromT, prevT, k.load(PREDICTION, output), sample);
     return sample;
   }
 
@@ -148,36 +151,32 @@ export class PndmScheduler implements Scheduler {
     const e = this.ets;
     const n = e.length;
     let x = sample;
-    let combined: Float32Array;
+    // the noise estimate goes into the scratch's PREDICTION region, where formula (9) reads it
+    const k = SamplerScratch.of(sample.length);
     if (n === 1 && this.counter === 0) {
-      combined = modelOutput;
+      k.load(PREDICTION, modelOutput);
       this.curSample = this.copyOfSample(sample);
     } else {
       // the repeated timestep's second visit: (m + ets[-1]) / 2, stepping again from its sample;
-      // else the linear multistep combination of the last n outputs
-      combined = this.plmsCombination(n === 1 ? 1 : n, n === 1 ? [modelOutput, e[0]] : e);
+      // else the linear multistep combination of the last n outputs (oldest first)
+      const outputs = n === 1 ? [modelOutput, e[0]] : e;
+      const at = [0, 1, 2, 3].map((i) => (i < outputs.length ? k.load(i, outputs[i]) : 0));
+      k.run.plms(n === 1 ? 1 : n, at[0], at[1], at[2], at[3], k.at(PREDICTION), k.count);
       if (n === 1) {
         if (!this.curSample) throw new Error('pndm.step: lost the sample of the first step');
         x = this.curSample;
         this.curSample = null;
       }
     }
-    this.prevSample(x, fromT, prevT, combined, sample);
+    this.prevSample(k, x, fromT, prevT, k.at(PREDICTION), sample);
     return sample;
   }
 
-  /** The `plms` kernel's combination of `order` outputs (oldest first) into the owned buffer. */
-  private plmsCombination(order: number, outputs: Float32Array[]): Float32Array {
-    const k = SamplerScratch.of(outputs[0].length);
-    const at = [0, 1, 2, 3].map((i) => (i < outputs.length ? k.load(i, outputs[i]) : 0));
-    k.run.plms(order, at[0], at[1], at[2], at[3], k.at(4), k.count);
-    this.combined = workBuffer(this.combined, outputs[0].length);
-    k.store(4, this.combined);
-    return this.combined;
-  }
-
-  /** Formula (9) of the PNDM paper: x_t -> x_(t-δ) given the noise estimate, written into `out` (which may be `sample`). */
-  private prevSample(sample: Float32Array, t: number, prevT: number, modelOutput: Float32Array, out: Float32Array): void {
+  /**
+   * Formula (9) of the PNDM paper: x_t -> x_(t-δ) given the noise estimate at `predictionAt` in
+   * the scratch `k`, written into `out` (which may be `sample`).
+   */
+  private prevSample(k: SamplerScratch, sample: Float32Array, t: number, prevT: number, predictionAt: number, out: Float32Array): void {
     const alphaT = this.alphas.at(t, 'pndm.step');
     const alphaPrev = this.alphas.prevAt(prevT, 'pndm.step');
     const betaT = f32(1 - alphaT);
@@ -186,9 +185,8 @@ export class PndmScheduler implements Scheduler {
     const denom = f32(f32(alphaT * f32(Math.sqrt(betaPrev))) + f32(Math.sqrt(f32(f32(alphaT * betaT) * alphaPrev))));
     const diff = f32(alphaPrev - alphaT);
     const v = this.cfg.prediction_type === 'v_prediction' ? 1 : 0;
-    const k = SamplerScratch.of(sample.length);
-    k.run.pndmPrev(v, k.load(0, sample), k.load(1, modelOutput), k.at(2), k.count, sampleCoeff, diff, denom, f32(Math.sqrt(alphaT)), f32(Math.sqrt(betaT)));
-    k.store(2, out);
+    k.run.pndmPrev(v, k.load(SAMPLE, sample), predictionAt, k.at(0), k.count, sampleCoeff, diff, denom, f32(Math.sqrt(alphaT)), f32(Math.sqrt(betaT)));
+    k.store(0, out);
   }
 
   addNoise(x0: Float32Array, noise: Float32Array, t: number): Float32Array {
