@@ -95,26 +95,21 @@ export class StepInput {
   private write(values: Float32Array, d: number, at: number): void {
     const data = this.data;
     const r = this.regions;
+    const n = values.length;
+    // what the kernels wrote; the rest (all of it without them) takes the scalar conversions
+    let done = 0;
     // the kernels divide in float32, which is the same as dividing a float32 value in float64
     // and rounding only when d is itself a float32 value (every scheduler's divisor is)
-    if (!r || Math.fround(d) !== d) {
-      if (data instanceof Uint16Array) for (let k = 0; k < values.length; k++) data[at + k] = toHalfBits(values[k] / d);
-      else for (let k = 0; k < values.length; k++) data[at + k] = Math.fround(values[k] / d);
-      return;
-    }
-    const n = values.length;
-    const main = kernelCount(n);
-    if (data instanceof Float32Array) {
+    if (r && Math.fround(d) === d) {
       // x / 1 is x exactly: the samplers whose inputs are not scaled (DDIM, PNDM, DPM-Solver, LCM) copy
-      if (d === 1) return data.set(values, at);
+      if (data instanceof Float32Array && d === 1) return data.set(values, at);
+      done = kernelCount(n);
       r.staging.set(values);
-      r.kernels.run.divide(r.staging.byteOffset, data.byteOffset + 4 * at, main, d);
-      for (let k = main; k < n; k++) data[at + k] = values[k] / d;
-      return;
+      if (data instanceof Float32Array) r.kernels.run.divide(r.staging.byteOffset, data.byteOffset + 4 * at, done, d);
+      else r.kernels.run.toHalf(r.staging.byteOffset, data.byteOffset + 2 * at, done, d);
     }
-    r.staging.set(values);
-    r.kernels.run.toHalf(r.staging.byteOffset, data.byteOffset + 2 * at, main, d);
-    for (let k = main; k < n; k++) data[at + k] = toHalfBits(values[k] / d);
+    if (data instanceof Uint16Array) for (let k = done; k < n; k++) data[at + k] = toHalfBits(values[k] / d);
+    else for (let k = done; k < n; k++) data[at + k] = Math.fround(values[k] / d);
   }
 
   /** The predictions of a batch of `items` latents of `per` values run with or without CFG. */
@@ -144,8 +139,7 @@ export class StepInput {
           if (floats) run.guide(r.outFloats.byteOffset + 4 * u0, r.outFloats.byteOffset + 4 * c0, eps.byteOffset, main, guidance);
           else run.guideHalf(r.outHalves.byteOffset + 2 * u0, r.outHalves.byteOffset + 2 * c0, eps.byteOffset, main, guidance);
           for (let k = main; k < per; k++) {
-            const u = floats ? floats[u0 + k] : halfValue(half![u0 + k]);
-            eps[k] = u + guidance * ((floats ? floats[c0 + k] : halfValue(half![c0 + k])) - u);
+            eps[k] = guided(floats ? floats[u0 + k] : halfValue(half![u0 + k]), floats ? floats[c0 + k] : halfValue(half![c0 + k]), guidance);
           }
         }
         into.set(eps);
@@ -160,30 +154,23 @@ function guidedScalar(floats: Float32Array, items: number, per: number, cfg: boo
   const c0 = (cfg ? items + i : i) * per;
   if (!cfg || guidance === undefined) return floats.subarray(c0, c0 + per);
   const u0 = i * per;
-  for (let k = 0; k < per; k++) {
-    const u = floats[u0 + k];
-    into[k] = u + guidance * (floats[c0 + k] - u);
-  }
+  for (let k = 0; k < per; k++) into[k] = guided(floats[u0 + k], floats[c0 + k], guidance);
   return into;
 }
 
+/** Classifier-free guidance of one value, in float64 (the kernels' guide does the same, rounded once on store). */
+const guided = (u: number, c: number, g: number) => u + g * (c - u);
+
 /**
  * The UNet's timestep input, one tensor reused from step to step with its value rewritten, as
- * the sample input is: `type` as the session declares it, `count` values (one per batch item, or
- * one), written as diffusers' ONNX pipeline writes them.
+ * the sample input is, written as diffusers' ONNX pipeline writes it.
  */
 export class TimestepInput {
-  readonly tensor: ort.Tensor;
   private readonly data: BigInt64Array | Int32Array | Float32Array | Uint16Array | Float64Array;
 
-  constructor(type: string, dims: readonly number[], count: number, label: string) {
-    if (type === 'int64') this.data = new BigInt64Array(count);
-    else if (type === 'int32') this.data = new Int32Array(count);
-    else if (type === 'float32') this.data = new Float32Array(count);
-    else if (type === 'float16') this.data = new Uint16Array(count);
-    else if (type === 'float64') this.data = new Float64Array(count);
-    else throw new Error(`${label}: input timestep is ${type}, expected an integer or float type`);
-    this.tensor = new ort.Tensor(type as 'float32', this.data as Float32Array, dims);
+  /** `tensor`: the session's timestep input as OnnxModel.intTensor or floatTensor built it. */
+  constructor(readonly tensor: ort.Tensor) {
+    this.data = tensor.data as TimestepInput['data'];
   }
 
   set(t: number): void {

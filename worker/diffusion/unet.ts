@@ -118,7 +118,10 @@ export class UNet {
     if (this.feeds?.batch === batch && this.feeds.input === input) return this.feeds;
     const spec = this.io.timestep;
     const form = this.io.timestepForm;
-    const timestep = new TimestepInput(spec.type, form === 'batch' ? [count] : form === 'single' ? [1] : [], form === 'batch' ? count : 1, this.model.label);
+    const dims = form === 'batch' ? [count] : form === 'single' ? [1] : [];
+    const values = form === 'batch' ? count : 1;
+    const integer = spec.type === 'int64' || spec.type === 'int32';
+    const timestep = new TimestepInput(integer ? this.model.intTensor(spec.name, new Array<number>(values).fill(0), dims) : this.model.floatTensor(spec.name, new Float32Array(values), dims));
     const feeds = { [this.io.sample.name]: input.tensor, [spec.name]: timestep.tensor, ...batch.inputs };
     this.feeds = { batch, input, timestep, feeds };
     return this.feeds;
